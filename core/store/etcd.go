@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Store is the revisioned store over one etcd cluster. Keys passed to it are relative; Prefix is
+// prepended so several tug clusters can share one etcd.
+type Store struct {
+	client *clientv3.Client
+	prefix string
+}
+
+// New returns a store that keeps its keys under prefix (e.g. "/registry").
+func New(client *clientv3.Client, prefix string) *Store {
+	return &Store{client: client, prefix: strings.TrimSuffix(prefix, "/")}
+}
+
+// Client returns the underlying etcd client.
+func (s *Store) Client() *clientv3.Client { return s.client }
+
+func (s *Store) full(key string) string { return s.prefix + key }
+
+func (s *Store) rel(key []byte) string { return strings.TrimPrefix(string(key), s.prefix) }
+
+func (s *Store) kv(kv *mvccpb.KeyValue) KV {
+	return KV{Key: s.rel(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision}
+}
+
+// Get reads one key at the latest revision.
+func (s *Store) Get(ctx context.Context, key string) (KV, error) {
+	resp, err := s.client.Get(ctx, s.full(key))
+	if err != nil {
+		return KV{}, mapErr(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return KV{}, ErrNotFound
+	}
+	return s.kv(resp.Kvs[0]), nil
+}
+
+// Revision returns the store's current revision with a cheap quorum read.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	resp, err := s.client.Get(ctx, s.full("/\x00rev"), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+type continueToken struct {
+	Rev   int64  `json:"rv"`
+	Start string `json:"start"`
+}
+
+// EncodeContinue builds a continue token resuming a list of prefix at key start, read at rev.
+func EncodeContinue(rev int64, start string) string {
+	b, _ := json.Marshal(continueToken{Rev: rev, Start: start})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeContinue parses a continue token.
+func DecodeContinue(tok string) (rev int64, start string, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, "", fmt.Errorf("invalid continue token: %w", err)
+	}
+	var c continueToken
+	if err := json.Unmarshal(b, &c); err != nil || c.Rev <= 0 {
+		return 0, "", fmt.Errorf("invalid continue token")
+	}
+	return c.Rev, c.Start, nil
+}
+
+// List reads keys under prefix (which should end in "/"). A page with Limit set returns a
+// Continue token; later pages are read at the first page's revision so the whole list is one
+// consistent snapshot, and a compacted snapshot surfaces as ErrCompacted.
+func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (ListResult, error) {
+	start := prefix
+	rev := opts.Revision
+	if opts.Continue != "" {
+		r, st, err := DecodeContinue(opts.Continue)
+		if err != nil {
+			return ListResult{}, err
+		}
+		if !strings.HasPrefix(st, prefix) {
+			return ListResult{}, fmt.Errorf("invalid continue token: key %q outside %q", st, prefix)
+		}
+		rev, start = r, st
+	}
+	end := clientv3.GetPrefixRangeEnd(s.full(prefix))
+	ops := []clientv3.OpOption{clientv3.WithRange(end)}
+	if rev > 0 {
+		ops = append(ops, clientv3.WithRev(rev))
+	}
+	if opts.Limit > 0 {
+		ops = append(ops, clientv3.WithLimit(opts.Limit))
+	}
+	resp, err := s.client.Get(ctx, s.full(start), ops...)
+	if err != nil {
+		return ListResult{}, mapErr(err)
+	}
+	res := ListResult{Revision: resp.Header.Revision, Items: make([]KV, 0, len(resp.Kvs))}
+	if rev > 0 {
+		res.Revision = rev
+	}
+	for _, kv := range resp.Kvs {
+		res.Items = append(res.Items, s.kv(kv))
+	}
+	if resp.More && len(resp.Kvs) > 0 {
+		last := res.Items[len(res.Items)-1].Key
+		res.Continue = EncodeContinue(res.Revision, last+"\x00")
+		res.RemainingCount = resp.Count - int64(len(resp.Kvs))
+	}
+	return res, nil
+}
+
+// Create writes key only if it does not exist, applying side ops in the same transaction.
+func (s *Store) Create(ctx context.Context, key string, value []byte, sides ...SideOp) (int64, error) {
+	k := s.full(key)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(k), "=", 0)}
+	ops := []clientv3.Op{clientv3.OpPut(k, string(value))}
+	resp, err := s.txn(ctx, cmps, ops, sides, clientv3.OpGet(k, clientv3.WithCountOnly()))
+	if err != nil {
+		return 0, err
+	}
+	if !resp.Succeeded {
+		if err := s.sideFailure(resp, len(cmps), sides); err != nil {
+			return 0, err
+		}
+		return 0, ErrExists
+	}
+	return resp.Header.Revision, nil
+}
+
+// Update replaces key if its mod revision is still rev.
+func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64, sides ...SideOp) (int64, error) {
+	k := s.full(key)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(k), "=", rev)}
+	ops := []clientv3.Op{clientv3.OpPut(k, string(value))}
+	resp, err := s.txn(ctx, cmps, ops, sides, clientv3.OpGet(k, clientv3.WithCountOnly()))
+	if err != nil {
+		return 0, err
+	}
+	if !resp.Succeeded {
+		if err := s.sideFailure(resp, len(cmps), sides); err != nil {
+			return 0, err
+		}
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return 0, ErrNotFound
+		}
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// Delete removes key if its mod revision is still rev (rev 0: whatever it is) and returns the
+// deleted value and the revision of the delete.
+func (s *Store) Delete(ctx context.Context, key string, rev int64, sides ...SideOp) (KV, int64, error) {
+	k := s.full(key)
+	var cmps []clientv3.Cmp
+	if rev > 0 {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", rev))
+	} else {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0))
+	}
+	ops := []clientv3.Op{clientv3.OpDelete(k, clientv3.WithPrevKV())}
+	resp, err := s.txn(ctx, cmps, ops, sides, clientv3.OpGet(k, clientv3.WithCountOnly()))
+	if err != nil {
+		return KV{}, 0, err
+	}
+	if !resp.Succeeded {
+		if err := s.sideFailure(resp, len(cmps), sides); err != nil {
+			return KV{}, 0, err
+		}
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return KV{}, 0, ErrNotFound
+		}
+		return KV{}, 0, ErrConflict
+	}
+	dr := resp.Responses[0].GetResponseDeleteRange()
+	if dr == nil || len(dr.PrevKvs) == 0 {
+		return KV{}, 0, ErrNotFound
+	}
+	return s.kv(dr.PrevKvs[0]), resp.Header.Revision, nil
+}
+
+// txn runs cmps (plus a claim check per claimed side key) then ops and side ops; on failure it
+// reads back the main key count and each claimed side key so the caller can say what failed.
+func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op, sides []SideOp, onFail clientv3.Op) (*clientv3.TxnResponse, error) {
+	failOps := []clientv3.Op{onFail}
+	for _, sd := range sides {
+		k := s.full(sd.Key)
+		if sd.Claim {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
+			ops = append(ops, clientv3.OpPut(k, string(sd.Value)))
+			failOps = append(failOps, clientv3.OpGet(k, clientv3.WithCountOnly()))
+		} else {
+			ops = append(ops, clientv3.OpDelete(k))
+		}
+	}
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(failOps...).Commit()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return resp, nil
+}
+
+// sideFailure returns a ClaimedError when a claimed side key caused the failed transaction.
+func (s *Store) sideFailure(resp *clientv3.TxnResponse, _ int, sides []SideOp) error {
+	i := 1
+	for _, sd := range sides {
+		if !sd.Claim {
+			continue
+		}
+		if i < len(resp.Responses) && resp.Responses[i].GetResponseRange().Count > 0 {
+			return &ClaimedError{Key: sd.Key}
+		}
+		i++
+	}
+	return nil
+}
+
+// Watch streams changes under prefix starting after revision from (0: from now). The channel
+// closes when ctx ends or the watch fails; a final response with Err says why. Progress
+// notifications arrive as responses with no events.
+func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan WatchResponse {
+	out := make(chan WatchResponse, 16)
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithProgressNotify()}
+	if from > 0 {
+		opts = append(opts, clientv3.WithRev(from+1))
+	}
+	wctx := clientv3.WithRequireLeader(ctx)
+	wch := s.client.Watch(wctx, s.full(prefix), opts...)
+	go func() {
+		defer close(out)
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				if resp.CompactRevision > 0 || errors.Is(err, rpctypes.ErrCompacted) {
+					err = fmt.Errorf("%w: watch from %d, compacted at %d", ErrCompacted, from, resp.CompactRevision)
+				}
+				select {
+				case out <- WatchResponse{Err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			wr := WatchResponse{Revision: resp.Header.Revision}
+			for _, ev := range resp.Events {
+				e := Event{Key: s.rel(ev.Kv.Key), Revision: ev.Kv.ModRevision}
+				if ev.Type == clientv3.EventTypeDelete {
+					e.Type = EventDelete
+					if ev.PrevKv != nil {
+						e.PrevValue = ev.PrevKv.Value
+					}
+				} else {
+					e.Type = EventPut
+					e.Value = ev.Kv.Value
+					e.Created = ev.IsCreate()
+					if ev.PrevKv != nil {
+						e.PrevValue = ev.PrevKv.Value
+					}
+				}
+				wr.Events = append(wr.Events, e)
+			}
+			select {
+			case out <- wr:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			select {
+			case out <- WatchResponse{Err: errors.New("store: watch channel closed")}:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out
+}
+
+// RequestProgress asks etcd to send a progress notification on every watch of this client, so
+// caches learn they are current even when their prefix is quiet.
+func (s *Store) RequestProgress(ctx context.Context) error {
+	return mapErr(s.client.RequestProgress(ctx))
+}
+
+// Compact discards history before rev.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	_, err := s.client.Compact(ctx, rev)
+	return mapErr(err)
+}
+
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return fmt.Errorf("%w: %v", ErrCompacted, err)
+	}
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		return fmt.Errorf("%w: %v", ErrFuture, err)
+	}
+	return fmt.Errorf("etcd: %w", err)
+}

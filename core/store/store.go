@@ -1,0 +1,100 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test with errors.Is; the API server maps them to Status reasons.
+var (
+	// ErrNotFound: the key does not exist (NotFound).
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists: a create found the key present (AlreadyExists).
+	ErrExists = errors.New("store: already exists")
+	// ErrConflict: the key's revision is not the one the caller read (Conflict).
+	ErrConflict = errors.New("store: revision conflict")
+	// ErrCompacted: the requested revision was compacted away (410 Expired).
+	ErrCompacted = errors.New("store: revision compacted")
+	// ErrClaimed: a side key the write wanted to claim is already taken.
+	ErrClaimed = errors.New("store: side key already claimed")
+	// ErrFuture: the requested revision is newer than the store's (Timeout, retry later).
+	ErrFuture = errors.New("store: revision is in the future")
+)
+
+// ClaimedError names the side key that was taken. It wraps ErrClaimed.
+type ClaimedError struct{ Key string }
+
+func (e *ClaimedError) Error() string {
+	return fmt.Sprintf("store: side key %q already claimed", e.Key)
+}
+func (e *ClaimedError) Unwrap() error { return ErrClaimed }
+
+// KV is one stored value and its revisions.
+type KV struct {
+	Key            string
+	Value          []byte
+	ModRevision    int64
+	CreateRevision int64
+}
+
+// SideOp is a change to another key made atomically with the main write.
+type SideOp struct {
+	Key string
+	// Claim creates Key with Value and fails the whole write with a ClaimedError if it exists;
+	// otherwise (release) Key is deleted if present.
+	Claim bool
+	Value []byte
+}
+
+// Claim returns a side op that takes key.
+func Claim(key string, value []byte) SideOp { return SideOp{Key: key, Claim: true, Value: value} }
+
+// Release returns a side op that frees key.
+func Release(key string) SideOp { return SideOp{Key: key} }
+
+// ListOptions select a page of a prefix.
+type ListOptions struct {
+	// Revision reads at a past revision; 0 reads the latest.
+	Revision int64
+	// Limit caps the page size; 0 means no limit.
+	Limit int64
+	// Continue is the token a previous page returned.
+	Continue string
+}
+
+// ListResult is one page of a list.
+type ListResult struct {
+	Items []KV
+	// Revision is the header revision the page was read at; later pages reuse it.
+	Revision int64
+	// Continue is set when more items remain; RemainingCount estimates how many.
+	Continue       string
+	RemainingCount int64
+}
+
+// EventType says what happened to a key.
+type EventType int
+
+const (
+	EventPut EventType = iota
+	EventDelete
+)
+
+// Event is one change seen by a watch. For a delete, Value is empty and PrevValue holds the last
+// stored value; Created tells a put that created the key from one that changed it.
+type Event struct {
+	Type      EventType
+	Key       string
+	Value     []byte
+	PrevValue []byte
+	Revision  int64
+	Created   bool
+}
+
+// WatchResponse carries events or, with no events, a progress notification meaning the watch
+// has seen everything up to Revision. Err ends the stream (ErrCompacted for a compacted start).
+type WatchResponse struct {
+	Events   []Event
+	Revision int64
+	Err      error
+}
