@@ -290,8 +290,11 @@ func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan Wat
 
 // RequestProgress asks etcd to send a progress notification on every watch of this client, so
 // caches learn they are current even when their prefix is quiet.
+//
+// The etcd client keys watch streams by the context's outgoing metadata, so the request must
+// carry the same require-leader marker as the watches or it reaches a stream with none on it.
 func (s *Store) RequestProgress(ctx context.Context) error {
-	return mapErr(s.client.RequestProgress(ctx))
+	return mapErr(s.client.RequestProgress(clientv3.WithRequireLeader(ctx)))
 }
 
 // Compact discards history before rev.
