@@ -1,0 +1,35 @@
+package apiserver
+
+import (
+	"log/slog"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Config is everything the API server needs. The caller owns the etcd client.
+type Config struct {
+	// Listen is the HOST:PORT the API server binds, e.g. 127.0.0.1:6443.
+	Listen string
+	// Etcd is the client for the store (embedded or external cluster).
+	Etcd *clientv3.Client
+	// Registry holds the served kinds; nil means api.Builtin().
+	Registry *api.Registry
+	// ServiceClusterIPRange is the CIDR ClusterIPs are allocated from (default 10.96.0.0/12).
+	ServiceClusterIPRange string
+	// ServiceNodePortRange is "MIN-MAX" for NodePorts (default 30000-32767).
+	ServiceNodePortRange string
+	// MaxRequestBodyBytes caps request bodies (default 3 MiB, like kube-apiserver).
+	MaxRequestBodyBytes int64
+	// WatchCacheSize is the number of recent events kept per resource (default 10000).
+	WatchCacheSize int
+	Logger         *slog.Logger
+
+	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
+	Authn     Authenticator
+	Authz     Authorizer
+	Admission Admission
+}
+
+var _ = store.ErrNotFound

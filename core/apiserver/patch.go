@@ -1,0 +1,91 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
+)
+
+// maxJSONPatchOps bounds a JSON patch so one request cannot make the server spin.
+const maxJSONPatchOps = 10000
+
+// applyPatch applies a patch body of media type pt to cur and decodes the result. cur's
+// resourceVersion is taken out first, so a resourceVersion in the result is one the patch set:
+// a precondition, as in kube-apiserver.
+func (r *resource) applyPatch(cur runtime.Object, pt string, patch []byte, fv fieldValidation) (runtime.Object, []string, error) {
+	accessor(cur).SetResourceVersion("")
+	curJSON, err := encodeJSON(cur, r.kind.GVK)
+	if err != nil {
+		return nil, nil, apierrors.NewInternalError(err)
+	}
+	var out []byte
+	switch pt {
+	case mediaJSONPatch:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, nil, badRequest("invalid JSON patch: %v", err)
+		}
+		if len(p) > maxJSONPatchOps {
+			return nil, nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the JSON patch has %d operations, more than the %d allowed", len(p), maxJSONPatchOps))
+		}
+		if out, err = p.Apply(curJSON); err != nil {
+			return nil, nil, patchFailed(err)
+		}
+	case mediaMergePatch:
+		if !json.Valid(patch) {
+			return nil, nil, badRequest("invalid JSON merge patch: body is not JSON")
+		}
+		if out, err = jsonpatch.MergePatch(curJSON, patch); err != nil {
+			return nil, nil, patchFailed(err)
+		}
+	case mediaSMPatch:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, nil, badRequest("invalid strategic merge patch: %v", err)
+		}
+		if out, err = strategicpatch.StrategicMergePatch(curJSON, patch, r.kind.New()); err != nil {
+			return nil, nil, patchFailed(err)
+		}
+	case mediaApplyPatch:
+		// Server-side apply, as create-or-merge: the applied configuration is merged into the
+		// live object with strategic-merge semantics (list items by merge key), owned by
+		// fieldManager.
+		applied, err := yaml.YAMLToJSON(patch)
+		if err != nil {
+			return nil, nil, badRequest("invalid apply configuration: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(applied, &m); err != nil || m == nil {
+			return nil, nil, badRequest("invalid apply configuration: not an object")
+		}
+		gv := r.kind.GVK.GroupVersion().String()
+		if m["apiVersion"] != gv || m["kind"] != r.kind.GVK.Kind {
+			return nil, nil, badRequest("the apply configuration must have apiVersion %q and kind %q", gv, r.kind.GVK.Kind)
+		}
+		if out, err = strategicpatch.StrategicMergePatch(curJSON, applied, r.kind.New()); err != nil {
+			return nil, nil, patchFailed(err)
+		}
+	default:
+		return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schema.GroupResource{}, "",
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
+				mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch), 0, false)
+	}
+	next := r.kind.New()
+	warnings, err := decodeBody(out, mediaJSON, next, r.kind.GVK, fv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return next, warnings, nil
+}
+
+func patchFailed(err error) error {
+	return apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "patch", schema.GroupResource{}, "",
+		fmt.Sprintf("the patch could not be applied: %v", err), 0, false)
+}

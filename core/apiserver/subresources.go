@@ -1,0 +1,311 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/tugboat-io/tug/core/api"
+)
+
+// serveSubresource serves status, scale, binding, log and finalize.
+func (r *resource) serveSubresource(rc *reqCtx) error {
+	switch rc.ri.Subresource {
+	case api.SubStatus:
+		return r.serveStatus(rc)
+	case api.SubScale:
+		return r.serveScale(rc)
+	case api.SubBinding:
+		if rc.ri.Verb != "create" {
+			return methodNotAllowed(rc.ri.Verb, r.gr)
+		}
+		return r.serveBinding(rc)
+	case api.SubLog:
+		if rc.ri.Verb != "get" {
+			return methodNotAllowed(rc.ri.Verb, r.gr)
+		}
+		return r.serveLog(rc)
+	case api.SubFinalize:
+		if rc.ri.Verb != "update" {
+			return methodNotAllowed(rc.ri.Verb, r.gr)
+		}
+		return r.serveFinalize(rc)
+	}
+	return notFoundPath(rc.ri.Path)
+}
+
+// serveStatus: get returns the whole object; update and patch change only status.
+func (r *resource) serveStatus(rc *reqCtx) error {
+	ctx := rc.r.Context()
+	ns, name := rc.ri.Namespace, rc.ri.Name
+	switch rc.ri.Verb {
+	case "get":
+		obj, _, err := r.get(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		return rc.respond(http.StatusOK, obj)
+	case "update", "patch":
+	default:
+		return methodNotAllowed(rc.ri.Verb, r.gr)
+	}
+	opts, err := rc.writeOpts()
+	if err != nil {
+		return err
+	}
+	onlyStatus := func(cur, next runtime.Object) runtime.Object {
+		out := cur.DeepCopyObject()
+		copyStatus(out, next)
+		if rv := accessor(next).GetResourceVersion(); rv != "" {
+			accessor(out).SetResourceVersion(rv)
+		} else {
+			accessor(out).SetResourceVersion("")
+		}
+		return out
+	}
+	var fn updateFunc
+	if rc.ri.Verb == "update" {
+		obj, err := rc.decodeRequest()
+		if err != nil {
+			return err
+		}
+		if accessor(obj).GetName() != name {
+			return badRequest("the name of the object (%s) does not match the name on the URL (%s)", accessor(obj).GetName(), name)
+		}
+		fn = func(cur runtime.Object) (runtime.Object, error) { return onlyStatus(cur, obj), nil }
+	} else {
+		fv, err := parseFieldValidation(rc.r)
+		if err != nil {
+			return err
+		}
+		body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+		if err != nil {
+			return err
+		}
+		fn = func(cur runtime.Object) (runtime.Object, error) {
+			next, w, err := r.applyPatch(cur.DeepCopyObject(), mediaTypeOf(rc.r), body, fv)
+			rc.warnings = append(rc.warnings, w...)
+			if err != nil {
+				return nil, err
+			}
+			return onlyStatus(cur, next), nil
+		}
+	}
+	out, _, err := r.update(ctx, ns, name, fn, opts, nil)
+	if err != nil {
+		return err
+	}
+	return rc.respond(http.StatusOK, out)
+}
+
+var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+
+func (r *resource) scaleOf(obj runtime.Object) *autoscalingv1.Scale {
+	m := accessor(obj)
+	spec, status, sel := r.kind.Scale.Get(obj)
+	return &autoscalingv1.Scale{
+		TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
+		ObjectMeta: metav1.ObjectMeta{Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(),
+			ResourceVersion: m.GetResourceVersion(), CreationTimestamp: m.GetCreationTimestamp()},
+		Spec:   autoscalingv1.ScaleSpec{Replicas: spec},
+		Status: autoscalingv1.ScaleStatus{Replicas: status, Selector: sel},
+	}
+}
+
+// serveScale adapts the kind to autoscaling/v1 Scale; writes change only spec.replicas.
+func (r *resource) serveScale(rc *reqCtx) error {
+	if r.kind.Scale == nil {
+		return notFoundPath(rc.ri.Path)
+	}
+	ctx := rc.r.Context()
+	ns, name := rc.ri.Namespace, rc.ri.Name
+	writeScale := func(code int, sc *autoscalingv1.Scale) error {
+		rc.flushWarnings()
+		b, err := encodeJSON(sc, scaleGVK)
+		if err != nil {
+			return err
+		}
+		writeJSON(rc.w, code, b)
+		return nil
+	}
+	switch rc.ri.Verb {
+	case "get":
+		obj, _, err := r.get(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		return writeScale(http.StatusOK, r.scaleOf(obj))
+	case "update", "patch":
+	default:
+		return methodNotAllowed(rc.ri.Verb, r.gr)
+	}
+	opts, err := rc.writeOpts()
+	if err != nil {
+		return err
+	}
+	opts.subresource = ""
+	fv, err := parseFieldValidation(rc.r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+	if err != nil {
+		return err
+	}
+	media := mediaTypeOf(rc.r)
+	fn := func(cur runtime.Object) (runtime.Object, error) {
+		curScale := r.scaleOf(cur)
+		var want *autoscalingv1.Scale
+		if rc.ri.Verb == "update" {
+			want = &autoscalingv1.Scale{}
+			w, err := decodeBody(body, media, want, scaleGVK, fv)
+			if err != nil {
+				return nil, err
+			}
+			rc.warnings = append(rc.warnings, w...)
+		} else {
+			sr := &resource{kind: &api.Kind{GVK: scaleGVK, New: func() runtime.Object { return &autoscalingv1.Scale{} }}}
+			next, w, err := sr.applyPatch(curScale.DeepCopy(), media, body, fv)
+			if err != nil {
+				return nil, err
+			}
+			rc.warnings = append(rc.warnings, w...)
+			want = next.(*autoscalingv1.Scale)
+		}
+		if want.Spec.Replicas < 0 {
+			return nil, apierrors.NewInvalid(schema.GroupKind{Group: "autoscaling", Kind: "Scale"}, name,
+				field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), want.Spec.Replicas, "must be greater than or equal to 0")})
+		}
+		if want.ResourceVersion != "" && want.ResourceVersion != curScale.ResourceVersion {
+			return nil, apierrors.NewConflict(r.gr, name, fmt.Errorf("%s", conflictMessage))
+		}
+		next := cur.DeepCopyObject()
+		accessor(next).SetResourceVersion("")
+		r.kind.Scale.Set(next, want.Spec.Replicas)
+		return next, nil
+	}
+	out, _, err := r.update(ctx, ns, name, fn, opts, nil)
+	if err != nil {
+		return err
+	}
+	return writeScale(http.StatusOK, r.scaleOf(out))
+}
+
+// serveBinding assigns a pod to a node, once: binding a bound pod is a Conflict.
+func (r *resource) serveBinding(rc *reqCtx) error {
+	opts, err := rc.writeOpts()
+	if err != nil {
+		return err
+	}
+	fv, err := parseFieldValidation(rc.r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+	if err != nil {
+		return err
+	}
+	b := &corev1.Binding{}
+	if _, err := decodeBody(body, mediaTypeOf(rc.r), b, corev1.SchemeGroupVersion.WithKind("Binding"), fv); err != nil {
+		return err
+	}
+	if b.Target.Name == "" {
+		return apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, b.Name,
+			field.ErrorList{field.Required(field.NewPath("target", "name"), "")})
+	}
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		return apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, b.Name,
+			field.ErrorList{field.NotSupported(field.NewPath("target", "kind"), b.Target.Kind, []string{"Node"})})
+	}
+	name := rc.ri.Name
+	_, _, err = r.update(rc.r.Context(), rc.ri.Namespace, name, func(cur runtime.Object) (runtime.Object, error) {
+		pod := cur.(*corev1.Pod)
+		if b.UID != "" && b.UID != pod.UID {
+			return nil, apierrors.NewConflict(r.gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID))
+		}
+		if pod.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(r.gr, name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", name))
+		}
+		if pod.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(r.gr, name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
+		}
+		pod.Spec.NodeName = b.Target.Name
+		for k, v := range b.Annotations {
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			pod.Annotations[k] = v
+		}
+		setPodScheduled(pod)
+		pod.ResourceVersion = ""
+		return pod, nil
+	}, writeOptions{user: opts.user, dryRun: opts.dryRun, subresource: api.SubBinding}, nil)
+	if err != nil {
+		return err
+	}
+	st := &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated}
+	writeStatus(rc.w, st)
+	return nil
+}
+
+func setPodScheduled(pod *corev1.Pod) {
+	now := metav1.Now().Rfc3339Copy()
+	for i, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			pod.Status.Conditions[i].Status = corev1.ConditionTrue
+			pod.Status.Conditions[i].LastTransitionTime = now
+			pod.Status.Conditions[i].Reason, pod.Status.Conditions[i].Message = "", ""
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now})
+}
+
+// serveLog answers until a node agent serves container logs: it says which node holds the pod
+// and that no agent answers for it.
+func (r *resource) serveLog(rc *reqCtx) error {
+	obj, _, err := r.get(rc.r.Context(), rc.ri.Namespace, rc.ri.Name)
+	if err != nil {
+		return err
+	}
+	pod := obj.(*corev1.Pod)
+	if pod.Spec.NodeName == "" {
+		return badRequest("pod %s is not yet scheduled to a node: no logs to show", pod.Name)
+	}
+	return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
+		Message: fmt.Sprintf("no node agent is serving logs for node %q: logs need a tug node agent on that node", pod.Spec.NodeName)}}
+}
+
+// serveFinalize updates a namespace's spec.finalizers only; when they are gone from a
+// terminating namespace, the namespace is deleted.
+func (r *resource) serveFinalize(rc *reqCtx) error {
+	opts, err := rc.writeOpts()
+	if err != nil {
+		return err
+	}
+	obj, err := rc.decodeRequest()
+	if err != nil {
+		return err
+	}
+	want := obj.(*corev1.Namespace)
+	out, _, err := r.update(rc.r.Context(), "", rc.ri.Name, func(cur runtime.Object) (runtime.Object, error) {
+		ns := cur.(*corev1.Namespace)
+		ns.Spec.Finalizers = want.Spec.Finalizers
+		ns.ResourceVersion = want.ResourceVersion
+		return ns, nil
+	}, opts, nil)
+	if err != nil {
+		return err
+	}
+	return rc.respond(http.StatusOK, out)
+}
+
+var _ = strconv.Itoa
