@@ -333,9 +333,12 @@ type CacheWatcher struct {
 	StartRevision int64
 	C             chan *CacheEvent
 
-	cache   *Cache
-	prefix  string
-	filter  func(runtime.Object) bool
+	cache  *Cache
+	prefix string
+	filter func(runtime.Object) bool
+	// from: events at or before it are already known to the client. A client that listed from
+	// etcd at a revision the cache has not reached yet must not see those events again.
+	from    int64
 	stopped bool
 	err     error
 }
@@ -346,7 +349,7 @@ func (c *Cache) Watch(opts WatchOptions) (*CacheWatcher, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 1024
 	}
-	w := &CacheWatcher{C: make(chan *CacheEvent, opts.Buffer), cache: c, prefix: opts.Prefix, filter: opts.Filter}
+	w := &CacheWatcher{C: make(chan *CacheEvent, opts.Buffer), cache: c, prefix: opts.Prefix, filter: opts.Filter, from: opts.From}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.ready {
@@ -365,6 +368,7 @@ func (c *Cache) Watch(opts WatchOptions) (*CacheWatcher, error) {
 			w.Initial = append(w.Initial, &CacheEvent{Type: watch.Added, Key: k, Object: ce.Object, Revision: ce.Revision})
 		}
 		w.StartRevision = c.rev
+		w.from = c.rev
 	} else {
 		if opts.From < c.floor {
 			return nil, fmt.Errorf("%w: too old resource version: %d (%d)", ErrCompacted, opts.From, c.floor)
@@ -397,7 +401,7 @@ func (w *CacheWatcher) matches(ce *CacheEvent) bool {
 // send delivers an event (caller holds the cache lock). A modified object that moved out of the
 // filter is delivered as DELETED and one that moved in as ADDED, as kube-apiserver does.
 func (w *CacheWatcher) send(ce *CacheEvent) {
-	if w.stopped {
+	if w.stopped || ce.Revision <= w.from {
 		return
 	}
 	if len(ce.Key) < len(w.prefix) || ce.Key[:len(w.prefix)] != w.prefix {
@@ -425,7 +429,7 @@ func (w *CacheWatcher) send(ce *CacheEvent) {
 }
 
 func (w *CacheWatcher) sendBookmark(bm *CacheEvent) {
-	if w.stopped {
+	if w.stopped || bm.Revision <= w.from {
 		return
 	}
 	select {

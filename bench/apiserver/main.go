@@ -1,0 +1,343 @@
+// Command apiserver is the API server load program: it measures, in one run on one machine,
+// raw etcd put throughput and the API server's create, get and list throughput at the same
+// concurrency, create latency at a fixed request rate, and how fast 1000 concurrent watchers
+// see an event. It starts its own embedded etcd and API server (the same code `tug up` runs)
+// and drives the server over loopback HTTP, as kubectl and client-go do.
+//
+//	go run ./bench/apiserver -concurrency 32 -n 5000
+//
+// Results are printed as a Markdown table for docs/BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func main() {
+	conc := flag.Int("concurrency", 32, "concurrent clients for the throughput phases")
+	n := flag.Int("n", 5000, "objects per throughput phase")
+	rate := flag.Int("rate", 200, "requests per second for the latency phase")
+	rateFor := flag.Duration("rate-duration", 10*time.Second, "length of the latency phase")
+	watchers := flag.Int("watchers", 1000, "concurrent watchers for the fan-out phase")
+	events := flag.Int("watch-events", 20, "events written during the fan-out phase")
+	flag.Parse()
+	if err := run(*conc, *n, *rate, *rateFor, *watchers, *events); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type result struct {
+	name    string
+	ops     int
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+func (r result) row() string {
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	pct := func(p float64) string {
+		if len(r.lat) == 0 {
+			return "-"
+		}
+		i := int(p * float64(len(r.lat)-1))
+		return fmt.Sprintf("%.2f ms", float64(r.lat[i].Microseconds())/1000)
+	}
+	tput := "-"
+	if r.elapsed > 0 {
+		tput = fmt.Sprintf("%.0f", float64(r.ops)/r.elapsed.Seconds())
+	}
+	return fmt.Sprintf("| %s | %d | %s | %s | %s | %s |", r.name, r.ops, tput, pct(0.50), pct(0.99), pct(1.0))
+}
+
+// parallel runs fn(i) for i in [0,n) on conc workers and records each call's latency.
+func parallel(name string, conc, n int, fn func(i int) error) (result, error) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return result{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return result{name: name, ops: n, elapsed: time.Since(start), lat: lat}, nil
+}
+
+func configMap(ns, name string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": name, "namespace": ns, "labels": map[string]string{"app": "bench", "tier": "load"}},
+		"data":     map[string]string{"config.yaml": "replicas: 3\nimage: registry.local/app:v1\nport: 8080\n", "mode": "production"},
+	})
+	return b
+}
+
+func run(conc, n, rate int, rateFor time.Duration, watchers, events int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, err := os.MkdirTemp("", "tug-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "bench", DataDir: dir, ClientListen: freeAddr(), PeerListen: freeAddr(), Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: m.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+
+	var results []result
+
+	// 1. Raw etcd puts of the same bytes the API server would store.
+	val := configMap("raw", "x")
+	r, err := parallel("etcd put (raw client)", conc, n, func(i int) error {
+		_, err := cli.Put(ctx, "/bench/raw/"+strconv.Itoa(i), string(val))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	results = append(results, r)
+
+	srv, err := apiserver.New(ctx, apiserver.Config{Etcd: cli, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: 0}, Timeout: 30 * time.Second}
+	do := func(method, url string, body []byte, want int) error {
+		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		}
+		return nil
+	}
+	for _, ns := range []string{"bench", "rate", "watch"} {
+		if err := do("POST", base+"/api/v1/namespaces", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+ns+`"}}`), 201); err != nil {
+			return err
+		}
+	}
+
+	// 2. API creates, gets and lists at the same concurrency.
+	cmURL := base + "/api/v1/namespaces/bench/configmaps"
+	if r, err = parallel("API create", conc, n, func(i int) error {
+		return do("POST", cmURL, configMap("bench", "cm-"+strconv.Itoa(i)), 201)
+	}); err != nil {
+		return err
+	}
+	results = append(results, r)
+	if r, err = parallel("API get", conc, n, func(i int) error {
+		return do("GET", cmURL+"/cm-"+strconv.Itoa(i), nil, 200)
+	}); err != nil {
+		return err
+	}
+	results = append(results, r)
+	if r, err = parallel("API list (limit 100)", conc, n/10, func(i int) error {
+		return do("GET", cmURL+"?limit=100", nil, 200)
+	}); err != nil {
+		return err
+	}
+	results = append(results, r)
+
+	// 3. Creates paced at a fixed rate, one request at a time per tick.
+	total := int(float64(rate) * rateFor.Seconds())
+	lat := make([]time.Duration, 0, total)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	start := time.Now()
+	var rateErr atomic.Value
+	for i := 0; i < total; i++ {
+		<-tick.C
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			t := time.Now()
+			if err := do("POST", base+"/api/v1/namespaces/rate/configmaps", configMap("rate", "r-"+strconv.Itoa(i)), 201); err != nil {
+				rateErr.CompareAndSwap(nil, err)
+				return
+			}
+			mu.Lock()
+			lat = append(lat, time.Since(t))
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	tick.Stop()
+	if err, _ := rateErr.Load().(error); err != nil {
+		return err
+	}
+	results = append(results, result{name: fmt.Sprintf("API create at %d req/s", rate), ops: total, elapsed: time.Since(start), lat: lat})
+
+	// 4. Watch fan-out: many watchers of one namespace, each event's delay from the start of
+	// the write to each watcher's receipt.
+	wr, err := watchFanout(ctx, base, watchers, events, do)
+	if err != nil {
+		return err
+	}
+	results = append(results, wr)
+
+	fmt.Printf("Machine: %d CPUs, %s/%s, %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Printf("Concurrency %d, %d objects per throughput phase.\n\n", conc, n)
+	fmt.Println("| phase | ops | ops/s | p50 | p99 | max |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range results {
+		fmt.Println(r.row())
+	}
+	raw := float64(results[0].ops) / results[0].elapsed.Seconds()
+	api := float64(results[1].ops) / results[1].elapsed.Seconds()
+	fmt.Printf("\nAPI create / raw etcd put throughput: %.2f\n", api/raw)
+	return nil
+}
+
+func watchFanout(ctx context.Context, base string, watchers, events int, do func(string, string, []byte, int) error) (result, error) {
+	url := base + "/api/v1/namespaces/watch/configmaps"
+	if err := do("POST", url, configMap("watch", "target"), 201); err != nil {
+		return result{}, err
+	}
+	type seen struct {
+		rv string
+		at time.Time
+	}
+	seenc := make(chan seen, watchers*events)
+	tr := &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: watchers}
+	wc := &http.Client{Transport: tr}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ready sync.WaitGroup
+	for i := 0; i < watchers; i++ {
+		ready.Add(1)
+		go func() {
+			req, _ := http.NewRequestWithContext(wctx, "GET", url+"?watch=true&resourceVersion=0", nil)
+			resp, err := wc.Do(req)
+			if err != nil {
+				ready.Done()
+				return
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			first := true
+			for sc.Scan() {
+				var ev struct {
+					Type   string `json:"type"`
+					Object struct {
+						Metadata struct {
+							ResourceVersion string `json:"resourceVersion"`
+						} `json:"metadata"`
+					} `json:"object"`
+				}
+				if json.Unmarshal(sc.Bytes(), &ev) != nil {
+					continue
+				}
+				if first { // the synthetic ADDED of the existing object: the watch is live
+					first = false
+					ready.Done()
+					continue
+				}
+				seenc <- seen{rv: ev.Object.Metadata.ResourceVersion, at: time.Now()}
+			}
+		}()
+	}
+	ready.Wait()
+	written := map[string]time.Time{}
+	for i := 0; i < events; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "PATCH", url+"/target", bytes.NewReader([]byte(`{"data":{"n":"`+strconv.Itoa(i)+`"}}`)))
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		t0 := time.Now() // measured from before the write, so the etcd commit counts too
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return result{}, err
+		}
+		var obj struct {
+			Metadata struct {
+				ResourceVersion string `json:"resourceVersion"`
+			} `json:"metadata"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&obj)
+		resp.Body.Close()
+		written[obj.Metadata.ResourceVersion] = t0
+		time.Sleep(200 * time.Millisecond)
+	}
+	var lat []time.Duration
+	deadline := time.After(30 * time.Second)
+	for len(lat) < watchers*events {
+		select {
+		case s := <-seenc:
+			if w, ok := written[s.rv]; ok {
+				lat = append(lat, s.at.Sub(w))
+			}
+		case <-deadline:
+			return result{}, fmt.Errorf("watch fan-out: %d of %d deliveries within 30s", len(lat), watchers*events)
+		}
+	}
+	return result{name: fmt.Sprintf("watch delivery, %d watchers × %d events", watchers, events), ops: len(lat), lat: lat}, nil
+}
