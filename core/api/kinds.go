@@ -23,7 +23,7 @@ func Builtin() []*Kind {
 			Subresources: []string{SubStatus, SubFinalize}, HasStatus: true,
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} }},
 		{GVK: gvk("", "v1", "Pod"), Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
-			Subresources: []string{SubStatus, SubBinding, SubLog}, HasStatus: true,
+			Subresources: []string{SubStatus, SubBinding, SubLog}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
 		{GVK: gvk("", "v1", "Node"), Resource: "nodes", Singular: "node", ShortNames: []string{"no"},
 			Subresources: []string{SubStatus}, HasStatus: true,
@@ -93,4 +93,17 @@ func Builtin() []*Kind {
 
 // applyStrategy fills a kind's defaults, validation, table and field-selector funcs from the
 // per-kind strategy files.
-func applyStrategy(k *Kind) {}
+func applyStrategy(k *Kind) {
+	k.Default = defaulters[k.Resource]
+	k.PrepareForCreate = prepareForCreate(k)
+	if v, ok := validators[k.Resource]; ok {
+		k.Validate, k.ValidateUpdate = v.create, v.update
+	}
+	if t, ok := tables[k.Resource]; ok {
+		k.Columns, k.Row = t.columns, t.row
+	} else {
+		k.Columns, k.Row = defaultTableColumns, defaultTableRow
+	}
+	k.Fields = fieldSets[k.Resource]
+	k.Scale = scalers[k.Resource]
+}

@@ -344,6 +344,11 @@ func (r *resource) handlePatch(rc *reqCtx) error {
 		return err
 	}
 	pt := mediaTypeOf(rc.r)
+	switch pt {
+	case mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch:
+	default:
+		return unsupportedPatch()
+	}
 	var createIfMissing func() (runtime.Object, error)
 	if pt == mediaApplyPatch {
 		if opts.fieldManager == "" {

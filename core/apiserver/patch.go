@@ -73,9 +73,7 @@ func (r *resource) applyPatch(cur runtime.Object, pt string, patch []byte, fv fi
 			return nil, nil, patchFailed(err)
 		}
 	default:
-		return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schema.GroupResource{}, "",
-			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
-				mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch), 0, false)
+		return nil, nil, unsupportedPatch()
 	}
 	next := r.kind.New()
 	warnings, err := decodeBody(out, mediaJSON, next, r.kind.GVK, fv)
@@ -88,4 +86,10 @@ func (r *resource) applyPatch(cur runtime.Object, pt string, patch []byte, fv fi
 func patchFailed(err error) error {
 	return apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "patch", schema.GroupResource{}, "",
 		fmt.Sprintf("the patch could not be applied: %v", err), 0, false)
+}
+
+func unsupportedPatch() error {
+	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schema.GroupResource{}, "",
+		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
+			mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch), 0, false)
 }

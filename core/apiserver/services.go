@@ -165,6 +165,9 @@ func (a *allocator) allocate(svc, cur *corev1.Service) ([]store.SideOp, error) {
 	}
 	keep := map[int32]bool{}
 	if needsNodePorts(svc) {
+		// Ports the client named, and ports kept from the stored service, are settled first
+		// so a random pick never lands on one of them.
+		taken := map[int32]bool{}
 		for i := range svc.Spec.Ports {
 			p := &svc.Spec.Ports[i]
 			if p.NodePort == 0 && cur != nil {
@@ -174,13 +177,20 @@ func (a *allocator) allocate(svc, cur *corev1.Service) ([]store.SideOp, error) {
 					}
 				}
 			}
+			if p.NodePort != 0 {
+				taken[p.NodePort] = true
+			}
+		}
+		for i := range svc.Spec.Ports {
+			p := &svc.Spec.Ports[i]
 			if p.NodePort == 0 {
-				for tries := 0; tries < 16; tries++ {
+				for tries := 0; tries < 64; tries++ {
 					p.NodePort = a.randomPort()
-					if !keep[p.NodePort] && !held[p.NodePort] {
+					if !taken[p.NodePort] && !held[p.NodePort] {
 						break
 					}
 				}
+				taken[p.NodePort] = true
 			} else if p.NodePort < a.portMin || p.NodePort > a.portMax {
 				errs = append(errs, field.Invalid(field.NewPath("spec", "ports").Index(i).Child("nodePort"), p.NodePort,
 					fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %s", a.portStr)))
