@@ -31,7 +31,9 @@ func init() {
 	} {
 		utilruntime.Must(add(Scheme))
 	}
+	// Clients send DeleteOptions and other option kinds as v1 or meta.k8s.io/v1.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	metav1.AddToGroupVersion(Scheme, metav1.SchemeGroupVersion)
 	utilruntime.Must(metav1.AddMetaToScheme(Scheme))
 	Codecs = serializer.NewCodecFactory(Scheme, serializer.EnableStrict)
 }

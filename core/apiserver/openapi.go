@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"strings"
 
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"github.com/labstack/echo/v4"
 	"github.com/tugboat-io/tug/core/api"
 	"github.com/tugboat-io/tug/internal/version"
+	"google.golang.org/protobuf/proto"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -59,8 +62,75 @@ func (s *Server) openAPIGroupVersion(c echo.Context) error {
 	return notFoundPath(c.Request().URL.Path)
 }
 
+// openAPIv2 serves a Swagger 2.0 document with the same operations, as JSON or, when asked, as
+// the gnostic protobuf kubectl 1.27 requests before it will validate or apply anything.
 func (s *Server) openAPIv2(c echo.Context) error {
-	return notFoundPath(c.Request().URL.Path)
+	paths := map[string]any{}
+	for _, gv := range s.groupVersions() {
+		for _, k := range s.registry.KindsOf(gv) {
+			addKindPathsV2(paths, gv, k)
+		}
+	}
+	doc := map[string]any{
+		"swagger": "2.0",
+		"info":    map[string]any{"title": "Kubernetes", "version": version.KubeGitVersion},
+		"paths":   paths,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(c.Request().Header.Get("Accept"), "protobuf") {
+		d, err := openapiv2.ParseDocument(b)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		pb, err := proto.Marshal(d)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		return c.Blob(http.StatusOK, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", pb)
+	}
+	return c.JSONBlob(http.StatusOK, b)
+}
+
+func addKindPathsV2(paths map[string]any, gv schema.GroupVersion, k *api.Kind) {
+	base := "/" + gvPath(gv) + "/"
+	if k.Namespaced {
+		base += "namespaces/{namespace}/"
+	}
+	qp := func(name string) map[string]any {
+		return map[string]any{"name": name, "in": "query", "type": "string", "uniqueItems": true}
+	}
+	opv2 := func(action string, consumes []string, params ...string) map[string]any {
+		o := map[string]any{
+			"operationId":                     action + k.GVK.Kind,
+			"x-kubernetes-action":             action,
+			"x-kubernetes-group-version-kind": map[string]string{"group": k.GVK.Group, "version": k.GVK.Version, "kind": k.GVK.Kind},
+			"responses":                       map[string]any{"200": map[string]any{"description": "OK"}},
+		}
+		if len(consumes) > 0 {
+			o["consumes"] = consumes
+		}
+		var ps []map[string]any
+		for _, p := range params {
+			ps = append(ps, qp(p))
+		}
+		if len(ps) > 0 {
+			o["parameters"] = ps
+		}
+		return o
+	}
+	paths[base+k.Resource] = map[string]any{
+		"get":  opv2("list", nil, "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"),
+		"post": opv2("post", []string{"*/*"}, "dryRun", "fieldManager", "fieldValidation"),
+	}
+	paths[base+k.Resource+"/{name}"] = map[string]any{
+		"get":    opv2("get", nil),
+		"put":    opv2("put", []string{"*/*"}, "dryRun", "fieldManager", "fieldValidation"),
+		"patch":  opv2("patch", []string{mediaJSONPatch, mediaMergePatch, mediaApplyPatch}, "dryRun", "fieldManager", "fieldValidation", "force"),
+		"delete": opv2("delete", nil),
+	}
 }
 
 func (s *Server) openAPIDoc(gv schema.GroupVersion) map[string]any {

@@ -126,10 +126,11 @@ var (
 )
 
 func partialMeta(obj runtime.Object, _ schema.GroupVersionKind) *metav1.PartialObjectMetadata {
-	m := accessor(obj)
 	p := &metav1.PartialObjectMetadata{}
 	p.APIVersion, p.Kind = partialGVK.GroupVersion().String(), partialGVK.Kind
-	p.ObjectMeta = *(m.(*metav1.ObjectMeta)).DeepCopy()
+	if om, ok := structOf(obj).FieldByName("ObjectMeta").Interface().(metav1.ObjectMeta); ok {
+		p.ObjectMeta = *om.DeepCopy()
+	}
 	return p
 }
 

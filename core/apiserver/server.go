@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -192,6 +193,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	e.Use(s.recoverPanics)
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
@@ -285,4 +287,22 @@ func (s *Server) serveAPI(c echo.Context) error {
 	}
 	rc := &reqCtx{c: c, r: req, w: c.Response(), ri: ri, user: user, res: res, kind: kind, s: s}
 	return res.serve(rc)
+}
+
+// recoverPanics turns a panic in a handler into a 500 Status for that request alone, logged
+// with its stack, so one bad request never takes the server down.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("handler panic", "method", c.Request().Method, "path", c.Request().URL.Path,
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = apierrors.NewInternalError(fmt.Errorf("internal error serving %s", c.Request().URL.Path))
+			}
+		}()
+		return next(c)
+	}
 }
