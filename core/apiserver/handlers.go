@@ -277,6 +277,9 @@ func (rc *reqCtx) respondList(items []runtime.Object, rev int64, next string, re
 	lm.SetRemainingItemCount(remaining)
 	listGVK := rc.kind.GVK
 	listGVK.Kind += "List"
+	if out == outProtobuf {
+		return writeProtobuf(rc.w, http.StatusOK, list, listGVK)
+	}
 	b, err := encodeJSON(list, listGVK)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"mime"
 	"net/http"
 	"strings"
@@ -33,11 +34,13 @@ const (
 	outObject output = iota
 	outTable
 	outMetadata // PartialObjectMetadata(List)
+	outProtobuf // the object itself in Kubernetes protobuf, for typed clients that prefer it
 )
 
 // negotiate reads Accept the way kube-apiserver does for the representations tug serves:
 // JSON objects, meta.k8s.io Tables (kubectl get) and PartialObjectMetadata (metadata clients).
-// Protobuf responses are not served; clients that ask for them also accept JSON.
+// Objects and lists are also served as protobuf to clients that put it first (client-go typed
+// clients, kubectl); watches and errors stay JSON, which those clients also accept.
 func negotiate(r *http.Request) (output, bool) {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
@@ -47,6 +50,9 @@ func negotiate(r *http.Request) (output, bool) {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
+		}
+		if mt == mediaProtobuf && params["as"] == "" {
+			return outProtobuf, true
 		}
 		if mt != "application/json" && mt != "*/*" && mt != "application/*" && mt != "application/yaml" {
 			continue
@@ -110,6 +116,8 @@ func (rc *reqCtx) respond(code int, obj runtime.Object) error {
 		body, gvk = t, tableGVK
 	case outMetadata:
 		body, gvk = partialMeta(obj, rc.kind.GVK), partialGVK
+	case outProtobuf:
+		return writeProtobuf(rc.w, code, obj, gvk)
 	}
 	b, err := encodeJSON(body, gvk)
 	if err != nil {
@@ -150,3 +158,20 @@ type statusErr struct{ st metav1.Status }
 
 func (e *statusErr) Error() string         { return e.st.Message }
 func (e *statusErr) Status() metav1.Status { return e.st }
+
+// writeProtobuf writes obj in the Kubernetes protobuf envelope. The object's kind is set on a
+// copy when it differs, since cached objects are shared.
+func writeProtobuf(w http.ResponseWriter, code int, obj runtime.Object, gvk schema.GroupVersionKind) error {
+	if obj.GetObjectKind().GroupVersionKind() != gvk {
+		obj = obj.DeepCopyObject()
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	var buf bytes.Buffer
+	if err := protoSerializer.Encode(obj, &buf); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", mediaProtobuf)
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}

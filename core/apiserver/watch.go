@@ -33,9 +33,9 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
-	out, ok := negotiate(rc.r)
-	if !ok {
-		return notAcceptable()
+	out, _ := negotiate(rc.r)
+	if out == outProtobuf {
+		out = outObject // watch streams are JSON for every client
 	}
 	rvStr := q.Get("resourceVersion")
 	bookmarks := isTrue(q.Get("allowWatchBookmarks"))
@@ -188,10 +188,13 @@ type watchEncoder struct {
 
 // write sends one event. Plain JSON encodings are shared by every watcher of the event.
 func (e *watchEncoder) write(ev *store.CacheEvent) error {
+	if ev.Object() == nil {
+		return nil // undecodable stored bytes: logged by the cache, skipped here
+	}
 	var line []byte
 	if e.out == outObject {
 		b, err := ev.Encoded(func(ev *store.CacheEvent) ([]byte, error) {
-			obj, err := encodeJSON(ev.Object, e.r.kind.GVK)
+			obj, err := encodeJSON(ev.Object(), e.r.kind.GVK)
 			if err != nil {
 				return nil, err
 			}
@@ -205,11 +208,11 @@ func (e *watchEncoder) write(ev *store.CacheEvent) error {
 		var body runtime.Object
 		gvk := tableGVK
 		if e.out == outTable {
-			t := e.r.table([]runtime.Object{ev.Object}, includeObject(e.rc.r, "Metadata"))
+			t := e.r.table([]runtime.Object{ev.Object()}, includeObject(e.rc.r, "Metadata"))
 			t.ResourceVersion = strconv.FormatInt(ev.Revision, 10)
 			body = t
 		} else {
-			body, gvk = partialMeta(ev.Object, e.r.kind.GVK), partialGVK
+			body, gvk = partialMeta(ev.Object(), e.r.kind.GVK), partialGVK
 		}
 		obj, err := encodeJSON(body, gvk)
 		if err != nil {

@@ -16,14 +16,43 @@ import (
 // Decoder turns a stored value into an object whose resourceVersion is rev.
 type Decoder func(key string, value []byte, rev int64) (runtime.Object, error)
 
+// objState is one stored version of an object, decoded on first use: a resource nobody
+// watches or lists from the cache never pays for decoding its writes.
+type objState struct {
+	key    string
+	raw    []byte
+	rev    int64
+	decode Decoder
+	log    *slog.Logger
+
+	once sync.Once
+	obj  runtime.Object
+}
+
+func (o *objState) object() runtime.Object {
+	if o == nil {
+		return nil
+	}
+	o.once.Do(func() {
+		obj, err := o.decode(o.key, o.raw, o.rev)
+		if err != nil {
+			o.log.Error("skipping undecodable object", "key", o.key, "rev", o.rev, "err", err)
+			return
+		}
+		o.obj, o.raw = obj, nil
+	})
+	return o.obj
+}
+
 // CacheEvent is one change as the cache saw it. Bookmark events carry only a Revision: the
 // watcher has seen every change up to it.
 type CacheEvent struct {
-	Type       watch.EventType
-	Key        string
-	Object     runtime.Object
-	PrevObject runtime.Object
-	Revision   int64
+	Type     watch.EventType
+	Key      string
+	Revision int64
+
+	state *objState
+	prev  *objState // the key's state before this change, if the cache held one
 
 	// The JSON encoding of this event is the same for every watcher asking for plain JSON, so
 	// the first one to need it encodes and the rest reuse it.
@@ -32,10 +61,22 @@ type CacheEvent struct {
 	encErr  error
 }
 
+// Object is the object after the change (for DELETED, its last state). It is nil only if the
+// stored bytes could not be decoded, which is logged.
+func (e *CacheEvent) Object() runtime.Object { return e.state.object() }
+
+// PrevObject is the object before the change, or nil.
+func (e *CacheEvent) PrevObject() runtime.Object { return e.prev.object() }
+
 // Encoded returns the event encoded once by enc, shared by every caller.
 func (e *CacheEvent) Encoded(enc func(*CacheEvent) ([]byte, error)) ([]byte, error) {
 	e.encOnce.Do(func() { e.enc, e.encErr = enc(e) })
 	return e.enc, e.encErr
+}
+
+// with returns a copy of the event with another type, sharing the decoded object.
+func (e *CacheEvent) with(t watch.EventType) *CacheEvent {
+	return &CacheEvent{Type: t, Key: e.Key, Revision: e.Revision, state: e.state, prev: e.prev}
 }
 
 // ErrTooSlow ends a watch whose client did not keep up; it resumes from its last revision.
@@ -94,12 +135,7 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 	}
 	objs := make(map[string]*CacheEvent, len(res.Items))
 	for _, kv := range res.Items {
-		obj, err := c.decode(kv.Key, kv.Value, kv.ModRevision)
-		if err != nil {
-			c.log.Error("skipping undecodable object", "key", kv.Key, "err", err)
-			continue
-		}
-		objs[kv.Key] = &CacheEvent{Type: watch.Added, Key: kv.Key, Object: obj, Revision: kv.ModRevision}
+		objs[kv.Key] = &CacheEvent{Type: watch.Added, Key: kv.Key, Revision: kv.ModRevision, state: c.state(kv.Key, kv.Value, kv.ModRevision)}
 	}
 	c.mu.Lock()
 	// Watchers of the previous generation cannot be continued seamlessly: end them so their
@@ -159,30 +195,29 @@ func (c *Cache) follow(ctx context.Context, rev int64) error {
 	return errors.New("watch closed")
 }
 
+func (c *Cache) state(key string, raw []byte, rev int64) *objState {
+	return &objState{key: key, raw: raw, rev: rev, decode: c.decode, log: c.log}
+}
+
 func (c *Cache) apply(resp WatchResponse) {
 	events := make([]*CacheEvent, 0, len(resp.Events))
 	for _, e := range resp.Events {
 		ce := &CacheEvent{Key: e.Key, Revision: e.Revision}
-		var err error
 		switch e.Type {
 		case EventPut:
 			ce.Type = watch.Modified
 			if e.Created {
 				ce.Type = watch.Added
 			}
-			ce.Object, err = c.decode(e.Key, e.Value, e.Revision)
+			ce.state = c.state(e.Key, e.Value, e.Revision)
 		case EventDelete:
-			ce.Type = watch.Deleted
 			if len(e.PrevValue) == 0 {
-				err = errors.New("delete without previous value")
-			} else {
-				// A deleted object is reported at the revision of its deletion.
-				ce.Object, err = c.decode(e.Key, e.PrevValue, e.Revision)
+				c.log.Error("skipping delete without previous value", "key", e.Key, "rev", e.Revision)
+				continue
 			}
-		}
-		if err != nil {
-			c.log.Error("skipping undecodable event", "key", e.Key, "rev", e.Revision, "err", err)
-			continue
+			ce.Type = watch.Deleted
+			// A deleted object is reported at the revision of its deletion.
+			ce.state = c.state(e.Key, e.PrevValue, e.Revision)
 		}
 		events = append(events, ce)
 	}
@@ -190,7 +225,7 @@ func (c *Cache) apply(resp WatchResponse) {
 	c.mu.Lock()
 	for _, ce := range events {
 		if prev, ok := c.objs[ce.Key]; ok {
-			ce.PrevObject = prev.Object
+			ce.prev = prev.state
 		}
 		if ce.Type == watch.Deleted {
 			delete(c.objs, ce.Key)
@@ -287,7 +322,8 @@ func (c *Cache) Get(key string) (runtime.Object, bool) {
 	if !ok {
 		return nil, false
 	}
-	return ce.Object, true
+	obj := ce.Object()
+	return obj, obj != nil
 }
 
 // List returns the cached objects whose keys start with prefix and that pass filter (nil: all),
@@ -296,14 +332,16 @@ func (c *Cache) List(prefix string, filter func(runtime.Object) bool) ([]runtime
 	c.mu.RLock()
 	keys := make([]string, 0, len(c.objs))
 	for k, ce := range c.objs {
-		if len(k) >= len(prefix) && k[:len(prefix)] == prefix && (filter == nil || filter(ce.Object)) {
-			keys = append(keys, k)
+		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			if obj := ce.Object(); obj != nil && (filter == nil || filter(obj)) {
+				keys = append(keys, k)
+			}
 		}
 	}
 	objs := make([]runtime.Object, 0, len(keys))
 	sort.Strings(keys)
 	for _, k := range keys {
-		objs = append(objs, c.objs[k].Object)
+		objs = append(objs, c.objs[k].Object())
 	}
 	rev := c.rev
 	c.mu.RUnlock()
@@ -364,8 +402,7 @@ func (c *Cache) Watch(opts WatchOptions) (*CacheWatcher, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			ce := c.objs[k]
-			w.Initial = append(w.Initial, &CacheEvent{Type: watch.Added, Key: k, Object: ce.Object, Revision: ce.Revision})
+			w.Initial = append(w.Initial, c.objs[k].with(watch.Added))
 		}
 		w.StartRevision = c.rev
 		w.from = c.rev
@@ -392,10 +429,8 @@ func (w *CacheWatcher) matches(ce *CacheEvent) bool {
 	if w.filter == nil {
 		return true
 	}
-	if w.filter(ce.Object) {
-		return true
-	}
-	return false
+	obj := ce.Object()
+	return obj != nil && w.filter(obj)
 }
 
 // send delivers an event (caller holds the cache lock). A modified object that moved out of the
@@ -409,13 +444,18 @@ func (w *CacheWatcher) send(ce *CacheEvent) {
 	}
 	out := ce
 	if w.filter != nil {
-		cur := w.filter(ce.Object)
-		prev := ce.PrevObject != nil && w.filter(ce.PrevObject)
+		obj := ce.Object()
+		if obj == nil {
+			return
+		}
+		cur := w.filter(obj)
+		po := ce.PrevObject()
+		prev := po != nil && w.filter(po)
 		switch {
 		case ce.Type == watch.Modified && cur && !prev:
-			out = &CacheEvent{Type: watch.Added, Key: ce.Key, Object: ce.Object, Revision: ce.Revision}
+			out = ce.with(watch.Added)
 		case ce.Type == watch.Modified && !cur && prev:
-			out = &CacheEvent{Type: watch.Deleted, Key: ce.Key, Object: ce.Object, Revision: ce.Revision}
+			out = ce.with(watch.Deleted)
 		case !cur:
 			return
 		}
