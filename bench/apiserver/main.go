@@ -25,6 +25,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,7 @@ import (
 )
 
 func main() {
+	rounds := flag.Int("rounds", 3, "alternating rounds of raw etcd puts and API creates")
 	conc := flag.Int("concurrency", 32, "concurrent clients for the throughput phases")
 	n := flag.Int("n", 5000, "objects per throughput phase")
 	rate := flag.Int("rate", 200, "requests per second for the latency phase")
@@ -48,7 +50,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the API create phase to this file")
 	flag.Parse()
 	profilePath = *cpuprofile
-	if err := run(*conc, *n, *rate, *rateFor, *watchers, *events); err != nil {
+	if err := run(*rounds, *conc, *n, *rate, *rateFor, *watchers, *events); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -146,7 +148,21 @@ func configMapProto(ns, name string) []byte {
 	return buf.Bytes()
 }
 
-func run(conc, n, rate int, rateFor time.Duration, watchers, events int) error {
+func fmtRatios(rs []float64) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%.2f", r))
+	}
+	return strings.Join(out, " ")
+}
+
+func median(rs []float64) float64 {
+	s := append([]float64(nil), rs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func run(rounds, conc, n, rate int, rateFor time.Duration, watchers, events int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "tug-bench-")
@@ -167,17 +183,6 @@ func run(conc, n, rate int, rateFor time.Duration, watchers, events int) error {
 	defer cli.Close()
 
 	var results []result
-
-	// 1. Raw etcd puts of the same bytes the API server would store.
-	val := configMap("raw", "x")
-	r, err := parallel("etcd put (raw client)", conc, n, func(i int) error {
-		_, err := cli.Put(ctx, "/bench/raw/"+strconv.Itoa(i), string(val))
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
 
 	srv, err := apiserver.New(ctx, apiserver.Config{Etcd: cli, Logger: quiet})
 	if err != nil {
@@ -220,40 +225,56 @@ func run(conc, n, rate int, rateFor time.Duration, watchers, events int) error {
 
 	// 2. API creates, gets and lists at the same concurrency.
 	cmURL := base + "/api/v1/namespaces/bench/configmaps"
-	if profilePath != "" {
-		f, err := os.Create(profilePath)
+	// Raw etcd puts and API creates alternate for several rounds, so a slow patch of the machine
+	// hits both alike; each round's ratio is reported and the median summarises them.
+	var ratios, pbRatios []float64
+	for round := 0; round < rounds; round++ {
+		val := configMap("raw", "x")
+		rawR, err := parallel(fmt.Sprintf("round %d: etcd put (raw client)", round+1), conc, n, func(i int) error {
+			_, err := cli.Put(ctx, fmt.Sprintf("/bench/raw/%d/%d", round, i), string(val))
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		// Bodies are built before the clock starts: the client's own encoding is not the
+		// server's cost.
+		bodies := make([][]byte, n)
+		pbodies := make([][]byte, n)
+		for i := range bodies {
+			bodies[i] = configMap("bench", fmt.Sprintf("cm-%d-%d", round, i))
+			pbodies[i] = configMapProto("bench", fmt.Sprintf("pb-%d-%d", round, i))
+		}
+		if profilePath != "" && round == 0 {
+			f, err := os.Create(profilePath)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
+		jsonR, err := parallel(fmt.Sprintf("round %d: API create (JSON)", round+1), conc, n, func(i int) error {
+			return do("POST", cmURL, bodies[i], 201)
+		})
+		if profilePath != "" && round == 0 {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			return err
 		}
+		pbR, err := parallel(fmt.Sprintf("round %d: API create (protobuf, as kubectl sends)", round+1), conc, n, func(i int) error {
+			return doAs(protobufType, "POST", cmURL, pbodies[i], 201)
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, rawR, jsonR, pbR)
+		ratios = append(ratios, rawR.elapsed.Seconds()/jsonR.elapsed.Seconds())
+		pbRatios = append(pbRatios, rawR.elapsed.Seconds()/pbR.elapsed.Seconds())
 	}
-	// Bodies are built before the clock starts: the client's own encoding is not the server's cost.
-	bodies := make([][]byte, n)
-	pbodies := make([][]byte, n)
-	for i := range bodies {
-		bodies[i] = configMap("bench", "cm-"+strconv.Itoa(i))
-		pbodies[i] = configMapProto("bench", "pb-"+strconv.Itoa(i))
-	}
-	r, err = parallel("API create (JSON)", conc, n, func(i int) error {
-		return do("POST", cmURL, bodies[i], 201)
-	})
-	if profilePath != "" {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
-	if r, err = parallel("API create (protobuf, as kubectl and typed clients send)", conc, n, func(i int) error {
-		return doAs(protobufType, "POST", cmURL, pbodies[i], 201)
-	}); err != nil {
-		return err
-	}
-	results = append(results, r)
 	if r, err = parallel("API get", conc, n, func(i int) error {
-		return do("GET", cmURL+"/cm-"+strconv.Itoa(i), nil, 200)
+		return do("GET", cmURL+"/cm-0-"+strconv.Itoa(i), nil, 200)
 	}); err != nil {
 		return err
 	}
@@ -310,10 +331,8 @@ func run(conc, n, rate int, rateFor time.Duration, watchers, events int) error {
 	for _, r := range results {
 		fmt.Println(r.row())
 	}
-	raw := float64(results[0].ops) / results[0].elapsed.Seconds()
-	api := float64(results[1].ops) / results[1].elapsed.Seconds()
-	pb := float64(results[2].ops) / results[2].elapsed.Seconds()
-	fmt.Printf("\nAPI create / raw etcd put throughput: JSON %.2f, protobuf %.2f\n", api/raw, pb/raw)
+	fmt.Printf("\nAPI create / raw etcd put throughput per round: JSON %s, protobuf %s\n", fmtRatios(ratios), fmtRatios(pbRatios))
+	fmt.Printf("Median: JSON %.2f, protobuf %.2f\n", median(ratios), median(pbRatios))
 	return nil
 }
 
