@@ -273,6 +273,7 @@ func run(rounds, conc, n, rate int, rateFor time.Duration, watchers, events int)
 		ratios = append(ratios, rawR.elapsed.Seconds()/jsonR.elapsed.Seconds())
 		pbRatios = append(pbRatios, rawR.elapsed.Seconds()/pbR.elapsed.Seconds())
 	}
+	var r result
 	if r, err = parallel("API get", conc, n, func(i int) error {
 		return do("GET", cmURL+"/cm-0-"+strconv.Itoa(i), nil, 200)
 	}); err != nil {
