@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
+)
+
+// freeAddr returns a loopback HOST:PORT nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reading test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is one in-process run of the tug command line.
+type proc struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	lines  chan string
+	stderr *syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+// start runs tug with args until the test stops it.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	p := &proc{t: t, cancel: cancel, lines: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	go func() {
+		p.code = run(ctx, args, pw, p.stderr)
+		pw.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// waitLine returns the first stdout line containing substr; it fails the test if tug exits
+// first.
+func (p *proc) waitLine(substr string) string {
+	p.t.Helper()
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("tug exited before printing %q; stderr:\n%s", substr, p.stderr)
+			}
+			if strings.Contains(line, substr) {
+				return line
+			}
+		case <-timeout:
+			p.t.Fatalf("tug did not print %q within 2m; stderr:\n%s", substr, p.stderr)
+		}
+	}
+}
+
+// stop cancels the run (as SIGINT does) and returns its exit code.
+func (p *proc) stop() int {
+	p.cancel()
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Minute):
+		p.t.Fatalf("tug did not stop within 2m after cancel; stderr:\n%s", p.stderr)
+	}
+	return p.code
+}
+
+// wait returns the exit code of a run that ends by itself.
+func (p *proc) wait() int {
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Minute):
+		p.t.Fatalf("tug did not exit within 2m; stderr:\n%s", p.stderr)
+	}
+	return p.code
+}
+
+// TestUpLifecycle runs `tug up` with settings from flags, the environment and a config file,
+// checks the kubeconfig it writes and that the API server answers, then stops it as SIGINT
+// would and starts it again on the same data dir.
+func TestUpLifecycle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	listen, etcdClient, etcdPeer := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfgFile := filepath.Join(t.TempDir(), "tug.yaml")
+	if err := os.WriteFile(cfgFile, []byte("etcd-client-listen: "+etcdClient+"\nlisten: 127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TUG_CONFIG", cfgFile)                  // file: etcd client port, and a listen the env overrides
+	t.Setenv("TUG_LISTEN", listen)                   // env over file
+	t.Setenv("TUG_DATA_DIR", "/nonexistent/ignored") // flag over env
+	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer}
+
+	for round := 1; round <= 2; round++ {
+		p := start(t, args...)
+		line := p.waitLine("tug is up")
+		kubeconfig := filepath.Join(dir, "kubeconfig")
+		if want := "export KUBECONFIG=" + kubeconfig; !strings.Contains(line, want) {
+			t.Errorf("round %d: banner %q lacks %q", round, line, want)
+		}
+		raw, err := os.ReadFile(kubeconfig)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if !strings.Contains(string(raw), "server: http://"+listen) {
+			t.Errorf("round %d: kubeconfig does not point at %s:\n%s", round, listen, raw)
+		}
+		resp, err := http.Get("http://" + listen + "/version")
+		if err != nil {
+			t.Fatalf("round %d: GET /version: %v", round, err)
+		}
+		var v struct{ GitVersion string }
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil || v.GitVersion == "" {
+			t.Errorf("round %d: /version = %+v, %v", round, v, err)
+		}
+		if c, err := net.Dial("tcp", etcdClient); err != nil {
+			t.Errorf("round %d: embedded etcd not on %s from the config file: %v", round, etcdClient, err)
+		} else {
+			c.Close()
+		}
+
+		if code := p.stop(); code != 0 {
+			t.Fatalf("round %d: exit code after cancel = %d, want 0; stderr:\n%s", round, code, p.stderr)
+		}
+		if strings.Contains(p.stderr.String(), "level=ERROR") {
+			t.Errorf("round %d: errors logged during a clean run:\n%s", round, p.stderr)
+		}
+		if _, err := net.Dial("tcp", listen); err == nil {
+			t.Errorf("round %d: API server still listening after stop", round)
+		}
+		if l, err := lockfile.Acquire(dir); err != nil {
+			t.Errorf("round %d: data dir still locked after stop: %v", round, err)
+		} else {
+			l.Release()
+		}
+	}
+}
+
+// TestUpRefusesLockedDataDir: a second tug on a data dir fails at once, naming the holder.
+func TestUpRefusesLockedDataDir(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lockfile.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, sub := range []string{"up", "etcd"} {
+		p := start(t, sub, "--data-dir", dir)
+		if code := p.wait(); code != 1 {
+			t.Errorf("tug %s on a locked data dir: exit code %d, want 1", sub, code)
+		}
+		want := "data dir " + dir + " is in use by another tug process (pid " + strconv.Itoa(os.Getpid()) + ")"
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("tug %s stderr = %q, want it to contain %q", sub, p.stderr, want)
+		}
+	}
+}
+
+// TestServerWithEtcdMembers runs a one-member `tug etcd` and two `tug server`s against it.
+func TestServerWithEtcdMembers(t *testing.T) {
+	etcdClient := freeAddr(t)
+	e := start(t, "etcd", "--name", "e1", "--data-dir", t.TempDir(), "--client-listen", etcdClient, "--peer-listen", freeAddr(t))
+	e.waitLine("etcd member e1 is ready: clients use http://" + etcdClient)
+
+	var servers []*proc
+	for i := 0; i < 2; i++ {
+		listen := freeAddr(t)
+		s := start(t, "server", "--data-dir", t.TempDir(), "--listen", listen, "--etcd-endpoints", etcdClient)
+		s.waitLine("tug server is up")
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			t.Fatalf("server %d: GET /readyz: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("server %d: /readyz = %s", i, resp.Status)
+		}
+		servers = append(servers, s)
+	}
+	for i, s := range servers {
+		if code := s.stop(); code != 0 {
+			t.Errorf("server %d: exit code %d; stderr:\n%s", i, code, s.stderr)
+		}
+	}
+	if code := e.stop(); code != 0 {
+		t.Errorf("etcd: exit code %d; stderr:\n%s", code, e.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"server without etcd", []string{"server", "--data-dir", "DIR"}, "--etcd-endpoints (TUG_ETCD_ENDPOINTS) is required"},
+		{"bad log level", []string{"version", "--log-level", "loud"}, `--log-level "loud"`},
+		{"unknown flag", []string{"up", "--bogus"}, "unknown flag: --bogus"},
+		{"half a client cert", []string{"server", "--etcd-endpoints", "127.0.0.1:1", "--etcd-certfile", "c.pem"}, "must be given together"},
+		{"missing config file", []string{"version", "--config", "DIR/missing.yaml"}, "read config file"},
+		{"etcd listen URL", []string{"etcd", "--data-dir", "DIR", "--client-listen", "http://127.0.0.1:1"}, "not a URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = strings.ReplaceAll(a, "DIR", dir)
+			}
+			p := start(t, args...)
+			if code := p.wait(); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(p.stderr.String(), tt.want) {
+				t.Errorf("stderr %q lacks %q", p.stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	p := start(t, "version")
+	line := p.waitLine("tug ")
+	if !strings.Contains(line, "serving Kubernetes API v1.") {
+		t.Errorf("version line %q", line)
+	}
+	if code := p.wait(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tugboat-io/tug/cmd/tug/internal/config"
+	"github.com/tugboat-io/tug/internal/version"
+)
+
+// app is what every subcommand shares: resolved settings, the logger and the output streams.
+type app struct {
+	stdout, stderr io.Writer
+	settings       *config.Settings
+	// log is the root logger; each component adds its own component attribute.
+	log *slog.Logger
+}
+
+// logger returns the logger for one component.
+func (a *app) logger(component string) *slog.Logger { return a.log.With("component", component) }
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "tug",
+		Short: "tug is a Kubernetes-compatible container orchestrator with WebAssembly policy plugins",
+		Long: `tug is a Kubernetes-compatible container orchestrator: real kubectl and client-go work
+against it, etcd is its store, and every policy is a WebAssembly plugin.
+
+Every flag can also be set with a TUG_* environment variable (--data-dir → TUG_DATA_DIR) or in
+the YAML file named by --config (keys are flag names). Flags win over the environment, which
+wins over the file.`,
+		Version:       version.Version,
+		SilenceErrors: true, // main prints the error once
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Past flag parsing, errors are not usage errors.
+			cmd.SilenceUsage = true
+			return a.setup(cmd)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate(version.String() + "\n")
+	pf := root.PersistentFlags()
+	pf.String(config.FileFlag, "", "YAML config file whose keys are flag names (env TUG_CONFIG)")
+	pf.String("log-level", "info", "log level: debug, info, warn or error")
+	pf.String("log-format", "text", "log format: text or json (logs go to stderr)")
+
+	root.AddCommand(newUpCmd(a), newServerCmd(a), newEtcdCmd(a), newVersionCmd(a))
+	return root
+}
+
+// setup resolves the settings of the command about to run and builds the logger.
+func (a *app) setup(cmd *cobra.Command) error {
+	s, err := config.Load(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	a.settings = s
+	log, err := newLogger(a.stderr, s.String("log-level"), s.String("log-format"))
+	if err != nil {
+		return err
+	}
+	a.log = log
+	slog.SetDefault(log)
+	if len(s.UnknownKeys) > 0 {
+		a.logger("tug").Warn("config file keys name no flag of this command; ignored",
+			"file", s.File, "command", cmd.Name(), "keys", s.UnknownKeys)
+	}
+	return nil
+}
+
+// newLogger returns a slog logger writing to w.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+func newVersionCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print tug's version and the Kubernetes API version it serves",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(a.stdout, version.String())
+			return err
+		},
+	}
+}

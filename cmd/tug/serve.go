@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/tugboat-io/tug/cmd/tug/internal/kubeconfig"
+	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap/zapcore"
+)
+
+const (
+	// shutdownTimeout bounds the API server's graceful stop (it drains requests for up to 10 s).
+	shutdownTimeout = 30 * time.Second
+	// etcdMaxCallSendBytes lets the client send what the embedded etcd accepts (10 MiB) plus
+	// gRPC framing.
+	etcdMaxCallSendBytes = 12 << 20
+)
+
+// addDataDirFlag adds --data-dir.
+func addDataDirFlag(f *pflag.FlagSet) {
+	f.String("data-dir", "./.tug", "directory holding everything this process keeps (env TUG_DATA_DIR)")
+}
+
+// addAPIServerFlags adds the flags `tug up` and `tug server` share.
+func addAPIServerFlags(f *pflag.FlagSet) {
+	addDataDirFlag(f)
+	f.String("listen", "127.0.0.1:6443", "HOST:PORT the API server listens on")
+	f.String("service-cluster-ip-range", "10.96.0.0/12", "CIDR that Service ClusterIPs are allocated from")
+	f.String("service-node-port-range", "30000-32767", "MIN-MAX range that Service NodePorts are allocated from")
+}
+
+// apiOptions are the resolved API server settings.
+type apiOptions struct {
+	listen, clusterIPRange, nodePortRange string
+}
+
+func (a *app) apiOptions() apiOptions {
+	s := a.settings
+	return apiOptions{
+		listen:         s.String("listen"),
+		clusterIPRange: s.String("service-cluster-ip-range"),
+		nodePortRange:  s.String("service-node-port-range"),
+	}
+}
+
+// openDataDir makes the data dir (absolute, created 0700) and locks it for this process. The
+// caller releases the lock last, after everything using the dir has stopped.
+func (a *app) openDataDir() (string, *lockfile.Lock, error) {
+	dir := a.settings.String("data-dir")
+	if dir == "" {
+		return "", nil, errors.New("--data-dir is empty")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := lockfile.Acquire(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
+
+// releaseLock releases the data-dir lock, logging a failure (the kernel drops it at exit anyway).
+func (a *app) releaseLock(lock *lockfile.Lock) {
+	if err := lock.Release(); err != nil {
+		a.logger("tug").Warn("release data dir lock", "err", err)
+	}
+}
+
+// checkListenFree fails early, before anything is started, when addr is taken.
+func checkListenFree(what, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, addr, err)
+	}
+	return ln.Close()
+}
+
+// newEtcdClient returns a client for endpoints whose logs go to log at warn and above.
+func newEtcdClient(endpoints []string, tlsCfg *tls.Config, log *slog.Logger) (*clientv3.Client, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            endpoints,
+		DialTimeout:          5 * time.Second,
+		DialKeepAliveTime:    30 * time.Second,
+		DialKeepAliveTimeout: 10 * time.Second,
+		MaxCallSendMsgSize:   etcdMaxCallSendBytes,
+		TLS:                  tlsCfg,
+		Logger:               store.ZapLogger(log, zapcore.WarnLevel),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %v: %w", endpoints, err)
+	}
+	return cli, nil
+}
+
+// waitEtcd blocks until a linearizable read succeeds (a quorum of the cluster is up), ctx ends,
+// or timeout passes.
+func waitEtcd(ctx context.Context, cli *clientv3.Client, timeout time.Duration, log *slog.Logger) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := cli.Get(rctx, "/tug-probe", clientv3.WithCountOnly())
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd at %v not reachable within %s: %w", cli.Endpoints(), timeout, err)
+		}
+		log.Warn("waiting for etcd", "endpoints", cli.Endpoints(), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// etcdTLS builds the client TLS config from PEM files; all empty means plain HTTP.
+func etcdTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("--etcd-certfile and --etcd-keyfile must be given together")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--etcd-cafile %s: no PEM certificates found", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-certfile/--etcd-keyfile: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// serveAPI builds the API server over cli and runs it until ctx ends (then stops it and returns
+// nil), it fails, or storeErr reports the store failed. Once the server answers, it writes
+// <dataDir>/kubeconfig and prints banner with the kubeconfig path to stdout.
+func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *clientv3.Client, storeErr <-chan error, banner string) error {
+	log := a.logger("tug")
+	serverURL, err := kubeconfig.ServerURL(o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv, err := apiserver.New(runCtx, apiserver.Config{
+		Listen:                o.listen,
+		Etcd:                  cli,
+		ServiceClusterIPRange: o.clusterIPRange,
+		ServiceNodePortRange:  o.nodePortRange,
+		Logger:                a.log, // the server adds component=apiserver
+	})
+	if err != nil {
+		return fmt.Errorf("api server: %w", err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(runCtx) }()
+
+	ready := make(chan struct{})
+	go func() {
+		if waitReady(runCtx, serverURL) == nil {
+			close(ready)
+		}
+	}()
+
+	// stop cancels the server and waits for it; it returns the server's shutdown error.
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-runErr:
+			if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-time.After(shutdownTimeout):
+			return fmt.Errorf("api server did not stop within %s", shutdownTimeout)
+		}
+	}
+
+	for {
+		select {
+		case <-ready:
+			ready = nil
+			path := filepath.Join(dataDir, "kubeconfig")
+			if err := kubeconfig.Write(path, serverURL); err != nil {
+				return errors.Join(err, stop())
+			}
+			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
+			fmt.Fprintf(a.stdout, "%s: export KUBECONFIG=%s\n", banner, path)
+			fmt.Fprintf(a.stdout, "then try: kubectl get namespaces\n")
+		case err := <-runErr:
+			if err == nil {
+				err = errors.New("stopped unexpectedly")
+			}
+			return fmt.Errorf("api server: %w", err)
+		case err := <-storeErr:
+			log.Error("store failed; stopping the api server", "err", err)
+			return errors.Join(err, stop())
+		case <-ctx.Done():
+			log.Info("shutting down (signal again to force)")
+			if err := stop(); err != nil {
+				return fmt.Errorf("api server shutdown: %w", err)
+			}
+			log.Info("api server stopped")
+			return nil
+		}
+	}
+}
+
+// waitReady polls serverURL/readyz until it answers 200, or the ctx ends.
+func waitReady(ctx context.Context, serverURL string) error {
+	client := &http.Client{Timeout: 3 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, serverURL+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// closeEtcdClient closes cli, logging a failure.
+func (a *app) closeEtcdClient(cli *clientv3.Client) {
+	if err := cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		a.logger("tug").Warn("close etcd client", "err", err)
+	}
+}
