@@ -7,7 +7,8 @@ RUN_FLAGS   ?=
 # Extra flags for `make test`, e.g. make test TEST_FLAGS="-race -run TestUp"
 TEST_FLAGS  ?=
 TEST_TIMEOUT ?= 30m
-BENCH_FLAGS ?= -benchmem
+# Flags for `make bench`, e.g. make bench BENCH_ARGS="-rounds 5 -n 8000"
+BENCH_ARGS  ?=
 
 VERSION_PKG := github.com/tugboat-io/tug/internal/version
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -44,10 +45,8 @@ lint: ## go vet, and fail if any file is not gofmt-formatted
 fmt: ## gofmt -w every Go file
 	gofmt -w $(GOFILES)
 
-bench: ## Run the benchmarks under bench/ (see docs/BENCHMARKS.md)
-	@if [ -d bench ]; then \
-		$(GO) test -run='^$$' -bench=. $(BENCH_FLAGS) -timeout $(TEST_TIMEOUT) ./bench/...; \
-	else echo "no bench/ directory yet"; fi
+bench: ## Run the benchmark programs under bench/ (results and rerun commands: docs/BENCHMARKS.md)
+	$(GO) run ./bench/apiserver $(BENCH_ARGS)
 
 clean: ## Remove bin/ and test caches (not ./.tug: that is your cluster's data)
 	rm -rf bin
