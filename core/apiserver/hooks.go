@@ -50,7 +50,7 @@ func hooksFor(s *Server, k *api.Kind) kindHooks {
 	case gvkService:
 		return s.alloc.hooks()
 	case gvkNamespace:
-		return namespaceHooks()
+		return namespaceHooks(s)
 	case gvkPod:
 		return podHooks()
 	}
@@ -60,7 +60,7 @@ func hooksFor(s *Server, k *api.Kind) kindHooks {
 // systemNamespaces exist in every cluster and cannot be deleted.
 var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
-func namespaceHooks() kindHooks {
+func namespaceHooks(s *Server) kindHooks {
 	return kindHooks{
 		finalizable: func(obj runtime.Object) bool { return len(obj.(*corev1.Namespace).Spec.Finalizers) == 0 },
 		beginDelete: func(_ context.Context, obj runtime.Object, _ *metav1.DeleteOptions) (bool, error) {
@@ -81,6 +81,7 @@ func namespaceHooks() kindHooks {
 				ns.DeletionTimestamp = &now
 			}
 			ns.Status.Phase = corev1.NamespaceTerminating
+			s.terminating.Store(ns.UID, true)
 			return true, nil
 		},
 	}
@@ -136,7 +137,9 @@ func (s *Server) checkNamespaceOpen(ctx context.Context, name string) error {
 		}
 	}
 	ns := obj.(*corev1.Namespace)
-	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+	// The cache may lag a delete this server just made; the terminating set does not.
+	_, marked := s.terminating.Load(ns.UID)
+	if marked || ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
 		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
 	}

@@ -51,8 +51,10 @@ func TestNegotiate(t *testing.T) {
 		{"application/json;as=Table;v=v1beta1;g=meta.k8s.io", outTable, true},
 		{"application/json;as=Table;v=v9;g=meta.k8s.io,application/json", outObject, true},
 		{"application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", outMetadata, true},
-		{"application/vnd.kubernetes.protobuf,application/json", outObject, true},
-		{"application/vnd.kubernetes.protobuf", outObject, false},
+		{"application/vnd.kubernetes.protobuf,application/json", outProtobuf, true},
+		{"application/vnd.kubernetes.protobuf", outProtobuf, true},
+		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/vnd.kubernetes.protobuf", outTable, true},
+		{"text/html", outObject, false},
 		{"*/*", outObject, true},
 	}
 	for _, tt := range tests {

@@ -35,6 +35,9 @@ type Server struct {
 
 	mu        sync.RWMutex
 	resources map[*api.Kind]*resource
+	// terminating holds the UIDs of namespaces this server marked for deletion, so creates
+	// into them are refused before the watch cache has seen the change.
+	terminating sync.Map
 
 	ctx     context.Context
 	started time.Time
