@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -51,6 +52,8 @@ type Kind struct {
 	BumpsGeneration bool
 	// AllowCreateOnUpdate lets PUT create a missing object (endpoints, leases).
 	AllowCreateOnUpdate bool
+	// TTL makes objects expire that long after their last write (Events: one hour).
+	TTL time.Duration
 
 	// Columns and Row produce the Table `kubectl get` prints. Columns with Priority 1 show
 	// only under -o wide. Row returns one cell per column, in order.

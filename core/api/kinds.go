@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -10,6 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// EventTTL is how long an Event outlives its last update, like kube-apiserver's --event-ttl.
+const EventTTL = time.Hour
 
 func gvk(group, version, kind string) schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: group, Version: version, Kind: kind}
@@ -40,7 +45,7 @@ func Builtin() []*Kind {
 			New: func() runtime.Object { return &corev1.Secret{} }, NewList: func() runtime.Object { return &corev1.SecretList{} }},
 		{GVK: gvk("", "v1", "ServiceAccount"), Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true,
 			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} }},
-		{GVK: gvk("", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true,
+		{GVK: gvk("", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true, TTL: EventTTL,
 			New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} }},
 		{GVK: gvk("", "v1", "ResourceQuota"), Resource: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true,
 			Subresources: []string{SubStatus}, HasStatus: true,

@@ -546,7 +546,7 @@ func (r *resource) delete(ctx context.Context, ns, name string, opts *metav1.Del
 		if err != nil {
 			return nil, false, err
 		}
-		newRev, err := r.s.store.Update(ctx, r.key(ns, name), data, rev)
+		newRev, err := r.s.store.UpdateTTL(ctx, r.key(ns, name), data, rev, r.kind.TTL)
 		if errors.Is(err, store.ErrConflict) && attempt < 20 {
 			continue
 		}

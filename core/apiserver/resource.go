@@ -178,7 +178,7 @@ func (r *resource) create(ctx context.Context, obj runtime.Object, ns string, op
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		rev, err := r.s.store.Create(ctx, r.key(m.GetNamespace(), m.GetName()), data, sides...)
+		rev, err := r.s.store.CreateTTL(ctx, r.key(m.GetNamespace(), m.GetName()), data, r.kind.TTL, sides...)
 		var claimed *store.ClaimedError
 		switch {
 		case err == nil:
@@ -260,7 +260,7 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 			}
 			return cur, false, nil
 		}
-		newRev, err := r.s.store.Update(ctx, r.key(ns, name), data, rev, out.sides...)
+		newRev, err := r.s.store.UpdateTTL(ctx, r.key(ns, name), data, rev, r.kind.TTL, out.sides...)
 		var claimed *store.ClaimedError
 		switch {
 		case err == nil:

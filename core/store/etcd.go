@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -18,6 +20,7 @@ import (
 type Store struct {
 	client *clientv3.Client
 	prefix string
+	leases leaseManager
 }
 
 // New returns a store that keeps its keys under prefix (e.g. "/registry").
@@ -33,7 +36,7 @@ func (s *Store) full(key string) string { return s.prefix + key }
 func (s *Store) rel(key []byte) string { return strings.TrimPrefix(string(key), s.prefix) }
 
 func (s *Store) kv(kv *mvccpb.KeyValue) KV {
-	return KV{Key: s.rel(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision}
+	return KV{Key: s.rel(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision, Lease: kv.Lease}
 }
 
 // Get reads one key at the latest revision.
@@ -126,9 +129,27 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (List
 
 // Create writes key only if it does not exist, applying side ops in the same transaction.
 func (s *Store) Create(ctx context.Context, key string, value []byte, sides ...SideOp) (int64, error) {
+	return s.CreateTTL(ctx, key, value, 0, sides...)
+}
+
+// CreateTTL is Create for a key that expires ttl after its last write (0: never), as Events do.
+func (s *Store) CreateTTL(ctx context.Context, key string, value []byte, ttl time.Duration, sides ...SideOp) (int64, error) {
+	rev, err := s.createTTL(ctx, key, value, ttl, sides)
+	if ttl > 0 && errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		s.leases.forget(ttl) // revoked or expired under us: one retry with a fresh lease
+		rev, err = s.createTTL(ctx, key, value, ttl, sides)
+	}
+	return rev, err
+}
+
+func (s *Store) createTTL(ctx context.Context, key string, value []byte, ttl time.Duration, sides []SideOp) (int64, error) {
 	k := s.full(key)
+	put, err := s.put(ctx, k, value, ttl)
+	if err != nil {
+		return 0, err
+	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(k), "=", 0)}
-	ops := []clientv3.Op{clientv3.OpPut(k, string(value))}
+	ops := []clientv3.Op{put}
 	resp, err := s.txn(ctx, cmps, ops, sides, clientv3.OpGet(k, clientv3.WithCountOnly()))
 	if err != nil {
 		return 0, err
@@ -144,9 +165,27 @@ func (s *Store) Create(ctx context.Context, key string, value []byte, sides ...S
 
 // Update replaces key if its mod revision is still rev.
 func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64, sides ...SideOp) (int64, error) {
+	return s.UpdateTTL(ctx, key, value, rev, 0, sides...)
+}
+
+// UpdateTTL is Update that also restarts the key's time to live (0: never expires).
+func (s *Store) UpdateTTL(ctx context.Context, key string, value []byte, rev int64, ttl time.Duration, sides ...SideOp) (int64, error) {
+	newRev, err := s.updateTTL(ctx, key, value, rev, ttl, sides)
+	if ttl > 0 && errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		s.leases.forget(ttl)
+		newRev, err = s.updateTTL(ctx, key, value, rev, ttl, sides)
+	}
+	return newRev, err
+}
+
+func (s *Store) updateTTL(ctx context.Context, key string, value []byte, rev int64, ttl time.Duration, sides []SideOp) (int64, error) {
 	k := s.full(key)
+	put, err := s.put(ctx, k, value, ttl)
+	if err != nil {
+		return 0, err
+	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(k), "=", rev)}
-	ops := []clientv3.Op{clientv3.OpPut(k, string(value))}
+	ops := []clientv3.Op{put}
 	resp, err := s.txn(ctx, cmps, ops, sides, clientv3.OpGet(k, clientv3.WithCountOnly()))
 	if err != nil {
 		return 0, err
@@ -192,6 +231,18 @@ func (s *Store) Delete(ctx context.Context, key string, rev int64, sides ...Side
 		return KV{}, 0, ErrNotFound
 	}
 	return s.kv(dr.PrevKvs[0]), resp.Header.Revision, nil
+}
+
+// put builds the write of k, attached to a shared lease when it must expire.
+func (s *Store) put(ctx context.Context, k string, value []byte, ttl time.Duration) (clientv3.Op, error) {
+	if ttl <= 0 {
+		return clientv3.OpPut(k, string(value)), nil
+	}
+	id, err := s.leases.lease(ctx, s.client, ttl)
+	if err != nil {
+		return clientv3.Op{}, err
+	}
+	return clientv3.OpPut(k, string(value), clientv3.WithLease(id)), nil
 }
 
 // txn runs cmps (plus a claim check per claimed side key) then ops and side ops; on failure it
@@ -314,4 +365,42 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", ErrFuture, err)
 	}
 	return fmt.Errorf("etcd: %w", err)
+}
+
+// leaseManager shares one etcd lease among all writes with the same time to live made within a
+// minute, as kube-apiserver does for Events: a lease per write would cost a round trip and an
+// object in etcd per event. A key may so live up to a minute longer than asked, never shorter.
+type leaseManager struct {
+	mu     sync.Mutex
+	leases map[time.Duration]grantedLease
+}
+
+type grantedLease struct {
+	id      clientv3.LeaseID
+	granted time.Time
+}
+
+const leaseReuse = time.Minute
+
+func (m *leaseManager) forget(ttl time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.leases, ttl)
+}
+
+func (m *leaseManager) lease(ctx context.Context, cli *clientv3.Client, ttl time.Duration) (clientv3.LeaseID, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.leases[ttl]; ok && time.Since(l.granted) < leaseReuse {
+		return l.id, nil
+	}
+	resp, err := cli.Grant(ctx, int64((ttl+leaseReuse)/time.Second))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	if m.leases == nil {
+		m.leases = map[time.Duration]grantedLease{}
+	}
+	m.leases[ttl] = grantedLease{id: resp.ID, granted: time.Now()}
+	return resp.ID, nil
 }

@@ -35,6 +35,8 @@ type KV struct {
 	Value          []byte
 	ModRevision    int64
 	CreateRevision int64
+	// Lease is the etcd lease the key expires with, 0 if it does not expire.
+	Lease int64
 }
 
 // SideOp is a change to another key made atomically with the main write.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/core/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Run runs every conformance case against the store s.
@@ -29,6 +30,7 @@ func Run(t *testing.T, s *store.Store) {
 		{"WatchFromRevision", testWatchFromRevision},
 		{"SideKeys", testSideKeys},
 		{"Compaction", testCompaction},
+		{"TimeToLive", testTTL},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -240,4 +242,35 @@ func testCompaction(t *testing.T, s *store.Store, p string) {
 	case <-c.Done():
 		t.Fatal("watch from a compacted revision did not fail")
 	}
+}
+
+func testTTL(t *testing.T, s *store.Store, p string) {
+	c := ctx(t)
+	rev := must(s.CreateTTL(c, p+"ev", []byte("1"), time.Hour))
+	kv := must(s.Get(c, p+"ev"))
+	if kv.Lease == 0 {
+		t.Fatal("CreateTTL wrote a key without a lease")
+	}
+	ttl, err := s.Client().TimeToLive(c, clientv3.LeaseID(kv.Lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl.TTL < int64(time.Hour/time.Second) || ttl.TTL > int64((time.Hour+2*time.Minute)/time.Second) {
+		t.Fatalf("lease has %ds left, want about an hour", ttl.TTL)
+	}
+	// Writes with the same time to live share a lease.
+	must(s.CreateTTL(c, p+"ev2", []byte("2"), time.Hour))
+	if kv2 := must(s.Get(c, p+"ev2")); kv2.Lease != kv.Lease {
+		t.Fatalf("second write got lease %d, first %d", kv2.Lease, kv.Lease)
+	}
+	// A key with a short lease goes when the lease does.
+	must(s.UpdateTTL(c, p+"ev", []byte("1b"), rev, time.Hour))
+	if _, err := s.Client().Revoke(c, clientv3.LeaseID(kv.Lease)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(c, p+"ev"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key outlived its lease: %v", err)
+	}
+	// The next write with that time to live gets a fresh lease instead of failing.
+	must(s.CreateTTL(c, p+"ev3", []byte("3"), time.Hour))
 }
