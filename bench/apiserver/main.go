@@ -41,7 +41,8 @@ import (
 
 func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds of raw etcd puts and API creates")
-	conc := flag.Int("concurrency", 32, "concurrent clients for the throughput phases")
+	conc := flag.Int("concurrency", 32, "concurrent clients for the get and list phases")
+	sweep := flag.String("create-concurrency", "8,32,128", "comma-separated concurrencies at which raw puts and API creates are compared")
 	n := flag.Int("n", 5000, "objects per throughput phase")
 	rate := flag.Int("rate", 200, "requests per second for the latency phase")
 	rateFor := flag.Duration("rate-duration", 10*time.Second, "length of the latency phase")
@@ -50,7 +51,16 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the API create phase to this file")
 	flag.Parse()
 	profilePath = *cpuprofile
-	if err := run(*rounds, *conc, *n, *rate, *rateFor, *watchers, *events); err != nil {
+	var levels []int
+	for _, f := range strings.Split(*sweep, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			fmt.Fprintln(os.Stderr, "bench: bad -create-concurrency", *sweep)
+			os.Exit(2)
+		}
+		levels = append(levels, c)
+	}
+	if err := run(levels, *rounds, *conc, *n, *rate, *rateFor, *watchers, *events); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -190,7 +200,7 @@ func median(rs []float64) float64 {
 	return s[len(s)/2]
 }
 
-func run(rounds, conc, n, rate int, rateFor time.Duration, watchers, events int) error {
+func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watchers, events int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "tug-bench-")
@@ -256,55 +266,63 @@ func run(rounds, conc, n, rate int, rateFor time.Duration, watchers, events int)
 	cmURL := base + cmPath
 	// Raw etcd puts and API creates alternate for several rounds, so a slow patch of the machine
 	// hits both alike; each round's ratio is reported and the median summarises them.
-	var ratios, pbRatios []float64
-	for round := 0; round < rounds; round++ {
-		val := configMap("raw", "x")
-		rawR, err := parallel(fmt.Sprintf("round %d: etcd put (raw client)", round+1), conc, n, func(i int) error {
-			_, err := cli.Put(ctx, fmt.Sprintf("/bench/raw/%d/%d", round, i), string(val))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		// Bodies are built before the clock starts: the client's own encoding is not the
-		// server's cost.
-		bodies := make([][]byte, n)
-		pbodies := make([][]byte, n)
-		for i := range bodies {
-			bodies[i] = configMap("bench", fmt.Sprintf("cm-%d-%d", round, i))
-			pbodies[i] = configMapProto("bench", fmt.Sprintf("pb-%d-%d", round, i))
-		}
-		if profilePath != "" && round == 0 {
-			f, err := os.Create(profilePath)
+	type summary struct {
+		conc            int
+		ratios, pbRatio []float64
+	}
+	var sums []summary
+	for _, cc := range levels {
+		var ratios, pbRatios []float64
+		for round := 0; round < rounds; round++ {
+			val := configMap("raw", "x")
+			rawR, err := parallel(fmt.Sprintf("c=%d round %d: etcd put (raw client)", cc, round+1), cc, n, func(i int) error {
+				_, err := cli.Put(ctx, fmt.Sprintf("/bench/raw/%d/%d/%d", cc, round, i), string(val))
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
+			// Bodies are built before the clock starts: the client's own encoding is not the
+			// server's cost.
+			bodies := make([][]byte, n)
+			pbodies := make([][]byte, n)
+			for i := range bodies {
+				bodies[i] = configMap("bench", fmt.Sprintf("cm-%d-%d-%d", cc, round, i))
+				pbodies[i] = configMapProto("bench", fmt.Sprintf("pb-%d-%d-%d", cc, round, i))
+			}
+			if profilePath != "" && round == 0 && cc == levels[0] {
+				f, err := os.Create(profilePath)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
+			jsonR, err := rawParallel(fmt.Sprintf("c=%d round %d: API create (JSON)", cc, round+1), ln.Addr().String(), cc, n, func(rc *rawConn, i int) error {
+				return expect(rc.do("POST", cmPath, "bench", "application/json", "application/json", bodies[i]))
+			})
+			if profilePath != "" && round == 0 && cc == levels[0] {
+				pprof.StopCPUProfile()
+			}
+			if err != nil {
 				return err
 			}
+			pbR, err := rawParallel(fmt.Sprintf("c=%d round %d: API create (protobuf)", cc, round+1), ln.Addr().String(), cc, n, func(rc *rawConn, i int) error {
+				return expect(rc.do("POST", cmPath, "bench", protobufType, protobufType+", application/json", pbodies[i]))
+			})
+			if err != nil {
+				return err
+			}
+			results = append(results, rawR, jsonR, pbR)
+			ratios = append(ratios, rawR.elapsed.Seconds()/jsonR.elapsed.Seconds())
+			pbRatios = append(pbRatios, rawR.elapsed.Seconds()/pbR.elapsed.Seconds())
 		}
-		jsonR, err := rawParallel(fmt.Sprintf("round %d: API create (JSON)", round+1), ln.Addr().String(), conc, n, func(rc *rawConn, i int) error {
-			return expect(rc.do("POST", cmPath, "bench", "application/json", "application/json", bodies[i]))
-		})
-		if profilePath != "" && round == 0 {
-			pprof.StopCPUProfile()
-		}
-		if err != nil {
-			return err
-		}
-		pbR, err := rawParallel(fmt.Sprintf("round %d: API create (protobuf, as kubectl sends)", round+1), ln.Addr().String(), conc, n, func(rc *rawConn, i int) error {
-			return expect(rc.do("POST", cmPath, "bench", protobufType, protobufType+", application/json", pbodies[i]))
-		})
-		if err != nil {
-			return err
-		}
-		results = append(results, rawR, jsonR, pbR)
-		ratios = append(ratios, rawR.elapsed.Seconds()/jsonR.elapsed.Seconds())
-		pbRatios = append(pbRatios, rawR.elapsed.Seconds()/pbR.elapsed.Seconds())
+		sums = append(sums, summary{conc: cc, ratios: ratios, pbRatio: pbRatios})
 	}
 	var r result
 	if r, err = parallel("API get", conc, n, func(i int) error {
-		return do("GET", cmURL+"/cm-0-"+strconv.Itoa(i), nil, 200)
+		return do("GET", cmURL+fmt.Sprintf("/cm-%d-0-%d", levels[0], i%n), nil, 200)
 	}); err != nil {
 		return err
 	}
@@ -355,14 +373,17 @@ func run(rounds, conc, n, rate int, rateFor time.Duration, watchers, events int)
 	results = append(results, wr)
 
 	fmt.Printf("Machine: %d CPUs, %s/%s, %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Printf("Concurrency %d, %d objects per throughput phase.\n\n", conc, n)
+	fmt.Printf("%d objects per throughput phase; get and list at concurrency %d.\n\n", n, conc)
 	fmt.Println("| phase | ops | ops/s | p50 | p99 | max |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range results {
 		fmt.Println(r.row())
 	}
-	fmt.Printf("\nAPI create / raw etcd put throughput per round: JSON %s, protobuf %s\n", fmtRatios(ratios), fmtRatios(pbRatios))
-	fmt.Printf("Median: JSON %.2f, protobuf %.2f\n", median(ratios), median(pbRatios))
+	fmt.Println("\n| concurrency | API create / raw etcd put, JSON (per round) | median | protobuf (per round) | median |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, sm := range sums {
+		fmt.Printf("| %d | %s | %.2f | %s | %.2f |\n", sm.conc, fmtRatios(sm.ratios), median(sm.ratios), fmtRatios(sm.pbRatio), median(sm.pbRatio))
+	}
 	return nil
 }
 
