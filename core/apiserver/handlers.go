@@ -74,6 +74,32 @@ func (rc *reqCtx) writeOpts() (writeOptions, error) {
 	return opts, nil
 }
 
+// respondWrite answers an update or patch: 201 when it created the object, 200 otherwise.
+func (rc *reqCtx) respondWrite(out runtime.Object, created bool, err error) error {
+	if err != nil {
+		return err
+	}
+	if created {
+		return rc.respond(http.StatusCreated, out)
+	}
+	return rc.respond(http.StatusOK, out)
+}
+
+// writeInput reads what every write carries: its options, the fieldValidation directive and
+// the body.
+func (rc *reqCtx) writeInput() (writeOptions, fieldValidation, []byte, error) {
+	opts, err := rc.writeOpts()
+	if err != nil {
+		return opts, "", nil, err
+	}
+	fv, err := parseFieldValidation(rc.r)
+	if err != nil {
+		return opts, "", nil, err
+	}
+	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+	return opts, fv, body, err
+}
+
 // decodeRequest reads and decodes the body as the kind.
 func (rc *reqCtx) decodeRequest() (runtime.Object, error) {
 	fv, err := parseFieldValidation(rc.r)
@@ -323,26 +349,11 @@ func (r *resource) handleUpdate(rc *reqCtx) error {
 	out, created, err := r.update(rc.r.Context(), rc.ri.Namespace, rc.ri.Name, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	}, opts, createIfMissing)
-	if err != nil {
-		return err
-	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return rc.respond(code, out)
+	return rc.respondWrite(out, created, err)
 }
 
 func (r *resource) handlePatch(rc *reqCtx) error {
-	opts, err := rc.writeOpts()
-	if err != nil {
-		return err
-	}
-	fv, err := parseFieldValidation(rc.r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+	opts, fv, body, err := rc.writeInput()
 	if err != nil {
 		return err
 	}
@@ -375,14 +386,7 @@ func (r *resource) handlePatch(rc *reqCtx) error {
 		rc.warnings = append(rc.warnings, warnings...)
 		return next, err
 	}, opts, createIfMissing)
-	if err != nil {
-		return err
-	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return rc.respond(code, out)
+	return rc.respondWrite(out, created, err)
 }
 
 // deleteOptions merges a DeleteOptions body (JSON or protobuf) with the query parameters.

@@ -147,19 +147,11 @@ func (r *resource) serveScale(rc *reqCtx) error {
 	default:
 		return methodNotAllowed(rc.ri.Verb, r.gr)
 	}
-	opts, err := rc.writeOpts()
+	opts, fv, body, err := rc.writeInput()
 	if err != nil {
 		return err
 	}
 	opts.subresource = ""
-	fv, err := parseFieldValidation(rc.r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
-	if err != nil {
-		return err
-	}
 	media := mediaTypeOf(rc.r)
 	fn := func(cur runtime.Object) (runtime.Object, error) {
 		curScale := r.scaleOf(cur)
@@ -201,15 +193,7 @@ func (r *resource) serveScale(rc *reqCtx) error {
 
 // serveBinding assigns a pod to a node, once: binding a bound pod is a Conflict.
 func (r *resource) serveBinding(rc *reqCtx) error {
-	opts, err := rc.writeOpts()
-	if err != nil {
-		return err
-	}
-	fv, err := parseFieldValidation(rc.r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(rc.r, rc.s.cfg.MaxRequestBodyBytes)
+	opts, fv, body, err := rc.writeInput()
 	if err != nil {
 		return err
 	}
