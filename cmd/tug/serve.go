@@ -41,20 +41,37 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("listen", "127.0.0.1:6443", "HOST:PORT the API server listens on")
 	f.String("service-cluster-ip-range", "10.96.0.0/12", "CIDR that Service ClusterIPs are allocated from")
 	f.String("service-node-port-range", "30000-32767", "MIN-MAX range that Service NodePorts are allocated from")
+	f.Int("watch-cache-size", 10000, "recent events kept per resource for watches to resume from")
+	f.Int64("max-request-bytes", 3<<20, "largest request body accepted, in bytes")
 }
 
 // apiOptions are the resolved API server settings.
 type apiOptions struct {
 	listen, clusterIPRange, nodePortRange string
+	watchCacheSize                        int
+	maxRequestBytes                       int64
 }
 
-func (a *app) apiOptions() apiOptions {
+func (a *app) apiOptions() (apiOptions, error) {
 	s := a.settings
-	return apiOptions{
-		listen:         s.String("listen"),
-		clusterIPRange: s.String("service-cluster-ip-range"),
-		nodePortRange:  s.String("service-node-port-range"),
+	cacheSize, err := s.Int64("watch-cache-size")
+	if err != nil {
+		return apiOptions{}, err
 	}
+	maxBytes, err := s.Int64("max-request-bytes")
+	if err != nil {
+		return apiOptions{}, err
+	}
+	if cacheSize < 1 || maxBytes < 1024 {
+		return apiOptions{}, fmt.Errorf("--watch-cache-size must be at least 1 and --max-request-bytes at least 1024")
+	}
+	return apiOptions{
+		listen:          s.String("listen"),
+		clusterIPRange:  s.String("service-cluster-ip-range"),
+		nodePortRange:   s.String("service-node-port-range"),
+		watchCacheSize:  int(cacheSize),
+		maxRequestBytes: maxBytes,
+	}, nil
 }
 
 // openDataDir makes the data dir (absolute, created 0700) and locks it for this process. The
@@ -184,6 +201,8 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		Etcd:                  cli,
 		ServiceClusterIPRange: o.clusterIPRange,
 		ServiceNodePortRange:  o.nodePortRange,
+		WatchCacheSize:        o.watchCacheSize,
+		MaxRequestBodyBytes:   o.maxRequestBytes,
 		Logger:                a.log, // the server adds component=apiserver
 	})
 	if err != nil {

@@ -45,7 +45,10 @@ func (a *app) runServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o := a.apiOptions()
+	o, err := a.apiOptions()
+	if err != nil {
+		return err
+	}
 
 	dir, lock, err := a.openDataDir()
 	if err != nil {

@@ -32,7 +32,10 @@ its own --data-dir, --listen, --etcd-client-listen and --etcd-peer-listen.`,
 }
 
 func (a *app) runUp(ctx context.Context) error {
-	o := a.apiOptions()
+	o, err := a.apiOptions()
+	if err != nil {
+		return err
+	}
 	dir, lock, err := a.openDataDir()
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cast"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"sigs.k8s.io/yaml"
@@ -77,6 +78,16 @@ func Load(fs *pflag.FlagSet) (*Settings, error) {
 
 // String returns the resolved value of the string flag name.
 func (s *Settings) String(name string) string { return s.v.GetString(name) }
+
+// Int64 returns the resolved value of an integer flag; a value that is not an integer (from the
+// environment or the file) is an error naming where it came from.
+func (s *Settings) Int64(name string) (int64, error) {
+	n, err := cast.ToInt64E(s.v.Get(name))
+	if err != nil {
+		return 0, fmt.Errorf("%s: want an integer, got %v", s.describe(name), s.v.Get(name))
+	}
+	return n, nil
+}
 
 // Duration returns the resolved value of the duration flag name ("30s", "2m").
 func (s *Settings) Duration(name string) (time.Duration, error) {

@@ -179,3 +179,23 @@ func TestEnvVar(t *testing.T) {
 		t.Errorf("EnvVar = %q", got)
 	}
 }
+
+func TestInt64RejectsNonIntegers(t *testing.T) {
+	t.Setenv("TUG_WATCH_CACHE_SIZE", "lots")
+	fs := flags(t)
+	fs.Int("watch-cache-size", 10000, "")
+	s, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Int64("watch-cache-size"); err == nil || !strings.Contains(err.Error(), "TUG_WATCH_CACHE_SIZE") {
+		t.Fatalf("got %v, want an error naming TUG_WATCH_CACHE_SIZE", err)
+	}
+	t.Setenv("TUG_WATCH_CACHE_SIZE", "500")
+	if s, err = Load(fs); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Int64("watch-cache-size"); err != nil || n != 500 {
+		t.Fatalf("got %d, %v; want 500", n, err)
+	}
+}
