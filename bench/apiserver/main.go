@@ -255,7 +255,7 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 	do := func(method, url string, body []byte, want int) error {
 		return doAs("application/json", method, url, body, want)
 	}
-	for _, ns := range []string{"bench", "rate", "watch"} {
+	for _, ns := range []string{"bench", "rate", "watch", "list"} {
 		if err := do("POST", base+"/api/v1/namespaces", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+ns+`"}}`), 201); err != nil {
 			return err
 		}
@@ -327,8 +327,22 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 		return err
 	}
 	results = append(results, r)
-	if r, err = parallel("API list (limit 100)", conc, n/10, func(i int) error {
-		return do("GET", cmURL+"?limit=100", nil, 200)
+	// Lists of a namespace holding 500 objects, read from etcd (the default, consistent) and
+	// from the watch cache (resourceVersion=0, what informers start with).
+	listURL := base + "/api/v1/namespaces/list/configmaps"
+	if _, err := parallel("fill list namespace", conc, 500, func(i int) error {
+		return do("POST", listURL, configMap("list", "l-"+strconv.Itoa(i)), 201)
+	}); err != nil {
+		return err
+	}
+	if r, err = parallel("API list of 500 (etcd, consistent)", conc, n/20, func(i int) error {
+		return do("GET", listURL, nil, 200)
+	}); err != nil {
+		return err
+	}
+	results = append(results, r)
+	if r, err = parallel("API list of 500 (watch cache, resourceVersion=0)", conc, n/20, func(i int) error {
+		return do("GET", listURL+"?resourceVersion=0", nil, 200)
 	}); err != nil {
 		return err
 	}
