@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,11 +92,14 @@ type Cache struct {
 	capacity int
 	log      *slog.Logger
 
-	mu       sync.RWMutex
-	fresh    *sync.Cond // broadcast whenever rev advances
-	rev      int64      // everything up to rev has been applied
-	ready    bool
-	objs     map[string]*CacheEvent // key → last put event (its Object is the current state)
+	mu    sync.RWMutex
+	fresh *sync.Cond // broadcast whenever rev advances
+	rev   int64      // everything up to rev has been applied
+	ready bool
+	objs  map[string]*CacheEvent // key → last put event (its Object is the current state)
+	// dirs indexes objs by the key's folder (a namespace), so listing or watching one
+	// namespace costs its own size, not the whole resource's.
+	dirs     map[string]map[string]*CacheEvent
 	ring     []*CacheEvent
 	ringHead int   // index of oldest event in ring
 	ringLen  int   // events in ring
@@ -145,6 +149,10 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 	}
 	c.watchers = map[*CacheWatcher]struct{}{}
 	c.objs = objs
+	c.dirs = map[string]map[string]*CacheEvent{}
+	for k, ce := range objs {
+		c.index(k, ce)
+	}
 	c.rev = res.Revision
 	c.floor = res.Revision
 	c.ring = make([]*CacheEvent, c.capacity)
@@ -229,8 +237,10 @@ func (c *Cache) apply(resp WatchResponse) {
 		}
 		if ce.Type == watch.Deleted {
 			delete(c.objs, ce.Key)
+			c.unindex(ce.Key)
 		} else {
 			c.objs[ce.Key] = ce
+			c.index(ce.Key, ce)
 		}
 		c.push(ce)
 		for w := range c.watchers {
@@ -255,6 +265,49 @@ func (c *Cache) apply(resp WatchResponse) {
 	if advanced {
 		c.fresh.Broadcast()
 	}
+}
+
+func dirOf(key string) string { return key[:strings.LastIndexByte(key, '/')+1] }
+
+func (c *Cache) index(key string, ce *CacheEvent) {
+	d := dirOf(key)
+	m := c.dirs[d]
+	if m == nil {
+		m = map[string]*CacheEvent{}
+		c.dirs[d] = m
+	}
+	m[key] = ce
+}
+
+func (c *Cache) unindex(key string) {
+	d := dirOf(key)
+	if m := c.dirs[d]; m != nil {
+		delete(m, key)
+		if len(m) == 0 {
+			delete(c.dirs, d)
+		}
+	}
+}
+
+// under returns the objects whose keys start with prefix: one folder's index when prefix is a
+// folder that holds objects directly, else a scan of everything.
+func (c *Cache) under(prefix string) map[string]*CacheEvent {
+	if m, ok := c.dirs[prefix]; ok {
+		return m
+	}
+	if prefix == c.prefix || prefix == "" {
+		return c.objs
+	}
+	if strings.HasSuffix(prefix, "/") && strings.Count(prefix[len(c.prefix):], "/") == 1 {
+		return nil // a namespace folder with nothing in it
+	}
+	out := map[string]*CacheEvent{}
+	for k, ce := range c.objs {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = ce
+		}
+	}
+	return out
 }
 
 // push appends to the ring, raising the floor when the oldest event falls out.
@@ -330,18 +383,17 @@ func (c *Cache) Get(key string) (runtime.Object, bool) {
 // sorted by key like an etcd range read, and the revision they are current to.
 func (c *Cache) List(prefix string, filter func(runtime.Object) bool) ([]runtime.Object, int64) {
 	c.mu.RLock()
-	keys := make([]string, 0, len(c.objs))
-	for k, ce := range c.objs {
-		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
-			if obj := ce.Object(); obj != nil && (filter == nil || filter(obj)) {
-				keys = append(keys, k)
-			}
+	set := c.under(prefix)
+	keys := make([]string, 0, len(set))
+	for k, ce := range set {
+		if obj := ce.Object(); obj != nil && (filter == nil || filter(obj)) {
+			keys = append(keys, k)
 		}
 	}
 	objs := make([]runtime.Object, 0, len(keys))
 	sort.Strings(keys)
 	for _, k := range keys {
-		objs = append(objs, c.objs[k].Object())
+		objs = append(objs, set[k].Object())
 	}
 	rev := c.rev
 	c.mu.RUnlock()
@@ -394,15 +446,16 @@ func (c *Cache) Watch(opts WatchOptions) (*CacheWatcher, error) {
 		return nil, errors.New("watch cache not ready")
 	}
 	if opts.Initial {
-		keys := make([]string, 0, len(c.objs))
-		for k, ce := range c.objs {
+		set := c.under(opts.Prefix)
+		keys := make([]string, 0, len(set))
+		for k, ce := range set {
 			if w.matches(ce) {
 				keys = append(keys, k)
 			}
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			w.Initial = append(w.Initial, c.objs[k].with(watch.Added))
+			w.Initial = append(w.Initial, set[k].with(watch.Added))
 		}
 		w.StartRevision = c.rev
 		w.from = c.rev
