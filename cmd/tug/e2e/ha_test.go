@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tugboat-io/tug/core/store"
+	"github.com/tugboat-io/tug/core/store/storetest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -261,4 +263,13 @@ func TestExternalEtcdHA(t *testing.T) {
 	waitEvent(t, w2, "ADDED event for watched-after-kill through B", func(ev watch.Event) bool {
 		return isConfigMap(ev, watch.Added, "watched-after-kill", "v", "x")
 	})
+}
+
+// TestStoreConformanceExternalCluster runs the store's conformance suite against a three-member
+// etcd cluster of separate `tug etcd` processes, the external-etcd setup `tug server` uses.
+func TestStoreConformanceExternalCluster(t *testing.T) {
+	t.Parallel()
+	members := startEtcdCluster(t, 3)
+	cli := etcdClient(t, members)
+	storetest.Run(t, store.New(cli, "/conformance"))
 }
