@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tugboat-io/tug/core/api"
 	"github.com/tugboat-io/tug/core/store"
@@ -188,7 +189,15 @@ func (r *resource) handleList(rc *reqCtx) error {
 	var rev int64
 	var next string
 	var remaining *int64
+	cached := false
+	if cont == "" && rvStr == "" {
+		// A consistent list is served from the watch cache once the cache has caught up with
+		// etcd's current revision, as kube-apiserver's ConsistentListFromCache does; a list
+		// longer than its limit goes to etcd, whose continue tokens page it.
+		items, rev, cached = r.consistentFromCache(ctx, rc.ri.Namespace, filter, limit)
+	}
 	switch {
+	case cached:
 	case cont == "" && rvStr != "" && match != "Exact" && (limit == 0 || rvStr == "0"):
 		// Served from the watch cache: "0" is any revision, N is at least N.
 		if rvStr != "0" {
@@ -220,6 +229,25 @@ func (r *resource) handleList(rc *reqCtx) error {
 		}
 	}
 	return rc.respondList(items, rev, next, remaining)
+}
+
+// consistentFromCache lists from the watch cache if it can be made current with etcd within a
+// short wait and the result fits in limit; ok=false sends the caller to etcd.
+func (r *resource) consistentFromCache(ctx context.Context, ns string, filter func(runtime.Object) bool, limit int64) ([]runtime.Object, int64, bool) {
+	now, err := r.s.store.Revision(ctx)
+	if err != nil {
+		return nil, 0, false
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.cache.WaitFresh(wctx, now); err != nil {
+		return nil, 0, false
+	}
+	items, rev := r.cache.List(r.nsPrefix(ns), filter)
+	if limit > 0 && int64(len(items)) > limit {
+		return nil, 0, false
+	}
+	return items, rev, true
 }
 
 // listStore reads a consistent page from etcd. With a filter it keeps reading until the page

@@ -452,3 +452,23 @@ func TestDiscoveryAndOpenAPI(t *testing.T) {
 	s.must(s.do("GET", "/livez", "", ""), 200)
 	_ = fmt.Sprint()
 }
+
+// TestListReadsYourWrites: a consistent list, served from the watch cache once it has caught
+// up with etcd, always holds what was just written and is at least as new.
+func TestListReadsYourWrites(t *testing.T) {
+	s := newTestServer(t)
+	for i := 0; i < 30; i++ {
+		name := "ryw-" + strconv.Itoa(i)
+		c := s.must(s.do("POST", "/api/v1/namespaces/default/configmaps", js, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"`+name+`"}}`), 201)
+		l := s.must(s.do("GET", "/api/v1/namespaces/default/configmaps", "", ""), 200)
+		items, _ := l.body["items"].([]any)
+		if len(items) != i+1 {
+			t.Fatalf("after %d creates the list holds %d items", i+1, len(items))
+		}
+		lrv, _ := strconv.ParseInt(l.str("metadata", "resourceVersion"), 10, 64)
+		crv, _ := strconv.ParseInt(c.str("metadata", "resourceVersion"), 10, 64)
+		if lrv < crv {
+			t.Fatalf("list at %d is older than the create at %d", lrv, crv)
+		}
+	}
+}
