@@ -1,0 +1,106 @@
+package hostabi
+
+// Version is the ABI version this package describes: major 1, minor 0.
+const (
+	Major = 1
+	Minor = 0
+	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
+	Version = Major<<16 | Minor
+)
+
+// ImportModule is the module name of the host's imports; the major version is part of it.
+const ImportModule = "tug:host/v1"
+
+// Host imports (module ImportModule).
+const (
+	// ImportSetResult is set_result(ptr, len i32): the call's output or, with a non-zero
+	// status, its reason.
+	ImportSetResult = "set_result"
+	// ImportLog is log(level, ptr, len i32).
+	ImportLog = "log"
+)
+
+// Guest exports every module has.
+const (
+	ExportMemory     = "memory"
+	ExportABIVersion = "tug_abi_version" // () -> i32
+	ExportAlloc      = "tug_alloc"       // (size i32) -> i32
+)
+
+// Operation exports, each (ptr, len i32) -> i32 status.
+const (
+	ExportConfigure      = "tug_configure"
+	ExportSchedNodes     = "tug_sched_nodes"
+	ExportSchedPreFilter = "tug_sched_prefilter"
+	ExportSchedFilter    = "tug_sched_filter"
+	ExportSchedScore     = "tug_sched_score"
+	ExportSchedNormalize = "tug_sched_normalize"
+	ExportAdmit          = "tug_admit"
+	ExportReconcile      = "tug_reconcile"
+)
+
+// Status is what an operation export returns.
+type Status int32
+
+const (
+	StatusOK            Status = 0
+	StatusError         Status = 1
+	StatusInvalidInput  Status = 2
+	StatusInvalidConfig Status = 3
+	StatusUnsupported   Status = 4
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "OK"
+	case StatusError:
+		return "ERROR"
+	case StatusInvalidInput:
+		return "INVALID_INPUT"
+	case StatusInvalidConfig:
+		return "INVALID_CONFIG"
+	case StatusUnsupported:
+		return "UNSUPPORTED"
+	}
+	return "ERROR"
+}
+
+// Code is a scheduling verdict, numbered as the Kubernetes scheduler framework's.
+type Code uint32
+
+const (
+	CodeSuccess                      Code = 0
+	CodeError                        Code = 1
+	CodeUnschedulable                Code = 2
+	CodeUnschedulableAndUnresolvable Code = 3
+)
+
+// MaxNodeScore is the highest score a score operation returns (the framework's MaxNodeScore).
+const MaxNodeScore = 100
+
+// Log levels of the log import.
+const (
+	LogDebug int32 = 0
+	LogInfo  int32 = 1
+	LogWarn  int32 = 2
+	LogError int32 = 3
+)
+
+// Kind is a plugin kind; a module implements the kinds whose required exports it has.
+type Kind string
+
+const (
+	KindSchedulerFilter Kind = "scheduler-filter"
+	KindSchedulerScore  Kind = "scheduler-score"
+	KindAdmission       Kind = "admission"
+	KindController      Kind = "controller"
+)
+
+// RequiredExports lists, per kind, the operation exports a module must have to be that kind.
+var RequiredExports = map[Kind][]string{
+	KindSchedulerFilter: {ExportSchedNodes, ExportSchedPreFilter, ExportSchedFilter},
+	KindSchedulerScore:  {ExportSchedNodes, ExportSchedPreFilter, ExportSchedScore},
+	KindAdmission:       {ExportAdmit},
+	KindController:      {ExportReconcile},
+}

@@ -1,0 +1,3 @@
+module github.com/tugboat-io/tug/hostabi
+
+go 1.24
