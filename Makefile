@@ -10,6 +10,9 @@ TEST_TIMEOUT ?= 30m
 # Flags for `make bench`, e.g. make bench BENCH_ARGS="-rounds 5 -n 8000"
 BENCH_ARGS  ?=
 
+# The repo's Go modules: the main one, the dependency-free ABI module, the plugin SDK.
+MODULES     := . hostabi sdk/go
+
 VERSION_PKG := github.com/tugboat-io/tug/internal/version
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GIT_COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
@@ -34,11 +37,13 @@ build: ## Build bin/tug, stamped with the version and commit
 run: build ## Start a cluster on this machine (bin/tug up; data in ./.tug)
 	$(BIN) up $(RUN_FLAGS)
 
-test: ## Run all tests, unit and end-to-end (the e2e tests build tug themselves)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+test: ## Run all tests, unit and end-to-end, in every Go module of the repo (e2e tests build tug themselves)
+	@set -e; for m in $(MODULES); do \
+		if [ -f $$m/go.mod ]; then echo "== go test in $$m"; (cd $$m && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...); fi; \
+	done
 
-lint: ## go vet, and fail if any file is not gofmt-formatted
-	$(GO) vet ./...
+lint: ## go vet in every module, and fail if any file is not gofmt-formatted
+	@set -e; for m in $(MODULES); do if [ -f $$m/go.mod ]; then (cd $$m && $(GO) vet ./...); fi; done
 	@unformatted="$$(gofmt -l $(GOFILES))"; \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run make fmt):"; echo "$$unformatted"; exit 1; fi
 
