@@ -48,6 +48,7 @@ var defaulters = map[string]func(runtime.Object){
 	"jobs":                   defaulter(defaultJob),
 	"cronjobs":               defaulter(defaultCronJob),
 	"endpointslices":         defaulter(defaultEndpointSlice),
+	"wasmplugins":            defaulter(defaultWasmPlugin),
 }
 
 // defaulter adapts a typed defaulting func; an object of another type is left alone because

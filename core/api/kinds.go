@@ -89,6 +89,7 @@ func Builtin() []*Kind {
 		{GVK: gvk("networking.k8s.io", "v1", "Ingress"), Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Namespaced: true,
 			Subresources: []string{SubStatus}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &networkingv1.Ingress{} }, NewList: func() runtime.Object { return &networkingv1.IngressList{} }},
+		wasmPluginKind(),
 	}
 	for _, k := range ks {
 		applyStrategy(k)

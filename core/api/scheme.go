@@ -1,6 +1,7 @@
 package api
 
 import (
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -27,7 +28,7 @@ func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme,
 		discoveryv1.AddToScheme, networkingv1.AddToScheme, autoscalingv1.AddToScheme,
-		policyv1.AddToScheme,
+		policyv1.AddToScheme, pluginsv1alpha1.AddToScheme,
 	} {
 		utilruntime.Must(add(Scheme))
 	}

@@ -47,6 +47,7 @@ var tables = map[string]table{
 	"cronjobs":     cronJobTable,
 	// coordination, discovery, networking
 	"leases":         leaseTable,
+	"wasmplugins":    wasmPluginTable,
 	"endpointslices": endpointSliceTable,
 	"ingresses":      ingressTable,
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"reflect"
 	"testing"
 	"time"
@@ -85,6 +86,8 @@ func tableSamples() map[string]runtime.Object {
 		"leases":         &coordinationv1.Lease{ObjectMeta: objMeta("l"), Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("me")}},
 		"endpointslices": &discoveryv1.EndpointSlice{ObjectMeta: objMeta("es"), AddressType: discoveryv1.AddressTypeIPv4},
 		"ingresses":      &networkingv1.Ingress{ObjectMeta: objMeta("ing")},
+		"wasmplugins": &pluginsv1alpha1.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "wp"},
+			Spec: pluginsv1alpha1.WasmPluginSpec{Kinds: []string{"admission"}, Module: pluginsv1alpha1.ModuleSource{Digest: "sha256:abababababababababababababababababababababababababababababababab"}}},
 	}
 }
 

@@ -53,6 +53,7 @@ var validators = map[string]validator{
 	"leases":                 typed(validateLease, nil),
 	"endpointslices":         typed(validateEndpointSlice, validateEndpointSliceUpdate),
 	"ingresses":              typed(validateIngress, nil),
+	"wasmplugins":            typed(validateWasmPlugin, validateWasmPluginUpdate),
 }
 
 // metaObject is what every validated kind is: a typed object with ObjectMeta.
