@@ -20,6 +20,8 @@ const (
 	SubBinding  = "binding"
 	SubLog      = "log"
 	SubFinalize = "finalize"
+	// SubModule carries a WasmPlugin's module bytes (application/wasm), streamed.
+	SubModule = "module"
 )
 
 // Kind describes one served resource and the strategy applied to it. Only GVK, Resource, New

@@ -16,7 +16,7 @@ import (
 func wasmPluginKind() *Kind {
 	return &Kind{
 		GVK: pluginsv1alpha1.SchemeGroupVersion.WithKind("WasmPlugin"), Resource: "wasmplugins", Singular: "wasmplugin",
-		ShortNames: []string{"wp"}, Categories: []string{"tug"}, Subresources: []string{SubStatus},
+		ShortNames: []string{"wp"}, Categories: []string{"tug"}, Subresources: []string{SubStatus, SubModule},
 		HasStatus: true, BumpsGeneration: true,
 		New:     func() runtime.Object { return &pluginsv1alpha1.WasmPlugin{} },
 		NewList: func() runtime.Object { return &pluginsv1alpha1.WasmPluginList{} },

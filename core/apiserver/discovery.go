@@ -106,6 +106,8 @@ func resourceList(gv schema.GroupVersion, kinds []*api.Kind) *metav1.APIResource
 				r.Verbs = metav1.Verbs{"get"}
 			case api.SubFinalize:
 				r.Verbs = metav1.Verbs{"update"}
+			case api.SubModule:
+				r.Verbs = metav1.Verbs{"get", "update"}
 			}
 			list.APIResources = append(list.APIResources, r)
 		}

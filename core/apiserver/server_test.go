@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -471,4 +473,55 @@ func TestListReadsYourWrites(t *testing.T) {
 			t.Fatalf("list at %d is older than the create at %d", lrv, crv)
 		}
 	}
+}
+
+// TestModuleUploadLargerThanEtcdRequests: a 9 MiB module goes up through the API in one
+// streamed request, is stored in chunks below etcd's request limit, and comes back identical;
+// a body that does not hash to the stated digest is refused and leaves nothing behind.
+func TestModuleUploadLargerThanEtcdRequests(t *testing.T) {
+	s := newTestServer(t)
+	module := make([]byte, 9<<20+123)
+	for i := range module {
+		module[i] = byte(i*7 + i>>9)
+	}
+	sum := sha256.Sum256(module)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	wp := `{"apiVersion":"plugins.tug.dev/v1alpha1","kind":"WasmPlugin","metadata":{"name":"big"},
+	  "spec":{"kinds":["admission"],"module":{"digest":"sha256:` + strings.Repeat("0", 64) + `"}}}`
+	s.must(s.do("POST", "/apis/plugins.tug.dev/v1alpha1/wasmplugins", js, wp), 201)
+	path := "/apis/plugins.tug.dev/v1alpha1/wasmplugins/big/module"
+
+	wrong := "sha256:" + strings.Repeat("1", 64)
+	bad := s.do("PUT", path+"?digest="+wrong, "application/wasm", string(module))
+	if bad.code != 400 || !strings.Contains(bad.str("message"), "digest mismatch") {
+		t.Fatalf("mismatched digest: %d %.300s", bad.code, bad.raw)
+	}
+	if got := s.must(s.do("GET", "/apis/plugins.tug.dev/v1alpha1/wasmplugins/big", "", ""), 200); got.str("spec", "module", "digest") == wrong {
+		t.Fatal("a refused upload changed the plugin's digest")
+	}
+	ctx := context.Background()
+	if resp, _ := s.etcd.Get(ctx, "/registry/plugins.tug.dev/modules/", clientv3.WithPrefix(), clientv3.WithCountOnly()); resp.Count != 0 {
+		t.Fatalf("a refused upload left %d keys behind", resp.Count)
+	}
+
+	up := s.must(s.do("PUT", path+"?digest="+digest, "application/wasm", string(module)), 200)
+	if up.str("spec", "module", "digest") != digest {
+		t.Fatalf("upload did not point the plugin at its module: %.300s", up.raw)
+	}
+	got := s.do("GET", path, "", "")
+	if got.code != 200 || !bytes.Equal(got.raw, module) || got.hdr.Get("Content-Type") != "application/wasm" {
+		t.Fatalf("module came back as %d, %d bytes, %q", got.code, len(got.raw), got.hdr.Get("Content-Type"))
+	}
+	// Every stored value stays under etcd's default 1.5 MiB request limit.
+	resp, err := s.etcd.Get(ctx, "/registry/plugins.tug.dev/modules/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if len(kv.Value) > 3<<19 {
+			t.Fatalf("stored value %s is %d bytes", kv.Key, len(kv.Value))
+		}
+	}
+	// Uploading the same module again is a no-op that still succeeds.
+	s.must(s.do("PUT", path+"?digest="+digest, "application/wasm", string(module)), 200)
 }

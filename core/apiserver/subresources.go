@@ -33,6 +33,8 @@ func (r *resource) serveSubresource(rc *reqCtx) error {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
 		}
 		return r.serveLog(rc)
+	case api.SubModule:
+		return r.serveModule(rc)
 	case api.SubFinalize:
 		if rc.ri.Verb != "update" {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
