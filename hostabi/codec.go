@@ -1,0 +1,310 @@
+package hostabi
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrMalformed is wrapped by every error a Decode function returns: the frame is truncated,
+// longer than its counts imply, or otherwise not what ABI.md §4.3/§4.4 describes. A host
+// treats a malformed result as a guest fault (ABI.md §2).
+var ErrMalformed = errors.New("malformed frame")
+
+// Sizes of the fixed parts of the compact frames (ABI.md §4.3, §4.4).
+const (
+	countSize     = 4  // u32 count
+	nodeIDSize    = 4  // u32 node_id
+	scoreSize     = 8  // i64 score
+	rejectionSize = 12 // u32 node_id | u32 code | u32 reason_len, before the reason bytes
+)
+
+// Rejection is one entry of a filter's output: a node the plugin rejects, with a scheduling
+// code (CodeError, CodeUnschedulable or CodeUnschedulableAndUnresolvable) and a reason.
+type Rejection struct {
+	NodeID uint32
+	Code   Code
+	Reason string
+}
+
+// NodeScore is a node id with its score, one entry of normalize's input.
+type NodeScore struct {
+	NodeID uint32
+	Score  int64
+}
+
+// AppendNodeIDs appends the node-list frame (the input of tug_sched_filter and
+// tug_sched_score, ABI.md §4.3) to dst: u32 count | u32 node_id × count.
+func AppendNodeIDs(dst []byte, ids []uint32) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(ids)))
+	for _, id := range ids {
+		dst = binary.LittleEndian.AppendUint32(dst, id)
+	}
+	return dst
+}
+
+// DecodeNodeIDs decodes a node-list frame (filter and score input).
+func DecodeNodeIDs(b []byte) ([]uint32, error) {
+	n, rest, err := fixedCount(b, nodeIDSize, "node list")
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, n)
+	for i := range ids {
+		ids[i] = binary.LittleEndian.Uint32(rest[i*nodeIDSize:])
+	}
+	return ids, nil
+}
+
+// AppendFilterOutput appends a filter output frame (ABI.md §4.3) to dst:
+// u32 count | { u32 node_id | u32 code | u32 reason_len | reason } × count.
+func AppendFilterOutput(dst []byte, rs []Rejection) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rs)))
+	for _, r := range rs {
+		dst = binary.LittleEndian.AppendUint32(dst, r.NodeID)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(r.Code))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Reason)))
+		dst = append(dst, r.Reason...)
+	}
+	return dst
+}
+
+// DecodeFilterOutput decodes a filter output frame. It checks structure only: codes are
+// returned as sent (a host decides what an unknown code means) and reasons are not checked
+// for valid UTF-8. Consecutive equal reasons share one string.
+func DecodeFilterOutput(b []byte) ([]Rejection, error) {
+	if len(b) < countSize {
+		return nil, malformed("filter output", "truncated count: %d bytes", len(b))
+	}
+	n := binary.LittleEndian.Uint32(b)
+	rest := b[countSize:]
+	// Every rejection takes at least rejectionSize bytes: a count the remaining bytes cannot
+	// hold is refused before anything is allocated for it.
+	if uint64(n)*rejectionSize > uint64(len(rest)) {
+		return nil, malformed("filter output", "count %d needs at least %d bytes, have %d",
+			n, uint64(n)*rejectionSize, len(rest))
+	}
+	rs := make([]Rejection, n)
+	var last string
+	for i := range rs {
+		if len(rest) < rejectionSize {
+			return nil, malformed("filter output", "rejection %d: truncated header", i)
+		}
+		id := binary.LittleEndian.Uint32(rest)
+		code := binary.LittleEndian.Uint32(rest[4:])
+		rlen := binary.LittleEndian.Uint32(rest[8:])
+		rest = rest[rejectionSize:]
+		if uint64(rlen) > uint64(len(rest)) {
+			return nil, malformed("filter output", "rejection %d: reason of %d bytes, have %d", i, rlen, len(rest))
+		}
+		reason := rest[:rlen]
+		rest = rest[rlen:]
+		if string(reason) != last { // no allocation for the comparison
+			last = string(reason)
+		}
+		rs[i] = Rejection{NodeID: id, Code: Code(code), Reason: last}
+	}
+	if len(rest) != 0 {
+		return nil, malformed("filter output", "%d bytes after the last rejection", len(rest))
+	}
+	return rs, nil
+}
+
+// AppendScores appends a score frame (the output of tug_sched_score and
+// tug_sched_normalize, ABI.md §4.4) to dst: u32 count | i64 score × count.
+func AppendScores(dst []byte, scores []int64) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(scores)))
+	for _, s := range scores {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(s))
+	}
+	return dst
+}
+
+// DecodeScores decodes a score frame. Whether the scores are in range and as many as the
+// input's nodes is for the caller to check.
+func DecodeScores(b []byte) ([]int64, error) {
+	n, rest, err := fixedCount(b, scoreSize, "scores")
+	if err != nil {
+		return nil, err
+	}
+	scores := make([]int64, n)
+	for i := range scores {
+		scores[i] = int64(binary.LittleEndian.Uint64(rest[i*scoreSize:]))
+	}
+	return scores, nil
+}
+
+// AppendNormalizeInput appends a normalize input frame (ABI.md §4.4) to dst:
+// u32 count | u32 node_id × count | i64 score × count.
+func AppendNormalizeInput(dst []byte, scores []NodeScore) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(scores)))
+	for _, s := range scores {
+		dst = binary.LittleEndian.AppendUint32(dst, s.NodeID)
+	}
+	for _, s := range scores {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Score))
+	}
+	return dst
+}
+
+// DecodeNormalizeInput decodes a normalize input frame.
+func DecodeNormalizeInput(b []byte) ([]NodeScore, error) {
+	n, rest, err := fixedCount(b, nodeIDSize+scoreSize, "normalize input")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeScore, n)
+	scores := rest[int(n)*nodeIDSize:]
+	for i := range out {
+		out[i] = NodeScore{
+			NodeID: binary.LittleEndian.Uint32(rest[i*nodeIDSize:]),
+			Score:  int64(binary.LittleEndian.Uint64(scores[i*scoreSize:])),
+		}
+	}
+	return out, nil
+}
+
+// fixedCount reads the count of a frame whose elements have a fixed size and checks that the
+// frame is exactly as long as the count implies. It returns the count and the bytes after it.
+func fixedCount(b []byte, elem uint64, frame string) (uint32, []byte, error) {
+	if len(b) < countSize {
+		return 0, nil, malformed(frame, "truncated count: %d bytes", len(b))
+	}
+	n := binary.LittleEndian.Uint32(b)
+	rest := b[countSize:]
+	want := uint64(n) * elem
+	switch {
+	case want > uint64(len(rest)):
+		return 0, nil, malformed(frame, "count %d needs %d bytes, have %d", n, want, len(rest))
+	case want < uint64(len(rest)):
+		return 0, nil, malformed(frame, "count %d needs %d bytes, have %d: %d trailing",
+			n, want, len(rest), uint64(len(rest))-want)
+	}
+	return n, rest, nil
+}
+
+func malformed(frame, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrMalformed, frame, fmt.Sprintf(format, args...))
+}
+
+// The JSON documents of ABI.md §4. Objects are Kubernetes JSON, carried as raw bytes: the
+// host neither decodes nor re-encodes what it passes through. Optional fields are omitted
+// when empty, and a reader treats an absent field as empty.
+
+// NodeChanges is the input of tug_sched_nodes (ABI.md §4.1).
+type NodeChanges struct {
+	// Set replaces everything the instance knows about each entry's id.
+	Set []NodeEntry `json:"set,omitempty"`
+	// Remove lists ids to forget.
+	Remove []uint32 `json:"remove,omitempty"`
+}
+
+// NodeEntry is one node of NodeChanges.Set: the Node and the pods bound or assumed on it.
+type NodeEntry struct {
+	ID   uint32            `json:"id"`
+	Node json.RawMessage   `json:"node"`
+	Pods []json.RawMessage `json:"pods,omitempty"`
+}
+
+// PreFilterVerdict is the optional output of tug_sched_prefilter (ABI.md §4.2). An empty
+// output, or Code CodeSuccess, means go on.
+type PreFilterVerdict struct {
+	Code   Code   `json:"code"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// AdmissionRequest is the input of tug_admit (ABI.md §4.5), named as admission.k8s.io/v1's
+// AdmissionRequest.
+type AdmissionRequest struct {
+	UID                string                `json:"uid"`
+	Kind               GroupVersionKind      `json:"kind"`
+	Resource           GroupVersionResource  `json:"resource"`
+	SubResource        string                `json:"subResource,omitempty"`
+	RequestKind        *GroupVersionKind     `json:"requestKind,omitempty"`
+	RequestResource    *GroupVersionResource `json:"requestResource,omitempty"`
+	RequestSubResource string                `json:"requestSubResource,omitempty"`
+	Name               string                `json:"name,omitempty"`
+	Namespace          string                `json:"namespace,omitempty"`
+	// Operation is CREATE, UPDATE, DELETE or CONNECT.
+	Operation string          `json:"operation"`
+	UserInfo  UserInfo        `json:"userInfo"`
+	Object    json.RawMessage `json:"object,omitempty"`
+	OldObject json.RawMessage `json:"oldObject,omitempty"`
+	DryRun    *bool           `json:"dryRun,omitempty"`
+	Options   json.RawMessage `json:"options,omitempty"`
+}
+
+// GroupVersionKind names a kind, as metav1.GroupVersionKind.
+type GroupVersionKind struct {
+	Group   string `json:"group"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+}
+
+// GroupVersionResource names a resource, as metav1.GroupVersionResource.
+type GroupVersionResource struct {
+	Group    string `json:"group"`
+	Version  string `json:"version"`
+	Resource string `json:"resource"`
+}
+
+// UserInfo is who made the request, as authentication.k8s.io/v1 UserInfo.
+type UserInfo struct {
+	Username string              `json:"username,omitempty"`
+	UID      string              `json:"uid,omitempty"`
+	Groups   []string            `json:"groups,omitempty"`
+	Extra    map[string][]string `json:"extra,omitempty"`
+}
+
+// AdmissionResponse is the output of tug_admit (ABI.md §4.5), named as admission.k8s.io/v1's
+// AdmissionResponse except that Patch is the JSON patch itself rather than base64 with a
+// patchType.
+type AdmissionResponse struct {
+	UID     string           `json:"uid,omitempty"`
+	Allowed bool             `json:"allowed"`
+	Result  *AdmissionStatus `json:"status,omitempty"`
+	// Patch is an RFC 6902 JSON patch, honoured only for mutating policies.
+	Patch            []PatchOperation  `json:"patch,omitempty"`
+	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
+	Warnings         []string          `json:"warnings,omitempty"`
+}
+
+// AdmissionStatus is the part of a metav1.Status an admission response carries.
+type AdmissionStatus struct {
+	Code    int32  `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// PatchOperation is one operation of an RFC 6902 JSON patch.
+type PatchOperation struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	From  string          `json:"from,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// ReconcileRequest is the input of tug_reconcile (ABI.md §4.6). Children and Related are
+// keyed by apiVersion/kind ("v1/Pod", "apps/v1/Deployment").
+type ReconcileRequest struct {
+	Parent   json.RawMessage              `json:"parent"`
+	Children map[string][]json.RawMessage `json:"children,omitempty"`
+	Related  map[string][]json.RawMessage `json:"related,omitempty"`
+}
+
+// ReconcileResult is the output of tug_reconcile (ABI.md §4.6): the desired children keyed
+// as in ReconcileRequest, the parent's status, and events to record on the parent.
+type ReconcileResult struct {
+	Children map[string][]json.RawMessage `json:"children,omitempty"`
+	Status   json.RawMessage              `json:"status,omitempty"`
+	Events   []Event                      `json:"events,omitempty"`
+}
+
+// Event is an event a reconcile asks the host to record on the parent.
+type Event struct {
+	// Type is Normal or Warning.
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,159 @@
+package tug
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tugboat-io/tug/hostabi"
+)
+
+// Admitter is an admission policy: it allows, denies or (for a mutating policy) patches an
+// API request.
+type Admitter interface {
+	Admit(req *AdmissionRequest) *AdmissionResponse
+}
+
+// AdmitFunc adapts a function to an Admitter.
+type AdmitFunc func(req *AdmissionRequest) *AdmissionResponse
+
+// Admit calls f.
+func (f AdmitFunc) Admit(req *AdmissionRequest) *AdmissionResponse { return f(req) }
+
+// RegisterAdmit makes a the plugin's admission policy. Call it once, from init; the module
+// must also import github.com/tugboat-io/tug/sdk/go/kinds/admission.
+func RegisterAdmit(a Admitter) {
+	mustRegister("RegisterAdmit", a == nil, reg.admit != nil)
+	reg.admit = a
+}
+
+// Types shared with the host's encoding (ABI.md §4.5).
+type (
+	// GroupVersionKind names a kind.
+	GroupVersionKind = hostabi.GroupVersionKind
+	// GroupVersionResource names a resource.
+	GroupVersionResource = hostabi.GroupVersionResource
+	// UserInfo is who made a request.
+	UserInfo = hostabi.UserInfo
+	// AdmissionStatus is why a request was denied: an HTTP code and a message.
+	AdmissionStatus = hostabi.AdmissionStatus
+	// PatchOperation is one operation of an RFC 6902 JSON patch.
+	PatchOperation = hostabi.PatchOperation
+)
+
+// AdmissionRequest is an API request to admit, as admission.k8s.io/v1's AdmissionRequest.
+type AdmissionRequest struct {
+	UID                string                `json:"uid"`
+	Kind               GroupVersionKind      `json:"kind"`
+	Resource           GroupVersionResource  `json:"resource"`
+	SubResource        string                `json:"subResource,omitempty"`
+	RequestKind        *GroupVersionKind     `json:"requestKind,omitempty"`
+	RequestResource    *GroupVersionResource `json:"requestResource,omitempty"`
+	RequestSubResource string                `json:"requestSubResource,omitempty"`
+	Name               string                `json:"name,omitempty"`
+	Namespace          string                `json:"namespace,omitempty"`
+	// Operation is CREATE, UPDATE, DELETE or CONNECT.
+	Operation string   `json:"operation"`
+	UserInfo  UserInfo `json:"userInfo"`
+	// Object is the object as it would be stored (null for DELETE).
+	Object json.RawMessage `json:"object,omitempty"`
+	// OldObject is the stored object, for UPDATE and DELETE.
+	OldObject json.RawMessage `json:"oldObject,omitempty"`
+	DryRun    *bool           `json:"dryRun,omitempty"`
+	Options   json.RawMessage `json:"options,omitempty"`
+}
+
+// Decode decodes the request's Object into v: a *Pod, or any type encoding/json fills.
+func (r *AdmissionRequest) Decode(v any) error { return decodeInto("object", r.Object, v) }
+
+// DecodeOld decodes the request's OldObject into v.
+func (r *AdmissionRequest) DecodeOld(v any) error { return decodeInto("oldObject", r.OldObject, v) }
+
+func decodeInto(what string, raw json.RawMessage, v any) error {
+	if err := decodeObject(raw, v); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	switch o := v.(type) {
+	case *Pod:
+		o.Raw = raw
+	case *Node:
+		o.Raw = raw
+	}
+	return nil
+}
+
+// AdmissionResponse is a policy's answer, as admission.k8s.io/v1's AdmissionResponse
+// except that Patch holds the JSON patch operations themselves. Build one with Allow or
+// Deny and add to it with the chaining methods.
+type AdmissionResponse struct {
+	// UID is the request's; the SDK fills it in.
+	UID     string           `json:"uid,omitempty"`
+	Allowed bool             `json:"allowed"`
+	Result  *AdmissionStatus `json:"status,omitempty"`
+	// Patch is applied to the object when the policy is a mutating one.
+	Patch            []PatchOperation  `json:"patch,omitempty"`
+	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
+	Warnings         []string          `json:"warnings,omitempty"`
+
+	err error // the first patch value that could not be encoded
+}
+
+// Allow admits the request.
+func Allow() *AdmissionResponse { return &AdmissionResponse{Allowed: true} }
+
+// Deny refuses the request with 403 Forbidden and the message, which the user sees.
+func Deny(msg string) *AdmissionResponse {
+	return &AdmissionResponse{Result: &AdmissionStatus{Code: 403, Reason: "Forbidden", Message: msg}}
+}
+
+// Denyf is Deny with a formatted message.
+func Denyf(format string, args ...any) *AdmissionResponse {
+	return Deny(fmt.Sprintf(format, args...))
+}
+
+// Add appends an "add" operation setting the JSON pointer path to value.
+func (r *AdmissionResponse) Add(path string, value any) *AdmissionResponse {
+	return r.op("add", path, value)
+}
+
+// Replace appends a "replace" operation.
+func (r *AdmissionResponse) Replace(path string, value any) *AdmissionResponse {
+	return r.op("replace", path, value)
+}
+
+// Remove appends a "remove" operation.
+func (r *AdmissionResponse) Remove(path string) *AdmissionResponse {
+	r.Patch = append(r.Patch, PatchOperation{Op: "remove", Path: path})
+	return r
+}
+
+// Warn adds a warning the client shows to the user.
+func (r *AdmissionResponse) Warn(msg string) *AdmissionResponse {
+	r.Warnings = append(r.Warnings, msg)
+	return r
+}
+
+func (r *AdmissionResponse) op(op, path string, value any) *AdmissionResponse {
+	b, err := json.Marshal(value)
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("patch %s %s: %w", op, path, err)
+		}
+		return r
+	}
+	r.Patch = append(r.Patch, PatchOperation{Op: op, Path: path, Value: b})
+	return r
+}
+
+// JSONPointer builds an RFC 6901 JSON pointer from unescaped tokens:
+// JSONPointer("metadata", "labels", "app.kubernetes.io/name") is
+// "/metadata/labels/app.kubernetes.io~1name".
+func JSONPointer(tokens ...string) string {
+	var b strings.Builder
+	esc := strings.NewReplacer("~", "~0", "/", "~1")
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(esc.Replace(t))
+	}
+	return b.String()
+}

@@ -1,0 +1,349 @@
+package tug
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strings"
+
+	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/sdk/go/internal/dispatch"
+)
+
+// The operations, from input bytes to status and result bytes. The wasm exports and the
+// native fake host (sdktest) both reach them through internal/dispatch.
+
+func init() {
+	for export, h := range map[string]func([]byte) (hostabi.Status, []byte){
+		hostabi.ExportConfigure:      configure,
+		hostabi.ExportSchedNodes:     schedNodes,
+		hostabi.ExportSchedPreFilter: schedPreFilter,
+		hostabi.ExportSchedFilter:    schedFilter,
+		hostabi.ExportSchedScore:     schedScore,
+		hostabi.ExportSchedNormalize: schedNormalize,
+		hostabi.ExportAdmit:          admit,
+		hostabi.ExportReconcile:      reconcile,
+	} {
+		dispatch.Handle(export, guard(export, h))
+	}
+}
+
+// guard turns a panic in plugin code into an ERROR result naming the operation; the stack
+// goes to the host's log.
+func guard(export string, h func([]byte) (hostabi.Status, []byte)) dispatch.Handler {
+	return func(in []byte) (st hostabi.Status, out []byte) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg := fmt.Sprintf("plugin panicked in %s: %v", export, r)
+				Log(LevelError, msg+"\n"+string(debug.Stack()))
+				st, out = hostabi.StatusError, []byte(msg)
+			}
+		}()
+		return h(in)
+	}
+}
+
+func fail(st hostabi.Status, format string, args ...any) (hostabi.Status, []byte) {
+	return st, fmt.Appendf(nil, format, args...)
+}
+
+func ok(out []byte) (hostabi.Status, []byte) { return hostabi.StatusOK, out }
+
+// kinds pairs each kind with whether the plugin registered it and the package that exports
+// its operations.
+func kinds() []struct {
+	kind       hostabi.Kind
+	registered bool
+	register   string
+} {
+	return []struct {
+		kind       hostabi.Kind
+		registered bool
+		register   string
+	}{
+		{hostabi.KindSchedulerFilter, reg.filter != nil, "RegisterFilter"},
+		{hostabi.KindSchedulerScore, reg.score != nil, "RegisterScore"},
+		{hostabi.KindAdmission, reg.admit != nil, "RegisterAdmit"},
+		{hostabi.KindController, reg.reconcile != nil, "RegisterReconcile"},
+	}
+}
+
+var kindPackage = map[hostabi.Kind]string{
+	hostabi.KindSchedulerFilter: "filter",
+	hostabi.KindSchedulerScore:  "score",
+	hostabi.KindAdmission:       "admission",
+	hostabi.KindController:      "controller",
+}
+
+// configure is tug_configure (ABI.md §4.0). In a module it first checks that the kinds the
+// plugin registered and the kinds it exports are the same, since configure is the first
+// call a fresh instance gets: a mismatch is a build mistake best reported at load time.
+func configure(in []byte) (hostabi.Status, []byte) {
+	if dispatch.InModule() {
+		var problems []string
+		for _, k := range kinds() {
+			pkg := "github.com/tugboat-io/tug/sdk/go/kinds/" + kindPackage[k.kind]
+			switch linked := dispatch.Linked(k.kind); {
+			case k.registered && !linked:
+				problems = append(problems, fmt.Sprintf("plugin calls tug.%s but does not import _ %q, so the module does not export the %s operations", k.register, pkg, k.kind))
+			case linked && !k.registered:
+				problems = append(problems, fmt.Sprintf("plugin imports %q but does not call tug.%s (from init: a module never runs main)", pkg, k.register))
+			}
+		}
+		if len(problems) > 0 {
+			return fail(hostabi.StatusError, "%s", strings.Join(problems, "; "))
+		}
+	}
+	if reg.configure != nil {
+		if err := reg.configure(in); err != nil {
+			return fail(hostabi.StatusInvalidConfig, "%s", err.Error())
+		}
+		return ok(nil)
+	}
+	if t := bytes.TrimSpace(in); len(t) == 0 || string(t) == "null" {
+		return ok(nil)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(in, &m); err != nil || len(m) != 0 {
+		return fail(hostabi.StatusInvalidConfig, "this plugin takes no configuration")
+	}
+	return ok(nil)
+}
+
+// unsupported answers an operation of a kind the plugin did not register.
+func unsupported(export, register string) (hostabi.Status, []byte) {
+	return fail(hostabi.StatusUnsupported, "%s: the plugin did not call tug.%s", export, register)
+}
+
+func isScheduler() bool { return reg.filter != nil || reg.score != nil }
+
+// schedNodes is tug_sched_nodes (ABI.md §4.1): it applies node changes to the resident
+// state, all or nothing.
+func schedNodes(in []byte) (hostabi.Status, []byte) {
+	if !isScheduler() {
+		return unsupported(hostabi.ExportSchedNodes, "RegisterFilter or tug.RegisterScore")
+	}
+	var ch hostabi.NodeChanges
+	if err := json.Unmarshal(in, &ch); err != nil {
+		return fail(hostabi.StatusInvalidInput, "decode node changes: %v", err)
+	}
+	set := make([]*NodeInfo, len(ch.Set))
+	for i, e := range ch.Set {
+		node, err := DecodeNode(e.Node)
+		if err != nil {
+			return fail(hostabi.StatusInvalidInput, "node id %d: %v", e.ID, err)
+		}
+		ni := &NodeInfo{ID: e.ID, Node: node, Pods: make([]*Pod, len(e.Pods))}
+		for j, raw := range e.Pods {
+			if ni.Pods[j], err = DecodePod(raw); err != nil {
+				return fail(hostabi.StatusInvalidInput, "node id %d (%s), pod %d: %v", e.ID, node.Name, j, err)
+			}
+		}
+		set[i] = ni
+	}
+	if reg.nodes == nil {
+		reg.nodes = map[uint32]*NodeInfo{}
+	}
+	for _, id := range ch.Remove {
+		delete(reg.nodes, id)
+	}
+	for _, ni := range set {
+		reg.nodes[ni.ID] = ni
+	}
+	return ok(nil)
+}
+
+// schedPreFilter is tug_sched_prefilter (ABI.md §4.2): it starts a cycle with the pod and
+// runs the PreFilter hooks of the registered filter and score.
+func schedPreFilter(in []byte) (hostabi.Status, []byte) {
+	if !isScheduler() {
+		return unsupported(hostabi.ExportSchedPreFilter, "RegisterFilter or tug.RegisterScore")
+	}
+	reg.pod, reg.state = nil, nil
+	pod, err := DecodePod(in)
+	if err != nil {
+		return fail(hostabi.StatusInvalidInput, "%v", err)
+	}
+	reg.pod, reg.state = pod, &CycleState{}
+	var hooks []PreFilter
+	if p, ok := reg.filter.(PreFilter); ok {
+		hooks = append(hooks, p)
+	}
+	if p, ok := reg.score.(PreFilter); ok && !same(reg.filter, reg.score) {
+		hooks = append(hooks, p)
+	}
+	for _, h := range hooks {
+		if st := h.PreFilter(reg.state, pod); !st.IsSuccess() {
+			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: hostabi.Code(st.Code()), Reason: st.Message()})
+			if err != nil {
+				return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
+			}
+			return ok(out)
+		}
+	}
+	return ok(nil)
+}
+
+// cycleNodes decodes a node-list frame and resolves its ids against the resident state.
+func cycleNodes(export string, in []byte) ([]*NodeInfo, hostabi.Status, []byte) {
+	ids, err := hostabi.DecodeNodeIDs(in)
+	if err != nil {
+		st, out := fail(hostabi.StatusInvalidInput, "%v", err)
+		return nil, st, out
+	}
+	if reg.pod == nil {
+		st, out := fail(hostabi.StatusInvalidInput, "%s before %s: no pod in this cycle", export, hostabi.ExportSchedPreFilter)
+		return nil, st, out
+	}
+	nodes := make([]*NodeInfo, len(ids))
+	for i, id := range ids {
+		if nodes[i] = reg.nodes[id]; nodes[i] == nil {
+			st, out := fail(hostabi.StatusInvalidInput, "unknown node id %d", id)
+			return nil, st, out
+		}
+	}
+	return nodes, hostabi.StatusOK, nil
+}
+
+// same reports whether a and b are the same comparable value: one object registered as both
+// filter and score has its PreFilter called once.
+func same(a, b any) bool {
+	ta := reflect.TypeOf(a)
+	return ta != nil && ta == reflect.TypeOf(b) && ta.Comparable() && a == b
+}
+
+type rejection = hostabi.Rejection
+
+// schedFilter is tug_sched_filter (ABI.md §4.3).
+func schedFilter(in []byte) (hostabi.Status, []byte) {
+	if reg.filter == nil {
+		return unsupported(hostabi.ExportSchedFilter, "RegisterFilter")
+	}
+	nodes, st, out := cycleNodes(hostabi.ExportSchedFilter, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	reg.rejs = reg.rejs[:0]
+	for _, n := range nodes {
+		if s := reg.filter.Filter(reg.state, reg.pod, n); !s.IsSuccess() {
+			reg.rejs = append(reg.rejs, rejection{NodeID: n.ID, Code: hostabi.Code(s.Code()), Reason: s.Message()})
+		}
+	}
+	reg.out = hostabi.AppendFilterOutput(reg.out[:0], reg.rejs)
+	return ok(reg.out)
+}
+
+// schedScore is tug_sched_score (ABI.md §4.4).
+func schedScore(in []byte) (hostabi.Status, []byte) {
+	if reg.score == nil {
+		return unsupported(hostabi.ExportSchedScore, "RegisterScore")
+	}
+	nodes, st, out := cycleNodes(hostabi.ExportSchedScore, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	_, normalizes := reg.score.(Normalizer)
+	scores := make([]int64, len(nodes))
+	for i, n := range nodes {
+		s, st := reg.score.Score(reg.state, reg.pod, n)
+		if !st.IsSuccess() {
+			return fail(hostabi.StatusError, "score node %s: %s", n.Name(), st)
+		}
+		if !normalizes && (s < 0 || s > MaxNodeScore) {
+			return fail(hostabi.StatusError, "Score returned %d for node %s, want 0..%d", s, n.Name(), MaxNodeScore)
+		}
+		scores[i] = s
+	}
+	reg.out = hostabi.AppendScores(reg.out[:0], scores)
+	return ok(reg.out)
+}
+
+// schedNormalize is tug_sched_normalize (ABI.md §4.4): the Score's NormalizeScore, or the
+// scores unchanged for a Score without one.
+func schedNormalize(in []byte) (hostabi.Status, []byte) {
+	if reg.score == nil {
+		return unsupported(hostabi.ExportSchedNormalize, "RegisterScore")
+	}
+	input, err := hostabi.DecodeNormalizeInput(in)
+	if err != nil {
+		return fail(hostabi.StatusInvalidInput, "%v", err)
+	}
+	if reg.pod == nil {
+		return fail(hostabi.StatusInvalidInput, "%s before %s: no pod in this cycle", hostabi.ExportSchedNormalize, hostabi.ExportSchedPreFilter)
+	}
+	scores := make([]NodeScore, len(input))
+	for i, s := range input {
+		n := reg.nodes[s.NodeID]
+		if n == nil {
+			return fail(hostabi.StatusInvalidInput, "unknown node id %d", s.NodeID)
+		}
+		scores[i] = NodeScore{ID: s.NodeID, Name: n.Name(), Score: s.Score}
+	}
+	if nz, ok := reg.score.(Normalizer); ok {
+		if st := nz.NormalizeScore(reg.state, reg.pod, scores); !st.IsSuccess() {
+			return fail(hostabi.StatusError, "normalize scores: %s", st)
+		}
+	}
+	out := make([]int64, len(scores))
+	for i, s := range scores {
+		if s.ID != input[i].NodeID {
+			return fail(hostabi.StatusError, "NormalizeScore reordered the scores")
+		}
+		if s.Score < 0 || s.Score > MaxNodeScore {
+			return fail(hostabi.StatusError, "normalized score %d for node %s, want 0..%d", s.Score, s.Name, MaxNodeScore)
+		}
+		out[i] = s.Score
+	}
+	reg.out = hostabi.AppendScores(reg.out[:0], out)
+	return ok(reg.out)
+}
+
+// admit is tug_admit (ABI.md §4.5).
+func admit(in []byte) (hostabi.Status, []byte) {
+	if reg.admit == nil {
+		return unsupported(hostabi.ExportAdmit, "RegisterAdmit")
+	}
+	var req AdmissionRequest
+	if err := json.Unmarshal(in, &req); err != nil {
+		return fail(hostabi.StatusInvalidInput, "decode admission request: %v", err)
+	}
+	resp := reg.admit.Admit(&req)
+	switch {
+	case resp == nil:
+		return fail(hostabi.StatusError, "Admit returned no response")
+	case resp.err != nil:
+		return fail(hostabi.StatusError, "%v", resp.err)
+	}
+	resp.UID = req.UID
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return fail(hostabi.StatusError, "encode admission response: %v", err)
+	}
+	return ok(out)
+}
+
+// reconcile is tug_reconcile (ABI.md §4.6).
+func reconcile(in []byte) (hostabi.Status, []byte) {
+	if reg.reconcile == nil {
+		return unsupported(hostabi.ExportReconcile, "RegisterReconcile")
+	}
+	var req ReconcileRequest
+	if err := json.Unmarshal(in, &req); err != nil {
+		return fail(hostabi.StatusInvalidInput, "decode reconcile request: %v", err)
+	}
+	res, err := reg.reconcile.Reconcile(&req)
+	switch {
+	case err != nil:
+		return fail(hostabi.StatusError, "%v", err)
+	case res == nil:
+		// Nothing would mean "no children": refuse rather than have the host delete them.
+		return fail(hostabi.StatusError, "Reconcile returned neither a result nor an error")
+	}
+	out, err := json.Marshal(res)
+	if err != nil {
+		return fail(hostabi.StatusError, "encode reconcile result: %v", err)
+	}
+	return ok(out)
+}

@@ -1,0 +1,380 @@
+package tug
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/sdk/go/internal/dispatch"
+	"github.com/tugboat-io/tug/sdk/go/internal/host"
+)
+
+func TestConstantsMatchTheABI(t *testing.T) {
+	pairs := []struct {
+		name      string
+		sdk, host int64
+	}{
+		{"CodeSuccess", int64(CodeSuccess), int64(hostabi.CodeSuccess)},
+		{"CodeError", int64(CodeError), int64(hostabi.CodeError)},
+		{"CodeUnschedulable", int64(CodeUnschedulable), int64(hostabi.CodeUnschedulable)},
+		{"CodeUnschedulableAndUnresolvable", int64(CodeUnschedulableAndUnresolvable), int64(hostabi.CodeUnschedulableAndUnresolvable)},
+		{"MaxNodeScore", MaxNodeScore, hostabi.MaxNodeScore},
+		{"LevelDebug", int64(LevelDebug), int64(hostabi.LogDebug)},
+		{"LevelError", int64(LevelError), int64(hostabi.LogError)},
+	}
+	for _, p := range pairs {
+		if p.sdk != p.host {
+			t.Errorf("%s = %d, hostabi says %d", p.name, p.sdk, p.host)
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		s       *Status
+		code    Code
+		message string
+		success bool
+		str     string
+	}{
+		{"nil is success", Success, CodeSuccess, "", true, "Success"},
+		{"code 0 is success", NewStatus(CodeSuccess, "fine"), CodeSuccess, "fine", true, "Success"},
+		{"unschedulable", Unschedulable("Insufficient cpu"), CodeUnschedulable, "Insufficient cpu", false, "Unschedulable: Insufficient cpu"},
+		{"reasons joined", UnschedulableAndUnresolvable("a", "b"), CodeUnschedulableAndUnresolvable, "a, b", false, "UnschedulableAndUnresolvable: a, b"},
+		{"error", Errorf("bad %d", 1), CodeError, "bad 1", false, "Error: bad 1"},
+		{"unknown code is an error", NewStatus(Code(9), "x"), CodeError, "invalid status code 9, x", false, "Error: invalid status code 9, x"},
+		{"no reasons", Unschedulable(), CodeUnschedulable, "", false, "Unschedulable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.s.Code() != tt.code || tt.s.Message() != tt.message || tt.s.IsSuccess() != tt.success || tt.s.String() != tt.str {
+				t.Errorf("code %v message %q success %v string %q; want %v %q %v %q",
+					tt.s.Code(), tt.s.Message(), tt.s.IsSuccess(), tt.s.String(), tt.code, tt.message, tt.success, tt.str)
+			}
+			if (tt.s.AsError() == nil) != tt.success {
+				t.Errorf("AsError = %v", tt.s.AsError())
+			}
+		})
+	}
+	if AsStatus(nil) != nil {
+		t.Error("AsStatus(nil) is not success")
+	}
+	if !Unschedulable("a").Equal(Unschedulable("a")) || Unschedulable("a").Equal(UnschedulableAndUnresolvable("a")) ||
+		Unschedulable("a").Equal(nil) || !Success.Equal(NewStatus(CodeSuccess)) {
+		t.Error("Equal")
+	}
+	if !Unschedulable("a").IsRejected() || Errorf("x").IsRejected() || Success.IsRejected() {
+		t.Error("IsRejected")
+	}
+}
+
+func TestQuantity(t *testing.T) {
+	tests := []struct {
+		q           Quantity
+		milli, val  int64
+		wantErrPart string
+	}{
+		{q: "500m", milli: 500, val: 1},
+		{q: "2", milli: 2000, val: 2},
+		{q: "1.5", milli: 1500, val: 2},
+		{q: "0.1", milli: 100, val: 1},
+		{q: "1Ki", milli: 1024000, val: 1024},
+		{q: "1.5Gi", milli: 1610612736000, val: 1610612736},
+		{q: "128Mi", milli: 134217728000, val: 134217728},
+		{q: "1k", milli: 1000000, val: 1000},
+		{q: "1M", milli: 1000000000, val: 1000000},
+		{q: "1E", val: 1000000000000000000, wantErrPart: "out of range"}, // milli overflows
+		{q: "1e3", milli: 1000000, val: 1000},
+		{q: "1E3", milli: 1000000, val: 1000},
+		{q: "5e-1", milli: 500, val: 1},
+		{q: "100n", milli: 1, val: 1}, // rounded up
+		{q: "1u", milli: 1, val: 1},
+		{q: "+3", milli: 3000, val: 3},
+		{q: "-1", milli: -1000, val: -1},
+		{q: ".5", milli: 500, val: 1},
+		{q: "0", milli: 0, val: 0},
+		{q: "", wantErrPart: "no number"},
+		{q: "m", wantErrPart: "no number"},
+		{q: "1.2.3", wantErrPart: "unknown suffix"},
+		{q: "1Xi", wantErrPart: "unknown suffix"},
+		{q: "1 Gi", wantErrPart: "unknown suffix"},
+		{q: "1e", wantErrPart: "bad exponent"},
+		{q: "1e999", wantErrPart: "bad exponent"},
+		{q: "10Ei", wantErrPart: "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.q), func(t *testing.T) {
+			milli, err := tt.q.MilliValue()
+			if tt.wantErrPart != "" && tt.val == 0 {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrPart) {
+					t.Fatalf("MilliValue = %d, %v; want an error containing %q", milli, err, tt.wantErrPart)
+				}
+				return
+			}
+			if tt.wantErrPart != "" { // only the milli value overflows
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrPart) {
+					t.Errorf("MilliValue = %d, %v; want an error containing %q", milli, err, tt.wantErrPart)
+				}
+			} else if err != nil || milli != tt.milli {
+				t.Errorf("MilliValue = %d, %v; want %d", milli, err, tt.milli)
+			}
+			if val, err := tt.q.Value(); err != nil || val != tt.val {
+				t.Errorf("Value = %d, %v; want %d", val, err, tt.val)
+			}
+		})
+	}
+}
+
+func TestQuantityJSON(t *testing.T) {
+	var l ResourceList
+	if err := json.Unmarshal([]byte(`{"cpu": "500m", "memory": 1024, "pods": 1.5}`), &l); err != nil {
+		t.Fatal(err)
+	}
+	if want := (ResourceList{"cpu": "500m", "memory": "1024", "pods": "1.5"}); !reflect.DeepEqual(l, want) {
+		t.Errorf("decoded %v, want %v", l, want)
+	}
+	if err := json.Unmarshal([]byte(`{"cpu": true}`), &l); err == nil {
+		t.Error("a boolean quantity decoded")
+	}
+}
+
+func TestJSONPointer(t *testing.T) {
+	if got, want := JSONPointer("metadata", "labels", "app.kubernetes.io/name", "a~b"), "/metadata/labels/app.kubernetes.io~1name/a~0b"; got != want {
+		t.Errorf("JSONPointer = %q, want %q", got, want)
+	}
+}
+
+func TestPatchValueThatCannotBeEncoded(t *testing.T) {
+	r := Allow().Add("/a", func() {}).Add("/b", 1)
+	if r.err == nil || !strings.Contains(r.err.Error(), "patch add /a") {
+		t.Errorf("err = %v, want one naming the operation", r.err)
+	}
+}
+
+// withRegistry runs f with the plugin registry replaced, as if the plugin had registered
+// only what set fills in, and restores it.
+func withRegistry(t *testing.T, set func()) {
+	saved := reg
+	reg.configure, reg.filter, reg.score, reg.admit, reg.reconcile = nil, nil, nil, nil, nil
+	reg.nodes, reg.pod, reg.state = nil, nil, nil
+	t.Cleanup(func() { reg = saved })
+	if set != nil {
+		set()
+	}
+}
+
+func TestUnregisteredKindsAreUnsupported(t *testing.T) {
+	withRegistry(t, nil)
+	for _, export := range []string{
+		hostabi.ExportSchedNodes, hostabi.ExportSchedPreFilter, hostabi.ExportSchedFilter,
+		hostabi.ExportSchedScore, hostabi.ExportSchedNormalize, hostabi.ExportAdmit, hostabi.ExportReconcile,
+	} {
+		st, out := dispatch.Call(export, []byte(`{}`))
+		if st != hostabi.StatusUnsupported || !strings.Contains(string(out), "did not call tug.Register") {
+			t.Errorf("%s = %s %q, want UNSUPPORTED naming the Register function", export, st, out)
+		}
+	}
+}
+
+func TestConfigureWithoutRegisteredConfigure(t *testing.T) {
+	withRegistry(t, nil)
+	tests := []struct {
+		config string
+		want   hostabi.Status
+	}{
+		{`{}`, hostabi.StatusOK},
+		{` { } `, hostabi.StatusOK},
+		{`null`, hostabi.StatusOK},
+		{``, hostabi.StatusOK},
+		{`{"a": 1}`, hostabi.StatusInvalidConfig},
+		{`[]`, hostabi.StatusInvalidConfig},
+		{`nonsense`, hostabi.StatusInvalidConfig},
+	}
+	for _, tt := range tests {
+		if st, out := dispatch.Call(hostabi.ExportConfigure, []byte(tt.config)); st != tt.want {
+			t.Errorf("configure %q = %s %q, want %s", tt.config, st, out, tt.want)
+		}
+	}
+}
+
+// In a module, configure refuses a plugin whose registered kinds and exported kinds differ.
+func TestConfigureChecksKindsAgainstExports(t *testing.T) {
+	withRegistry(t, func() { reg.admit = AdmitFunc(func(*AdmissionRequest) *AdmissionResponse { return Allow() }) })
+	dispatch.SetInModule(true)
+	t.Cleanup(func() {
+		dispatch.SetInModule(false)
+		dispatch.Link(hostabi.KindAdmission, false)
+		dispatch.Link(hostabi.KindSchedulerFilter, false)
+	})
+	st, out := dispatch.Call(hostabi.ExportConfigure, []byte(`{}`))
+	if st != hostabi.StatusError || !strings.Contains(string(out), `does not import _ "github.com/tugboat-io/tug/sdk/go/kinds/admission"`) {
+		t.Errorf("admission registered, not exported: %s %q", st, out)
+	}
+	dispatch.Link(hostabi.KindAdmission, true)
+	if st, out := dispatch.Call(hostabi.ExportConfigure, []byte(`{}`)); st != hostabi.StatusOK {
+		t.Errorf("admission registered and exported: %s %q, want OK", st, out)
+	}
+	dispatch.Link(hostabi.KindSchedulerFilter, true)
+	st, out = dispatch.Call(hostabi.ExportConfigure, []byte(`{}`))
+	if st != hostabi.StatusError || !strings.Contains(string(out), "does not call tug.RegisterFilter") {
+		t.Errorf("filter exported, not registered: %s %q", st, out)
+	}
+}
+
+func TestScoreOutOfRangeWithoutNormalizer(t *testing.T) {
+	withRegistry(t, func() {
+		reg.score = ScoreFunc(func(*CycleState, *Pod, *NodeInfo) (int64, *Status) { return 101, nil })
+	})
+	dispatch.Call(hostabi.ExportSchedNodes, []byte(`{"set": [{"id": 1, "node": {"metadata": {"name": "n"}}}]}`))
+	dispatch.Call(hostabi.ExportSchedPreFilter, []byte(`{}`))
+	st, out := dispatch.Call(hostabi.ExportSchedScore, hostabi.AppendNodeIDs(nil, []uint32{1}))
+	if st != hostabi.StatusError || string(out) != "Score returned 101 for node n, want 0..100" {
+		t.Errorf("score = %s %q", st, out)
+	}
+	// Normalize without a Normalizer passes scores through, checking their range.
+	st, out = dispatch.Call(hostabi.ExportSchedNormalize, hostabi.AppendNormalizeInput(nil, []hostabi.NodeScore{{NodeID: 1, Score: 7}}))
+	if s, err := hostabi.DecodeScores(out); st != hostabi.StatusOK || err != nil || !reflect.DeepEqual(s, []int64{7}) {
+		t.Errorf("normalize = %s %q, want OK [7]", st, out)
+	}
+	st, _ = dispatch.Call(hostabi.ExportSchedNormalize, hostabi.AppendNormalizeInput(nil, []hostabi.NodeScore{{NodeID: 1, Score: -1}}))
+	if st != hostabi.StatusError {
+		t.Errorf("normalize of -1 = %s, want ERROR", st)
+	}
+}
+
+type reorderingScore struct{}
+
+func (reorderingScore) Score(*CycleState, *Pod, *NodeInfo) (int64, *Status) { return 1, nil }
+func (reorderingScore) NormalizeScore(_ *CycleState, _ *Pod, s []NodeScore) *Status {
+	s[0], s[1] = s[1], s[0]
+	return nil
+}
+
+func TestNormalizeMustNotReorder(t *testing.T) {
+	withRegistry(t, func() { reg.score = reorderingScore{} })
+	dispatch.Call(hostabi.ExportSchedNodes, []byte(`{"set": [{"id": 1, "node": {"metadata": {"name": "a"}}}, {"id": 2, "node": {"metadata": {"name": "b"}}}]}`))
+	dispatch.Call(hostabi.ExportSchedPreFilter, []byte(`{}`))
+	st, out := dispatch.Call(hostabi.ExportSchedNormalize, hostabi.AppendNormalizeInput(nil, []hostabi.NodeScore{{NodeID: 1, Score: 1}, {NodeID: 2, Score: 2}}))
+	if st != hostabi.StatusError || !strings.Contains(string(out), "reordered") {
+		t.Errorf("normalize = %s %q, want ERROR", st, out)
+	}
+}
+
+func TestAdmitAndReconcileWithoutAnswer(t *testing.T) {
+	withRegistry(t, func() {
+		reg.admit = AdmitFunc(func(*AdmissionRequest) *AdmissionResponse { return nil })
+		reg.reconcile = ReconcileFunc(func(*ReconcileRequest) (*ReconcileResult, error) { return nil, nil })
+	})
+	if st, _ := dispatch.Call(hostabi.ExportAdmit, []byte(`{"uid": "u"}`)); st != hostabi.StatusError {
+		t.Errorf("admit returning nil = %s, want ERROR", st)
+	}
+	if st, _ := dispatch.Call(hostabi.ExportReconcile, []byte(`{"parent": {}}`)); st != hostabi.StatusError {
+		t.Errorf("reconcile returning nil, nil = %s, want ERROR", st)
+	}
+}
+
+func TestLogGoesToTheSink(t *testing.T) {
+	var got []string
+	restore := host.SetLogSink(func(level int32, msg string) { got = append(got, host.LevelName(level)+" "+msg) })
+	Logf(LevelWarn, "disk %d%% full", 91)
+	restore()
+	if want := []string{"warn disk 91% full"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
+	}
+}
+
+// The SDK's own types read and write the host's golden documents exactly as hostabi's do.
+func TestGoldenDocsMatchHostABI(t *testing.T) {
+	tests := []struct {
+		glob     string
+		sdk, abi func() any
+	}{
+		{"admission_request_*.json", func() any { return &AdmissionRequest{} }, func() any { return &hostabi.AdmissionRequest{} }},
+		{"admission_response_*.json", func() any { return &AdmissionResponse{} }, func() any { return &hostabi.AdmissionResponse{} }},
+		{"reconcile_request_*.json", func() any { return &ReconcileRequest{} }, func() any { return &hostabi.ReconcileRequest{} }},
+		{"reconcile_result_*.json", func() any { return &ReconcileResult{} }, func() any { return &hostabi.ReconcileResult{} }},
+	}
+	for _, tt := range tests {
+		paths, _ := filepath.Glob(filepath.Join("..", "..", "hostabi", "testdata", "docs", tt.glob))
+		if len(paths) == 0 {
+			t.Fatalf("no hostabi golden documents %s", tt.glob)
+		}
+		for _, p := range paths {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			encode := func(v any) string {
+				dec := json.NewDecoder(bytes.NewReader(raw))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(v); err != nil {
+					t.Fatalf("%s into %T: %v", p, v, err)
+				}
+				b, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			if s, a := encode(tt.sdk()), encode(tt.abi()); s != a {
+				t.Errorf("%s: the SDK encodes\n%s\nhostabi encodes\n%s", filepath.Base(p), s, a)
+			}
+		}
+	}
+}
+
+func TestDecodeNodeKeepsRaw(t *testing.T) {
+	raw := []byte(`{"metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}], "podCIDR": "10.0.0.0/24"}, "status": {"capacity": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True"}]}}`)
+	n, err := DecodeNode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Name != "n" || n.Labels["a"] != "b" || len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Effect != "NoSchedule" ||
+		n.Status.Capacity["cpu"] != "4" || n.Status.Conditions[0].Type != "Ready" || !bytes.Equal(n.Raw, raw) {
+		t.Errorf("decoded %+v", n)
+	}
+	for _, bad := range []string{``, `null`, `[]`, `"node"`, `{"metadata": 1}`} {
+		if _, err := DecodeNode([]byte(bad)); err == nil {
+			t.Errorf("DecodeNode(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestPodRoundTrip(t *testing.T) {
+	prio := int32(10)
+	p := &Pod{
+		TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"a": "b"}},
+		Spec: PodSpec{
+			NodeSelector: map[string]string{"zone": "a"},
+			Tolerations:  []Toleration{{Key: "gpu", Operator: "Exists", Effect: "NoSchedule"}},
+			Affinity:     json.RawMessage(`{"nodeAffinity":{}}`),
+			Containers: []Container{{Name: "c", Image: "nginx",
+				Resources: ResourceRequirements{Requests: ResourceList{"cpu": "1"}, Limits: ResourceList{"cpu": "2"}},
+				Ports:     []ContainerPort{{ContainerPort: 80, HostPort: 8080, Protocol: "TCP"}}}},
+			InitContainers: []Container{{Name: "init"}},
+			Priority:       &prio,
+		},
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodePod(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Raw = nil
+	if !reflect.DeepEqual(got, p) {
+		t.Errorf("round trip through %s:\n%+v\nwant %+v", b, got, p)
+	}
+	if strings.Contains(string(b), `"status"`) {
+		t.Errorf("an empty status was encoded: %s", b)
+	}
+}

@@ -1,0 +1,41 @@
+package tug
+
+import (
+	"fmt"
+
+	// Every module has the exports tug_abi_version, tug_alloc and tug_configure.
+	_ "github.com/tugboat-io/tug/sdk/go/internal/guest"
+)
+
+// reg is the plugin: what it registered, and the state the SDK keeps for it between calls.
+var reg struct {
+	configure func(raw []byte) error
+	filter    Filter
+	score     Score
+	admit     Admitter
+	reconcile Reconciler
+
+	nodes map[uint32]*NodeInfo // resident node state (ABI.md §4.1)
+	pod   *Pod                 // the current scheduling cycle's pod, from prefilter
+	state *CycleState          // the current cycle's state
+	out   []byte               // the last output, reused
+	rejs  []rejection          // filter's rejections, reused
+}
+
+// RegisterConfigure makes f receive the plugin's configuration (the config of its
+// WasmPlugin or profile entry, JSON; "{}" when none) before any other call; an error
+// refuses the configuration, and the host reports its message. A plugin that registers
+// none accepts only an empty configuration. Call it once, from init.
+func RegisterConfigure(f func(raw []byte) error) {
+	mustRegister("RegisterConfigure", f == nil, reg.configure != nil)
+	reg.configure = f
+}
+
+func mustRegister(fn string, isNil, again bool) {
+	switch {
+	case isNil:
+		panic(fmt.Sprintf("tug.%s: nil implementation", fn))
+	case again:
+		panic(fmt.Sprintf("tug.%s: called twice; a plugin registers one implementation per kind", fn))
+	}
+}

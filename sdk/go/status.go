@@ -1,0 +1,142 @@
+package tug
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Code is a scheduling verdict, numbered as the Kubernetes scheduler framework's and the
+// host ABI's (ABI.md §4.3).
+type Code uint32
+
+const (
+	// CodeSuccess: the node passes.
+	CodeSuccess Code = 0
+	// CodeError: the plugin failed; the pod is not scheduled this cycle.
+	CodeError Code = 1
+	// CodeUnschedulable: the node does not fit, but preempting pods might make it fit.
+	CodeUnschedulable Code = 2
+	// CodeUnschedulableAndUnresolvable: the node does not fit and preemption cannot help.
+	CodeUnschedulableAndUnresolvable Code = 3
+)
+
+func (c Code) String() string {
+	switch c {
+	case CodeSuccess:
+		return "Success"
+	case CodeError:
+		return "Error"
+	case CodeUnschedulable:
+		return "Unschedulable"
+	case CodeUnschedulableAndUnresolvable:
+		return "UnschedulableAndUnresolvable"
+	}
+	return fmt.Sprintf("Code(%d)", uint32(c))
+}
+
+// Status is the result of a scheduling extension point: a code and the reasons for it. A
+// nil Status is success, as in the Kubernetes scheduler framework, and every method works
+// on nil.
+type Status struct {
+	code    Code
+	reasons []string
+}
+
+// Success is the successful Status: nil.
+var Success *Status
+
+// NewStatus returns a Status with the code and reasons. A code the ABI does not know is
+// turned into CodeError.
+func NewStatus(code Code, reasons ...string) *Status {
+	if code > CodeUnschedulableAndUnresolvable {
+		reasons = append([]string{fmt.Sprintf("invalid status code %d", uint32(code))}, reasons...)
+		code = CodeError
+	}
+	return &Status{code: code, reasons: reasons}
+}
+
+// Unschedulable rejects a node that preempting pods might make fit; the reasons are short
+// and shared by nodes ("Insufficient cpu"), since the host aggregates them for events.
+func Unschedulable(reasons ...string) *Status {
+	return NewStatus(CodeUnschedulable, reasons...)
+}
+
+// UnschedulableAndUnresolvable rejects a node that preemption cannot make fit.
+func UnschedulableAndUnresolvable(reasons ...string) *Status {
+	return NewStatus(CodeUnschedulableAndUnresolvable, reasons...)
+}
+
+// AsStatus returns a CodeError Status carrying err's message, or nil for a nil err.
+func AsStatus(err error) *Status {
+	if err == nil {
+		return nil
+	}
+	return NewStatus(CodeError, err.Error())
+}
+
+// Errorf returns a CodeError Status with a formatted reason.
+func Errorf(format string, args ...any) *Status {
+	return NewStatus(CodeError, fmt.Sprintf(format, args...))
+}
+
+// Code returns the status's code; CodeSuccess for nil.
+func (s *Status) Code() Code {
+	if s == nil {
+		return CodeSuccess
+	}
+	return s.code
+}
+
+// Reasons returns the status's reasons.
+func (s *Status) Reasons() []string {
+	if s == nil {
+		return nil
+	}
+	return s.reasons
+}
+
+// Message joins the reasons with ", ", as the framework does; it is the reason the host
+// receives.
+func (s *Status) Message() string {
+	if s == nil {
+		return ""
+	}
+	return strings.Join(s.reasons, ", ")
+}
+
+// IsSuccess reports whether the status is nil or has CodeSuccess.
+func (s *Status) IsSuccess() bool { return s.Code() == CodeSuccess }
+
+// IsRejected reports whether the status is Unschedulable or UnschedulableAndUnresolvable.
+func (s *Status) IsRejected() bool {
+	c := s.Code()
+	return c == CodeUnschedulable || c == CodeUnschedulableAndUnresolvable
+}
+
+// AsError returns nil for success and otherwise an error with the status's message.
+func (s *Status) AsError() error {
+	if s.IsSuccess() {
+		return nil
+	}
+	return errors.New(s.Message())
+}
+
+// Equal reports whether two statuses have the same code and message (the reasons joined,
+// which is what reaches the host); any two successes are equal.
+func (s *Status) Equal(o *Status) bool {
+	if s.IsSuccess() || o.IsSuccess() {
+		return s.IsSuccess() == o.IsSuccess()
+	}
+	return s.code == o.code && s.Message() == o.Message()
+}
+
+func (s *Status) String() string {
+	if s.IsSuccess() {
+		return "Success"
+	}
+	if len(s.reasons) == 0 {
+		return s.code.String()
+	}
+	return s.code.String() + ": " + s.Message()
+}
