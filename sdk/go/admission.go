@@ -41,26 +41,12 @@ type (
 	PatchOperation = hostabi.PatchOperation
 )
 
-// AdmissionRequest is an API request to admit, as admission.k8s.io/v1's AdmissionRequest.
+// AdmissionRequest is an API request to admit, as admission.k8s.io/v1's AdmissionRequest: the
+// host's encoding (hostabi.AdmissionRequest) with helpers to decode its objects. Object is the
+// object as it would be stored (null for DELETE); OldObject is the stored one, for UPDATE and
+// DELETE.
 type AdmissionRequest struct {
-	UID                string                `json:"uid"`
-	Kind               GroupVersionKind      `json:"kind"`
-	Resource           GroupVersionResource  `json:"resource"`
-	SubResource        string                `json:"subResource,omitempty"`
-	RequestKind        *GroupVersionKind     `json:"requestKind,omitempty"`
-	RequestResource    *GroupVersionResource `json:"requestResource,omitempty"`
-	RequestSubResource string                `json:"requestSubResource,omitempty"`
-	Name               string                `json:"name,omitempty"`
-	Namespace          string                `json:"namespace,omitempty"`
-	// Operation is CREATE, UPDATE, DELETE or CONNECT.
-	Operation string   `json:"operation"`
-	UserInfo  UserInfo `json:"userInfo"`
-	// Object is the object as it would be stored (null for DELETE).
-	Object json.RawMessage `json:"object,omitempty"`
-	// OldObject is the stored object, for UPDATE and DELETE.
-	OldObject json.RawMessage `json:"oldObject,omitempty"`
-	DryRun    *bool           `json:"dryRun,omitempty"`
-	Options   json.RawMessage `json:"options,omitempty"`
+	hostabi.AdmissionRequest
 }
 
 // Decode decodes the request's Object into v: a *Pod, or any type encoding/json fills.

@@ -269,12 +269,12 @@ func NewAdmissionRequest(t testing.TB, operation string, object any) *tug.Admiss
 	}
 	gvk := tug.GroupVersionKind{Group: group, Version: version, Kind: o.Kind}
 	gvr := tug.GroupVersionResource{Group: group, Version: version, Resource: guessResource(o.Kind)}
-	req := &tug.AdmissionRequest{
+	req := &tug.AdmissionRequest{AdmissionRequest: hostabi.AdmissionRequest{
 		UID: "sdktest-" + strings.ToLower(operation), Kind: gvk, Resource: gvr,
 		RequestKind: &gvk, RequestResource: &gvr,
 		Name: o.Metadata.Name, Namespace: o.Metadata.Namespace, Operation: operation,
 		UserInfo: tug.UserInfo{Username: "sdktest", Groups: []string{"system:authenticated"}},
-	}
+	}}
 	if operation == "DELETE" {
 		req.OldObject = raw
 	} else {
