@@ -11,24 +11,32 @@ import (
 	"github.com/tugboat-io/tug/hostabi"
 )
 
-// TestSDKPluginRunsInHost builds the Go SDK's nodelabel example exactly as a plugin author would
-// (GOOS=wasip1, -buildmode=c-shared, its own module) and drives it through the host the way the
-// scheduler will: configure, resident node state, pre-filter, then one batched filter call.
-func TestSDKPluginRunsInHost(t *testing.T) {
+// buildSDKExample builds sdk/go/examples/NAME as a plugin author would: its own module,
+// GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared.
+func buildSDKExample(t *testing.T, name string) []byte {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
 	}
-	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
+	out := filepath.Join(t.TempDir(), name+".wasm")
 	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	build.Dir = filepath.Join("..", "sdk", "go", "examples", "nodelabel")
+	build.Dir = filepath.Join("..", "sdk", "go", "examples", name)
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the SDK example: %v\n%s", err, b)
+		t.Fatalf("building the SDK example %s: %v\n%s", name, err, b)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wasm
+}
+
+// TestSDKPluginRunsInHost builds the Go SDK's nodelabel example exactly as a plugin author would
+// (GOOS=wasip1, -buildmode=c-shared, its own module) and drives it through the host the way the
+// scheduler will: configure, resident node state, pre-filter, then one batched filter call.
+func TestSDKPluginRunsInHost(t *testing.T) {
+	wasm := buildSDKExample(t, "nodelabel")
 	ctx := context.Background()
 	m, err := testRT.Load(ctx, "nodelabel", wasm, PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
 		Config: []byte(`{"label":"zone","values":["a"]}`)})
