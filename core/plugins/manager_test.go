@@ -1,0 +1,204 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
+	tugruntime "github.com/tugboat-io/tug/runtime"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// cluster is an API server on embedded etcd, and a plugin manager on a runtime beside it.
+type cluster struct {
+	t    *testing.T
+	base string
+	mgr  *Manager
+}
+
+func newCluster(t *testing.T) *cluster {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "t", DataDir: t.TempDir(), ClientListen: freeAddr(t), PeerListen: freeAddr(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	cli, err := clientv3.New(clientv3.Config{Endpoints: m.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	srv, err := apiserver.New(ctx, apiserver.Config{Etcd: cli, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	mgr, err := New(rt, &rest.Config{Host: base}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = mgr.Run(ctx) }()
+	return &cluster{t: t, base: base, mgr: mgr}
+}
+
+func (c *cluster) do(method, path, ctype string, body []byte) []byte {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		c.t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	return b
+}
+
+// waitFor polls the plugin until cond holds, failing after a generous deadline.
+func (c *cluster) waitFor(name, what string, cond func(*pluginsv1alpha1.WasmPlugin) bool) *pluginsv1alpha1.WasmPlugin {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var p pluginsv1alpha1.WasmPlugin
+	for time.Now().Before(deadline) {
+		p = pluginsv1alpha1.WasmPlugin{}
+		_ = json.Unmarshal(c.do("GET", pluginsPath+"/"+name, "", nil), &p)
+		if cond(&p) {
+			return &p
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("plugin %s never became %s; status %+v", name, what, p.Status)
+	return nil
+}
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+func buildNodeLabel(t *testing.T) []byte {
+	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the nodelabel plugin: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func cond(p *pluginsv1alpha1.WasmPlugin, typ string) string {
+	c := meta.FindStatusCondition(p.Status.Conditions, typ)
+	if c == nil {
+		return ""
+	}
+	return string(c.Status)
+}
+
+// TestPluginLifecycle follows one plugin from the API into the runtime: pushed after its
+// object exists, loaded and active; a broken version and then a refused configuration are each
+// reported as Failed while the good version keeps serving; deleting the plugin unloads it.
+func TestPluginLifecycle(t *testing.T) {
+	good := buildNodeLabel(t)
+	c := newCluster(t)
+	d1 := digestOf(good)
+	wp := `{"apiVersion":"plugins.tug.dev/v1alpha1","kind":"WasmPlugin","metadata":{"name":"zone"},
+	  "spec":{"kinds":["scheduler-filter"],"module":{"digest":"` + d1 + `"},"config":{"label":"zone","values":["a"]}}}`
+	c.do("POST", pluginsPath, "application/json", []byte(wp))
+	c.waitFor("zone", "Failed (module not pushed yet)", func(p *pluginsv1alpha1.WasmPlugin) bool { return cond(p, "Failed") == "True" })
+
+	c.do("PUT", pluginsPath+"/zone/module?digest="+d1, "application/wasm", good)
+	p := c.waitFor("zone", "Active", func(p *pluginsv1alpha1.WasmPlugin) bool {
+		return cond(p, "Active") == "True" && p.Status.ActiveDigest == d1 && cond(p, "Failed") == "False"
+	})
+	if cond(p, "Loaded") != "True" || p.Status.ObservedGeneration != p.Generation {
+		t.Fatalf("active plugin's status: %+v", p.Status)
+	}
+	slot, ok := c.mgr.Slot("zone")
+	if !ok || len(slot.Module().Kinds()) != 1 {
+		t.Fatal("no slot serving the active plugin")
+	}
+
+	broken := []byte("\x00asm\x01\x00\x00\x00 not really a module")
+	d2 := digestOf(broken)
+	c.do("PUT", pluginsPath+"/zone/module?digest="+d2, "application/wasm", broken)
+	p = c.waitFor("zone", "Failed with the broken version", func(p *pluginsv1alpha1.WasmPlugin) bool {
+		return p.Spec.Module.Digest == d2 && cond(p, "Failed") == "True" && p.Status.ObservedGeneration == p.Generation
+	})
+	if p.Status.ActiveDigest != d1 || cond(p, "Active") != "True" {
+		t.Fatalf("the good version should keep serving: %+v", p.Status)
+	}
+	if s, _ := c.mgr.Slot("zone"); s.Status().Digest != strings.TrimPrefix(d1, "sha256:") {
+		t.Fatalf("slot serves %s, want the good version", s.Status().Digest)
+	}
+
+	patch := `{"spec":{"module":{"digest":"` + d1 + `"},"config":{"label":"zone","values":[]}}}`
+	c.do("PATCH", pluginsPath+"/zone", "application/merge-patch+json", []byte(patch))
+	p = c.waitFor("zone", "Failed with a refused configuration", func(p *pluginsv1alpha1.WasmPlugin) bool {
+		f := meta.FindStatusCondition(p.Status.Conditions, "Failed")
+		return f != nil && f.Status == "True" && p.Status.ObservedGeneration == p.Generation && strings.Contains(f.Message, "values")
+	})
+	if p.Status.ActiveDigest != d1 {
+		t.Fatalf("a refused configuration replaced the serving version: %+v", p.Status)
+	}
+
+	c.do("DELETE", pluginsPath+"/zone", "", nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := c.mgr.Slot("zone"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted plugin is still loaded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
