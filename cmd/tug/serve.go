@@ -6,6 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/tugboat-io/tug/core/plugins"
+	tugruntime "github.com/tugboat-io/tug/runtime"
+	"k8s.io/client-go/rest"
 	"log/slog"
 	"net"
 	"net/http"
@@ -241,6 +244,9 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 				return errors.Join(err, stop())
 			}
 			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
+			if err := a.startPlugins(runCtx, dataDir, serverURL); err != nil {
+				return errors.Join(err, stop())
+			}
 			fmt.Fprintf(a.stdout, "%s: export KUBECONFIG=%s\n", banner, path)
 			fmt.Fprintf(a.stdout, "then try: kubectl get namespaces\n")
 		case err := <-runErr:
@@ -289,4 +295,22 @@ func (a *app) closeEtcdClient(cli *clientv3.Client) {
 	if err := cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		a.logger("tug").Warn("close etcd client", "err", err)
 	}
+}
+
+// startPlugins starts the wasm runtime (compilation cache in <dataDir>/wasm-cache) and the
+// manager that loads the cluster's WasmPlugins into it; both stop with ctx.
+func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) error {
+	rt, err := tugruntime.New(ctx, tugruntime.Config{CacheDir: filepath.Join(dataDir, "wasm-cache"), Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("wasm runtime: %w", err)
+	}
+	mgr, err := plugins.New(rt, &rest.Config{Host: serverURL}, a.log)
+	if err != nil {
+		return err
+	}
+	go func() {
+		_ = mgr.Run(ctx)
+		_ = rt.Close(context.Background())
+	}()
+	return nil
 }

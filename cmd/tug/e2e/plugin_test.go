@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tug runs the tug binary's client verbs against s and returns what it printed.
@@ -64,5 +65,36 @@ func TestPluginPushLargeModule(t *testing.T) {
 	}
 	if r := s.kubectl(t, "1.33", "get", "wasmplugin", "big-module"); r.err == nil || !strings.Contains(r.stderr, "NotFound") {
 		t.Fatalf("plugin still there after rm: %s", r)
+	}
+}
+
+// TestPluginBuildPushActivates: a Go plugin built with `tug plugin build` and pushed with
+// `tug plugin push` is loaded by the running cluster and reported Active in its status.
+func TestPluginBuildPushActivates(t *testing.T) {
+	t.Parallel()
+	s := shared(t)
+	wasm := filepath.Join(t.TempDir(), "nodelabel.wasm")
+	if out, err := s.tug(t, "plugin", "build", filepath.Join("..", "..", "..", "sdk", "go", "examples", "nodelabel"), "-o", wasm); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := s.tug(t, "plugin", "push", "e2e-zone", wasm, "--kind", "scheduler-filter",
+		"--plugin-config", `{"label":"zone","values":["a"]}`); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	jp := `-o=jsonpath={.status.conditions[?(@.type=="Active")].status} {.status.activeDigest}`
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := s.kubectl(t, "1.33", "get", "wasmplugin", "e2e-zone", jp)
+		if r.err == nil && strings.HasPrefix(r.stdout, "True sha256:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			full := s.kubectl(t, "1.33", "get", "wasmplugin", "e2e-zone", "-o", "yaml")
+			t.Fatalf("plugin never became active: %s\n%s", r, full.stdout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, err := s.tug(t, "plugin", "ls"); err != nil || !strings.Contains(out, "e2e-zone") || !strings.Contains(out, "True") {
+		t.Fatalf("ls after activation: %v\n%s", err, out)
 	}
 }
