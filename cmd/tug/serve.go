@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tugboat-io/tug/core/plugins"
 	tugruntime "github.com/tugboat-io/tug/runtime"
 	"k8s.io/client-go/rest"
@@ -300,7 +301,8 @@ func (a *app) closeEtcdClient(cli *clientv3.Client) {
 // startPlugins starts the wasm runtime (compilation cache in <dataDir>/wasm-cache) and the
 // manager that loads the cluster's WasmPlugins into it; both stop with ctx.
 func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) error {
-	rt, err := tugruntime.New(ctx, tugruntime.Config{CacheDir: filepath.Join(dataDir, "wasm-cache"), Logger: a.log})
+	rt, err := tugruntime.New(ctx, tugruntime.Config{CacheDir: filepath.Join(dataDir, "wasm-cache"), Logger: a.log,
+		Registerer: prometheus.DefaultRegisterer}) // served by the API server's /metrics
 	if err != nil {
 		return fmt.Errorf("wasm runtime: %w", err)
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tugboat-io/tug/core/api"
 	"github.com/tugboat-io/tug/core/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,6 +26,9 @@ type Config struct {
 	// WatchCacheSize is the number of recent events kept per resource (default 10000).
 	WatchCacheSize int
 	Logger         *slog.Logger
+	// Metrics is where the server registers its request metrics, and what /metrics serves
+	// (nil: the Prometheus default registry, which the wasm runtime also uses in tug up).
+	Metrics *prometheus.Registry
 
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator

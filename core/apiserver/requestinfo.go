@@ -3,6 +3,8 @@ package apiserver
 import (
 	"net/http"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // RequestInfo is what a request path and method name, as in kube-apiserver.
@@ -112,3 +114,7 @@ func splitPath(p string) []string {
 }
 
 func isTrue(s string) bool { return s == "true" || s == "1" }
+
+func (ri *RequestInfo) groupResource() schema.GroupResource {
+	return schema.GroupResource{Group: ri.APIGroup, Resource: ri.Resource}
+}

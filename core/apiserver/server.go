@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tugboat-io/tug/core/api"
 	"github.com/tugboat-io/tug/core/store"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -196,7 +197,13 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	var reg prometheus.Registerer = prometheus.DefaultRegisterer
+	var gather prometheus.Gatherer = prometheus.DefaultGatherer
+	if s.cfg.Metrics != nil {
+		reg, gather = s.cfg.Metrics, s.cfg.Metrics
+	}
 	e.Use(s.recoverPanics)
+	e.Use(newRequestMetrics(reg).middleware)
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
@@ -210,6 +217,7 @@ func (s *Server) routes() *echo.Echo {
 		e.GET(p, s.health)
 		e.GET(p+"/*", s.health)
 	}
+	e.GET("/metrics", metricsHandler(gather))
 	e.GET("/version", s.version)
 	e.GET("/version/", s.version)
 	e.GET("/api", s.discoveryCore)

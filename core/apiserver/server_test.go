@@ -525,3 +525,14 @@ func TestModuleUploadLargerThanEtcdRequests(t *testing.T) {
 	// Uploading the same module again is a no-op that still succeeds.
 	s.must(s.do("PUT", path+"?digest="+digest, "application/wasm", string(module)), 200)
 }
+
+// TestMetrics: /metrics serves request counters in Prometheus format, by verb, resource and code.
+func TestMetrics(t *testing.T) {
+	s := newTestServer(t)
+	s.must(s.do("GET", "/api/v1/namespaces/default/configmaps/missing", "", ""), 404)
+	m := s.must(s.do("GET", "/metrics", "", ""), 200)
+	want := `apiserver_request_total{code="404",group="",resource="configmaps",subresource="",verb="get"}`
+	if !strings.Contains(string(m.raw), want) {
+		t.Fatalf("/metrics lacks %s", want)
+	}
+}
