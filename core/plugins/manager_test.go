@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,5 +201,36 @@ func TestPluginLifecycle(t *testing.T) {
 			t.Fatal("the deleted plugin is still loaded")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPluginFromURL: a module the cluster does not hold is fetched from spec.module.url, but
+// only if its bytes hash to spec.module.digest; fetched bytes are stored in the cluster.
+func TestPluginFromURL(t *testing.T) {
+	good := buildNodeLabel(t)
+	served := good
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(served) }))
+	defer srv.Close()
+	c := newCluster(t)
+
+	wrong := `{"apiVersion":"plugins.tug.dev/v1alpha1","kind":"WasmPlugin","metadata":{"name":"remote-bad"},
+	  "spec":{"kinds":["scheduler-filter"],"module":{"digest":"sha256:` + strings.Repeat("ab", 32) + `","url":"` + srv.URL + `/m.wasm"},
+	  "config":{"label":"zone","values":["a"]}}}`
+	c.do("POST", pluginsPath, "application/json", []byte(wrong))
+	p := c.waitFor("remote-bad", "Failed on a digest mismatch", func(p *pluginsv1alpha1.WasmPlugin) bool {
+		f := meta.FindStatusCondition(p.Status.Conditions, "Failed")
+		return f != nil && f.Status == "True" && strings.Contains(f.Message, "digest mismatch")
+	})
+	if p.Status.ActiveDigest != "" {
+		t.Fatalf("mismatched bytes became active: %+v", p.Status)
+	}
+
+	right := strings.Replace(strings.Replace(wrong, "remote-bad", "remote", 1), "sha256:"+strings.Repeat("ab", 32), digestOf(good), 1)
+	c.do("POST", pluginsPath, "application/json", []byte(right))
+	c.waitFor("remote", "Active from its URL", func(p *pluginsv1alpha1.WasmPlugin) bool {
+		return cond(p, "Active") == "True" && p.Status.ActiveDigest == digestOf(good)
+	})
+	if got := c.do("GET", pluginsPath+"/remote/module", "", nil); !bytes.Equal(got, good) {
+		t.Fatalf("the fetched module was not stored in the cluster (%d bytes back)", len(got))
 	}
 }
