@@ -1,0 +1,17 @@
+// Command fit is the NodeResourcesFit-style filter as a wasm module:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o fit.wasm .
+package main
+
+import (
+	"github.com/tugboat-io/tug/bench/plugins/guests/fit"
+	"github.com/tugboat-io/tug/bench/plugins/guests/internal/memstats"
+	_ "github.com/tugboat-io/tug/sdk/go/kinds/filter"
+)
+
+func init() {
+	fit.Register()
+	memstats.Register()
+}
+
+func main() {}
