@@ -130,7 +130,7 @@ func (c *capture) Enabled(context.Context, slog.Level) bool { return true }
 func (c *capture) WithAttrs(as []slog.Attr) slog.Handler {
 	return &withAttrs{c, as}
 }
-func (c *capture) WithGroup(string) slog.Handler { return c }
+func (c *capture) WithGroup(string) slog.Handler                 { return c }
 func (c *capture) Handle(_ context.Context, r slog.Record) error { return c.add(r, nil) }
 func (c *capture) add(r slog.Record, pre []slog.Attr) error {
 	m := map[string]string{"msg": r.Message}
@@ -163,7 +163,7 @@ func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
 func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
 	return &withAttrs{w.c, append(slices.Clone(w.as), as...)}
 }
-func (w *withAttrs) WithGroup(string) slog.Handler { return w }
+func (w *withAttrs) WithGroup(string) slog.Handler                 { return w }
 func (w *withAttrs) Handle(_ context.Context, r slog.Record) error { return w.c.add(r, w.as) }
 
 func runWasm(name string, wasm, nodes, pod, ids []byte) row {
