@@ -42,6 +42,15 @@ func (i *Instance) Call(ctx context.Context, export string, input []byte) ([]byt
 	return i.in.m.invoke(ctx, i.in, export, input)
 }
 
+// MemoryBytes is the size of the instance's linear memory now: what the guest has grown it to,
+// which is the instance's share of the memory cap.
+func (i *Instance) MemoryBytes() uint64 {
+	if mem := i.in.mod.Memory(); mem != nil {
+		return uint64(mem.Size())
+	}
+	return 0
+}
+
 // Release returns the instance to its pool (or closes it, if a failure discarded it).
 // Releasing twice is harmless.
 func (i *Instance) Release() {
