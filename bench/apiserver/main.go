@@ -267,12 +267,17 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 	// Raw etcd puts and API creates alternate for several rounds, so a slow patch of the machine
 	// hits both alike; each round's ratio is reported and the median summarises them.
 	type summary struct {
-		conc            int
-		ratios, pbRatio []float64
+		conc                     int
+		ratios, pbRatio, h2Ratio []float64
 	}
+	// An HTTP/2 cleartext client multiplexes every request on one connection, as the raw etcd
+	// client does with gRPC and as kubectl will over TLS.
+	h2t := &http.Transport{Protocols: new(http.Protocols)}
+	h2t.Protocols.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: h2t, Timeout: 30 * time.Second}
 	var sums []summary
 	for _, cc := range levels {
-		var ratios, pbRatios []float64
+		var ratios, pbRatios, h2Ratios []float64
 		for round := 0; round < rounds; round++ {
 			val := configMap("raw", "x")
 			rawR, err := parallel(fmt.Sprintf("c=%d round %d: etcd put (raw client)", cc, round+1), cc, n, func(i int) error {
@@ -286,9 +291,11 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 			// server's cost.
 			bodies := make([][]byte, n)
 			pbodies := make([][]byte, n)
+			h2bodies := make([][]byte, n)
 			for i := range bodies {
 				bodies[i] = configMap("bench", fmt.Sprintf("cm-%d-%d-%d", cc, round, i))
 				pbodies[i] = configMapProto("bench", fmt.Sprintf("pb-%d-%d-%d", cc, round, i))
+				h2bodies[i] = configMap("bench", fmt.Sprintf("h2-%d-%d-%d", cc, round, i))
 			}
 			if profilePath != "" && round == 0 && cc == levels[0] {
 				f, err := os.Create(profilePath)
@@ -314,11 +321,29 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 			if err != nil {
 				return err
 			}
-			results = append(results, rawR, jsonR, pbR)
+			h2R, err := parallel(fmt.Sprintf("c=%d round %d: API create (JSON, HTTP/2 cleartext, one connection)", cc, round+1), cc, n, func(i int) error {
+				req, _ := http.NewRequestWithContext(ctx, "POST", cmURL, bytes.NewReader(h2bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := h2c.Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			results = append(results, rawR, jsonR, pbR, h2R)
 			ratios = append(ratios, rawR.elapsed.Seconds()/jsonR.elapsed.Seconds())
 			pbRatios = append(pbRatios, rawR.elapsed.Seconds()/pbR.elapsed.Seconds())
+			h2Ratios = append(h2Ratios, rawR.elapsed.Seconds()/h2R.elapsed.Seconds())
 		}
-		sums = append(sums, summary{conc: cc, ratios: ratios, pbRatio: pbRatios})
+		sums = append(sums, summary{conc: cc, ratios: ratios, pbRatio: pbRatios, h2Ratio: h2Ratios})
 	}
 	var r result
 	if r, err = parallel("API get", conc, n, func(i int) error {
@@ -393,10 +418,11 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 	for _, r := range results {
 		fmt.Println(r.row())
 	}
-	fmt.Println("\n| concurrency | API create / raw etcd put, JSON (per round) | median | protobuf (per round) | median |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("\n| concurrency | API create / raw etcd put, JSON, HTTP/1.1 (per round) | median | protobuf, HTTP/1.1 | median | JSON, HTTP/2 cleartext | median |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, sm := range sums {
-		fmt.Printf("| %d | %s | %.2f | %s | %.2f |\n", sm.conc, fmtRatios(sm.ratios), median(sm.ratios), fmtRatios(sm.pbRatio), median(sm.pbRatio))
+		fmt.Printf("| %d | %s | %.2f | %s | %.2f | %s | %.2f |\n", sm.conc, fmtRatios(sm.ratios), median(sm.ratios),
+			fmtRatios(sm.pbRatio), median(sm.pbRatio), fmtRatios(sm.h2Ratio), median(sm.h2Ratio))
 	}
 	return nil
 }

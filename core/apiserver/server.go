@@ -160,6 +160,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// HTTP/1.1 for kubectl and client-go over plain HTTP, and HTTP/2 without TLS for clients
+	// that speak it with prior knowledge: many requests multiplexed on one connection, as
+	// clients will get over TLS.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go s.progressLoop(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

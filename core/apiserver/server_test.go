@@ -536,3 +536,32 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("/metrics lacks %s", want)
 	}
 }
+
+// TestHTTP2Cleartext: clients that speak HTTP/2 with prior knowledge get it, with watches.
+func TestHTTP2Cleartext(t *testing.T) {
+	s := newTestServer(t)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: tr}
+	resp, err := c.Get(s.base + "/api/v1/namespaces/default/configmaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("got %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.base+"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0", nil)
+	w, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Body.Close()
+	s.must(s.do("POST", "/api/v1/namespaces/default/configmaps", js, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"h2"}}`), 201)
+	line, err := bufio.NewReader(w.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"ADDED"`) || !strings.Contains(line, `"h2"`) {
+		t.Fatalf("watch over HTTP/2: %q, %v", line, err)
+	}
+}
