@@ -301,6 +301,10 @@ var benignEtcdWarnings = map[string]bool{
 	"Running http and grpc server on single port. This is not recommended for production.": true,
 	// etcd's own auth is off; tug authenticates API requests itself.
 	"simple token is not cryptographically signed": true,
+	// A brand-new member's storage-version monitor can run before the first raft term is
+	// persisted ("missing term information"); etcd tries again on its next tick.
+	"Failed to detect schema version":  true,
+	"failed to update storage version": true,
 }
 
 // etcdStopMessages are what etcd logs, as warnings and errors, when Close shuts its listeners.
