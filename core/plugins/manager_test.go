@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,22 +19,11 @@ import (
 
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"github.com/tugboat-io/tug/core/apiserver"
-	"github.com/tugboat-io/tug/core/store"
+	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
 	tugruntime "github.com/tugboat-io/tug/runtime"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
 )
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // cluster is an API server on embedded etcd, and a plugin manager on a runtime beside it.
 type cluster struct {
@@ -48,37 +36,18 @@ func newCluster(t *testing.T) *cluster {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "t", DataDir: t.TempDir(), ClientListen: freeAddr(t), PeerListen: freeAddr(t), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	cli, err := clientv3.New(clientv3.Config{Endpoints: m.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	srv, err := apiserver.New(ctx, apiserver.Config{Etcd: cli, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	api := apiservertest.Start(t, apiserver.Config{Logger: quiet})
 	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	mgr, err := New(rt, &rest.Config{Host: base}, quiet)
+	mgr, err := New(rt, &rest.Config{Host: api.URL}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = mgr.Run(ctx) }()
-	return &cluster{t: t, base: base, mgr: mgr}
+	return &cluster{t: t, base: api.URL, mgr: mgr}
 }
 
 func (c *cluster) do(method, path, ctype string, body []byte) []byte {

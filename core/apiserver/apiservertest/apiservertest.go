@@ -1,0 +1,70 @@
+// Package apiservertest starts a real API server over a fresh embedded etcd for tests of the
+// parts of tug that talk to the API: the plugin manager, and later the scheduler, controllers
+// and node agent.
+package apiservertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Server is a running API server; everything stops when the test ends.
+type Server struct {
+	// URL is the server's base URL, http://127.0.0.1:PORT.
+	URL string
+	// Etcd is a client of the server's etcd.
+	Etcd *clientv3.Client
+}
+
+// Start starts etcd and an API server with cfg (Etcd and Logger are filled in; Logger only if
+// nil, with a quiet one).
+func Start(t testing.TB, cfg apiserver.Config) *Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "test", DataDir: t.TempDir(),
+		ClientListen: FreeAddr(t), PeerListen: FreeAddr(t), Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	cli, err := clientv3.New(clientv3.Config{Endpoints: m.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	cfg.Etcd = cli
+	srv, err := apiserver.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	return &Server{URL: "http://" + ln.Addr().String(), Etcd: cli}
+}
+
+// FreeAddr returns a loopback HOST:PORT nothing listens on at the moment.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
