@@ -15,13 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -170,6 +168,12 @@ func (c *pluginClient) do(ctx context.Context, method, path, ctype string, body 
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	return c.send(req, out)
+}
+
+// send performs req and decodes the answer into out (an io.Writer gets the raw body); a
+// Status answer becomes an *apiError.
+func (c *pluginClient) send(req *http.Request, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -184,7 +188,7 @@ func (c *pluginClient) do(ctx context.Context, method, path, ctype string, body 
 		if json.Unmarshal(b, &st) == nil && st.Message != "" {
 			return &apiError{Code: resp.StatusCode, Message: st.Message}
 		}
-		return &apiError{Code: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+		return &apiError{Code: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", req.Method, req.URL.Path, resp.Status)}
 	}
 	if out != nil {
 		if w, ok := out.(io.Writer); ok {
@@ -274,26 +278,36 @@ func (c *pluginClient) push(cmd *cobra.Command, stdout io.Writer, name, file str
 	return err
 }
 
+// list prints the server's own Table for WasmPlugins, as kubectl get does, so the columns are
+// defined in one place (core/api).
 func (c *pluginClient) list(ctx context.Context, w io.Writer) error {
-	var l pluginsv1alpha1.WasmPluginList
-	if err := c.do(ctx, http.MethodGet, pluginsPath, "", nil, &l); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+pluginsPath, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	var t metav1.Table
+	if err := c.send(req, &t); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKINDS\tDIGEST\tACTIVE\tAGE")
-	for _, p := range l.Items {
-		active := "Unknown"
-		for _, cond := range p.Status.Conditions {
-			if cond.Type == pluginsv1alpha1.ConditionActive {
-				active = string(cond.Status)
+	var cols []int
+	var head []string
+	for i, col := range t.ColumnDefinitions {
+		if col.Priority == 0 {
+			cols = append(cols, i)
+			head = append(head, strings.ToUpper(col.Name))
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, row := range t.Rows {
+		cells := make([]string, 0, len(cols))
+		for _, i := range cols {
+			if i < len(row.Cells) {
+				cells = append(cells, fmt.Sprint(row.Cells[i]))
 			}
 		}
-		d := strings.TrimPrefix(p.Spec.Module.Digest, "sha256:")
-		if len(d) > 12 {
-			d = d[:12]
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, strings.Join(p.Spec.Kinds, ","), d, active,
-			duration.HumanDuration(time.Since(p.CreationTimestamp.Time)))
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

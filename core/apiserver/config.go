@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/core/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -35,5 +34,3 @@ type Config struct {
 	Authz     Authorizer
 	Admission Admission
 }
-
-var _ = store.ErrNotFound

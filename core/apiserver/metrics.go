@@ -50,8 +50,8 @@ func (m *requestMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
-		ri := parseRequestInfo(c.Request())
-		if !ri.IsResourceRequest {
+		ri, ok := c.Get(requestInfoKey).(*RequestInfo) // set by serveAPI, which parsed the path
+		if !ok || !ri.IsResourceRequest {
 			return err
 		}
 		code := c.Response().Status

@@ -266,16 +266,20 @@ func (s *Server) health(c echo.Context) error {
 			return c.String(http.StatusServiceUnavailable, "[-]etcd failed: "+err.Error()+"\nreadyz check failed\n")
 		}
 	}
-	if isTrue(c.QueryParam("verbose")) || c.QueryParam("verbose") == "" && c.Request().URL.Query().Has("verbose") {
+	if c.Request().URL.Query().Has("verbose") {
 		return c.String(http.StatusOK, "[+]ping ok\n[+]etcd ok\n"+strings.TrimPrefix(path, "/")+" check passed\n")
 	}
 	return c.String(http.StatusOK, "ok")
 }
 
+// requestInfoKey holds a request's parsed RequestInfo in its echo context.
+const requestInfoKey = "tug.requestInfo"
+
 // serveAPI runs the request stages for every /api and /apis path.
 func (s *Server) serveAPI(c echo.Context) error {
 	req := c.Request()
 	ri := parseRequestInfo(req)
+	c.Set(requestInfoKey, ri)
 	user, ok, err := s.authn.Authenticate(req)
 	if err != nil || !ok {
 		return apierrors.NewUnauthorized("Unauthorized")

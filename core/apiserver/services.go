@@ -98,7 +98,7 @@ func (a *allocator) hooks() kindHooks {
 				for i, sp := range svc.Spec.Ports {
 					if strconv.Itoa(int(sp.NodePort)) == p {
 						return apierrors.NewInvalid(serviceGK, svc.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "ports").Index(i).Child("nodePort"), sp.NodePort,
-							fmt.Sprintf("provided port is already allocated"))})
+							"provided port is already allocated")})
 					}
 				}
 			}

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -293,5 +292,3 @@ func (r *resource) serveFinalize(rc *reqCtx) error {
 	}
 	return rc.respond(http.StatusOK, out)
 }
-
-var _ = strconv.Itoa

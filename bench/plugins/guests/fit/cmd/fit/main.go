@@ -5,13 +5,11 @@ package main
 
 import (
 	"github.com/tugboat-io/tug/bench/plugins/guests/fit"
-	"github.com/tugboat-io/tug/bench/plugins/guests/internal/memstats"
 	_ "github.com/tugboat-io/tug/sdk/go/kinds/filter"
 )
 
 func init() {
 	fit.Register()
-	memstats.Register()
 }
 
 func main() {}

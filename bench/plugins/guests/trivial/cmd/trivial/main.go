@@ -4,14 +4,12 @@
 package main
 
 import (
-	"github.com/tugboat-io/tug/bench/plugins/guests/internal/memstats"
 	"github.com/tugboat-io/tug/bench/plugins/guests/trivial"
 	_ "github.com/tugboat-io/tug/sdk/go/kinds/filter"
 )
 
 func init() {
 	trivial.Register()
-	memstats.Register()
 }
 
 func main() {}
