@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/tugboat-io/tug/hostabi"
-	"github.com/tugboat-io/tug/runtime/internal/wasmbin"
+	"github.com/tugboat-io/tug/hostabi/wasmbin"
 )
 
 // Config configures a Runtime. The zero value works: no on-disk cache, slog.Default, no

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/tugboat-io/tug/hostabi"
-	"github.com/tugboat-io/tug/runtime/internal/wasmbin"
+	"github.com/tugboat-io/tug/hostabi/wasmbin"
 )
 
 // wasiModule is the import module name of WASI preview 1, which guests may import (ABI.md §6).

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/hostabi/wasmbin"
 )
 
 // WantExports returns the exports a module built with the SDK has when it implements the
@@ -26,7 +27,7 @@ func WantExports(kinds ...hostabi.Kind) []string {
 // CheckABI checks a module against ABI.md §2, §4, §5 and §7: its exports are exactly want,
 // with the ABI's signatures, and it imports only the host's set_result and log and WASI
 // preview 1.
-func CheckABI(t *testing.T, m *Module, want []string) {
+func CheckABI(t *testing.T, m *wasmbin.Module, want []string) {
 	t.Helper()
 	var got []string
 	for name := range m.Exports {
@@ -36,8 +37,8 @@ func CheckABI(t *testing.T, m *Module, want []string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("exports = %v\nwant      %v", got, want)
 	}
-	i32 := []byte{I32}
-	sigs := map[string]FuncType{
+	i32 := []wasmbin.ValueType{wasmbin.I32}
+	sigs := map[string]wasmbin.FuncType{
 		"_initialize":            {},
 		hostabi.ExportABIVersion: {Results: i32},
 		hostabi.ExportAlloc:      {Params: i32, Results: i32},
@@ -45,22 +46,22 @@ func CheckABI(t *testing.T, m *Module, want []string) {
 	for _, name := range got {
 		e := m.Exports[name]
 		if name == hostabi.ExportMemory {
-			if e.Kind != Memory {
+			if e.Kind != wasmbin.KindMemory {
 				t.Errorf("export %s is a %s, want a memory", name, e.Kind)
 			}
 			continue
 		}
 		want, ok := sigs[name]
 		if !ok {
-			want = FuncType{Params: []byte{I32, I32}, Results: i32} // an operation
+			want = wasmbin.FuncType{Params: []wasmbin.ValueType{wasmbin.I32, wasmbin.I32}, Results: i32} // an operation
 		}
-		if e.Kind != Func || !sameType(*e.Type, want) {
+		if e.Kind != wasmbin.KindFunc || !e.Type.Equal(want.Params, want.Results) {
 			t.Errorf("export %s: %s %v, want func %v", name, e.Kind, e.Type, want)
 		}
 	}
-	hostSigs := map[string]FuncType{
-		hostabi.ImportSetResult: {Params: []byte{I32, I32}},
-		hostabi.ImportLog:       {Params: []byte{I32, I32, I32}},
+	hostSigs := map[string]wasmbin.FuncType{
+		hostabi.ImportSetResult: {Params: []wasmbin.ValueType{wasmbin.I32, wasmbin.I32}},
+		hostabi.ImportLog:       {Params: []wasmbin.ValueType{wasmbin.I32, wasmbin.I32, wasmbin.I32}},
 	}
 	for _, imp := range m.Imports {
 		switch imp.Module {
@@ -69,15 +70,11 @@ func CheckABI(t *testing.T, m *Module, want []string) {
 			want, ok := hostSigs[imp.Name]
 			if !ok {
 				t.Errorf("imports %s.%s, which ABI v1.0 does not have", imp.Module, imp.Name)
-			} else if imp.Kind != Func || !sameType(*imp.Type, want) {
+			} else if imp.Kind != wasmbin.KindFunc || !imp.Type.Equal(want.Params, want.Results) {
 				t.Errorf("import %s.%s: %s %v, want func %v", imp.Module, imp.Name, imp.Kind, imp.Type, want)
 			}
 		default:
 			t.Errorf("imports %s.%s from a module the host does not provide", imp.Module, imp.Name)
 		}
 	}
-}
-
-func sameType(a, b FuncType) bool {
-	return slices.Equal(a.Params, b.Params) && slices.Equal(a.Results, b.Results)
 }

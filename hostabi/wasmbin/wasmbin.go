@@ -3,7 +3,8 @@
 //
 // The runtime uses it to refuse a module that cannot be a tug plugin before paying for
 // compilation (a Go guest takes about a second to compile), with an error that names what is
-// wrong. It decodes only the sections it needs and skips the rest by their length; the full
+// wrong; SDK tests use it to check what a built plugin imports and exports. It lives in the
+// ABI module because it needs nothing but the standard library. It decodes only the sections it needs and skips the rest by their length; the full
 // validation is still wazero's, at compile time.
 package wasmbin
 
