@@ -85,15 +85,21 @@ func (r *resource) setRV(obj runtime.Object, rev int64) {
 
 // get reads one object consistently from the store.
 func (r *resource) get(ctx context.Context, ns, name string) (runtime.Object, int64, error) {
+	obj, kv, err := r.getKV(ctx, ns, name)
+	return obj, kv.ModRevision, err
+}
+
+// getKV is get that also returns the stored bytes.
+func (r *resource) getKV(ctx context.Context, ns, name string) (runtime.Object, store.KV, error) {
 	kv, err := r.s.store.Get(ctx, r.key(ns, name))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, 0, apierrors.NewNotFound(r.gr, name)
+			return nil, store.KV{}, apierrors.NewNotFound(r.gr, name)
 		}
-		return nil, 0, err
+		return nil, store.KV{}, err
 	}
 	obj, err := r.decodeStored(kv.Key, kv.Value, kv.ModRevision)
-	return obj, kv.ModRevision, err
+	return obj, kv, err
 }
 
 // writeOptions are the options every write takes.
@@ -213,7 +219,8 @@ type updateFunc func(cur runtime.Object) (runtime.Object, error)
 func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, opts writeOptions,
 	createIfMissing func() (runtime.Object, error)) (runtime.Object, bool, error) {
 	for attempt := 0; ; attempt++ {
-		cur, rev, err := r.get(ctx, ns, name)
+		cur, kv, err := r.getKV(ctx, ns, name)
+		rev := kv.ModRevision
 		if apierrors.IsNotFound(err) && createIfMissing != nil {
 			obj, err := createIfMissing()
 			if err != nil {
@@ -251,8 +258,8 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
 		}
-		curData, _ := r.encodeStored(cur)
-		if bytes.Equal(data, curData) || opts.dryRun {
+		// Compared with the stored bytes themselves: what is written is what is there.
+		if bytes.Equal(data, kv.Value) || opts.dryRun {
 			// A no-op write keeps the resourceVersion, as kube-apiserver does, so repeated
 			// applies of the same manifest change nothing.
 			if opts.dryRun {
