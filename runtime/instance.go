@@ -93,6 +93,7 @@ type instance struct {
 
 	broken *PluginError // why the instance was discarded
 	closed bool
+	wire   tripwire
 }
 
 type instanceKey struct{}
@@ -125,15 +126,25 @@ func (m *Module) newInstance(ctx context.Context, probe bool) (*instance, error)
 		in.close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	if err := in.wire.init(mod); err != nil {
+		return fail(fmt.Errorf("plugin %q (%s): %w", m.name, shortDigest(m.Digest()), err))
+	}
 
 	if m.info.initialize {
-		if _, err := mod.ExportedFunction("_initialize").Call(ictx); err != nil {
+		if _, err := in.wire.guard(ictx, func() error {
+			_, err := mod.ExportedFunction("_initialize").Call(ictx)
+			return err
+		}); err != nil {
 			pe, _ := m.failure(ctx, ictx, in, "_initialize", d, err)
 			return fail(pe)
 		}
 	}
 	if probe {
-		res, err := mod.ExportedFunction(hostabi.ExportABIVersion).Call(ictx)
+		var res []uint64
+		_, err := in.wire.guard(ictx, func() (err error) {
+			res, err = mod.ExportedFunction(hostabi.ExportABIVersion).Call(ictx)
+			return err
+		})
 		if err != nil {
 			pe, _ := m.failure(ctx, ictx, in, hostabi.ExportABIVersion, d, err)
 			return fail(pe)
@@ -191,14 +202,9 @@ func (in *instance) close(ctx context.Context) {
 	in.m.gauge.Dec()
 }
 
-// interrupt stops a call in flight on the instance (Module.Close past its context); the
-// caller's goroutine sees the call fail and closes the instance on release.
-func (in *instance) interrupt() {
-	_ = in.mod.CloseWithExitCode(context.Background(), exitInterrupted)
-}
-
-// exitInterrupted is the exit code of an instance interrupted by Module.Close.
-const exitInterrupted = 0xdead
+// interrupt stops a call in flight on the instance (Module.Close past its context) and any
+// later call; the caller's goroutine sees the call fail and closes the instance on release.
+func (in *instance) interrupt() { in.wire.trip(0, true) }
 
 // invoke makes one call of export on in: tug_alloc(len), copy the input, export(ptr, len),
 // under the call's deadline; it classifies what happened and discards the instance after
@@ -229,7 +235,11 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, input 
 	in.result, in.tooLarge = nil, 0
 	in.mem.TakeRefused()
 	in.stderr.lines = in.stderr.lines[:0]
-	code, err := in.run(context.WithValue(cctx, instanceKey{}, in), fn, input)
+	var code uint32
+	_, err := in.wire.guard(cctx, func() (err error) {
+		code, err = in.run(context.WithValue(cctx, instanceKey{}, in), fn, input)
+		return err
+	})
 	elapsed := time.Since(start)
 	cancel()
 	out := in.result
@@ -299,11 +309,9 @@ var errAllocFailed = fmt.Errorf("%s returned 0: out of memory", hostabi.ExportAl
 // call's (with the deadline d).
 func (m *Module) failure(ctx, cctx context.Context, in *instance, what string, d time.Duration, err error) (*PluginError, string) {
 	pe := &PluginError{Plugin: m.name, Version: m.Digest(), Export: what, Status: hostabi.StatusError}
-	var exit *sys.ExitError
-	exited := errors.As(err, &exit)
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
+	in.wire.mu.Lock()
+	closed := in.wire.closed
+	in.wire.mu.Unlock()
 	switch refused := in.mem.TakeRefused(); {
 	case in.tooLarge > 0:
 		pe.Reason = fmt.Sprintf("result of %d bytes exceeds the %s limit", in.tooLarge, size(uint64(m.opts.MaxResultBytes)))
@@ -325,7 +333,7 @@ func (m *Module) failure(ctx, cctx context.Context, in *instance, what string, d
 		pe.Reason = fmt.Sprintf("exceeded its %s deadline", d)
 		pe.Cause = fmt.Errorf("%w: %w", ErrDeadline, err)
 		return pe, resultDeadline
-	case exited && exit.ExitCode() == exitInterrupted && closed:
+	case closed:
 		pe.Reason = "interrupted: the plugin version was closed"
 		pe.Cause = fmt.Errorf("%w: %w", ErrClosed, err)
 		return pe, resultCanceled

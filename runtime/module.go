@@ -201,16 +201,19 @@ func (m *Module) retired() error {
 func (m *Module) release(in *instance) {
 	m.mu.Lock()
 	delete(m.busy, in)
-	m.inUse--
 	keep := in.broken == nil && !m.closed
 	if keep {
 		m.idle = append(m.idle, in)
+	} else {
+		// Closed before it stops counting as in use, so that a drained Module has no
+		// instances left.
+		m.mu.Unlock()
+		in.close(context.Background())
+		m.mu.Lock()
 	}
+	m.inUse--
 	m.signalDrained()
 	m.mu.Unlock()
-	if !keep {
-		in.close(context.Background())
-	}
 	<-m.tokens
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tugboat-io/tug/hostabi"
 	"github.com/tugboat-io/tug/hostabi/wasmbin"
+	"github.com/tugboat-io/tug/runtime/internal/interrupt"
 )
 
 // Config configures a Runtime. The zero value works: no on-disk cache, slog.Default, no
@@ -73,9 +74,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: register metrics: %w", err)
 	}
+	// Deadlines stop guest loops through package interrupt's instrumentation, not wazero's
+	// WithCloseOnContextDone, whose check leaves guest code at every loop head.
 	rc, engine := engineConfig()
-	// Every call runs under a deadline; this makes wazero honour it inside guest loops.
-	rc = rc.WithCloseOnContextDone(true)
 	r := &Runtime{engine: engine, log: log, metrics: met, codes: map[string]*code{}, modules: map[*Module]struct{}{}}
 	if cfg.CacheDir != "" {
 		r.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -276,6 +277,10 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (*moduleInfo, wazero
 	info, err := inspect(bin, r.wasi)
 	if err != nil {
 		return nil, nil, err
+	}
+	wasm, err = interrupt.Instrument(wasm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	cctx := experimental.WithCompilationWorkers(ctx, goruntime.GOMAXPROCS(0))
 	cm, err := r.wz.CompileModule(cctx, wasm)
