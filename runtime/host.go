@@ -69,10 +69,10 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 		lvl = slog.LevelInfo
 	}
 	if truncated {
-		in.m.log.Log(ctx, lvl, msg, "truncated_from", n)
+		in.m.log.Log(in.callerCtx, lvl, msg, "truncated_from", n)
 		return
 	}
-	in.m.log.Log(ctx, lvl, msg)
+	in.m.log.Log(in.callerCtx, lvl, msg)
 }
 
 // maxLine bounds a line of guest stdout or stderr.

@@ -94,6 +94,11 @@ type instance struct {
 	broken *PluginError // why the instance was discarded
 	closed bool
 	wire   tripwire
+	// ctx is what guest code runs under: it carries the instance to the host functions.
+	// Deadlines and cancellation reach the guest through wire, not through wazero.
+	ctx context.Context
+	// callerCtx is the context of the call being served, for the host functions' logs.
+	callerCtx context.Context
 }
 
 type instanceKey struct{}
@@ -109,14 +114,15 @@ func (m *Module) newInstance(ctx context.Context, probe bool) (*instance, error)
 		stdout: &lineWriter{log: m.log, level: slog.LevelInfo, stream: "stdout"},
 		stderr: &lineWriter{log: m.log, level: slog.LevelWarn, stream: "stderr", keep: true},
 	}
+	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
 	d := m.opts.InitDeadline
 	ictx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	ictx = context.WithValue(ictx, instanceKey{}, in)
+	in.callerCtx = ictx
 	cfg := m.config.WithStdout(in.stdout).WithStderr(in.stderr)
-	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ictx, in.mem.Allocator()), m.code.cm, cfg)
+	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, in.mem.Allocator()), m.code.cm, cfg)
 	if err != nil {
-		pe, _ := m.failure(ctx, ictx, in, "instantiation", d, err)
+		pe, _ := m.failure(in, "instantiation", d, err, ictx.Err())
 		return nil, pe
 	}
 	in.mod = mod
@@ -131,22 +137,22 @@ func (m *Module) newInstance(ctx context.Context, probe bool) (*instance, error)
 	}
 
 	if m.info.initialize {
-		if _, err := in.wire.guard(ictx, func() error {
-			_, err := mod.ExportedFunction("_initialize").Call(ictx)
+		if why, err := in.wire.guard(ictx, d, func() error {
+			_, err := mod.ExportedFunction("_initialize").Call(in.ctx)
 			return err
 		}); err != nil {
-			pe, _ := m.failure(ctx, ictx, in, "_initialize", d, err)
+			pe, _ := m.failure(in, "_initialize", d, err, why)
 			return fail(pe)
 		}
 	}
 	if probe {
 		var res []uint64
-		_, err := in.wire.guard(ictx, func() (err error) {
-			res, err = mod.ExportedFunction(hostabi.ExportABIVersion).Call(ictx)
+		why, err := in.wire.guard(ictx, d, func() (err error) {
+			res, err = mod.ExportedFunction(hostabi.ExportABIVersion).Call(in.ctx)
 			return err
 		})
 		if err != nil {
-			pe, _ := m.failure(ctx, ictx, in, hostabi.ExportABIVersion, d, err)
+			pe, _ := m.failure(in, hostabi.ExportABIVersion, d, err, why)
 			return fail(pe)
 		}
 		v := uint32(res[0])
@@ -195,6 +201,7 @@ func (in *instance) close(ctx context.Context) {
 		return
 	}
 	in.closed = true
+	in.wire.stop()
 	in.stdout.flush()
 	in.stderr.flush()
 	_ = in.mod.Close(ctx)
@@ -204,7 +211,7 @@ func (in *instance) close(ctx context.Context) {
 
 // interrupt stops a call in flight on the instance (Module.Close past its context) and any
 // later call; the caller's goroutine sees the call fail and closes the instance on release.
-func (in *instance) interrupt() { in.wire.trip(0, true) }
+func (in *instance) interrupt() { in.wire.close() }
 
 // invoke makes one call of export on in: tug_alloc(len), copy the input, export(ptr, len),
 // under the call's deadline; it classifies what happened and discards the instance after
@@ -231,17 +238,16 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, input 
 
 	d := m.opts.deadline(ctx, export)
 	start := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, d)
 	in.result, in.tooLarge = nil, 0
 	in.mem.TakeRefused()
 	in.stderr.lines = in.stderr.lines[:0]
+	in.callerCtx = ctx
 	var code uint32
-	_, err := in.wire.guard(cctx, func() (err error) {
-		code, err = in.run(context.WithValue(cctx, instanceKey{}, in), fn, input)
+	why, err := in.wire.guard(ctx, d, func() (err error) {
+		code, err = in.run(in.ctx, fn, input)
 		return err
 	})
 	elapsed := time.Since(start)
-	cancel()
 	out := in.result
 	in.result = nil
 
@@ -252,7 +258,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, input 
 	)
 	switch {
 	case err != nil:
-		pe, label = m.failure(ctx, cctx, in, export, d, err)
+		pe, label = m.failure(in, export, d, err, why)
 		status = hostabi.StatusError
 		out = nil
 	case status < hostabi.StatusOK || status > hostabi.StatusUnsupported:
@@ -269,8 +275,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, input 
 	default:
 		label = resultOK
 	}
-	m.callsVec.WithLabelValues(export, label).Inc()
-	m.durations.WithLabelValues(export).Observe(elapsed.Seconds())
+	m.observe(export, label, elapsed)
 	if pe == nil {
 		return out, status, nil
 	}
@@ -305,13 +310,10 @@ func (in *instance) run(ctx context.Context, fn api.Function, input []byte) (uin
 
 var errAllocFailed = fmt.Errorf("%s returned 0: out of memory", hostabi.ExportAlloc)
 
-// failure classifies an error from running guest code. ctx is the caller's context, cctx the
-// call's (with the deadline d).
-func (m *Module) failure(ctx, cctx context.Context, in *instance, what string, d time.Duration, err error) (*PluginError, string) {
+// failure classifies an error from running guest code; why is what fired the instance's
+// tripwire (or ended the call's context), nil if nothing did. d is the call's deadline.
+func (m *Module) failure(in *instance, what string, d time.Duration, err, why error) (*PluginError, string) {
 	pe := &PluginError{Plugin: m.name, Version: m.Digest(), Export: what, Status: hostabi.StatusError}
-	in.wire.mu.Lock()
-	closed := in.wire.closed
-	in.wire.mu.Unlock()
 	switch refused := in.mem.TakeRefused(); {
 	case in.tooLarge > 0:
 		pe.Reason = fmt.Sprintf("result of %d bytes exceeds the %s limit", in.tooLarge, size(uint64(m.opts.MaxResultBytes)))
@@ -325,17 +327,17 @@ func (m *Module) failure(ctx, cctx context.Context, in *instance, what string, d
 		pe.Reason += ": " + in.describe(err)
 		pe.Cause = fmt.Errorf("%w: %w", ErrMemoryLimit, err)
 		return pe, resultMemoryLimit
-	case ctx.Err() != nil:
-		pe.Reason = "interrupted: " + ctx.Err().Error()
-		pe.Cause = fmt.Errorf("call interrupted: %w", context.Cause(ctx))
-		return pe, resultCanceled
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+	case why == errDeadlinePassed:
 		pe.Reason = fmt.Sprintf("exceeded its %s deadline", d)
 		pe.Cause = fmt.Errorf("%w: %w", ErrDeadline, err)
 		return pe, resultDeadline
-	case closed:
-		pe.Reason = "interrupted: the plugin version was closed"
+	case why == errInterrupted:
+		pe.Reason = errInterrupted.Error()
 		pe.Cause = fmt.Errorf("%w: %w", ErrClosed, err)
+		return pe, resultCanceled
+	case why != nil:
+		pe.Reason = "interrupted: " + why.Error()
+		pe.Cause = fmt.Errorf("call interrupted: %w", why)
 		return pe, resultCanceled
 	}
 	pe.Reason = "trapped: " + in.describe(err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetratelabs/wazero"
@@ -31,6 +32,7 @@ type Module struct {
 
 	callsVec  *prometheus.CounterVec // curried: export, result
 	durations prometheus.ObserverVec // curried: export
+	okCalls   map[string]opMetrics   // per operation, resolved once: the hot path's labels
 	gauge     prometheus.Gauge       // live instances
 	gens      atomic.Uint64          // instances created, for Instance.Generation
 	live      atomic.Int64           // instances alive
@@ -83,8 +85,32 @@ func newModule(r *Runtime, name string, c *code, opts PluginOptions) (*Module, e
 		closing:   make(chan struct{}),
 		drained:   make(chan struct{}),
 		busy:      map[*instance]struct{}{},
+		okCalls:   map[string]opMetrics{},
+	}
+	for op := range info.ops {
+		m.okCalls[op] = opMetrics{ok: m.callsVec.WithLabelValues(op, resultOK), duration: m.durations.WithLabelValues(op)}
 	}
 	return m, nil
+}
+
+// opMetrics are one operation's successful-call counter and duration histogram.
+type opMetrics struct {
+	ok       prometheus.Counter
+	duration prometheus.Observer
+}
+
+// observe counts one call of export that ended with result label.
+func (m *Module) observe(export, label string, elapsed time.Duration) {
+	om, resolved := m.okCalls[export]
+	if !resolved {
+		om.duration = m.durations.WithLabelValues(export)
+	}
+	if resolved && label == resultOK {
+		om.ok.Inc()
+	} else {
+		m.callsVec.WithLabelValues(export, label).Inc()
+	}
+	om.duration.Observe(elapsed.Seconds())
 }
 
 // isEmptyObject reports whether config is {} (whitespace aside).

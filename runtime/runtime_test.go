@@ -513,6 +513,25 @@ func TestCloseInterrupts(t *testing.T) {
 	stillServing(t)
 }
 
+// TestCancelInterrupts: cancelling the caller's context stops a looping guest long before its
+// own deadline, the instance is discarded, and later calls on the pool of one are served: a
+// late fire of the cancelled call stops nothing after it.
+func TestCancelInterrupts(t *testing.T) {
+	m := load(t, "cancelled", "misbehave", PluginOptions{Deadline: time.Minute, PoolSize: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, _, err := m.Call(ctx, hostabi.ExportAdmit, []byte("loop"))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted: context canceled") {
+		t.Fatalf("cancelled call: %v", err)
+	}
+	for range 100 {
+		if _, _, err := m.Call(context.Background(), hostabi.ExportAdmit, []byte("ok")); err != nil {
+			t.Fatalf("a call after the cancelled one: %v", err)
+		}
+	}
+	stillServing(t)
+}
+
 func TestMetrics(t *testing.T) {
 	m := load(t, "metered", "minimal", PluginOptions{})
 	for range 3 {
