@@ -125,32 +125,15 @@ func schedNodes(in []byte) (hostabi.Status, []byte) {
 	if !isScheduler() {
 		return unsupported(hostabi.ExportSchedNodes, "RegisterFilter or tug.RegisterScore")
 	}
-	var ch hostabi.NodeChanges
-	if err := json.Unmarshal(in, &ch); err != nil {
-		return fail(hostabi.StatusInvalidInput, "decode node changes: %v", err)
+	set, remove, err := decodeNodeChanges(in)
+	if err != nil {
+		return fail(hostabi.StatusInvalidInput, "%v", err)
 	}
-	set := make([]*NodeInfo, len(ch.Set))
-	for i, e := range ch.Set {
-		node, err := DecodeNode(e.Node)
-		if err != nil {
-			return fail(hostabi.StatusInvalidInput, "node id %d: %v", e.ID, err)
-		}
-		ni := &NodeInfo{ID: e.ID, Node: node, Pods: make([]*Pod, len(e.Pods))}
-		for j, raw := range e.Pods {
-			if ni.Pods[j], err = DecodePod(raw); err != nil {
-				return fail(hostabi.StatusInvalidInput, "node id %d (%s), pod %d: %v", e.ID, node.Name, j, err)
-			}
-		}
-		set[i] = ni
-	}
-	if reg.nodes == nil {
-		reg.nodes = map[uint32]*NodeInfo{}
-	}
-	for _, id := range ch.Remove {
-		delete(reg.nodes, id)
+	for _, id := range remove {
+		reg.nodes.remove(id)
 	}
 	for _, ni := range set {
-		reg.nodes[ni.ID] = ni
+		reg.nodes.set(ni)
 	}
 	return ok(nil)
 }
@@ -197,13 +180,16 @@ func cycleNodes(export string, in []byte) ([]*NodeInfo, hostabi.Status, []byte) 
 		st, out := fail(hostabi.StatusInvalidInput, "%s before %s: no pod in this cycle", export, hostabi.ExportSchedPreFilter)
 		return nil, st, out
 	}
-	nodes := make([]*NodeInfo, len(ids))
-	for i, id := range ids {
-		if nodes[i] = reg.nodes[id]; nodes[i] == nil {
+	nodes := reg.cycle[:0]
+	for _, id := range ids {
+		n := reg.nodes.get(id)
+		nodes = append(nodes, n)
+		if n == nil {
 			st, out := fail(hostabi.StatusInvalidInput, "unknown node id %d", id)
 			return nil, st, out
 		}
 	}
+	reg.cycle = nodes
 	return nodes, hostabi.StatusOK, nil
 }
 
@@ -275,7 +261,7 @@ func schedNormalize(in []byte) (hostabi.Status, []byte) {
 	}
 	scores := make([]NodeScore, len(input))
 	for i, s := range input {
-		n := reg.nodes[s.NodeID]
+		n := reg.nodes.get(s.NodeID)
 		if n == nil {
 			return fail(hostabi.StatusInvalidInput, "unknown node id %d", s.NodeID)
 		}

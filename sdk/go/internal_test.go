@@ -162,7 +162,7 @@ func TestPatchValueThatCannotBeEncoded(t *testing.T) {
 func withRegistry(t *testing.T, set func()) {
 	saved := reg
 	reg.configure, reg.filter, reg.score, reg.admit, reg.reconcile = nil, nil, nil, nil, nil
-	reg.nodes, reg.pod, reg.state = nil, nil, nil
+	reg.nodes, reg.pod, reg.state = nodeTable{}, nil, nil
 	t.Cleanup(func() { reg = saved })
 	if set != nil {
 		set()

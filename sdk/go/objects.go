@@ -1,10 +1,6 @@
 package tug
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-)
+import "encoding/json"
 
 // The Kubernetes objects a plugin sees most, decoded into small structs with the fields
 // scheduling and admission policies use. Field and JSON names are those of k8s.io/api, so
@@ -147,32 +143,3 @@ type NodeCondition struct {
 
 // ResourceList maps resource names (cpu, memory, pods, nvidia.com/gpu, …) to quantities.
 type ResourceList map[string]Quantity
-
-// DecodePod decodes a pod's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
-func DecodePod(raw []byte) (*Pod, error) {
-	p := &Pod{}
-	if err := decodeObject(raw, p); err != nil {
-		return nil, fmt.Errorf("decode pod: %w", err)
-	}
-	p.Raw = raw
-	return p, nil
-}
-
-// DecodeNode decodes a node's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
-func DecodeNode(raw []byte) (*Node, error) {
-	n := &Node{}
-	if err := decodeObject(raw, n); err != nil {
-		return nil, fmt.Errorf("decode node: %w", err)
-	}
-	n.Raw = raw
-	return n, nil
-}
-
-// decodeObject decodes a JSON object, refusing null and anything else that is not one.
-func decodeObject(raw []byte, v any) error {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return fmt.Errorf("not a JSON object")
-	}
-	return json.Unmarshal(raw, v)
-}

@@ -1,0 +1,426 @@
+package tug
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tugboat-io/tug/sdk/go/internal/jsonread"
+)
+
+// The decoders of the objects the scheduling hot path reads, without reflection (see
+// internal/jsonread for why). Each reads exactly the fields its struct declares, under their
+// Kubernetes JSON names, and skips the rest; the result is what encoding/json would give
+// for the same input (decode_test.go checks it).
+
+// DecodePod decodes a pod's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
+func DecodePod(raw []byte) (*Pod, error) {
+	p := &Pod{}
+	if err := decodeTop(raw, func(r *jsonread.Reader) { readPod(r, p) }); err != nil {
+		return nil, fmt.Errorf("decode pod: %w", err)
+	}
+	p.Raw = raw
+	return p, nil
+}
+
+// DecodeNode decodes a node's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
+func DecodeNode(raw []byte) (*Node, error) {
+	n := &Node{}
+	if err := decodeTop(raw, func(r *jsonread.Reader) { readNode(r, n) }); err != nil {
+		return nil, fmt.Errorf("decode node: %w", err)
+	}
+	n.Raw = raw
+	return n, nil
+}
+
+// decodeTop reads one JSON object with read, refusing null and anything else that is not
+// an object.
+func decodeTop(raw []byte, read func(*jsonread.Reader)) error {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("not a JSON object")
+	}
+	r := jsonread.New(raw)
+	read(r)
+	return r.End()
+}
+
+func readPod(r *jsonread.Reader, p *Pod) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "apiVersion":
+			p.APIVersion = r.String()
+		case "kind":
+			p.Kind = r.String()
+		case "metadata":
+			readMeta(r, &p.ObjectMeta)
+		case "spec":
+			readPodSpec(r, &p.Spec)
+		case "status":
+			readPodStatus(r, &p.Status)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readMeta(r *jsonread.Reader, m *ObjectMeta) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "name":
+			m.Name = r.String()
+		case "namespace":
+			m.Namespace = r.String()
+		case "uid":
+			m.UID = r.String()
+		case "labels":
+			m.Labels = r.StringMap()
+		case "annotations":
+			m.Annotations = r.StringMap()
+		case "ownerReferences":
+			m.OwnerReferences = nil
+			if r.Begin('[') {
+				m.OwnerReferences = []OwnerReference{}
+				for r.Next(']') {
+					var o OwnerReference
+					readOwner(r, &o)
+					m.OwnerReferences = append(m.OwnerReferences, o)
+				}
+			}
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readOwner(r *jsonread.Reader, o *OwnerReference) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "apiVersion":
+			o.APIVersion = r.String()
+		case "kind":
+			o.Kind = r.String()
+		case "name":
+			o.Name = r.String()
+		case "uid":
+			o.UID = r.String()
+		case "controller":
+			o.Controller = nil
+			if !r.Null() {
+				b := r.Bool()
+				o.Controller = &b
+			}
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readPodSpec(r *jsonread.Reader, s *PodSpec) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "nodeName":
+			s.NodeName = r.String()
+		case "nodeSelector":
+			s.NodeSelector = r.StringMap()
+		case "tolerations":
+			s.Tolerations = nil
+			if r.Begin('[') {
+				s.Tolerations = []Toleration{}
+				for r.Next(']') {
+					var t Toleration
+					readToleration(r, &t)
+					s.Tolerations = append(s.Tolerations, t)
+				}
+			}
+		case "affinity":
+			s.Affinity = r.Raw()
+		case "topologySpreadConstraints":
+			s.TopologySpreadConstraints = r.Raw()
+		case "containers":
+			s.Containers = readContainers(r)
+		case "initContainers":
+			s.InitContainers = readContainers(r)
+		case "overhead":
+			s.Overhead = readResources(r)
+		case "schedulerName":
+			s.SchedulerName = r.String()
+		case "priorityClassName":
+			s.PriorityClassName = r.String()
+		case "priority":
+			s.Priority = nil
+			if !r.Null() {
+				v := int32(r.Int(32))
+				s.Priority = &v
+			}
+		case "serviceAccountName":
+			s.ServiceAccountName = r.String()
+		case "hostNetwork":
+			s.HostNetwork = r.Bool()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readToleration(r *jsonread.Reader, t *Toleration) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "key":
+			t.Key = r.String()
+		case "operator":
+			t.Operator = r.String()
+		case "value":
+			t.Value = r.String()
+		case "effect":
+			t.Effect = r.String()
+		case "tolerationSeconds":
+			t.TolerationSeconds = nil
+			if !r.Null() {
+				v := r.Int(64)
+				t.TolerationSeconds = &v
+			}
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readContainers(r *jsonread.Reader) []Container {
+	if !r.Begin('[') {
+		return nil
+	}
+	cs := []Container{}
+	for r.Next(']') {
+		var c Container
+		if r.Begin('{') {
+			for r.Next('}') {
+				switch string(r.Key()) {
+				case "name":
+					c.Name = r.String()
+				case "image":
+					c.Image = r.String()
+				case "resources":
+					if r.Begin('{') {
+						for r.Next('}') {
+							switch string(r.Key()) {
+							case "limits":
+								c.Resources.Limits = readResources(r)
+							case "requests":
+								c.Resources.Requests = readResources(r)
+							default:
+								r.Skip()
+							}
+						}
+					}
+				case "ports":
+					c.Ports = nil
+					if r.Begin('[') {
+						c.Ports = []ContainerPort{}
+						for r.Next(']') {
+							var p ContainerPort
+							readPort(r, &p)
+							c.Ports = append(c.Ports, p)
+						}
+					}
+				case "restartPolicy":
+					c.RestartPolicy = r.String()
+				default:
+					r.Skip()
+				}
+			}
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func readPort(r *jsonread.Reader, p *ContainerPort) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "name":
+			p.Name = r.String()
+		case "hostPort":
+			p.HostPort = int32(r.Int(32))
+		case "containerPort":
+			p.ContainerPort = int32(r.Int(32))
+		case "protocol":
+			p.Protocol = r.String()
+		case "hostIP":
+			p.HostIP = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// readResources reads a ResourceList: quantities are strings or numbers, as in Kubernetes.
+func readResources(r *jsonread.Reader) ResourceList {
+	if !r.Begin('{') {
+		return nil
+	}
+	l := ResourceList{}
+	for r.Next('}') {
+		k := string(r.Key())
+		l[k] = readQuantity(r)
+	}
+	return l
+}
+
+func readQuantity(r *jsonread.Reader) Quantity {
+	if r.Null() {
+		return ""
+	}
+	if b := r.Skip(); len(b) > 0 {
+		switch c := b[0]; {
+		case c == '"':
+			return Quantity(jsonread.New(b).String())
+		case c == '-' || (c >= '0' && c <= '9'):
+			return Quantity(b)
+		}
+	}
+	if r.Err() == nil {
+		r.Fail("quantity: want a string or a number")
+	}
+	return ""
+}
+
+func readPodStatus(r *jsonread.Reader, s *PodStatus) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "phase":
+			s.Phase = r.String()
+		case "nominatedNodeName":
+			s.NominatedNodeName = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readNode(r *jsonread.Reader, n *Node) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "apiVersion":
+			n.APIVersion = r.String()
+		case "kind":
+			n.Kind = r.String()
+		case "metadata":
+			readMeta(r, &n.ObjectMeta)
+		case "spec":
+			if r.Begin('{') {
+				for r.Next('}') {
+					switch string(r.Key()) {
+					case "unschedulable":
+						n.Spec.Unschedulable = r.Bool()
+					case "taints":
+						n.Spec.Taints = nil
+						if r.Begin('[') {
+							n.Spec.Taints = []Taint{}
+							for r.Next(']') {
+								var t Taint
+								readTaint(r, &t)
+								n.Spec.Taints = append(n.Spec.Taints, t)
+							}
+						}
+					default:
+						r.Skip()
+					}
+				}
+			}
+		case "status":
+			readNodeStatus(r, &n.Status)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readTaint(r *jsonread.Reader, t *Taint) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "key":
+			t.Key = r.String()
+		case "value":
+			t.Value = r.String()
+		case "effect":
+			t.Effect = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readNodeStatus(r *jsonread.Reader, s *NodeStatus) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "capacity":
+			s.Capacity = readResources(r)
+		case "allocatable":
+			s.Allocatable = readResources(r)
+		case "conditions":
+			s.Conditions = nil
+			if r.Begin('[') {
+				s.Conditions = []NodeCondition{}
+				for r.Next(']') {
+					var c NodeCondition
+					if r.Begin('{') {
+						for r.Next('}') {
+							switch string(r.Key()) {
+							case "type":
+								c.Type = r.String()
+							case "status":
+								c.Status = r.String()
+							default:
+								r.Skip()
+							}
+						}
+					}
+					s.Conditions = append(s.Conditions, c)
+				}
+			}
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// decodeObject decodes a JSON object into v with encoding/json (for the kinds off the
+// scheduling hot path), refusing null and anything else that is not an object.
+func decodeObject(raw []byte, v any) error {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("not a JSON object")
+	}
+	return json.Unmarshal(raw, v)
+}
