@@ -75,7 +75,7 @@ func main() {
 	fmt.Printf("\nworkload: %d resident nodes x %d pods (tug_sched_nodes message %.1f MiB), pod %d B, filter input %d B; %d wasm cycles, native -benchtime %s\n",
 		*nodeCount, *podsPer, float64(len(nodes))/(1<<20), len(pod), len(ids), *cycles, *benchtime)
 	fmt.Printf("machine: %s/%s, %d CPUs, %s; wazero engine: %s\n\n", goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU(), goruntime.Version(), engine)
-	fmt.Println("| plugin | wasm size | compile (Load, no cache) | instantiate (median) | tug_sched_nodes (all nodes) | instance memory after load | rejected | wasm µs/pod | native µs/pod | native/wasm |")
+	fmt.Println("| plugin | wasm size | compile (Load, no cache) | instantiate (median) | tug_sched_nodes (all nodes) | instance memory after load | rejected | wasm µs/pod (prefilter + filter) | native µs/pod | native/wasm |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range rows {
 		nat, ratio := "—", "—"
@@ -86,9 +86,9 @@ func main() {
 				log.Printf("WARNING: native rejected %d nodes, wasm %d", nativeRejected, r.rejected)
 			}
 		}
-		fmt.Printf("| %s | %.1f MiB | %s | %s | %s | %s | %d | %.1f | %s | %s |\n", r.name, float64(len(wasm[r.name]))/(1<<20),
+		fmt.Printf("| %s | %.1f MiB | %s | %s | %s | %s | %d | %.1f (%.1f + %.1f) | %s | %s |\n", r.name, float64(len(wasm[r.name]))/(1<<20),
 			r.compile.Round(time.Millisecond), r.instantiate.Round(10*time.Microsecond), r.nodesLoad.Round(time.Millisecond),
-			r.memory, r.rejected, r.perPod, nat, ratio)
+			r.memory, r.rejected, r.perPod, r.preFilter, r.filter, nat, ratio)
 	}
 	fmt.Println()
 	for _, r := range rows {
@@ -118,6 +118,7 @@ type row struct {
 	memory                          string
 	rejected                        int
 	perPod                          float64 // µs
+	preFilter, filter               float64 // µs per pod of each call
 }
 
 // capture is a slog handler keeping the runtime's and the guests' log records.
@@ -214,20 +215,27 @@ func runWasm(name string, wasm, nodes, pod, ids []byte) row {
 	r.nodesLoad = time.Since(start)
 	// The instance's linear memory after every node is resident: its share of the memory cap.
 	r.memory = fmt.Sprintf("%.0f MiB", float64(in.MemoryBytes())/(1<<20))
+	var preT, filterT time.Duration
 	cycle := func() int {
+		t0 := time.Now()
 		call(hostabi.ExportSchedPreFilter, pod)
+		t1 := time.Now()
 		rejs, err := hostabi.DecodeFilterOutput(call(hostabi.ExportSchedFilter, ids))
+		preT, filterT = preT+t1.Sub(t0), filterT+time.Since(t1)
 		must(err)
 		return len(rejs)
 	}
 	for range 20 { // warm-up, and the fit filter's per-node sums
 		r.rejected = cycle()
 	}
+	preT, filterT = 0, 0
 	start = time.Now()
 	for range *cycles {
 		cycle()
 	}
 	r.perPod = float64(time.Since(start).Microseconds()) / float64(*cycles)
+	r.preFilter = float64(preT.Microseconds()) / float64(*cycles)
+	r.filter = float64(filterT.Microseconds()) / float64(*cycles)
 	return r
 }
 
