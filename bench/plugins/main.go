@@ -1,13 +1,15 @@
-// Command plugins benchmarks scheduler filter plugins built with the Go SDK, in wasm on the
-// tug runtime and natively, in one run:
+// Command plugins benchmarks scheduler filter plugins, in wasm on the tug runtime and
+// natively, in one run:
 //
 //	go run ./bench/plugins
 //
-// It builds the guests in bench/plugins/guests (their own module) with GOOS=wasip1
-// GOARCH=wasm -buildmode=c-shared, writes one workload (5000 nodes with 10 resident pods
-// each, a pod, the filter input frame), runs the fit filter natively with go test -bench in
-// the guests module (the SDK's handlers through sdktest, same bytes in and out), runs the
-// trivial and fit filters in wasm in this process, and prints one table.
+// Two filters, each in two languages: a trivial filter (every node passes) and a
+// NodeResourcesFit-style one, written with the Go SDK (bench/plugins/guests, their own
+// module, built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) and in C from ABI.md
+// (bench/plugins/cguests, built with clang). It writes one workload (5000 nodes with 10
+// resident pods each, a pod, the filter input frame), runs each fit filter natively on the
+// same bytes — the Go one through sdktest with go test -bench, the C one built natively with
+// a small host of its own — runs all four in wasm in this process, and prints one table.
 package main
 
 import (
@@ -66,9 +68,19 @@ func main() {
 		must(err)
 	}
 
-	nativeNs, nativeRejected := native(guests, tmp)
+	// The same filters in C, built with Debian's clang (wasm and, for fit, native).
+	cdir := filepath.Join(filepath.Dir(self), "cguests")
+	if b, err := exec.Command("make", "-C", cdir, "OUT="+tmp).CombinedOutput(); err != nil {
+		log.Fatalf("building the C guests: %v\n%s", err, b)
+	}
+	for _, name := range []string{"trivial-c", "fit-c"} {
+		wasm[name], err = os.ReadFile(filepath.Join(tmp, name+".wasm"))
+		must(err)
+	}
+
+	natives := map[string]nativeResult{"fit": nativeGo(guests, tmp), "fit-c": nativeC(filepath.Join(tmp, "fit-c-native"), tmp)}
 	rows := []row{}
-	for _, name := range []string{"trivial", "fit"} {
+	for _, name := range []string{"trivial", "trivial-c", "fit", "fit-c"} {
 		rows = append(rows, runWasm(name, wasm[name], nodes, pod, ids))
 	}
 
@@ -79,25 +91,24 @@ func main() {
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range rows {
 		nat, ratio := "—", "—"
-		if r.name == "fit" {
-			nat = fmt.Sprintf("%.1f", nativeNs/1e3)
-			ratio = fmt.Sprintf("%.2f×", nativeNs/1e3/r.perPod)
-			if nativeRejected != r.rejected {
-				log.Printf("WARNING: native rejected %d nodes, wasm %d", nativeRejected, r.rejected)
+		if n, ok := natives[r.name]; ok {
+			nat = fmt.Sprintf("%.1f", n.ns/1e3)
+			ratio = fmt.Sprintf("%.2f×", n.ns/1e3/r.perPod)
+			if n.rejected != r.rejected {
+				log.Printf("WARNING: %s: native rejected %d nodes, wasm %d", r.name, n.rejected, r.rejected)
 			}
 		}
-		fmt.Printf("| %s | %.1f MiB | %s | %s | %s | %s | %d | %.1f (%.1f + %.1f) | %s | %s |\n", r.name, float64(len(wasm[r.name]))/(1<<20),
+		fmt.Printf("| %s | %.2f MiB | %s | %s | %s | %s | %d | %.1f (%.1f + %.1f) | %s | %s |\n", r.name, float64(len(wasm[r.name]))/(1<<20),
 			r.compile.Round(time.Millisecond), r.instantiate.Round(10*time.Microsecond), r.nodesLoad.Round(time.Millisecond),
 			r.memory, r.rejected, r.perPod, r.preFilter, r.filter, nat, ratio)
 	}
 	fmt.Println()
 	for _, r := range rows {
-		switch r.name {
-		case "trivial":
-			fmt.Printf("goal trivial filter over %d nodes <= 20 µs/pod in wasm: %.1f µs -> %s\n", *nodeCount, r.perPod, met(r.perPod <= 20))
-		case "fit":
-			f := nativeNs / 1e3 / r.perPod
-			fmt.Printf("goal realistic plugin >= 0.5x native speed: %.2fx -> %s\n", f, met(f >= 0.5))
+		if strings.HasPrefix(r.name, "trivial") {
+			fmt.Printf("goal trivial filter over %d nodes <= 20 µs/pod in wasm (%s): %.1f µs -> %s\n", *nodeCount, r.name, r.perPod, met(r.perPod <= 20))
+		} else if n, ok := natives[r.name]; ok {
+			f := n.ns / 1e3 / r.perPod
+			fmt.Printf("goal realistic plugin >= 0.5x native speed (%s): %.2fx -> %s\n", r.name, f, met(f >= 0.5))
 		}
 	}
 }
@@ -239,8 +250,27 @@ func runWasm(name string, wasm, nodes, pod, ids []byte) row {
 	return r
 }
 
-// native runs BenchmarkNativeFit in the guests module and returns its ns/op and rejections.
-func native(guests, workloadDir string) (float64, int) {
+type nativeResult struct {
+	ns       float64 // per pod
+	rejected int
+}
+
+// nativeC runs the C fit filter built natively on the workload, as many cycles as the wasm
+// side runs.
+func nativeC(bin, workloadDir string) nativeResult {
+	out, err := exec.Command(bin, workloadDir, strconv.Itoa(max(*cycles, 200))).CombinedOutput()
+	if err != nil {
+		log.Fatalf("native C fit: %v\n%s", err, out)
+	}
+	var r nativeResult
+	if _, err := fmt.Sscan(string(out), &r.ns, &r.rejected); err != nil {
+		log.Fatalf("native C fit: %q: %v", out, err)
+	}
+	return r
+}
+
+// nativeGo runs BenchmarkNativeFit in the guests module and returns its ns/op and rejections.
+func nativeGo(guests, workloadDir string) nativeResult {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkNativeFit$", "-benchtime", *benchtime, "./fit")
 	cmd.Dir = guests
 	cmd.Env = append(os.Environ(), "TUG_BENCH_WORKLOAD="+workloadDir)
@@ -265,10 +295,10 @@ func native(guests, workloadDir string) (float64, int) {
 				rej = int(v)
 			}
 		}
-		return ns, rej
+		return nativeResult{ns, rej}
 	}
 	log.Fatalf("native benchmark: no result in\n%s", out)
-	return 0, 0
+	return nativeResult{}
 }
 
 // workload returns a tug_sched_nodes message setting n nodes (ids 0..n-1) with podsPer pods
