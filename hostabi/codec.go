@@ -57,6 +57,25 @@ func DecodeNodeIDs(b []byte) ([]uint32, error) {
 	return ids, nil
 }
 
+// NodeIDList is a node-list frame's ids read in place: a guest walking the candidates of a
+// filter or score call needs no copy of them (DecodeNodeIDs makes one).
+type NodeIDList struct{ b []byte }
+
+// ParseNodeIDs checks a node-list frame (ABI.md §4.3) and returns its ids, in place.
+func ParseNodeIDs(b []byte) (NodeIDList, error) {
+	_, rest, err := fixedCount(b, nodeIDSize, "node list")
+	if err != nil {
+		return NodeIDList{}, err
+	}
+	return NodeIDList{rest}, nil
+}
+
+// Len is the number of ids.
+func (l NodeIDList) Len() int { return len(l.b) / nodeIDSize }
+
+// At returns the i-th id.
+func (l NodeIDList) At(i int) uint32 { return binary.LittleEndian.Uint32(l.b[i*nodeIDSize:]) }
+
 // AppendFilterOutput appends a filter output frame (ABI.md §4.3) to dst:
 // u32 count | { u32 node_id | u32 code | u32 reason_len | reason } × count.
 func AppendFilterOutput(dst []byte, rs []Rejection) []byte {

@@ -141,6 +141,16 @@ func FuzzDecodeNodeIDs(f *testing.F) {
 		if enc := AppendNodeIDs(nil, ids); !bytes.Equal(enc, b) {
 			t.Fatalf("%x decoded to %v, which encodes to %x", b, ids, enc)
 		}
+		// ParseNodeIDs accepts the same frames and reads the same ids in place.
+		l, err := ParseNodeIDs(b)
+		if err != nil || l.Len() != len(ids) {
+			t.Fatalf("ParseNodeIDs(%x) = %d ids, %v; DecodeNodeIDs found %d", b, l.Len(), err, len(ids))
+		}
+		for i, id := range ids {
+			if l.At(i) != id {
+				t.Fatalf("ParseNodeIDs(%x).At(%d) = %d, want %d", b, i, l.At(i), id)
+			}
+		}
 	})
 }
 

@@ -169,28 +169,22 @@ func schedPreFilter(in []byte) (hostabi.Status, []byte) {
 	return ok(nil)
 }
 
-// cycleNodes decodes a node-list frame and resolves its ids against the resident state.
-func cycleNodes(export string, in []byte) ([]*NodeInfo, hostabi.Status, []byte) {
-	ids, err := hostabi.DecodeNodeIDs(in)
+// cycleNodes checks a node-list frame and the cycle's pod, and returns the frame's ids.
+func cycleNodes(export string, in []byte) (hostabi.NodeIDList, hostabi.Status, []byte) {
+	ids, err := hostabi.ParseNodeIDs(in)
 	if err != nil {
 		st, out := fail(hostabi.StatusInvalidInput, "%v", err)
-		return nil, st, out
+		return ids, st, out
 	}
 	if reg.pod == nil {
 		st, out := fail(hostabi.StatusInvalidInput, "%s before %s: no pod in this cycle", export, hostabi.ExportSchedPreFilter)
-		return nil, st, out
+		return ids, st, out
 	}
-	nodes := reg.cycle[:0]
-	for _, id := range ids {
-		n := reg.nodes.get(id)
-		nodes = append(nodes, n)
-		if n == nil {
-			st, out := fail(hostabi.StatusInvalidInput, "unknown node id %d", id)
-			return nil, st, out
-		}
-	}
-	reg.cycle = nodes
-	return nodes, hostabi.StatusOK, nil
+	return ids, hostabi.StatusOK, nil
+}
+
+func unknownNode(id uint32) (hostabi.Status, []byte) {
+	return fail(hostabi.StatusInvalidInput, "unknown node id %d", id)
 }
 
 // same reports whether a and b are the same comparable value: one object registered as both
@@ -202,22 +196,39 @@ func same(a, b any) bool {
 
 type rejection = hostabi.Rejection
 
-// schedFilter is tug_sched_filter (ABI.md §4.3).
+// schedFilter is tug_sched_filter (ABI.md §4.3). This loop runs once per candidate node, so
+// it reads ids in place, keeps the cycle's values in locals, and calls a FilterFunc directly
+// rather than through its Filter method: in Go's wasm code each call costs tens of
+// nanoseconds.
 func schedFilter(in []byte) (hostabi.Status, []byte) {
 	if reg.filter == nil {
 		return unsupported(hostabi.ExportSchedFilter, "RegisterFilter")
 	}
-	nodes, st, out := cycleNodes(hostabi.ExportSchedFilter, in)
+	ids, st, out := cycleNodes(hostabi.ExportSchedFilter, in)
 	if st != hostabi.StatusOK {
 		return st, out
 	}
-	reg.rejs = reg.rejs[:0]
-	for _, n := range nodes {
-		if s := reg.filter.Filter(reg.state, reg.pod, n); !s.IsSuccess() {
-			reg.rejs = append(reg.rejs, rejection{NodeID: n.ID, Code: hostabi.Code(s.Code()), Reason: s.Message()})
+	state, pod, nodes, filter := reg.state, reg.pod, &reg.nodes, reg.filter
+	fn, isFunc := filter.(FilterFunc)
+	rejs := reg.rejs[:0]
+	for i, n := 0, ids.Len(); i < n; i++ {
+		id := ids.At(i)
+		node := nodes.get(id)
+		if node == nil {
+			return unknownNode(id)
+		}
+		var s *Status
+		if isFunc {
+			s = fn(state, pod, node)
+		} else {
+			s = filter.Filter(state, pod, node)
+		}
+		if s != nil && s.code != CodeSuccess {
+			rejs = append(rejs, rejection{NodeID: id, Code: hostabi.Code(s.Code()), Reason: s.Message()})
 		}
 	}
-	reg.out = hostabi.AppendFilterOutput(reg.out[:0], reg.rejs)
+	reg.rejs = rejs
+	reg.out = hostabi.AppendFilterOutput(reg.out[:0], rejs)
 	return ok(reg.out)
 }
 
@@ -226,22 +237,36 @@ func schedScore(in []byte) (hostabi.Status, []byte) {
 	if reg.score == nil {
 		return unsupported(hostabi.ExportSchedScore, "RegisterScore")
 	}
-	nodes, st, out := cycleNodes(hostabi.ExportSchedScore, in)
+	ids, st, out := cycleNodes(hostabi.ExportSchedScore, in)
 	if st != hostabi.StatusOK {
 		return st, out
 	}
-	_, normalizes := reg.score.(Normalizer)
-	scores := make([]int64, len(nodes))
-	for i, n := range nodes {
-		s, st := reg.score.Score(reg.state, reg.pod, n)
+	state, pod, nodes, score := reg.state, reg.pod, &reg.nodes, reg.score
+	fn, isFunc := score.(ScoreFunc)
+	_, normalizes := score.(Normalizer)
+	scores := reg.scores[:0]
+	for i, n := 0, ids.Len(); i < n; i++ {
+		id := ids.At(i)
+		node := nodes.get(id)
+		if node == nil {
+			return unknownNode(id)
+		}
+		var s int64
+		var st *Status
+		if isFunc {
+			s, st = fn(state, pod, node)
+		} else {
+			s, st = score.Score(state, pod, node)
+		}
 		if !st.IsSuccess() {
-			return fail(hostabi.StatusError, "score node %s: %s", n.Name(), st)
+			return fail(hostabi.StatusError, "score node %s: %s", node.Name(), st)
 		}
 		if !normalizes && (s < 0 || s > MaxNodeScore) {
-			return fail(hostabi.StatusError, "Score returned %d for node %s, want 0..%d", s, n.Name(), MaxNodeScore)
+			return fail(hostabi.StatusError, "Score returned %d for node %s, want 0..%d", s, node.Name(), MaxNodeScore)
 		}
-		scores[i] = s
+		scores = append(scores, s)
 	}
+	reg.scores = scores
 	reg.out = hostabi.AppendScores(reg.out[:0], scores)
 	return ok(reg.out)
 }

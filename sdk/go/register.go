@@ -15,12 +15,12 @@ var reg struct {
 	admit     Admitter
 	reconcile Reconciler
 
-	nodes nodeTable   // resident node state (ABI.md §4.1)
-	cycle []*NodeInfo // the nodes of the current filter or score call, reused
-	pod   *Pod        // the current scheduling cycle's pod, from prefilter
-	state *CycleState // the current cycle's state
-	out   []byte      // the last output, reused
-	rejs  []rejection // filter's rejections, reused
+	nodes  nodeTable   // resident node state (ABI.md §4.1)
+	pod    *Pod        // the current scheduling cycle's pod, from prefilter
+	state  *CycleState // the current cycle's state
+	out    []byte      // the last output, reused
+	rejs   []rejection // filter's rejections, reused
+	scores []int64     // score's scores, reused
 }
 
 // RegisterConfigure makes f receive the plugin's configuration (the config of its
