@@ -3,6 +3,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +65,126 @@ func TestConformance(t *testing.T) {
 	t.Run("c-deny-latest", func(t *testing.T) {
 		runKit(t, "kit-c-deny-latest", buildCPlugin(t), "")
 	})
+}
+
+// kitHost adapts the Runtime to the kit's host checks: each Load is a plugin version, and
+// each call takes whatever instance the pool gives, as the scheduler and admission do.
+type kitHost struct {
+	t *testing.T
+	n int
+}
+
+type moduleGuest struct{ m *Module }
+
+func (h *kitHost) Load(wasm []byte) (abitest.Guest, error) {
+	h.n++
+	m, err := testRT.Load(context.Background(), fmt.Sprintf("kit-host-%d", h.n), wasm, PluginOptions{Deadline: 250 * time.Millisecond})
+	if err != nil {
+		h.t.Logf("refused: %v", err)
+		return nil, err
+	}
+	return moduleGuest{m}, nil
+}
+
+func (h *kitHost) Close(g abitest.Guest) {
+	if g != nil {
+		_ = g.(moduleGuest).m.Close(context.Background())
+	}
+}
+
+func (g moduleGuest) Has(export string) bool { return g.m.Exports(export) }
+
+func (g moduleGuest) Call(export string, in []byte) ([]byte, hostabi.Status, error) {
+	out, st, err := g.m.Call(context.Background(), export, in)
+	var pe *PluginError
+	if errors.As(err, &pe) && pe.Cause == nil {
+		return out, pe.Status, nil
+	}
+	if err != nil {
+		g.m.log.Debug("kit call failed", "error", err)
+	}
+	return out, st, err
+}
+
+// TestHostConformance runs the kit's host checks against this runtime.
+func TestHostConformance(t *testing.T) {
+	abitest.RunHost(t, &kitHost{t: t})
+}
+
+// flawedHost wraps this runtime with one deliberate flaw, to show the kit catches it.
+type flawedHost struct {
+	kitHost
+	flaw string
+}
+
+type flawedGuest struct {
+	abitest.Guest
+	flaw string
+}
+
+func (h *flawedHost) Load(wasm []byte) (abitest.Guest, error) {
+	g, err := h.kitHost.Load(wasm)
+	if err != nil && h.flaw == "loads-anything" {
+		return flawedGuest{flaw: h.flaw}, nil
+	}
+	return flawedGuest{g, h.flaw}, err
+}
+
+func (h *flawedHost) Close(g abitest.Guest) {
+	if fg, ok := g.(flawedGuest); ok && fg.Guest != nil {
+		h.kitHost.Close(fg.Guest)
+	}
+}
+
+func (g flawedGuest) Call(export string, in []byte) ([]byte, hostabi.Status, error) {
+	if g.Guest == nil { // a module the runtime refused, "loaded" anyway
+		return in, hostabi.StatusOK, nil
+	}
+	out, st, err := g.Guest.Call(export, in)
+	switch g.flaw {
+	case "swallows-failures":
+		if err != nil {
+			return nil, hostabi.StatusOK, nil
+		}
+	case "drops-bytes":
+		out = out[:len(out)/2]
+	case "loses-status":
+		st = hostabi.StatusOK
+	}
+	return out, st, err
+}
+
+// TestHostKitCatchesFlaws runs the host checks against flawed hosts in a child test process
+// (the kit fails the test it is given) and checks each flaw is reported.
+func TestHostKitCatchesFlaws(t *testing.T) {
+	if os.Getenv("TUG_HOST_FLAW") != "" {
+		t.Skip("inside a child run")
+	}
+	for flaw, want := range map[string]string{
+		"loads-anything":    "the host loaded a module with",
+		"swallows-failures": "and no error",
+		"drops-bytes":       "want the input back",
+		"loses-status":      "a guest returning",
+	} {
+		t.Run(flaw, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawedHost$", "-test.v")
+			cmd.Env = append(os.Environ(), "TUG_HOST_FLAW="+flaw)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the kit passed a host with flaw %s:\n%s", flaw, out)
+			}
+			if !strings.Contains(string(out), want) {
+				t.Fatalf("the kit failed, but not with %q:\n%s", want, out)
+			}
+		})
+	}
+}
+
+// TestFlawedHost is run by TestHostKitCatchesFlaws in a child process.
+func TestFlawedHost(t *testing.T) {
+	flaw := os.Getenv("TUG_HOST_FLAW")
+	if flaw == "" {
+		t.Skip("run by TestHostKitCatchesFlaws with TUG_HOST_FLAW set")
+	}
+	abitest.RunHost(t, &flawedHost{kitHost: kitHost{t: t}, flaw: flaw})
 }

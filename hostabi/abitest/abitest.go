@@ -1,8 +1,14 @@
-// Package abitest is the ABI v1 conformance kit for guests: it drives a loaded plugin module
-// through every operation of every kind it implements, with well-formed and malformed inputs,
-// and checks each answer against ABI.md. A host adapts its loaded module to Guest; an SDK in
-// another language runs its plugins through the same kit, so "passes the kit" means the same
-// thing for every language.
+// Package abitest is the ABI v1 conformance kit, for both sides of the ABI.
+//
+// RunGuest drives a loaded plugin module through every operation of every kind it implements,
+// with well-formed and malformed inputs, and checks each answer against ABI.md. A host adapts
+// its loaded module to Guest; an SDK in another language runs its plugins through the same
+// kit, so "passes the kit" means the same thing for every language.
+//
+// RunHost drives a host implementation (adapted to Host) with probe modules the kit assembles
+// itself: bytes in and out of every operation, statuses, set_result and log, refusals at load,
+// and containment of guests that trap, loop or misbehave. tug's runtime passes it; so must any
+// other host of ABI v1.
 //
 // The kit checks the contract, not the policy: it never asserts which node a filter rejects or
 // whether a request is admitted, only that answers are well-formed and within the ABI's ranges,

@@ -366,3 +366,16 @@ func (r *reader) limits() Limits {
 	}
 	return l
 }
+
+// AppendSLEB appends v in signed LEB128, the encoding of i32.const's and i64.const's
+// immediates. (encoding/binary's varints are zigzag-encoded, which is not it.)
+func AppendSLEB(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}

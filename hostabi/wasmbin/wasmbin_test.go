@@ -1,6 +1,7 @@
 package wasmbin
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -106,4 +107,15 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = Parse(b)
 	})
+}
+
+func TestAppendSLEB(t *testing.T) {
+	for v, want := range map[int64][]byte{
+		0: {0x00}, 1: {0x01}, 63: {0x3f}, 64: {0xc0, 0x00}, -1: {0x7f}, -64: {0x40}, -65: {0xbf, 0x7f},
+		8192: {0x80, 0xc0, 0x00}, 1 << 16: {0x80, 0x80, 0x04},
+	} {
+		if got := AppendSLEB(nil, v); !bytes.Equal(got, want) {
+			t.Errorf("AppendSLEB(%d) = %x, want %x", v, got, want)
+		}
+	}
 }

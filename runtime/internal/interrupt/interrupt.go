@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tugboat-io/tug/hostabi/wasmbin"
 )
 
 // Export is the name under which an instrumented module exports its interrupt global.
@@ -147,7 +149,7 @@ func loopCheck(flag, budget uint32, memory bool) []byte {
 	c = set(c, budget)
 	c = get(c, budget)
 	c = append(c, 0x45, 0x04, 0x40) // i32.eqz; if (empty)
-	c = binary.AppendVarint(append(c, 0x41), Period)
+	c = wasmbin.AppendSLEB(append(c, 0x41), Period)
 	c = set(c, budget)
 	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
 	c = append(c, trapIfFlag...)
@@ -161,8 +163,8 @@ func appendEntries(id byte, payload []byte, flag uint32) []byte {
 	var entries [][]byte
 	if id == secGlobal {
 		entries = [][]byte{
-			{0x7f, 0x01, 0x41, 0x00, 0x0b},                        // flag: i32 mut (i32.const 0) end
-			binary.AppendVarint([]byte{0x7f, 0x01, 0x41}, Period), // budget
+			{0x7f, 0x01, 0x41, 0x00, 0x0b},                       // flag: i32 mut (i32.const 0) end
+			wasmbin.AppendSLEB([]byte{0x7f, 0x01, 0x41}, Period), // budget
 		}
 		entries[1] = append(entries[1], 0x0b)
 	} else {
