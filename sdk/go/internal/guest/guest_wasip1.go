@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"runtime"
 	"unsafe"
 
 	"github.com/tugboat-io/tug/hostabi"
@@ -36,6 +37,11 @@ func alloc(size uint32) uint32 {
 //go:wasmexport tug_configure
 func configure(ptr, size uint32) int32 { return Call(hostabi.ExportConfigure, ptr, size) }
 
+// yieldEvery is how many calls pass between two yields to the Go scheduler (see Call).
+const yieldEvery = 8
+
+var calls uint64
+
 // Call runs an operation on the input region (ptr, size), reports its result with
 // set_result and returns its status.
 func Call(export string, ptr, size uint32) int32 {
@@ -45,6 +51,14 @@ func Call(export string, ptr, size uint32) int32 {
 	}
 	if len(out) > 0 {
 		host.SetResult(out)
+	}
+	// The Go runtime's own goroutines — the GC's mark workers, the sweeper — run only when
+	// the goroutine serving an export yields, and a reactor's export never blocks. Without
+	// this a collection never finishes and the heap grows until the memory cap kills the
+	// instance (docs/BENCHMARKS.md). A yield costs a few microseconds in wasm, so not every
+	// call yields.
+	if calls++; calls%yieldEvery == 0 {
+		runtime.Gosched()
 	}
 	return int32(st)
 }
