@@ -21,26 +21,6 @@ func BenchmarkCallTrivial(b *testing.B) {
 	}
 }
 
-// BenchmarkCallInput5000 is the host's cost of a call carrying a filter's input for 5000
-// candidate nodes (20 KB) to an export that ignores it: what batching leaves of the per-pod
-// overhead, whatever the filter then does per node.
-func BenchmarkCallInput5000(b *testing.B) {
-	m := load(b, "bench-input", "minimal", PluginOptions{PoolSize: 1})
-	ctx := context.Background()
-	ids := make([]uint32, 5000)
-	for i := range ids {
-		ids[i] = uint32(i)
-	}
-	input := encodeIDs(ids...)
-	b.SetBytes(int64(len(input)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := m.Call(ctx, hostabi.ExportAdmit, input); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkCallFilter is a realistic small call: a filter over 64 candidate nodes, half of
 // them rejected, on an Acquire'd instance.
 func BenchmarkCallFilter(b *testing.B) {
