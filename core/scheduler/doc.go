@@ -1,0 +1,19 @@
+// Package scheduler is tug's scheduler core: the mechanics of placing pods, with every
+// predicate and priority left to wasm plugins.
+//
+// It is built as pure cores around one loop, in the manner of kube-scheduler:
+//
+//   - Queue holds the pods waiting for a node: an active heap ordered by priority (the
+//     framework's PrioritySort), a backoff heap for pods that failed recently (1 s doubling to
+//     10 s per attempt), and a set of unschedulable pods that wait for a cluster event that
+//     could make them fit (or for a minute-scale timeout). It has no I/O and takes its clock
+//     from the caller, so its decisions are tested directly.
+//   - Cache is the scheduler's view of nodes and of the pods on them, including pods assumed
+//     onto a node before their binding is written, so that the next cycle already counts the
+//     resources they take. Every node change bumps a generation; a plugin instance that has
+//     seen generation g is sent only the nodes changed since (hostabi's tug_sched_nodes), by
+//     the dense node ids the cache hands out.
+//
+// (The framework that runs the extension points over plugin instances, the loop, binding and
+// profiles are built on these; see docs/ for the design.)
+package scheduler
