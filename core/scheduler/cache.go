@@ -241,6 +241,10 @@ type NodeRef struct {
 func (c *Cache) Nodes() []NodeRef {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	return c.nodesLocked()
+}
+
+func (c *Cache) nodesLocked() []NodeRef {
 	refs := make([]NodeRef, 0, len(c.nodes))
 	for _, cn := range c.nodes {
 		refs = append(refs, NodeRef{cn.id, cn.name})
@@ -266,6 +270,22 @@ type Delta struct {
 func (c *Cache) Delta(since uint64) Delta {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	return c.deltaLocked(since)
+}
+
+// sync returns the node list and, for instances at generations gens, the deltas that bring
+// each to the list's generation: one consistent view for a cycle.
+func (c *Cache) sync(gens []uint64) ([]NodeRef, []Delta) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ds := make([]Delta, len(gens))
+	for i, g := range gens {
+		ds[i] = c.deltaLocked(g)
+	}
+	return c.nodesLocked(), ds
+}
+
+func (c *Cache) deltaLocked(since uint64) Delta {
 	d := Delta{Gen: c.gen}
 	if since >= c.gen {
 		return d

@@ -14,6 +14,16 @@
 //     seen generation g is sent only the nodes changed since (hostabi's tug_sched_nodes), by
 //     the dense node ids the cache hands out.
 //
-// (The framework that runs the extension points over plugin instances, the loop, binding and
-// profiles are built on these; see docs/ for the design.)
+//   - Framework runs one cycle of a Profile's plugins at the level of the ABI's frames, in
+//     kube-scheduler's order: PreFilter, Filter (a chain: each plugin sees only the nodes
+//     the earlier ones passed, over chunks of nodes from a rotating start until
+//     percentageOfNodesToScore's share is feasible), Score and NormalizeScore with weights,
+//     and the choice of node (ties broken at random). A rejected node's verdict is the first
+//     plugin that rejected it, which is what FailedScheduling's message counts. Plugins are
+//     Instances — wasm in practice, anything speaking the frames in tests and benchmarks —
+//     brought up to the cache's generation before the cycle.
+//
+// Still to come (issue 4): the loop (informers, assume, asynchronous binding, events and the
+// PodScheduled condition), preemption as PostFilter, leader election, profiles as API
+// objects swapped live, the default plugins in wasm, explain, and the simulator.
 package scheduler

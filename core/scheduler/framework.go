@@ -1,0 +1,423 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/tugboat-io/tug/hostabi"
+)
+
+// The framework runs one scheduling cycle of a profile's plugins, at the level of the ABI's
+// frames, in kube-scheduler's order: PreFilter, Filter, (PostFilter is the caller's), Score,
+// NormalizeScore with weights, then selecting the node. Each plugin is a wasm module in
+// practice; the framework sees only Instance, so the same chain can run natively for
+// comparison.
+
+// Instance is one plugin instance, held for a whole cycle: its pre-filter, filter and score
+// calls must reach the instance that keeps the cycle's pod.
+type Instance interface {
+	Call(ctx context.Context, export string, input []byte) ([]byte, hostabi.Status, error)
+	// Gen is the cache generation the instance has applied (0 for a fresh one); SetGen
+	// records a new one.
+	Gen() uint64
+	SetGen(uint64)
+}
+
+// Plugin is one plugin of a profile.
+type Plugin struct {
+	Name string
+	// Which extension points the profile enables for it; Normalize says whether the module
+	// exports tug_sched_normalize.
+	Filter, Score, Normalize bool
+	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
+	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).
+	Weight int64
+	// Ignore is the failure policy Ignore: a plugin that fails (traps, times out, answers
+	// garbage) is skipped for the cycle instead of failing it.
+	Ignore bool
+	// Acquire takes an instance for one cycle; release returns it.
+	Acquire func(ctx context.Context) (inst Instance, release func(), err error)
+}
+
+// Profile is an ordered chain of plugins under a scheduler name.
+type Profile struct {
+	SchedulerName string
+	Plugins       []*Plugin
+	// PercentageOfNodesToScore stops filtering once this share of the nodes is found
+	// feasible (0: kube-scheduler's adaptive default, 50% falling to 5% as clusters grow).
+	PercentageOfNodesToScore int32
+}
+
+// Framework runs cycles; it keeps only where the next cycle starts looking at nodes.
+type Framework struct {
+	cache *Cache
+	mu    sync.Mutex
+	start int // rotating offset into the node list, as kube-scheduler's nextStartNodeIndex
+	rand  *rand.Rand
+}
+
+// NewFramework returns a framework over cache; seed makes tie-breaks reproducible.
+func NewFramework(cache *Cache, seed uint64) *Framework {
+	return &Framework{cache: cache, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// Result is a cycle's outcome.
+type Result struct {
+	// Node is the chosen node, "" when none fits.
+	Node string
+	// Evaluated and Feasible count the nodes filtered and the nodes that passed.
+	Evaluated, Feasible int
+	// Diagnosis says why each rejected node was (always set; empty when nothing was).
+	Diagnosis *Diagnosis
+	// Scores are each feasible node's weighted score per plugin, for explaining.
+	Scores map[string]map[string]int64
+}
+
+// Verdict is why one node was rejected: the first plugin in the chain that did.
+type Verdict struct {
+	Plugin string
+	Code   hostabi.Code
+	Reason string
+}
+
+// Diagnosis collects the rejections of a cycle.
+type Diagnosis struct {
+	NumAllNodes int
+	Rejected    map[string]Verdict // by node name
+	// PreFilter is set when a pre-filter ended the cycle for the pod.
+	PreFilter *Verdict
+}
+
+// Message renders the diagnosis as kube-scheduler's FailedScheduling message:
+// "0/5 nodes are available: 2 node(s) had untolerated taint {gpu: true}, 3 Insufficient cpu."
+func (d *Diagnosis) Message() string {
+	if d.NumAllNodes == 0 {
+		return "no nodes available to schedule pods"
+	}
+	counts := map[string]int{}
+	if d.PreFilter != nil {
+		counts[d.PreFilter.Reason] = d.NumAllNodes
+	}
+	for _, v := range d.Rejected {
+		counts[v.Reason]++
+	}
+	reasons := make([]string, 0, len(counts))
+	for r, n := range counts {
+		reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(reasons)
+	return fmt.Sprintf("0/%d nodes are available: %s.", d.NumAllNodes, strings.Join(reasons, ", "))
+}
+
+// Unresolvable reports whether preemption cannot help on any rejected node.
+func (d *Diagnosis) Unresolvable() bool {
+	if d.PreFilter != nil {
+		return d.PreFilter.Code == hostabi.CodeUnschedulableAndUnresolvable
+	}
+	for _, v := range d.Rejected {
+		if v.Code != hostabi.CodeUnschedulableAndUnresolvable {
+			return false
+		}
+	}
+	return true
+}
+
+// PluginError is a plugin failing a cycle (its failure policy is Fail).
+type PluginError struct {
+	Plugin string
+	Point  string
+	Err    error
+}
+
+func (e *PluginError) Error() string {
+	return fmt.Sprintf("plugin %s failed at %s: %v", e.Plugin, e.Point, e.Err)
+}
+
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// held is a plugin's instance during a cycle.
+type held struct {
+	p       *Plugin
+	inst    Instance
+	release func()
+	skip    bool // failed under the Ignore policy
+}
+
+// Schedule runs one cycle for pod (its Kubernetes JSON) and picks a node. An unschedulable
+// pod is a Result with no Node and a Diagnosis; an error is a plugin failing under the Fail
+// policy, or the context ending.
+func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*Result, error) {
+	var hs []*held
+	defer func() {
+		for _, h := range hs {
+			h.release()
+		}
+	}()
+	for _, p := range prof.Plugins {
+		inst, release, err := p.Acquire(ctx)
+		if err != nil {
+			if p.Ignore {
+				continue
+			}
+			return nil, &PluginError{p.Name, "acquire", err}
+		}
+		hs = append(hs, &held{p: p, inst: inst, release: release})
+	}
+	// One consistent view: every instance is brought to the same generation as the node list.
+	gens := make([]uint64, len(hs))
+	for i, h := range hs {
+		gens[i] = h.inst.Gen()
+	}
+	nodes, deltas := f.cache.sync(gens)
+	for i, h := range hs {
+		if deltas[i].Message == nil {
+			continue
+		}
+		if _, st, err := h.inst.Call(ctx, hostabi.ExportSchedNodes, deltas[i].Message); err != nil || st != hostabi.StatusOK {
+			if err := fail(h, "nodes", statusErr(st, err)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		h.inst.SetGen(deltas[i].Gen)
+	}
+
+	res := &Result{Diagnosis: &Diagnosis{NumAllNodes: len(nodes), Rejected: map[string]Verdict{}}}
+	if len(nodes) == 0 {
+		return res, nil
+	}
+	for _, h := range hs {
+		if h.skip {
+			continue
+		}
+		out, st, err := h.inst.Call(ctx, hostabi.ExportSchedPreFilter, pod)
+		if err != nil || st != hostabi.StatusOK {
+			if err := fail(h, "PreFilter", statusErr(st, err)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if len(out) > 0 {
+			var v hostabi.PreFilterVerdict
+			if err := json.Unmarshal(out, &v); err != nil {
+				if err := fail(h, "PreFilter", fmt.Errorf("verdict %q: %w", out, err)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if v.Code != hostabi.CodeSuccess {
+				res.Diagnosis.PreFilter = &Verdict{Plugin: h.p.Name, Code: v.Code, Reason: v.Reason}
+				return res, nil
+			}
+		}
+	}
+
+	feasible, err := f.filter(ctx, prof, hs, nodes, res)
+	if err != nil {
+		return nil, err
+	}
+	res.Feasible = len(feasible)
+	switch len(feasible) {
+	case 0:
+		return res, nil
+	case 1:
+		res.Node = feasible[0].Name // nothing to compare
+		return res, nil
+	}
+	return res, f.score(ctx, hs, feasible, res)
+}
+
+// numFeasibleNodesToFind is kube-scheduler's: all nodes in small clusters, else a share of
+// them (adaptive when percentage is 0), never fewer than 100.
+func numFeasibleNodesToFind(all int, percentage int32) int {
+	const minFeasible, minPercentage = 100, 5
+	if all < minFeasible || percentage >= 100 {
+		return all
+	}
+	if percentage <= 0 {
+		percentage = int32(50 - all/125)
+		if percentage < minPercentage {
+			percentage = minPercentage
+		}
+	}
+	n := all * int(percentage) / 100
+	return max(n, minFeasible)
+}
+
+// filter runs the filter chain over chunks of nodes, starting where the last cycle stopped,
+// until enough feasible nodes are found. Within a chunk each plugin sees only the nodes every
+// earlier plugin passed, so a node's verdict is the first rejection in chain order.
+func (f *Framework) filter(ctx context.Context, prof *Profile, hs []*held, nodes []NodeRef, res *Result) ([]NodeRef, error) {
+	want := numFeasibleNodesToFind(len(nodes), prof.PercentageOfNodesToScore)
+	f.mu.Lock()
+	start := f.start % len(nodes)
+	f.mu.Unlock()
+	var feasible []NodeRef
+	byID := make(map[uint32]NodeRef, len(nodes))
+	evaluated := 0
+	for evaluated < len(nodes) && len(feasible) < want {
+		chunk := make([]uint32, 0, want-len(feasible))
+		for len(chunk) < cap(chunk) && evaluated < len(nodes) {
+			n := nodes[(start+evaluated)%len(nodes)]
+			byID[n.ID] = n
+			chunk = append(chunk, n.ID)
+			evaluated++
+		}
+		for _, h := range hs {
+			if h.skip || !h.p.Filter || len(chunk) == 0 {
+				continue
+			}
+			out, st, err := h.inst.Call(ctx, hostabi.ExportSchedFilter, hostabi.AppendNodeIDs(nil, chunk))
+			var rejs []hostabi.Rejection
+			if err == nil && st == hostabi.StatusOK {
+				rejs, err = hostabi.DecodeFilterOutput(out)
+			}
+			if err != nil || st != hostabi.StatusOK {
+				if err := fail(h, "Filter", statusErr(st, err)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			rejected := make(map[uint32]bool, len(rejs))
+			for _, r := range rejs {
+				n, ok := byID[r.NodeID]
+				if !ok || !slices.Contains(chunk, r.NodeID) {
+					if err := fail(h, "Filter", fmt.Errorf("rejected node id %d, which was not a candidate", r.NodeID)); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				if r.Code == hostabi.CodeError {
+					if err := fail(h, "Filter", fmt.Errorf("node %s: %s", n.Name, r.Reason)); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				rejected[r.NodeID] = true
+				res.Diagnosis.Rejected[n.Name] = Verdict{Plugin: h.p.Name, Code: r.Code, Reason: r.Reason}
+			}
+			kept := chunk[:0]
+			for _, id := range chunk {
+				if !rejected[id] {
+					kept = append(kept, id)
+				}
+			}
+			chunk = kept
+		}
+		for _, id := range chunk {
+			feasible = append(feasible, byID[id])
+		}
+	}
+	res.Evaluated = evaluated
+	f.mu.Lock()
+	f.start = (start + evaluated) % len(nodes)
+	f.mu.Unlock()
+	return feasible, nil
+}
+
+func fail(h *held, point string, err error) error {
+	if h.p.Ignore {
+		h.skip = true
+		return nil
+	}
+	return &PluginError{h.p.Name, point, err}
+}
+
+// score runs Score and NormalizeScore of every score plugin over the feasible nodes, sums
+// the weighted scores and picks the highest, breaking ties at random.
+func (f *Framework) score(ctx context.Context, hs []*held, feasible []NodeRef, res *Result) error {
+	ids := make([]uint32, len(feasible))
+	for i, n := range feasible {
+		ids[i] = n.ID
+	}
+	frame := hostabi.AppendNodeIDs(nil, ids)
+	total := make([]int64, len(feasible))
+	res.Scores = map[string]map[string]int64{}
+	for _, h := range hs {
+		if h.skip || !h.p.Score {
+			continue
+		}
+		scores, err := scoreWith(ctx, h, ids, frame)
+		if err != nil {
+			if err := fail(h, "Score", err); err != nil {
+				return err
+			}
+			continue
+		}
+		per := make(map[string]int64, len(feasible))
+		for i, s := range scores {
+			w := s * max(h.p.Weight, 1)
+			total[i] += w
+			per[feasible[i].Name] = w
+		}
+		res.Scores[h.p.Name] = per
+	}
+	best, ties := 0, 1
+	for i := 1; i < len(total); i++ {
+		switch {
+		case total[i] > total[best]:
+			best, ties = i, 1
+		case total[i] == total[best]:
+			ties++
+			f.mu.Lock()
+			pick := f.rand.IntN(ties) == 0
+			f.mu.Unlock()
+			if pick {
+				best = i
+			}
+		}
+	}
+	res.Node = feasible[best].Name
+	return nil
+}
+
+// scoreWith calls one plugin's Score, and NormalizeScore when it has one, and checks the
+// result is one score in 0..MaxNodeScore per node.
+func scoreWith(ctx context.Context, h *held, ids []uint32, frame []byte) ([]int64, error) {
+	out, st, err := h.inst.Call(ctx, hostabi.ExportSchedScore, frame)
+	if err != nil || st != hostabi.StatusOK {
+		return nil, statusErr(st, err)
+	}
+	scores, err := hostabi.DecodeScores(out)
+	if err == nil && len(scores) != len(ids) {
+		err = fmt.Errorf("%d scores for %d nodes", len(scores), len(ids))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if h.p.Normalize {
+		in := make([]hostabi.NodeScore, len(ids))
+		for i := range ids {
+			in[i] = hostabi.NodeScore{NodeID: ids[i], Score: scores[i]}
+		}
+		out, st, err := h.inst.Call(ctx, hostabi.ExportSchedNormalize, hostabi.AppendNormalizeInput(nil, in))
+		if err != nil || st != hostabi.StatusOK {
+			return nil, statusErr(st, err)
+		}
+		if scores, err = hostabi.DecodeScores(out); err == nil && len(scores) != len(ids) {
+			err = fmt.Errorf("normalize: %d scores for %d nodes", len(scores), len(ids))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range scores {
+		if s < 0 || s > 100 {
+			return nil, fmt.Errorf("score %d out of 0..100", s)
+		}
+	}
+	return scores, nil
+}
+
+func statusErr(st hostabi.Status, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("status %v", st)
+}
