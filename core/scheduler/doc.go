@@ -8,6 +8,7 @@
 //     10 s per attempt), and a set of unschedulable pods that wait for a cluster event that
 //     could make them fit (or for a minute-scale timeout). It has no I/O and takes its clock
 //     from the caller, so its decisions are tested directly.
+//
 //   - Cache is the scheduler's view of nodes and of the pods on them, including pods assumed
 //     onto a node before their binding is written, so that the next cycle already counts the
 //     resources they take. Every node change bumps a generation; a plugin instance that has

@@ -23,6 +23,9 @@ import (
 // calls must reach the instance that keeps the cycle's pod.
 type Instance interface {
 	Call(ctx context.Context, export string, input []byte) ([]byte, hostabi.Status, error)
+	// Has reports whether the plugin exports an operation (a score may export
+	// tug_sched_normalize; versions of one plugin may differ).
+	Has(export string) bool
 	// Gen is the cache generation the instance has applied (0 for a fresh one); SetGen
 	// records a new one.
 	Gen() uint64
@@ -32,9 +35,8 @@ type Instance interface {
 // Plugin is one plugin of a profile.
 type Plugin struct {
 	Name string
-	// Which extension points the profile enables for it; Normalize says whether the module
-	// exports tug_sched_normalize.
-	Filter, Score, Normalize bool
+	// Which extension points the profile enables for it.
+	Filter, Score bool
 	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
 	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).
 	Weight int64
@@ -391,7 +393,7 @@ func scoreWith(ctx context.Context, h *held, ids []uint32, frame []byte) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	if h.p.Normalize {
+	if h.inst.Has(hostabi.ExportSchedNormalize) {
 		in := make([]hostabi.NodeScore, len(ids))
 		for i := range ids {
 			in[i] = hostabi.NodeScore{NodeID: ids[i], Score: scores[i]}

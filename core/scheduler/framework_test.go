@@ -22,12 +22,16 @@ type fakePlugin struct {
 	prefilter func(p *corev1.Pod) (hostabi.Code, string)
 	filter    func(p *corev1.Pod, n *corev1.Node) (hostabi.Code, string)
 	score     func(p *corev1.Pod, n *corev1.Node) int64
+	normalize bool   // exports tug_sched_normalize
 	failAt    string // an export that answers ERROR
 	setCalls  int    // tug_sched_nodes calls
 	setNodes  int    // node entries received
 	filtered  int    // node ids filtered
 }
 
+func (f *fakePlugin) Has(export string) bool {
+	return export != hostabi.ExportSchedNormalize || f.normalize
+}
 func (f *fakePlugin) Gen() uint64     { return f.gen }
 func (f *fakePlugin) SetGen(g uint64) { f.gen = g }
 
@@ -223,9 +227,9 @@ func TestFrameworkWeightsAndNormalize(t *testing.T) {
 		return int64(len(n.Labels["v"])) * map[string]int64{"1": 1, "4": 4}[n.Labels["v"]]
 	}
 	// Normalized: a 25, b 100; weight 2 → a 50, b 200.
-	norm := &fakePlugin{name: "Norm", score: raw}
+	norm := &fakePlugin{name: "Norm", score: raw, normalize: true}
 	np := norm.plugin()
-	np.Normalize, np.Weight = true, 2
+	np.Weight = 2
 	// Prefers a by 100 to 0, weight 1: a 150, b 200 → b.
 	pref := &fakePlugin{name: "PreferA", score: func(_ *corev1.Pod, n *corev1.Node) int64 {
 		if n.Name == "a" {

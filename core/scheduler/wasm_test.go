@@ -1,0 +1,74 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	tugruntime "github.com/tugboat-io/tug/runtime"
+)
+
+// TestSlotPluginInWasm schedules with a real wasm plugin — the Go SDK's nodelabel example,
+// built as an author builds it — through a runtime Slot, then swaps its configuration live.
+func TestSlotPluginInWasm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
+	}
+	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	build.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building nodelabel: %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	slot := rt.NewSlot("NodeLabel")
+	opts := func(zone string) tugruntime.PluginOptions {
+		return tugruntime.PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
+			Config: fmt.Appendf(nil, `{"label":"zone","values":[%q]}`, zone)}
+	}
+	if err := slot.Swap(ctx, wasm, opts("a")); err != nil {
+		t.Fatal(err)
+	}
+
+	c := NewCache(nil)
+	must(t, c.SetNode(labelled("in-a", map[string]string{"zone": "a"})))
+	must(t, c.SetNode(labelled("in-b", map[string]string{"zone": "b"})))
+	must(t, c.SetNode(labelled("nowhere", nil)))
+	prof := &Profile{Plugins: []*Plugin{SlotPlugin("NodeLabel", slot, true, false, 1, false)}}
+	fw := NewFramework(c, 1)
+	res, err := fw.Schedule(ctx, prof, podJSON(t, pod("web", 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Node != "in-a" || res.Diagnosis.Message() != "0/3 nodes are available: 2 node(s) didn't match zone." {
+		t.Fatalf("node %q, diagnosis %q", res.Node, res.Diagnosis.Message())
+	}
+	// Only changes cross: relabel in-b into zone a; a node in the cache it was told about.
+	must(t, c.SetNode(labelled("in-b", map[string]string{"zone": "a"})))
+	must(t, c.SetNode(labelled("in-a", map[string]string{"zone": "c"})))
+	if res, err = fw.Schedule(ctx, prof, podJSON(t, pod("web", 0))); err != nil || res.Node != "in-b" {
+		t.Fatalf("after relabelling: node %q, %v; want in-b", res.Node, err)
+	}
+	// Swap the configuration: the new version's fresh instance is sent every node.
+	if err := slot.Swap(ctx, wasm, opts("c")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = fw.Schedule(ctx, prof, podJSON(t, pod("web", 0))); err != nil || res.Node != "in-a" {
+		t.Fatalf("after the swap: node %q, %v; want in-a", res.Node, err)
+	}
+}
