@@ -24,7 +24,11 @@
 //     Instances — wasm in practice, anything speaking the frames in tests and benchmarks —
 //     brought up to the cache's generation before the cycle.
 //
-// Still to come (issue 4): the loop (informers, assume, asynchronous binding, events and the
-// PodScheduled condition), preemption as PostFilter, leader election, profiles as API
-// objects swapped live, the default plugins in wasm, explain, and the simulator.
+//   - Scheduler is the loop: client-go informers on pods and nodes feed the queue and the
+//     cache; each popped pod runs a cycle, is assumed onto the chosen node and bound through
+//     pods/binding in the background; failures write FailedScheduling events and the pod's
+//     PodScheduled condition as kube-scheduler does.
+//
+// Still to come (issue 4): preemption as PostFilter, leader election, profiles as API objects
+// swapped live, the default plugins in wasm, explain, and the simulator.
 package scheduler

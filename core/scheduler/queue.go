@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // Backoff and flush timings, kube-scheduler's defaults.
@@ -112,8 +113,9 @@ func (q *Queue) Add(p *corev1.Pod) {
 	q.pushActiveLocked(qp)
 }
 
-// Update replaces a queued pod's object. An update to a pod waiting in the unschedulable set
-// may be what makes it fit, so it moves the pod on (to backoff while it is backing off).
+// Update replaces a queued pod's object. An update of the spec, labels or annotations of a
+// pod waiting in the unschedulable set may be what makes it fit, so it moves the pod on (to
+// backoff while it is backing off); a status-only update does not.
 func (q *Queue) Update(p *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -123,6 +125,7 @@ func (q *Queue) Update(p *corev1.Pod) {
 }
 
 func (q *Queue) updateLocked(qp *QueuedPod, p *corev1.Pod) {
+	old := qp.Pod
 	qp.Pod = p
 	switch qp.where {
 	case inActive:
@@ -130,9 +133,22 @@ func (q *Queue) updateLocked(qp *QueuedPod, p *corev1.Pod) {
 	case inBackoff:
 		heap.Fix(&q.backoff, qp.index)
 	case inUnschedulable:
+		// A status-only update (the scheduler's own PodScheduled condition among them)
+		// cannot make the pod fit.
+		if !schedulingChanged(old, p) {
+			return
+		}
 		delete(q.unschedulable, qp.key)
 		q.requeueLocked(qp, q.now())
 	}
+}
+
+// schedulingChanged reports whether an update touches what scheduling reads: the spec, the
+// labels or the annotations.
+func schedulingChanged(old, p *corev1.Pod) bool {
+	return !equality.Semantic.DeepEqual(old.Spec, p.Spec) ||
+		!equality.Semantic.DeepEqual(old.Labels, p.Labels) ||
+		!equality.Semantic.DeepEqual(old.Annotations, p.Annotations)
 }
 
 // Delete forgets a pod (deleted, or bound by someone else).

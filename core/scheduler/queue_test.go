@@ -169,6 +169,18 @@ func TestQueueUpdateMovesUnschedulable(t *testing.T) {
 	}
 }
 
+func TestQueueStatusUpdateLeavesUnschedulable(t *testing.T) {
+	c := newClock()
+	q := NewQueue(c.now)
+	q.Add(pod("p", 0))
+	q.Requeue(pop(t, q), true)
+	c.step(2 * time.Second)
+	updated := pod("p", 0)
+	updated.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse}}
+	q.Update(updated)
+	wantLen(t, q, 0, 0, 1)
+}
+
 func TestQueueUpdateReordersActive(t *testing.T) {
 	c := newClock()
 	q := NewQueue(c.now)

@@ -16,34 +16,8 @@ import (
 // TestSlotPluginInWasm schedules with a real wasm plugin — the Go SDK's nodelabel example,
 // built as an author builds it — through a runtime Slot, then swaps its configuration live.
 func TestSlotPluginInWasm(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
-	}
-	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	build.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building nodelabel: %v\n%s", err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	slot := rt.NewSlot("NodeLabel")
-	opts := func(zone string) tugruntime.PluginOptions {
-		return tugruntime.PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
-			Config: fmt.Appendf(nil, `{"label":"zone","values":[%q]}`, zone)}
-	}
-	if err := slot.Swap(ctx, wasm, opts("a")); err != nil {
-		t.Fatal(err)
-	}
+	wasm, slot := nodeLabelSlot(t, "a")
 
 	c := NewCache(nil)
 	must(t, c.SetNode(labelled("in-a", map[string]string{"zone": "a"})))
@@ -65,10 +39,46 @@ func TestSlotPluginInWasm(t *testing.T) {
 		t.Fatalf("after relabelling: node %q, %v; want in-b", res.Node, err)
 	}
 	// Swap the configuration: the new version's fresh instance is sent every node.
-	if err := slot.Swap(ctx, wasm, opts("c")); err != nil {
+	if err := slot.Swap(ctx, wasm, zoneOptions("c")); err != nil {
 		t.Fatal(err)
 	}
 	if res, err = fw.Schedule(ctx, prof, podJSON(t, pod("web", 0))); err != nil || res.Node != "in-a" {
 		t.Fatalf("after the swap: node %q, %v; want in-a", res.Node, err)
 	}
+}
+
+// nodeLabelSlot builds the Go SDK's nodelabel example to wasm, as an author builds it, and
+// loads it into a Slot passing nodes labelled zone=zone.
+func nodeLabelSlot(t *testing.T, zone string) ([]byte, *tugruntime.Slot) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
+	}
+	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	build.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building nodelabel: %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	slot := rt.NewSlot("NodeLabel")
+	if err := slot.Swap(ctx, wasm, zoneOptions(zone)); err != nil {
+		t.Fatal(err)
+	}
+	return wasm, slot
+}
+
+func zoneOptions(zone string) tugruntime.PluginOptions {
+	return tugruntime.PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
+		Config: fmt.Appendf(nil, `{"label":"zone","values":[%q]}`, zone)}
 }

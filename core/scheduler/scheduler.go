@@ -1,0 +1,257 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Scheduler is the loop: it watches pods and nodes through the API, queues the pods its
+// profiles are named for, runs a cycle per pod, assumes the pod onto the chosen node and
+// writes the binding in the background, so that the next cycle does not wait for the API.
+type Scheduler struct {
+	client   kubernetes.Interface
+	profiles map[string]*Profile
+	queue    *Queue
+	cache    *Cache
+	fw       *Framework
+	log      *slog.Logger
+}
+
+// Config configures a Scheduler.
+type Config struct {
+	Client   kubernetes.Interface
+	Profiles []*Profile
+	Logger   *slog.Logger
+}
+
+// New returns a Scheduler; Run starts it.
+func New(cfg Config) *Scheduler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := NewCache(nil)
+	s := &Scheduler{client: cfg.Client, profiles: map[string]*Profile{}, queue: NewQueue(nil), cache: c,
+		fw: NewFramework(c, uint64(time.Now().UnixNano())), log: log.With("component", "scheduler")}
+	for _, p := range cfg.Profiles {
+		s.profiles[p.SchedulerName] = p
+	}
+	return s
+}
+
+// responsible reports whether a pod is this scheduler's to place: pending, not being deleted,
+// not yet bound, and named for one of its profiles.
+func (s *Scheduler) responsible(p *corev1.Pod) bool {
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && s.profiles[schedulerName(p)] != nil &&
+		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+func schedulerName(p *corev1.Pod) string {
+	if p.Spec.SchedulerName == "" {
+		return corev1.DefaultSchedulerName
+	}
+	return p.Spec.SchedulerName
+}
+
+// Run watches and schedules until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(s.client, 0)
+	pods := factory.Core().V1().Pods().Informer()
+	nodes := factory.Core().V1().Nodes().Informer()
+	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.onNode(o) },
+		UpdateFunc: func(_, o any) { s.onNode(o) },
+		DeleteFunc: func(o any) {
+			if n, ok := tombstoned(o).(*corev1.Node); ok {
+				s.cache.RemoveNode(n.Name)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.onPod(o) },
+		UpdateFunc: func(_, o any) { s.onPod(o) },
+		DeleteFunc: func(o any) {
+			if p, ok := tombstoned(o).(*corev1.Pod); ok {
+				s.cache.RemovePod(p)
+				s.queue.Delete(p)
+				s.queue.MoveAll() // what it held is free
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("scheduler: %v informer did not sync: %w", typ, ctx.Err())
+		}
+	}
+	s.log.Info("scheduler started", "profiles", len(s.profiles))
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				s.queue.Close()
+				return
+			case <-t.C:
+				s.queue.Flush()
+				if n := s.cache.Expire(); n > 0 {
+					s.log.Warn("assumed pods expired: their bindings never showed up", "pods", n)
+					s.queue.MoveAll()
+				}
+			}
+		}
+	}()
+	for {
+		qp, err := s.queue.Pop(ctx)
+		if err != nil {
+			if errors.Is(err, ErrQueueClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		s.scheduleOne(ctx, qp)
+	}
+}
+
+func tombstoned(o any) any {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return o
+}
+
+func (s *Scheduler) onNode(o any) {
+	n, ok := o.(*corev1.Node)
+	if !ok {
+		return
+	}
+	if err := s.cache.SetNode(n); err != nil {
+		s.log.Error("node not cached", "node", n.Name, "error", err)
+		return
+	}
+	s.queue.MoveAll()
+}
+
+func (s *Scheduler) onPod(o any) {
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	switch {
+	case p.Spec.NodeName != "":
+		s.queue.Delete(p)
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			s.cache.RemovePod(p)
+			s.queue.MoveAll()
+			return
+		}
+		if err := s.cache.AddPod(p); err != nil {
+			s.log.Error("pod not cached", "pod", Key(p), "error", err)
+		}
+	case s.responsible(p):
+		s.queue.Add(p)
+	default:
+		s.queue.Delete(p)
+	}
+}
+
+// scheduleOne runs a cycle for one pod and, if a node fits, assumes the pod there and binds
+// it in the background.
+func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
+	pod := qp.Pod
+	prof := s.profiles[schedulerName(pod)]
+	body, err := json.Marshal(pod)
+	if err != nil {
+		s.log.Error("pod not encodable", "pod", Key(pod), "error", err)
+		s.queue.Done(qp)
+		return
+	}
+	res, err := s.fw.Schedule(ctx, prof, body)
+	switch {
+	case err != nil:
+		s.log.Warn("scheduling cycle failed", "pod", Key(pod), "error", err)
+		s.failed(ctx, pod, "SchedulerError", err.Error())
+		s.queue.Requeue(qp, false)
+		return
+	case res.Node == "":
+		msg := res.Diagnosis.Message()
+		s.log.Debug("pod unschedulable", "pod", Key(pod), "reason", msg)
+		s.failed(ctx, pod, corev1.PodReasonUnschedulable, msg)
+		s.queue.Requeue(qp, true)
+		return
+	}
+	if err := s.cache.Assume(pod, res.Node); err != nil {
+		s.log.Error("assume failed", "pod", Key(pod), "node", res.Node, "error", err)
+		s.queue.Requeue(qp, false)
+		return
+	}
+	go s.bind(ctx, qp, res.Node)
+}
+
+func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
+	pod := qp.Pod
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		s.log.Warn("binding failed", "pod", Key(pod), "node", node, "error", err)
+		s.cache.Forget(pod)
+		s.failed(ctx, pod, "FailedBinding", fmt.Sprintf("Binding rejected: %v", err))
+		s.queue.Requeue(qp, false)
+		return
+	}
+	s.cache.BindingWritten(pod)
+	s.queue.Done(qp)
+	s.event(ctx, pod, corev1.EventTypeNormal, "Scheduled", fmt.Sprintf("Successfully assigned %s to %s", Key(pod), node))
+}
+
+// failed records a failed attempt as kube-scheduler does: a FailedScheduling event and the
+// pod's PodScheduled condition False with the reason.
+func (s *Scheduler) failed(ctx context.Context, pod *corev1.Pod, reason, msg string) {
+	s.event(ctx, pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg,
+		LastTransitionTime: metav1.Now(),
+	}}}})
+	if err != nil {
+		return
+	}
+	if _, err := s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch,
+		metav1.PatchOptions{}, "status"); err != nil && ctx.Err() == nil {
+		s.log.Debug("PodScheduled condition not written", "pod", Key(pod), "error", err)
+	}
+}
+
+func (s *Scheduler) event(ctx context.Context, pod *corev1.Pod, typ, reason, msg string) {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		// Named as client-go's recorder names events: the object's name and a unique suffix.
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace,
+			Name: pod.Name, UID: pod.UID, ResourceVersion: pod.ResourceVersion},
+		Type: typ, Reason: reason, Message: msg, Count: 1, FirstTimestamp: now, LastTimestamp: now,
+		Source:              corev1.EventSource{Component: corev1.DefaultSchedulerName},
+		ReportingController: corev1.DefaultSchedulerName,
+	}
+	if _, err := s.client.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+		s.log.Debug("event not written", "pod", Key(pod), "reason", reason, "error", err)
+	}
+}
