@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/tugboat-io/tug/core/leader"
 )
 
 // Scheduler is the loop: it watches pods and nodes through the API, queues the pods its
@@ -26,6 +29,8 @@ type Scheduler struct {
 	cache    *Cache
 	fw       *Framework
 	log      *slog.Logger
+	election *leader.Config
+	termMu   sync.Mutex // guards the term's queue, cache and framework for observers
 }
 
 // Config configures a Scheduler.
@@ -33,6 +38,9 @@ type Config struct {
 	Client   kubernetes.Interface
 	Profiles []*Profile
 	Logger   *slog.Logger
+	// Election, when set, makes the scheduler act only while it holds this Lease (Client is
+	// filled in): run several, and one schedules.
+	Election *leader.Config
 }
 
 // New returns a Scheduler; Run starts it.
@@ -43,7 +51,12 @@ func New(cfg Config) *Scheduler {
 	}
 	c := NewCache(nil)
 	s := &Scheduler{client: cfg.Client, profiles: map[string]*Profile{}, queue: NewQueue(nil), cache: c,
-		fw: NewFramework(c, uint64(time.Now().UnixNano())), log: log.With("component", "scheduler")}
+		fw: NewFramework(c, uint64(time.Now().UnixNano())), log: log.With("component", "scheduler"), election: cfg.Election}
+	if s.election != nil {
+		e := *s.election
+		e.Client = cfg.Client
+		s.election = &e
+	}
 	for _, p := range cfg.Profiles {
 		s.profiles[p.SchedulerName] = p
 	}
@@ -64,8 +77,28 @@ func schedulerName(p *corev1.Pod) string {
 	return p.Spec.SchedulerName
 }
 
-// Run watches and schedules until ctx ends.
+// Run watches and schedules until ctx ends — with an Election, only while it leads.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if s.election == nil {
+		return s.run(ctx)
+	}
+	var err error
+	lerr := leader.Run(ctx, *s.election, func(ctx context.Context) {
+		if e := s.run(ctx); e != nil {
+			err = e
+		}
+	})
+	return errors.Join(lerr, err)
+}
+
+// run is one term of scheduling, with fresh informers, queue and cache: a scheduler that
+// regains leadership starts from what the API says, not from what it assumed before.
+func (s *Scheduler) run(ctx context.Context) error {
+	s.termMu.Lock()
+	s.queue = NewQueue(nil)
+	s.cache = NewCache(nil)
+	s.fw = NewFramework(s.cache, uint64(time.Now().UnixNano()))
+	s.termMu.Unlock()
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	pods := factory.Core().V1().Pods().Informer()
 	nodes := factory.Core().V1().Nodes().Informer()
@@ -128,6 +161,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		s.scheduleOne(ctx, qp)
 	}
+}
+
+// Nodes returns the nodes the current term's cache holds.
+func (s *Scheduler) Nodes() []NodeRef {
+	s.termMu.Lock()
+	c := s.cache
+	s.termMu.Unlock()
+	return c.Nodes()
 }
 
 func tombstoned(o any) any {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tugboat-io/tug/core/apiserver"
 	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
+	"github.com/tugboat-io/tug/core/leader"
 )
 
 // TestSchedulerEndToEnd runs the loop against a real API server on embedded etcd, with the
@@ -65,7 +66,8 @@ func TestSchedulerEndToEnd(t *testing.T) {
 	mkNode("c-1", "c")
 	s := New(Config{Client: client, Logger: slog.New(slog.DiscardHandler),
 		Profiles: []*Profile{{SchedulerName: corev1.DefaultSchedulerName,
-			Plugins: []*Plugin{SlotPlugin("NodeLabel", slot, true, false, 1, false)}}}})
+			Plugins: []*Plugin{SlotPlugin("NodeLabel", slot, true, false, 1, false)}}},
+		Election: &leader.Config{Namespace: "kube-system", Name: "tug-scheduler", Identity: "test"}})
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 
@@ -79,7 +81,7 @@ func TestSchedulerEndToEnd(t *testing.T) {
 	if err := client.CoreV1().Nodes().Delete(ctx, "a-1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the scheduler to see a-1 go", func() bool { return len(s.cache.Nodes()) == 2 })
+	waitFor("the scheduler to see a-1 go", func() bool { return len(s.Nodes()) == 2 })
 	mkPod("stuck")
 	want := "0/2 nodes are available: 2 node(s) didn't match zone."
 	waitFor("a FailedScheduling event", func() bool {
