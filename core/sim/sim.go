@@ -1,0 +1,290 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Config describes the hollow nodes: Count nodes named Prefix-0 … Prefix-(Count-1), alike.
+type Config struct {
+	Client kubernetes.Interface
+	Prefix string
+	Count  int
+	// Capacity is each node's capacity and allocatable (cpu, memory, pods, and any
+	// extended resource such as nvidia.com/gpu).
+	Capacity corev1.ResourceList
+	Labels   map[string]string
+	Taints   []corev1.Taint
+	// Heartbeat is how often each node renews its Lease (0: never, for very large runs).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+// DefaultCapacity is a node of 8 cpu, 32 GiB and 110 pods.
+func DefaultCapacity() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("8"),
+		corev1.ResourceMemory: resource.MustParse("32Gi"),
+		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+}
+
+// Nodes is a running set of hollow nodes.
+type Nodes struct {
+	cfg   Config
+	log   *slog.Logger
+	names map[string]int // node name → index
+
+	mu   sync.Mutex
+	ips  map[string]int // pod UID → address number
+	next int
+}
+
+// New checks cfg and returns the nodes, not yet registered.
+func New(cfg Config) (*Nodes, error) {
+	if cfg.Client == nil || cfg.Count < 1 || cfg.Prefix == "" {
+		return nil, fmt.Errorf("sim: a client, a prefix and at least one node are required")
+	}
+	if cfg.Count > 65000 {
+		return nil, fmt.Errorf("sim: at most 65000 nodes (node addresses are 10.255.x.y)")
+	}
+	if cfg.Capacity == nil {
+		cfg.Capacity = DefaultCapacity()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Nodes{cfg: cfg, log: log.With("component", "sim"), names: map[string]int{}, ips: map[string]int{}}
+	for i := range cfg.Count {
+		n.names[n.name(i)] = i
+	}
+	return n, nil
+}
+
+func (n *Nodes) name(i int) string { return fmt.Sprintf("%s-%d", n.cfg.Prefix, i) }
+
+// Run registers the nodes (or takes over existing ones of the same names), then keeps them
+// alive and runs their pods until ctx ends. The nodes stay registered after it returns.
+func (n *Nodes) Run(ctx context.Context) error {
+	for i := range n.cfg.Count {
+		if err := n.register(ctx, i); err != nil {
+			return err
+		}
+	}
+	n.log.Info("hollow nodes registered", "nodes", n.cfg.Count, "prefix", n.cfg.Prefix)
+	factory := informers.NewSharedInformerFactory(n.cfg.Client, 0)
+	pods := factory.Core().V1().Pods().Informer()
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { n.onPod(ctx, o) },
+		UpdateFunc: func(_, o any) { n.onPod(ctx, o) },
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if n.cfg.Heartbeat <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(n.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			for i := range n.cfg.Count {
+				if err := n.renew(ctx, i); err != nil && ctx.Err() == nil {
+					n.log.Warn("lease not renewed", "node", n.name(i), "error", err)
+				}
+			}
+		}
+	}
+}
+
+func (n *Nodes) register(ctx context.Context, i int) error {
+	name := n.name(i)
+	labels := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+		"kubernetes.io/arch": "amd64", "type": "hollow"}
+	for k, v := range n.cfg.Labels {
+		labels[k] = v
+	}
+	now := metav1.Now()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec:       corev1.NodeSpec{Taints: n.cfg.Taints},
+		Status: corev1.NodeStatus{
+			Capacity: n.cfg.Capacity, Allocatable: n.cfg.Capacity,
+			Phase: corev1.NodeRunning,
+			Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "hollow node is ready",
+					LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+			},
+			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.nodeIP(i).String()},
+				{Type: corev1.NodeHostName, Address: name}},
+			NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.33.0-tug-sim", OperatingSystem: "linux", Architecture: "amd64",
+				ContainerRuntimeVersion: "hollow://0"},
+		},
+	}
+	client := n.cfg.Client.CoreV1().Nodes()
+	created, err := client.Create(ctx, node, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		var cur *corev1.Node
+		if cur, err = client.Get(ctx, name, metav1.GetOptions{}); err == nil {
+			node.ResourceVersion = cur.ResourceVersion
+			created, err = client.Update(ctx, node, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sim: register %s: %w", name, err)
+	}
+	// Status is its own subresource: a create may drop it.
+	node.ResourceVersion = created.ResourceVersion
+	if _, err := client.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("sim: status of %s: %w", name, err)
+	}
+	if n.cfg.Heartbeat > 0 {
+		return n.renew(ctx, i)
+	}
+	return nil
+}
+
+// renew renews node i's Lease in kube-node-lease, as a kubelet does.
+func (n *Nodes) renew(ctx context.Context, i int) error {
+	name := n.name(i)
+	leases := n.cfg.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	now := metav1.NewMicroTime(time.Now())
+	secs := int32(max(40, 4*n.cfg.Heartbeat/time.Second))
+	l, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &secs, RenewTime: &now},
+		}, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	l.Spec.RenewTime, l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &now, &name, &secs
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	return err
+}
+
+// nodeIP is node i's address: 10.255.x.y from 10.255.0.1, outside the pods' addresses.
+func (n *Nodes) nodeIP(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 255, byte((i + 1) >> 8), byte(i + 1)})
+}
+
+// onPod pretends to run a pod bound to one of the nodes: Running and Ready at once; a pod
+// being deleted is gone at once.
+func (n *Nodes) onPod(ctx context.Context, o any) {
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	i, ours := n.names[p.Spec.NodeName]
+	if !ours {
+		return
+	}
+	pods := n.cfg.Client.CoreV1().Pods(p.Namespace)
+	if p.DeletionTimestamp != nil {
+		n.mu.Lock()
+		delete(n.ips, string(p.UID))
+		n.mu.Unlock()
+		zero := int64(0)
+		err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
+			n.log.Warn("pod not removed", "pod", p.Namespace+"/"+p.Name, "error", err)
+		}
+		return
+	}
+	if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return
+	}
+	now := metav1.Now()
+	status := corev1.PodStatus{
+		Phase:  corev1.PodRunning,
+		HostIP: n.nodeIP(i).String(), PodIP: n.podIP(p).String(),
+		StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		},
+		QOSClass: corev1.PodQOSBestEffort,
+	}
+	status.PodIPs = []corev1.PodIP{{IP: status.PodIP}}
+	status.HostIPs = []corev1.HostIP{{IP: status.HostIP}}
+	for _, c := range p.Spec.Containers {
+		status.ContainerStatuses = append(status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: "hollow://" + c.Image, Ready: true, Started: ptr(true),
+			ContainerID: fmt.Sprintf("hollow://%s/%s", p.UID, c.Name),
+			State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return
+	}
+	if _, err := pods.Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil &&
+		!apierrors.IsNotFound(err) && ctx.Err() == nil {
+		n.log.Warn("pod status not written", "pod", p.Namespace+"/"+p.Name, "error", err)
+	}
+}
+
+// podIP is a pod's address: 10.x.y.z from 10.0.0.2 up, one per pod for the life of the
+// simulator, whatever its node (hollow pods are never reached).
+func (n *Nodes) podIP(p *corev1.Pod) netip.Addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := string(p.UID)
+	seq, ok := n.ips[key]
+	if !ok {
+		n.next++
+		seq = n.next + 1
+		n.ips[key] = seq
+	}
+	return netip.AddrFrom4([4]byte{10, byte(seq >> 16), byte(seq >> 8), byte(seq)})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ParseTaint parses key=value:Effect or key:Effect.
+func ParseTaint(s string) (corev1.Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	if !ok {
+		return corev1.Taint{}, fmt.Errorf("taint %q: want key=value:Effect", s)
+	}
+	switch corev1.TaintEffect(effect) {
+	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+	default:
+		return corev1.Taint{}, fmt.Errorf("taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", s, effect)
+	}
+	key, value, _ := strings.Cut(kv, "=")
+	if key == "" {
+		return corev1.Taint{}, fmt.Errorf("taint %q: no key", s)
+	}
+	return corev1.Taint{Key: key, Value: value, Effect: corev1.TaintEffect(effect)}, nil
+}
