@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 )
 
@@ -135,15 +134,9 @@ type pluginClient struct {
 
 func newPluginClient(cmd *cobra.Command) (*pluginClient, error) {
 	path, _ := cmd.Flags().GetString("kubeconfig")
-	if path == "" {
-		path = os.Getenv("KUBECONFIG")
-	}
-	if path == "" {
-		path = filepath.Join(".tug", "kubeconfig")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	cfg, err := clientConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return nil, err
 	}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tugboat-io/tug/core/sim"
 )
@@ -77,16 +74,9 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 				}
 				taints = append(taints, taint)
 			}
-			path := s.String("kubeconfig")
-			if path == "" {
-				path = os.Getenv("KUBECONFIG")
-			}
-			if path == "" {
-				path = filepath.Join(".tug", "kubeconfig")
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", path)
+			rc, err := clientConfig(s.String("kubeconfig"))
 			if err != nil {
-				return fmt.Errorf("kubeconfig %s: %w", path, err)
+				return err
 			}
 			rc.QPS, rc.Burst = 200, 400 // thousands of nodes register and heartbeat
 			client, err := kubernetes.NewForConfig(rc)
