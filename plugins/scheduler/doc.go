@@ -1,0 +1,10 @@
+// Package scheduler holds tug's default scheduling plugins, written with the Go SDK and run as
+// wasm: each subpackage is one plugin with kube-scheduler's semantics, reasons and default
+// weight, unit-tested natively. (How they are built into the module the scheduler embeds is
+// in core/scheduler/RATIONALE.md; not built yet.)
+//
+//	nodename           NodeName: a pod naming a node goes only there
+//	nodeunschedulable  NodeUnschedulable: cordoned nodes, unless the pod tolerates it
+//	tainttoleration    TaintToleration: NoSchedule/NoExecute taints filter, PreferNoSchedule scores (weight 3)
+//	nodeaffinity       NodeAffinity: nodeSelector, required and preferred node affinity (weight 2)
+package scheduler

@@ -1,0 +1,60 @@
+// Package tainttoleration is the TaintToleration plugin: a node's NoSchedule and NoExecute
+// taints keep off pods that do not tolerate them (filter), and its PreferNoSchedule taints
+// make it less attractive to such pods, the more the worse (score, default weight 3).
+package tainttoleration
+
+import (
+	"fmt"
+
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/scores"
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
+	tug "github.com/tugboat-io/tug/sdk/go"
+)
+
+// Name is the plugin's name in profiles; Weight its default score weight.
+const (
+	Name   = "TaintToleration"
+	Weight = 3
+)
+
+// TaintToleration is the filter and score.
+type TaintToleration struct{}
+
+// Filter rejects a node with a NoSchedule or NoExecute taint the pod does not tolerate,
+// naming the first such taint as kube-scheduler does.
+func (TaintToleration) Filter(_ *tug.CycleState, pod *tug.Pod, node *tug.NodeInfo) *tug.Status {
+	for _, taint := range node.Node.Spec.Taints {
+		if taint.Effect != taints.NoSchedule && taint.Effect != taints.NoExecute {
+			continue
+		}
+		if !taints.AnyTolerates(pod.Spec.Tolerations, taint) {
+			return tug.UnschedulableAndUnresolvable(fmt.Sprintf("node(s) had untolerated taint {%s: %s}", taint.Key, taint.Value))
+		}
+	}
+	return tug.Success
+}
+
+// Score counts the node's PreferNoSchedule taints that the pod's PreferNoSchedule (or
+// effect-less) tolerations do not tolerate; NormalizeScore turns fewer into higher.
+func (TaintToleration) Score(_ *tug.CycleState, pod *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+	var prefer []tug.Toleration
+	for _, t := range pod.Spec.Tolerations {
+		if t.Effect == "" || t.Effect == taints.PreferNoSchedule {
+			prefer = append(prefer, t)
+		}
+	}
+	var n int64
+	for _, taint := range node.Node.Spec.Taints {
+		if taint.Effect == taints.PreferNoSchedule && !taints.AnyTolerates(prefer, taint) {
+			n++
+		}
+	}
+	return n, tug.Success
+}
+
+// NormalizeScore maps counts to 0..100, reversed: the node with the most intolerable taints
+// gets 0, a node with none 100.
+func (TaintToleration) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
+	scores.Normalize(s, true)
+	return tug.Success
+}
