@@ -7,4 +7,9 @@
 //	nodeunschedulable  NodeUnschedulable: cordoned nodes, unless the pod tolerates it
 //	tainttoleration    TaintToleration: NoSchedule/NoExecute taints filter, PreferNoSchedule scores (weight 3)
 //	nodeaffinity       NodeAffinity: nodeSelector, required and preferred node affinity (weight 2)
+//	nodeports          NodePorts: host ports free on the node
+//	noderesources      NodeResourcesFit (LeastAllocated, MostAllocated, RequestedToCapacityRatio;
+//	                   cpu, memory, pods, extended resources) and NodeResourcesBalancedAllocation
+//
+// Still to write: ImageLocality, PodTopologySpread, InterPodAffinity, DefaultPreemption.
 package scheduler

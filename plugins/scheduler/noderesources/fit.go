@@ -1,0 +1,308 @@
+package noderesources
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	tug "github.com/tugboat-io/tug/sdk/go"
+)
+
+// Names and default weights in profiles.
+const (
+	FitName      = "NodeResourcesFit"
+	BalancedName = "NodeResourcesBalancedAllocation"
+)
+
+// Scoring strategies of NodeResourcesFit.
+const (
+	LeastAllocated           = "LeastAllocated"
+	MostAllocated            = "MostAllocated"
+	RequestedToCapacityRatio = "RequestedToCapacityRatio"
+)
+
+// ResourceWeight is a resource scoring looks at, and its weight.
+type ResourceWeight struct {
+	Name   string `json:"name"`
+	Weight int64  `json:"weight"`
+}
+
+// ShapePoint is a point of RequestedToCapacityRatio's function: at Utilization percent, the
+// score is Score (0..10, as in kube-scheduler's configuration).
+type ShapePoint struct {
+	Utilization int64 `json:"utilization"`
+	Score       int64 `json:"score"`
+}
+
+// FitConfig is NodeResourcesFit's configuration (kube-scheduler's NodeResourcesFitArgs).
+type FitConfig struct {
+	ScoringStrategy struct {
+		Type                     string           `json:"type"`
+		Resources                []ResourceWeight `json:"resources"`
+		RequestedToCapacityRatio struct {
+			Shape []ShapePoint `json:"shape"`
+		} `json:"requestedToCapacityRatio"`
+	} `json:"scoringStrategy"`
+	// IgnoredResources are extended resources the filter does not check.
+	IgnoredResources []string `json:"ignoredResources"`
+}
+
+// nodeState is what the plugin keeps per node state the host sent: allocatable, and the sums
+// of the resident pods' requests (actual for fitting, non-zero for scoring).
+type nodeState struct {
+	info      *tug.NodeInfo
+	alloc     Resources
+	requested Resources
+	nonZero   Resources
+	pods      int64
+	err       string // a malformed quantity on the node or one of its pods
+}
+
+// podState is the cycle's pod's requests.
+type podState struct {
+	req, nonZero Resources
+}
+
+const fitStateKey = FitName
+
+// Fit is NodeResourcesFit.
+type Fit struct {
+	cfg   FitConfig
+	nodes map[uint32]*nodeState
+}
+
+// NewFit returns a Fit with kube-scheduler's defaults: LeastAllocated over cpu and memory,
+// weight 1 each.
+func NewFit() *Fit {
+	f := &Fit{nodes: map[uint32]*nodeState{}}
+	f.cfg.ScoringStrategy.Type = LeastAllocated
+	f.cfg.ScoringStrategy.Resources = []ResourceWeight{{"cpu", 1}, {"memory", 1}}
+	return f
+}
+
+// Configure adopts a FitConfig, checking it as kube-scheduler's validation does.
+func (f *Fit) Configure(raw []byte) error {
+	c := NewFit().cfg
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("%s config: %w", FitName, err)
+	}
+	s := &c.ScoringStrategy
+	switch s.Type {
+	case LeastAllocated, MostAllocated:
+	case RequestedToCapacityRatio:
+		shape := s.RequestedToCapacityRatio.Shape
+		if len(shape) == 0 {
+			return fmt.Errorf("scoringStrategy.requestedToCapacityRatio.shape: at least one point is required")
+		}
+		for i, p := range shape {
+			if p.Utilization < 0 || p.Utilization > 100 || p.Score < 0 || p.Score > 10 {
+				return fmt.Errorf("scoringStrategy.requestedToCapacityRatio.shape[%d]: utilization must be 0..100 and score 0..10", i)
+			}
+			if i > 0 && p.Utilization <= shape[i-1].Utilization {
+				return fmt.Errorf("scoringStrategy.requestedToCapacityRatio.shape[%d]: utilizations must increase", i)
+			}
+		}
+	default:
+		return fmt.Errorf("scoringStrategy.type: %q is not %s, %s or %s", s.Type, LeastAllocated, MostAllocated, RequestedToCapacityRatio)
+	}
+	for i, r := range s.Resources {
+		if r.Name == "" || r.Weight < 1 || r.Weight > 100 {
+			return fmt.Errorf("scoringStrategy.resources[%d]: a name and a weight in 1..100 are required", i)
+		}
+	}
+	f.cfg = c
+	return nil
+}
+
+// state returns the sums for a node state, computing them the first time it is seen (the SDK
+// replaces a NodeInfo when its node or pods change).
+func (f *Fit) state(node *tug.NodeInfo) *nodeState {
+	if s := f.nodes[node.ID]; s != nil && s.info == node {
+		return s
+	}
+	s := nodeStateOf(node)
+	f.nodes[node.ID] = s
+	return s
+}
+
+func nodeStateOf(node *tug.NodeInfo) *nodeState {
+	s := &nodeState{info: node, requested: Resources{}, nonZero: Resources{}}
+	var err error
+	if s.alloc, err = listAmounts(node.Node.Status.Allocatable); err != nil {
+		s.err = "node has a malformed allocatable: " + err.Error()
+		return s
+	}
+	for _, p := range node.Pods {
+		if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+			continue
+		}
+		req, err1 := PodRequest(p, false)
+		nz, err2 := PodRequest(p, true)
+		if err1 != nil || err2 != nil {
+			s.err = fmt.Sprintf("pod %s/%s on the node has a malformed request", p.Namespace, p.Name)
+			return s
+		}
+		s.requested.add(req)
+		s.nonZero.add(nz)
+		s.pods++
+	}
+	return s
+}
+
+// PreFilter computes the pod's requests once per cycle.
+func (f *Fit) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+	req, err := PodRequest(pod, false)
+	if err != nil {
+		return tug.UnschedulableAndUnresolvable("pod has a malformed resource request: " + err.Error())
+	}
+	nz, _ := PodRequest(pod, true)
+	state.Write(fitStateKey, &podState{req: req, nonZero: nz})
+	return tug.Success
+}
+
+func podFromState(state *tug.CycleState) (*podState, *tug.Status) {
+	v, ok := state.Read(fitStateKey)
+	if !ok {
+		return nil, tug.Errorf("%s: no pre-filter state", FitName)
+	}
+	return v.(*podState), nil
+}
+
+// Filter rejects a node without room: "Too many pods" past its pods allocatable, else
+// "Insufficient <resource>" for the first resource short (cpu, memory, then the others by
+// name). Only resources the pod requests are checked. Kubernetes reports every short
+// resource; one reason per node keeps FailedScheduling's counts per reason exact.
+func (f *Fit) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
+	ps, st := podFromState(state)
+	if st != nil {
+		return st
+	}
+	ns := f.state(node)
+	if ns.err != "" {
+		return tug.UnschedulableAndUnresolvable(ns.err)
+	}
+	if allowed, ok := ns.alloc["pods"]; ok && ns.pods+1 > allowed {
+		return tug.Unschedulable("Too many pods")
+	}
+	for _, name := range checkOrder(ps.req) {
+		want := ps.req[name]
+		if want <= 0 || slices.Contains(f.cfg.IgnoredResources, name) || name == "pods" {
+			continue
+		}
+		if ns.alloc[name] < ns.requested[name]+want {
+			return tug.Unschedulable("Insufficient " + name)
+		}
+	}
+	return tug.Success
+}
+
+// checkOrder is cpu, memory, then the other requested resources by name.
+func checkOrder(r Resources) []string {
+	var rest []string
+	for k := range r {
+		if k != "cpu" && k != "memory" {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append([]string{"cpu", "memory"}, rest...)
+}
+
+// Score rates a node by its configured strategy over the weighted resources, with the pod's
+// (non-zero) request added; resources the node does not have are left out.
+func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+	ps, st := podFromState(state)
+	if st != nil {
+		return 0, st
+	}
+	ns := f.state(node)
+	if ns.err != "" {
+		return 0, tug.Success
+	}
+	s := &f.cfg.ScoringStrategy
+	var sum, weights int64
+	for _, rw := range s.Resources {
+		alloc := ns.alloc[rw.Name]
+		if alloc == 0 {
+			continue
+		}
+		requested := ns.nonZero[rw.Name] + ps.nonZero[rw.Name]
+		var score int64
+		switch s.Type {
+		case LeastAllocated:
+			if requested <= alloc {
+				score = (alloc - requested) * tug.MaxNodeScore / alloc
+			}
+		case MostAllocated:
+			score = min(requested, alloc) * tug.MaxNodeScore / alloc
+		case RequestedToCapacityRatio:
+			score = shapeScore(s.RequestedToCapacityRatio.Shape, min(requested, alloc)*100/alloc)
+		}
+		sum += score * rw.Weight
+		weights += rw.Weight
+	}
+	if weights == 0 {
+		return 0, tug.Success
+	}
+	return sum / weights, tug.Success
+}
+
+// shapeScore is RequestedToCapacityRatio's piecewise-linear function at utilization u
+// (0..100), scaled from the configured 0..10 to 0..100.
+func shapeScore(shape []ShapePoint, u int64) int64 {
+	const scale = tug.MaxNodeScore / 10
+	if u <= shape[0].Utilization {
+		return shape[0].Score * scale
+	}
+	for i := 1; i < len(shape); i++ {
+		a, b := shape[i-1], shape[i]
+		if u <= b.Utilization {
+			return (a.Score*scale*(b.Utilization-u) + b.Score*scale*(u-a.Utilization)) / (b.Utilization - a.Utilization)
+		}
+	}
+	return shape[len(shape)-1].Score * scale
+}
+
+// BalancedAllocation is NodeResourcesBalancedAllocation: nodes where cpu and memory would be
+// used in equal shares (with the pod) score higher — 100 × (1 − their standard deviation).
+type BalancedAllocation struct {
+	fit *Fit // shares Fit's per-node sums
+}
+
+// NewBalancedAllocation returns the plugin; its per-node sums are computed as Fit's are.
+func NewBalancedAllocation() *BalancedAllocation {
+	return &BalancedAllocation{fit: NewFit()}
+}
+
+// PreFilter computes the pod's requests (Fit's pre-filter, under Fit's key).
+func (b *BalancedAllocation) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+	if _, ok := state.Read(fitStateKey); ok {
+		return tug.Success
+	}
+	return b.fit.PreFilter(state, pod)
+}
+
+// Score is 100 × (1 − std) over the cpu and memory fractions the node would be at.
+func (b *BalancedAllocation) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+	ps, st := podFromState(state)
+	if st != nil {
+		return 0, st
+	}
+	ns := b.fit.state(node)
+	if ns.err != "" {
+		return 0, tug.Success
+	}
+	var fr []float64
+	for _, r := range []string{"cpu", "memory"} {
+		alloc := ns.alloc[r]
+		if alloc == 0 {
+			continue
+		}
+		fr = append(fr, min(float64(ns.nonZero[r]+ps.nonZero[r])/float64(alloc), 1))
+	}
+	var std float64
+	if len(fr) == 2 {
+		std = max(fr[0]-fr[1], fr[1]-fr[0]) / 2
+	}
+	return int64((1 - std) * tug.MaxNodeScore), tug.Success
+}
