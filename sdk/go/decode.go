@@ -388,6 +388,33 @@ func readNodeStatus(r *jsonread.Reader, s *NodeStatus) {
 			s.Capacity = readResources(r)
 		case "allocatable":
 			s.Allocatable = readResources(r)
+		case "images":
+			s.Images = nil
+			if r.Begin('[') {
+				s.Images = []ContainerImage{}
+				for r.Next(']') {
+					var img ContainerImage
+					if r.Begin('{') {
+						for r.Next('}') {
+							switch string(r.Key()) {
+							case "names":
+								img.Names = nil
+								if r.Begin('[') {
+									img.Names = []string{}
+									for r.Next(']') {
+										img.Names = append(img.Names, r.String())
+									}
+								}
+							case "sizeBytes":
+								img.SizeBytes = r.Int(64)
+							default:
+								r.Skip()
+							}
+						}
+					}
+					s.Images = append(s.Images, img)
+				}
+			}
 		case "conditions":
 			s.Conditions = nil
 			if r.Begin('[') {

@@ -135,6 +135,7 @@ func schedNodes(in []byte) (hostabi.Status, []byte) {
 	for _, ni := range set {
 		reg.nodes.set(ni)
 	}
+	reg.nodes.gen++
 	return ok(nil)
 }
 

@@ -3,6 +3,7 @@ package tug
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -162,7 +163,7 @@ func TestPatchValueThatCannotBeEncoded(t *testing.T) {
 func withRegistry(t *testing.T, set func()) {
 	saved := reg
 	reg.configure, reg.filter, reg.score, reg.admit, reg.reconcile = nil, nil, nil, nil, nil
-	reg.nodes, reg.pod, reg.state = nodeTable{}, nil, nil
+	reg.nodes, reg.pod, reg.state = nodeTable{gen: reg.nodes.gen}, nil, nil
 	t.Cleanup(func() { reg = saved })
 	if set != nil {
 		set()
@@ -376,5 +377,37 @@ func TestPodRoundTrip(t *testing.T) {
 	}
 	if strings.Contains(string(b), `"status"`) {
 		t.Errorf("an empty status was encoded: %s", b)
+	}
+}
+
+func TestNodesIteratesResidentState(t *testing.T) {
+	withRegistry(t, func() { reg.filter = FilterFunc(func(*CycleState, *Pod, *NodeInfo) *Status { return nil }) })
+	names := func() []string {
+		var ns []string
+		for ni := range Nodes() {
+			ns = append(ns, fmt.Sprintf("%d:%s", ni.ID, ni.Name()))
+		}
+		return ns
+	}
+	gen := NodesGeneration()
+	if st, out := schedNodes([]byte(`{"set":[{"id":70001,"node":{"metadata":{"name":"far"}}},{"id":2,"node":{"metadata":{"name":"b"}}},
+		{"id":0,"node":{"metadata":{"name":"a"}}},{"id":70000,"node":{"metadata":{"name":"far0"}}}]}`)); st != hostabi.StatusOK {
+		t.Fatalf("%v %s", st, out)
+	}
+	if got := fmt.Sprint(names()); got != "[0:a 2:b 70000:far0 70001:far]" {
+		t.Fatalf("Nodes() = %s", got)
+	}
+	if NodesGeneration() == gen {
+		t.Fatal("NodesGeneration did not move")
+	}
+	gen = NodesGeneration()
+	if st, out := schedNodes([]byte(`{"remove":[2,70000]}`)); st != hostabi.StatusOK {
+		t.Fatalf("%v %s", st, out)
+	}
+	if got := fmt.Sprint(names()); got != "[0:a 70001:far]" || NodesGeneration() == gen {
+		t.Fatalf("after removals Nodes() = %s, generation moved %v", got, NodesGeneration() != gen)
+	}
+	for range Nodes() {
+		break // stopping early is allowed
 	}
 }

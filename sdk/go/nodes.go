@@ -2,6 +2,8 @@ package tug
 
 import (
 	"fmt"
+	"iter"
+	"slices"
 
 	"github.com/tugboat-io/tug/sdk/go/internal/jsonread"
 )
@@ -12,6 +14,7 @@ import (
 type nodeTable struct {
 	dense  []*NodeInfo
 	sparse map[uint32]*NodeInfo
+	gen    uint64 // counts the changes applied
 }
 
 // maxDense bounds the slice: ids past it go to the map.
@@ -49,6 +52,33 @@ func (t *nodeTable) remove(id uint32) {
 		delete(t.sparse, id)
 	}
 }
+
+// Nodes iterates over every resident node, dense ids first in id order: a plugin's view of
+// the whole cluster, for pre-filters that count across it (spreading, affinity, image
+// locality). A NodeInfo is replaced, never changed, when its node or pods change.
+func Nodes() iter.Seq[*NodeInfo] {
+	return func(yield func(*NodeInfo) bool) {
+		for _, ni := range reg.nodes.dense {
+			if ni != nil && !yield(ni) {
+				return
+			}
+		}
+		ids := make([]uint32, 0, len(reg.nodes.sparse))
+		for id := range reg.nodes.sparse {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			if !yield(reg.nodes.sparse[id]) {
+				return
+			}
+		}
+	}
+}
+
+// NodesGeneration changes whenever the resident nodes do: a plugin that derives cluster-wide
+// state from Nodes recomputes it only when this moved.
+func NodesGeneration() uint64 { return reg.nodes.gen }
 
 // decodeNodeChanges decodes tug_sched_nodes' input (ABI.md §4.1), all or nothing: the nodes
 // to set, decoded, and the ids to remove.

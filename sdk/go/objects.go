@@ -132,6 +132,14 @@ type NodeStatus struct {
 	Capacity    ResourceList    `json:"capacity,omitempty"`
 	Allocatable ResourceList    `json:"allocatable,omitempty"`
 	Conditions  []NodeCondition `json:"conditions,omitempty"`
+	// Images are the container images on the node.
+	Images []ContainerImage `json:"images,omitempty"`
+}
+
+// ContainerImage is an image on a node: its names (tags and digests) and size.
+type ContainerImage struct {
+	Names     []string `json:"names"`
+	SizeBytes int64    `json:"sizeBytes,omitempty"`
 }
 
 // NodeCondition is one of a node's conditions (Ready, MemoryPressure, …).
