@@ -10,6 +10,7 @@
 //	nodeports          NodePorts: host ports free on the node
 //	noderesources      NodeResourcesFit (LeastAllocated, MostAllocated, RequestedToCapacityRatio;
 //	                   cpu, memory, pods, extended resources) and NodeResourcesBalancedAllocation
+//	imagelocality      ImageLocality: nodes holding the pod's images, weighed by how widespread they are
 //
-// Still to write: ImageLocality, PodTopologySpread, InterPodAffinity, DefaultPreemption.
+// Still to write: PodTopologySpread, InterPodAffinity, DefaultPreemption.
 package scheduler
