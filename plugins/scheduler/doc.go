@@ -11,6 +11,8 @@
 //	noderesources      NodeResourcesFit (LeastAllocated, MostAllocated, RequestedToCapacityRatio;
 //	                   cpu, memory, pods, extended resources) and NodeResourcesBalancedAllocation
 //	imagelocality      ImageLocality: nodes holding the pod's images, weighed by how widespread they are
+//	podtopologyspread  PodTopologySpread: maxSkew, minDomains, node affinity/taint policies,
+//	                   matchLabelKeys; DoNotSchedule filters, ScheduleAnyway scores (weight 2)
 //
-// Still to write: PodTopologySpread, InterPodAffinity, DefaultPreemption.
+// Still to write: InterPodAffinity, DefaultPreemption.
 package scheduler

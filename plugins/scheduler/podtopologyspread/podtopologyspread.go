@@ -1,0 +1,276 @@
+// Package podtopologyspread is the PodTopologySpread plugin: a pod's topologySpreadConstraints
+// spread matching pods across domains (zones, nodes, …). DoNotSchedule constraints filter
+// nodes whose domain would exceed maxSkew; ScheduleAnyway constraints score emptier domains
+// higher (default weight 2). Semantics follow kube-scheduler's: skew against the least
+// loaded eligible domain (0 while fewer than minDomains exist), nodeAffinityPolicy Honor and
+// nodeTaintsPolicy Ignore by default, matchLabelKeys merged into the selector, and scores
+// weighted by log(domains + 2).
+package podtopologyspread
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/labels"
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
+	tug "github.com/tugboat-io/tug/sdk/go"
+)
+
+// Name is the plugin's name in profiles; Weight its default score weight.
+const (
+	Name   = "PodTopologySpread"
+	Weight = 2
+)
+
+// kube-scheduler's reasons.
+const (
+	ErrReasonConstraintsNotMatch = "node(s) didn't match pod topology spread constraints"
+	ErrReasonNodeLabelNotMatch   = ErrReasonConstraintsNotMatch + " (missing required label)"
+)
+
+// Constraint is a v1 TopologySpreadConstraint.
+type Constraint struct {
+	MaxSkew            int32            `json:"maxSkew"`
+	TopologyKey        string           `json:"topologyKey"`
+	WhenUnsatisfiable  string           `json:"whenUnsatisfiable"`
+	LabelSelector      *labels.Selector `json:"labelSelector"`
+	MinDomains         *int32           `json:"minDomains"`
+	NodeAffinityPolicy *string          `json:"nodeAffinityPolicy"`
+	NodeTaintsPolicy   *string          `json:"nodeTaintsPolicy"`
+	MatchLabelKeys     []string         `json:"matchLabelKeys"`
+}
+
+type pair struct{ key, value string }
+
+// cycleState is what PreFilter leaves for Filter, Score and NormalizeScore.
+type cycleState struct {
+	filters, scorers []Constraint
+	selfMatch        []bool       // per filter: the pod matches its own selector
+	counts           map[pair]int // filters: matching pods per domain, over eligible nodes
+	minMatch         []int        // per filter
+	scoreCounts      map[pair]int // scorers: matching pods per domain
+	nodes            map[uint32]*tug.NodeInfo
+}
+
+const stateKey = Name
+
+// PodTopologySpread is the filter and score.
+type PodTopologySpread struct{}
+
+// PreFilter parses the constraints and counts matching pods per domain across the cluster.
+func (PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+	cs := &cycleState{counts: map[pair]int{}, scoreCounts: map[pair]int{}, nodes: map[uint32]*tug.NodeInfo{}}
+	state.Write(stateKey, cs)
+	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		return tug.Success
+	}
+	var all []Constraint
+	if err := json.Unmarshal(pod.Spec.TopologySpreadConstraints, &all); err != nil {
+		return tug.UnschedulableAndUnresolvable(fmt.Sprintf("pod has malformed topologySpreadConstraints: %v", err))
+	}
+	sel, err := nodeselect.Of(pod)
+	if err != nil {
+		return tug.UnschedulableAndUnresolvable(err.Error())
+	}
+	for _, c := range all {
+		c.LabelSelector = withMatchLabelKeys(c.LabelSelector, c.MatchLabelKeys, pod.Labels)
+		if c.WhenUnsatisfiable == "ScheduleAnyway" {
+			cs.scorers = append(cs.scorers, c)
+		} else {
+			cs.filters = append(cs.filters, c)
+			cs.selfMatch = append(cs.selfMatch, c.LabelSelector.Matches(pod.Labels))
+		}
+	}
+	count(cs.filters, cs.counts, pod, sel)
+	for _, c := range cs.filters {
+		min, domains := math.MaxInt, 0
+		for p, n := range cs.counts {
+			if p.key == c.TopologyKey {
+				domains++
+				min = minInt(min, n)
+			}
+		}
+		if domains == 0 || (c.MinDomains != nil && domains < int(*c.MinDomains)) {
+			min = 0
+		}
+		cs.minMatch = append(cs.minMatch, min)
+	}
+	count(cs.scorers, cs.scoreCounts, pod, sel)
+	return tug.Success
+}
+
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// withMatchLabelKeys adds, for each key the pod carries, a requirement that matching pods
+// carry the same value (matchLabelKeys, as kube-apiserver merges it).
+func withMatchLabelKeys(s *labels.Selector, keys []string, podLabels map[string]string) *labels.Selector {
+	if s == nil || len(keys) == 0 {
+		return s
+	}
+	merged := &labels.Selector{MatchLabels: s.MatchLabels, MatchExpressions: append([]labels.Requirement(nil), s.MatchExpressions...)}
+	for _, k := range keys {
+		if v, ok := podLabels[k]; ok {
+			merged.MatchExpressions = append(merged.MatchExpressions, labels.Requirement{Key: k, Operator: "In", Values: []string{v}})
+		}
+	}
+	return merged
+}
+
+// count adds, for every node eligible under the constraints' policies and carrying all their
+// topology keys, the pods in the pod's namespace that each constraint's selector matches to
+// the node's domain (a domain with no such pods still counts, as 0).
+func count(cs []Constraint, counts map[pair]int, pod *tug.Pod, sel *nodeselect.Pod) {
+	if len(cs) == 0 {
+		return
+	}
+	for ni := range tug.Nodes() {
+		if !eligible(cs, ni.Node, pod, sel) {
+			continue
+		}
+		for _, c := range cs {
+			p := pair{c.TopologyKey, ni.Node.Labels[c.TopologyKey]}
+			n := counts[p]
+			for _, q := range ni.Pods {
+				if q.Namespace == pod.Namespace && c.LabelSelector.Matches(q.Labels) &&
+					q.Status.Phase != "Succeeded" && q.Status.Phase != "Failed" {
+					n++
+				}
+			}
+			counts[p] = n
+		}
+	}
+}
+
+// eligible applies the policies: the node must carry every topology key, match the pod's node
+// selection unless a constraint says nodeAffinityPolicy Ignore, and have its NoSchedule
+// taints tolerated when a constraint says nodeTaintsPolicy Honor.
+func eligible(cs []Constraint, n *tug.Node, pod *tug.Pod, sel *nodeselect.Pod) bool {
+	for _, c := range cs {
+		if _, ok := n.Labels[c.TopologyKey]; !ok {
+			return false
+		}
+		if (c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == "Honor") && !sel.Allows(n) {
+			return false
+		}
+		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == "Honor" {
+			for _, t := range n.Spec.Taints {
+				if (t.Effect == taints.NoSchedule || t.Effect == taints.NoExecute) && !taints.AnyTolerates(pod.Spec.Tolerations, t) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func fromState(state *tug.CycleState) (*cycleState, *tug.Status) {
+	v, ok := state.Read(stateKey)
+	if !ok {
+		return nil, tug.Errorf("%s: no pre-filter state", Name)
+	}
+	return v.(*cycleState), nil
+}
+
+// Filter rejects a node without a constraint's topology key (unresolvable), or whose domain
+// would be more than maxSkew above the least loaded one with the pod placed there.
+func (PodTopologySpread) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
+	cs, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	for i, c := range cs.filters {
+		v, ok := node.Node.Labels[c.TopologyKey]
+		if !ok {
+			return tug.UnschedulableAndUnresolvable(ErrReasonNodeLabelNotMatch)
+		}
+		self := 0
+		if cs.selfMatch[i] {
+			self = 1
+		}
+		if cs.counts[pair{c.TopologyKey, v}]+self-cs.minMatch[i] > int(c.MaxSkew) {
+			return tug.Unschedulable(ErrReasonConstraintsNotMatch)
+		}
+	}
+	return tug.Success
+}
+
+// Score records the node for NormalizeScore, which needs every scored node to weigh domains.
+func (PodTopologySpread) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+	cs, st := fromState(state)
+	if st != nil {
+		return 0, st
+	}
+	cs.nodes[node.ID] = node
+	return 0, tug.Success
+}
+
+// NormalizeScore scores each node by the matching pods in its domains, each constraint
+// weighted by log(its domains among the scored nodes + 2) plus maxSkew − 1, then reverses onto
+// 0..100 (fewer pods score higher). Nodes missing a topology key score 0.
+func (PodTopologySpread) NormalizeScore(state *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
+	cs, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	if len(cs.scorers) == 0 {
+		for i := range s {
+			s[i].Score = 0
+		}
+		return tug.Success
+	}
+	ignored := make([]bool, len(s))
+	domains := make([]map[string]bool, len(cs.scorers))
+	for j := range domains {
+		domains[j] = map[string]bool{}
+	}
+	for i, ns := range s {
+		n := cs.nodes[ns.ID]
+		for _, c := range cs.scorers {
+			if n == nil {
+				ignored[i] = true
+				break
+			}
+			if _, ok := n.Node.Labels[c.TopologyKey]; !ok {
+				ignored[i] = true
+				break
+			}
+		}
+		if !ignored[i] {
+			for j, c := range cs.scorers {
+				domains[j][n.Node.Labels[c.TopologyKey]] = true
+			}
+		}
+	}
+	var minS, maxS int64 = math.MaxInt64, 0
+	for i, ns := range s {
+		if ignored[i] {
+			continue
+		}
+		n := cs.nodes[ns.ID]
+		var score float64
+		for j, c := range cs.scorers {
+			cnt := cs.scoreCounts[pair{c.TopologyKey, n.Node.Labels[c.TopologyKey]}]
+			score += float64(cnt)*math.Log(float64(len(domains[j])+2)) + float64(c.MaxSkew-1)
+		}
+		s[i].Score = int64(math.Round(score))
+		minS, maxS = min(minS, s[i].Score), max(maxS, s[i].Score)
+	}
+	for i := range s {
+		switch {
+		case ignored[i]:
+			s[i].Score = 0
+		case maxS == 0:
+			s[i].Score = tug.MaxNodeScore
+		default:
+			s[i].Score = tug.MaxNodeScore * (maxS + minS - s[i].Score) / maxS
+		}
+	}
+	return tug.Success
+}
