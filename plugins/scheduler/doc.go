@@ -13,6 +13,8 @@
 //	imagelocality      ImageLocality: nodes holding the pod's images, weighed by how widespread they are
 //	podtopologyspread  PodTopologySpread: maxSkew, minDomains, node affinity/taint policies,
 //	                   matchLabelKeys; DoNotSchedule filters, ScheduleAnyway scores (weight 2)
+//	interpodaffinity   InterPodAffinity: required and preferred pod affinity and anti-affinity,
+//	                   existing pods' anti-affinity and preferences towards the pod (weight 2)
 //
-// Still to write: InterPodAffinity, DefaultPreemption.
+// Still to write: DefaultPreemption (victim selection, run by the scheduler's PostFilter).
 package scheduler

@@ -1,0 +1,282 @@
+// Package interpodaffinity is the InterPodAffinity plugin: pods placed near (affinity) or away
+// from (anti-affinity) other pods by topology domain. Required terms filter — the pod's own
+// affinity and anti-affinity, and existing pods' anti-affinity against it — and preferred
+// terms (the pod's, and existing pods' towards it) score (default weight 2), as in
+// kube-scheduler. A term's namespaceSelector can only be empty (every namespace): the plugin
+// does not see namespaces' labels, so a non-empty one matches no pod.
+package interpodaffinity
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/labels"
+	tug "github.com/tugboat-io/tug/sdk/go"
+)
+
+// Name is the plugin's name in profiles; Weight its default score weight.
+const (
+	Name   = "InterPodAffinity"
+	Weight = 2
+)
+
+// kube-scheduler's reasons.
+const (
+	ErrReasonExistingAntiAffinityRulesNotMatch = "node(s) didn't satisfy existing pods anti-affinity rules"
+	ErrReasonAffinityRulesNotMatch             = "node(s) didn't match pod affinity rules"
+	ErrReasonAntiAffinityRulesNotMatch         = "node(s) didn't match pod anti-affinity rules"
+)
+
+// hardPodAffinityWeight is what an existing pod's required affinity term counts for in
+// scoring (kube-scheduler's default HardPodAffinityWeight).
+const hardPodAffinityWeight = 1
+
+// Term is a v1 PodAffinityTerm.
+type Term struct {
+	LabelSelector     *labels.Selector `json:"labelSelector"`
+	Namespaces        []string         `json:"namespaces"`
+	NamespaceSelector *labels.Selector `json:"namespaceSelector"`
+	TopologyKey       string           `json:"topologyKey"`
+}
+
+type weightedTerm struct {
+	Weight int64 `json:"weight"`
+	Term   Term  `json:"podAffinityTerm"`
+}
+
+type podTerms struct {
+	Required  []Term         `json:"requiredDuringSchedulingIgnoredDuringExecution"`
+	Preferred []weightedTerm `json:"preferredDuringSchedulingIgnoredDuringExecution"`
+}
+
+// affinity is the pod-affinity part of a v1 Affinity.
+type affinity struct {
+	PodAffinity     *podTerms `json:"podAffinity"`
+	PodAntiAffinity *podTerms `json:"podAntiAffinity"`
+}
+
+func parse(p *tug.Pod) (*affinity, error) {
+	a := &affinity{}
+	if len(p.Spec.Affinity) > 0 {
+		if err := json.Unmarshal(p.Spec.Affinity, a); err != nil {
+			return nil, fmt.Errorf("pod has a malformed affinity: %w", err)
+		}
+	}
+	if a.PodAffinity == nil {
+		a.PodAffinity = &podTerms{}
+	}
+	if a.PodAntiAffinity == nil {
+		a.PodAntiAffinity = &podTerms{}
+	}
+	return a, nil
+}
+
+// matches reports whether term, written by a pod in namespace owner, selects pod p.
+func (t Term) matches(owner string, p *tug.Pod) bool {
+	switch {
+	case len(t.Namespaces) > 0 || t.NamespaceSelector != nil:
+		in := slices.Contains(t.Namespaces, p.Namespace)
+		all := t.NamespaceSelector != nil && len(t.NamespaceSelector.MatchLabels) == 0 && len(t.NamespaceSelector.MatchExpressions) == 0
+		if !in && !all {
+			return false
+		}
+	case p.Namespace != owner:
+		return false
+	}
+	return t.LabelSelector.Matches(p.Labels)
+}
+
+type domain struct{ key, value string }
+
+// cycle is what PreFilter computes for the cycle's pod.
+type cycle struct {
+	pod *tug.Pod
+	aff *affinity
+	// existingAnti: domains where an existing pod's required anti-affinity rejects the pod.
+	existingAnti map[domain]bool
+	// affinityCounts[i]: per domain, existing pods matching the pod's required affinity term i.
+	affinityCounts []map[domain]int
+	// affinityAnyMatch: some pod in the cluster matches every required affinity term.
+	affinityAnyMatch bool
+	// antiCounts[i]: per domain, existing pods matching the pod's required anti-affinity term i.
+	antiCounts []map[domain]int
+	// scores: preferred (and symmetric) weights per domain.
+	scores map[domain]int64
+}
+
+const stateKey = Name
+
+// InterPodAffinity is the filter and score.
+type InterPodAffinity struct{}
+
+// PreFilter walks every resident pod once, collecting what Filter and Score need per
+// topology domain.
+func (InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+	aff, err := parse(pod)
+	if err != nil {
+		return tug.UnschedulableAndUnresolvable(err.Error())
+	}
+	c := &cycle{pod: pod, aff: aff, existingAnti: map[domain]bool{}, scores: map[domain]int64{}}
+	req, anti := aff.PodAffinity.Required, aff.PodAntiAffinity.Required
+	c.affinityCounts = make([]map[domain]int, len(req))
+	for i := range req {
+		c.affinityCounts[i] = map[domain]int{}
+	}
+	c.antiCounts = make([]map[domain]int, len(anti))
+	for i := range anti {
+		c.antiCounts[i] = map[domain]int{}
+	}
+	matched := make([]bool, len(req))
+	for ni := range tug.Nodes() {
+		nodeLabels := ni.Node.Labels
+		at := func(key string) (domain, bool) {
+			v, ok := nodeLabels[key]
+			return domain{key, v}, ok
+		}
+		for _, q := range ni.Pods {
+			if q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
+				continue
+			}
+			qa, err := parse(q)
+			if err != nil {
+				continue // an existing pod's malformed affinity constrains nothing
+			}
+			// Existing pods' required anti-affinity towards the pod.
+			for _, t := range qa.PodAntiAffinity.Required {
+				if d, ok := at(t.TopologyKey); ok && t.matches(q.Namespace, pod) {
+					c.existingAnti[d] = true
+				}
+			}
+			// The pod's required terms, counted per domain.
+			for i, t := range req {
+				if t.matches(pod.Namespace, q) {
+					matched[i] = true
+					if d, ok := at(t.TopologyKey); ok {
+						c.affinityCounts[i][d]++
+					}
+				}
+			}
+			for i, t := range anti {
+				if d, ok := at(t.TopologyKey); ok && t.matches(pod.Namespace, q) {
+					c.antiCounts[i][d]++
+				}
+			}
+			// Scoring: the pod's preferred terms and, symmetrically, the existing pod's.
+			for _, wt := range aff.PodAffinity.Preferred {
+				c.addScore(at, wt.Term, pod.Namespace, q, wt.Weight)
+			}
+			for _, wt := range aff.PodAntiAffinity.Preferred {
+				c.addScore(at, wt.Term, pod.Namespace, q, -wt.Weight)
+			}
+			for _, t := range qa.PodAffinity.Required {
+				c.addScore(at, t, q.Namespace, pod, hardPodAffinityWeight)
+			}
+			for _, wt := range qa.PodAffinity.Preferred {
+				c.addScore(at, wt.Term, q.Namespace, pod, wt.Weight)
+			}
+			for _, wt := range qa.PodAntiAffinity.Preferred {
+				c.addScore(at, wt.Term, q.Namespace, pod, -wt.Weight)
+			}
+		}
+	}
+	c.affinityAnyMatch = !slices.Contains(matched, false)
+	state.Write(stateKey, c)
+	return tug.Success
+}
+
+// addScore adds weight to the domain of the node at() describes when term (written in
+// namespace owner) selects target.
+func (c *cycle) addScore(at func(string) (domain, bool), t Term, owner string, target *tug.Pod, weight int64) {
+	if weight == 0 {
+		return
+	}
+	if d, ok := at(t.TopologyKey); ok && t.matches(owner, target) {
+		c.scores[d] += weight
+	}
+}
+
+func fromState(state *tug.CycleState) (*cycle, *tug.Status) {
+	v, ok := state.Read(stateKey)
+	if !ok {
+		return nil, tug.Errorf("%s: no pre-filter state", Name)
+	}
+	return v.(*cycle), nil
+}
+
+// Filter applies the required terms, in kube-scheduler's order and with its codes.
+func (InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
+	c, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	nl := node.Node.Labels
+	// Affinity: every term has a matching pod in the node's domain — unless no pod anywhere
+	// matches the terms and the pod matches them itself (the first of a group).
+	for i, t := range c.aff.PodAffinity.Required {
+		v, ok := nl[t.TopologyKey]
+		if ok && c.affinityCounts[i][domain{t.TopologyKey, v}] > 0 {
+			continue
+		}
+		if !c.affinityAnyMatch && ok && selfMatches(c) {
+			continue
+		}
+		return tug.UnschedulableAndUnresolvable(ErrReasonAffinityRulesNotMatch)
+	}
+	for i, t := range c.aff.PodAntiAffinity.Required {
+		if v, ok := nl[t.TopologyKey]; ok && c.antiCounts[i][domain{t.TopologyKey, v}] > 0 {
+			return tug.Unschedulable(ErrReasonAntiAffinityRulesNotMatch)
+		}
+	}
+	for d := range c.existingAnti {
+		if v, ok := nl[d.key]; ok && v == d.value {
+			return tug.Unschedulable(ErrReasonExistingAntiAffinityRulesNotMatch)
+		}
+	}
+	return tug.Success
+}
+
+// selfMatches reports whether the pod matches all of its own required affinity terms.
+func selfMatches(c *cycle) bool {
+	for _, t := range c.aff.PodAffinity.Required {
+		if !t.matches(c.pod.Namespace, c.pod) {
+			return false
+		}
+	}
+	return true
+}
+
+// Score sums the weights of the domains the node is in.
+func (InterPodAffinity) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+	c, st := fromState(state)
+	if st != nil {
+		return 0, st
+	}
+	var s int64
+	for d, w := range c.scores {
+		if v, ok := node.Node.Labels[d.key]; ok && v == d.value {
+			s += w
+		}
+	}
+	return s, tug.Success
+}
+
+// NormalizeScore maps the sums, which may be negative, onto 0..100 between the lowest and
+// the highest.
+func (InterPodAffinity) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
+	if len(s) == 0 {
+		return tug.Success
+	}
+	lo, hi := s[0].Score, s[0].Score
+	for _, x := range s {
+		lo, hi = min(lo, x.Score), max(hi, x.Score)
+	}
+	for i := range s {
+		if hi == lo {
+			s[i].Score = 0
+			continue
+		}
+		s[i].Score = tug.MaxNodeScore * (s[i].Score - lo) / (hi - lo)
+	}
+	return tug.Success
+}
