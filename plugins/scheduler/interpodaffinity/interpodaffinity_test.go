@@ -1,9 +1,9 @@
 package interpodaffinity
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/testutil"
 	tug "github.com/tugboat-io/tug/sdk/go"
 	"github.com/tugboat-io/tug/sdk/go/sdktest"
 )
@@ -33,18 +33,7 @@ func term(app, key string, extra string) string {
 	return `{"labelSelector":{"matchLabels":{"app":"` + app + `"}},"topologyKey":"` + key + `"` + extra + `}`
 }
 
-func verdicts(got map[string]*tug.Status) string {
-	var out []string
-	for _, n := range []string{"a1", "a2", "b1"} {
-		st := got[n]
-		v := "ok"
-		if !st.IsSuccess() {
-			v = st.Code().String() + ":" + st.Message()
-		}
-		out = append(out, n+"="+v)
-	}
-	return strings.Join(out, " ")
-}
+func verdicts(got map[string]*tug.Status) string { return testutil.Verdicts(got, "a1", "a2", "b1") }
 
 func TestFilter(t *testing.T) {
 	aff := "UnschedulableAndUnresolvable:" + ErrReasonAffinityRulesNotMatch

@@ -2,9 +2,9 @@ package podtopologyspread
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/testutil"
 	tug "github.com/tugboat-io/tug/sdk/go"
 	"github.com/tugboat-io/tug/sdk/go/sdktest"
 )
@@ -39,17 +39,7 @@ func spreadPod(constraints string, extra string) string {
 const zoneSkew1 = `[{"maxSkew":1,"topologyKey":"zone","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"web"}}}]`
 
 func verdicts(got map[string]*tug.Status) string {
-	var out []string
-	for _, n := range []string{"a1", "a2", "b1", "c1", "x"} {
-		if st, ok := got[n]; ok {
-			v := "ok"
-			if !st.IsSuccess() {
-				v = st.Code().String() + ":" + st.Message()
-			}
-			out = append(out, n+"="+v)
-		}
-	}
-	return strings.Join(out, " ")
+	return testutil.Verdicts(got, "a1", "a2", "b1", "c1", "x")
 }
 
 func TestFilter(t *testing.T) {

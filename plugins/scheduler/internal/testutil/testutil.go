@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	tug "github.com/tugboat-io/tug/sdk/go"
@@ -45,4 +46,22 @@ func Verdict(s *tug.Status) string {
 		return ""
 	}
 	return s.Code().String() + ": " + s.Message()
+}
+
+// Verdicts renders filter results by node, in the order of names, as "name=ok" or
+// "name=Code:message", space-separated; names missing from got are left out.
+func Verdicts(got map[string]*tug.Status, names ...string) string {
+	var out []string
+	for _, n := range names {
+		st, ok := got[n]
+		if !ok {
+			continue
+		}
+		v := "ok"
+		if !st.IsSuccess() {
+			v = st.Code().String() + ":" + st.Message()
+		}
+		out = append(out, n+"="+v)
+	}
+	return strings.Join(out, " ")
 }
