@@ -1,9 +1,10 @@
 package hostabi
 
-// Version is the ABI version this package describes: major 1, minor 0.
+// Version is the ABI version this package describes: major 1, minor 1 (1.1 added modules
+// hosting several scheduling plugins, ABI.md §4.7).
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
 	Version = Major<<16 | Minor
 )
@@ -37,6 +38,14 @@ const (
 	ExportSchedNormalize = "tug_sched_normalize"
 	ExportAdmit          = "tug_admit"
 	ExportReconcile      = "tug_reconcile"
+
+	// Since 1.1: a module hosting several scheduling plugins (ABI.md §4.7) lists them with
+	// tug_sched_plugins and serves each through the _at operations, whose input starts with
+	// the plugin's index.
+	ExportSchedPlugins     = "tug_sched_plugins"
+	ExportSchedFilterAt    = "tug_sched_filter_at"
+	ExportSchedScoreAt     = "tug_sched_score_at"
+	ExportSchedNormalizeAt = "tug_sched_normalize_at"
 )
 
 // Status is what an operation export returns.
@@ -96,6 +105,13 @@ const (
 	KindAdmission       Kind = "admission"
 	KindController      Kind = "controller"
 )
+
+// HostedRequiredExports lists, per scheduling kind, the operation exports a module hosting
+// several plugins (ABI.md §4.7) must have to be that kind: RequiredExports' alternative.
+var HostedRequiredExports = map[Kind][]string{
+	KindSchedulerFilter: {ExportSchedNodes, ExportSchedPreFilter, ExportSchedPlugins, ExportSchedFilterAt},
+	KindSchedulerScore:  {ExportSchedNodes, ExportSchedPreFilter, ExportSchedPlugins, ExportSchedScoreAt},
+}
 
 // RequiredExports lists, per kind, the operation exports a module must have to be that kind.
 var RequiredExports = map[Kind][]string{

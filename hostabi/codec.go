@@ -231,6 +231,43 @@ type NodeEntry struct {
 type PreFilterVerdict struct {
 	Code   Code   `json:"code"`
 	Reason string `json:"reason,omitempty"`
+	// Plugin names the hosted plugin whose pre-filter ended the cycle (ABI.md §4.7).
+	Plugin string `json:"plugin,omitempty"`
+}
+
+// HostedPlugin is one scheduling plugin of a module that hosts several (ABI.md §4.7): its
+// name and extension points. Its index is its position in HostedPlugins.
+type HostedPlugin struct {
+	Name      string `json:"name"`
+	Filter    bool   `json:"filter,omitempty"`
+	Score     bool   `json:"score,omitempty"`
+	Normalize bool   `json:"normalize,omitempty"`
+}
+
+// HostedPlugins is the output of tug_sched_plugins.
+type HostedPlugins struct {
+	Plugins []HostedPlugin `json:"plugins"`
+}
+
+// HostedConfig is tug_configure's input for a module hosting several plugins: which to
+// enable (all when absent) and each one's configuration.
+type HostedConfig struct {
+	Enabled []string                   `json:"enabled,omitempty"`
+	Config  map[string]json.RawMessage `json:"config,omitempty"`
+}
+
+// AppendPluginIndex starts an _at operation's input (ABI.md §4.7): u32 plugin index, then the
+// v1.0 frame of the operation.
+func AppendPluginIndex(dst []byte, index uint32) []byte {
+	return binary.LittleEndian.AppendUint32(dst, index)
+}
+
+// CutPluginIndex splits an _at operation's input into the plugin index and the frame after it.
+func CutPluginIndex(b []byte) (uint32, []byte, error) {
+	if len(b) < countSize {
+		return 0, nil, malformed("plugin index", "truncated: %d bytes", len(b))
+	}
+	return binary.LittleEndian.Uint32(b), b[countSize:], nil
 }
 
 // AdmissionRequest is the input of tug_admit (ABI.md §4.5), named as admission.k8s.io/v1's

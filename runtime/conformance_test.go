@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,9 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("c-deny-latest", func(t *testing.T) {
 		runKit(t, "kit-c-deny-latest", buildCPlugin(t), "")
+	})
+	t.Run("go-default-plugins-hosted", func(t *testing.T) {
+		runKit(t, "kit-defaults", buildGoModule(t, filepath.Join("..", "plugins", "scheduler"), "./cmd/defaults"), "")
 	})
 }
 

@@ -183,6 +183,17 @@ func (m *Module) newInstance(ctx context.Context, probe bool) (*instance, error)
 		// Configuration is per version: a new one is a Swap, never a call.
 		delete(in.fns, hostabi.ExportConfigure)
 	}
+	if probe && m.info.hosted {
+		out, _, err := m.invoke(ictx, in, hostabi.ExportSchedPlugins, nil)
+		if err != nil {
+			return fail(err)
+		}
+		hosted, err := m.checkHosted(out)
+		if err != nil {
+			return fail(fmt.Errorf("plugin %q (%s): %w: %s: %w", m.name, shortDigest(m.Digest()), ErrInvalidModule, hostabi.ExportSchedPlugins, err))
+		}
+		m.hosted = hosted
+	}
 	if hook := m.opts.OnNewInstance; hook != nil {
 		if err := hook(ictx, &Instance{in: in, hook: true}); err != nil {
 			return fail(fmt.Errorf("plugin %q (%s): OnNewInstance: %w", m.name, shortDigest(m.Digest()), err))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -33,6 +35,7 @@ type Module struct {
 	callsVec  *prometheus.CounterVec // curried: export, result
 	durations prometheus.ObserverVec // curried: export
 	okCalls   map[string]opMetrics   // per operation, resolved once: the hot path's labels
+	hosted    []hostabi.HostedPlugin // set by the probe instance, then read-only
 	gauge     prometheus.Gauge       // live instances
 	gens      atomic.Uint64          // instances created, for Instance.Generation
 	live      atomic.Int64           // instances alive
@@ -126,6 +129,40 @@ func (m *Module) Digest() string { return m.code.digest }
 
 // Kinds returns the plugin kinds the module implements (at least one).
 func (m *Module) Kinds() []hostabi.Kind { return slices.Clone(m.info.kinds) }
+
+// Hosted lists the scheduling plugins the module hosts (ABI.md §4.7), in index order; nil
+// for a module that is one plugin.
+func (m *Module) Hosted() []hostabi.HostedPlugin { return slices.Clone(m.hosted) }
+
+// checkHosted decodes and checks tug_sched_plugins' answer against the module's exports.
+func (m *Module) checkHosted(out []byte) ([]hostabi.HostedPlugin, error) {
+	var hp hostabi.HostedPlugins
+	if err := json.Unmarshal(out, &hp); err != nil {
+		return nil, fmt.Errorf("answer %q is not the plugin list: %w", reasonText(out), err)
+	}
+	if len(hp.Plugins) == 0 {
+		return nil, errors.New("lists no plugins")
+	}
+	seen := map[string]bool{}
+	for i, p := range hp.Plugins {
+		switch {
+		case p.Name == "":
+			return nil, fmt.Errorf("plugin %d has no name", i)
+		case seen[p.Name]:
+			return nil, fmt.Errorf("plugin %q is listed twice", p.Name)
+		case !p.Filter && !p.Score:
+			return nil, fmt.Errorf("plugin %q neither filters nor scores", p.Name)
+		case p.Filter && !m.info.ops[hostabi.ExportSchedFilterAt]:
+			return nil, fmt.Errorf("plugin %q filters but the module does not export %s", p.Name, hostabi.ExportSchedFilterAt)
+		case p.Score && !m.info.ops[hostabi.ExportSchedScoreAt]:
+			return nil, fmt.Errorf("plugin %q scores but the module does not export %s", p.Name, hostabi.ExportSchedScoreAt)
+		case p.Normalize && (!p.Score || !m.info.ops[hostabi.ExportSchedNormalizeAt]):
+			return nil, fmt.Errorf("plugin %q normalizes but does not score, or the module does not export %s", p.Name, hostabi.ExportSchedNormalizeAt)
+		}
+		seen[p.Name] = true
+	}
+	return hp.Plugins, nil
+}
 
 // Exports reports whether the module exports the operation op (e.g. the optional
 // tug_sched_normalize).

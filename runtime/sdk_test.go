@@ -16,15 +16,21 @@ import (
 // GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared.
 func buildSDKExample(t *testing.T, name string) []byte {
 	t.Helper()
+	return buildGoModule(t, filepath.Join("..", "sdk", "go", "examples", name), ".")
+}
+
+// buildGoModule builds the Go package pkg of the module in dir to wasm as a plugin.
+func buildGoModule(t *testing.T, dir, pkg string) []byte {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
 	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	build.Dir = filepath.Join("..", "sdk", "go", "examples", name)
+	out := filepath.Join(t.TempDir(), "plugin.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
+	build.Dir = dir
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the SDK example %s: %v\n%s", name, err, b)
+		t.Fatalf("building %s in %s: %v\n%s", pkg, dir, err, b)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {

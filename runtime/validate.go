@@ -12,8 +12,12 @@ import (
 // wasiModule is the import module name of WASI preview 1, which guests may import (ABI.md §6).
 const wasiModule = "wasi_snapshot_preview1"
 
-// operations are the operation exports of ABI v1.0; all have the signature (i32, i32) -> i32.
+// operations are the operation exports of ABI v1.1; all have the signature (i32, i32) -> i32.
 var operations = []string{
+	hostabi.ExportSchedPlugins,
+	hostabi.ExportSchedFilterAt,
+	hostabi.ExportSchedScoreAt,
+	hostabi.ExportSchedNormalizeAt,
 	hostabi.ExportConfigure,
 	hostabi.ExportSchedNodes,
 	hostabi.ExportSchedPreFilter,
@@ -51,6 +55,7 @@ type moduleInfo struct {
 	ops        map[string]bool // operation exports present
 	minPages   uint64          // the memory's initial size
 	initialize bool            // exports _initialize (a reactor)
+	hosted     bool            // hosts several scheduling plugins (ABI.md §4.7)
 }
 
 // inspect checks the interface of a module against ABI.md — everything that can be checked
@@ -114,6 +119,11 @@ func inspect(m *wasmbin.Module, wasi map[string]wasmbin.FuncType) (*moduleInfo, 
 		}
 	}
 	for _, k := range kindOrder {
+		if hosted := hostabi.HostedRequiredExports[k]; hosted != nil && hasAll(info.ops, hosted) {
+			info.kinds = append(info.kinds, k)
+			info.hosted = true
+			continue
+		}
 		var missing, markers []string
 		for _, op := range hostabi.RequiredExports[k] {
 			if !info.ops[op] {
@@ -128,6 +138,17 @@ func inspect(m *wasmbin.Module, wasi map[string]wasmbin.FuncType) (*moduleInfo, 
 		case len(markers) > 0:
 			add("exports %s but not %s, which kind %s requires", strings.Join(markers, ", "), strings.Join(missing, ", "), k)
 		}
+	}
+	at := info.ops[hostabi.ExportSchedFilterAt] || info.ops[hostabi.ExportSchedScoreAt] || info.ops[hostabi.ExportSchedNormalizeAt]
+	switch {
+	case at && !info.ops[hostabi.ExportSchedPlugins]:
+		add("exports per-plugin scheduling operations (_at) without %s, which lists the plugins", hostabi.ExportSchedPlugins)
+	case info.ops[hostabi.ExportSchedPlugins] && !info.ops[hostabi.ExportSchedFilterAt] && !info.ops[hostabi.ExportSchedScoreAt]:
+		add("exports %s but neither %s nor %s", hostabi.ExportSchedPlugins, hostabi.ExportSchedFilterAt, hostabi.ExportSchedScoreAt)
+	case info.ops[hostabi.ExportSchedPlugins] && !info.hosted:
+		add("exports %s but not %s and %s, which hosted plugins require", hostabi.ExportSchedPlugins, hostabi.ExportSchedNodes, hostabi.ExportSchedPreFilter)
+	case info.ops[hostabi.ExportSchedNormalizeAt] && !info.ops[hostabi.ExportSchedScoreAt]:
+		add("exports %s without %s", hostabi.ExportSchedNormalizeAt, hostabi.ExportSchedScoreAt)
 	}
 	if info.ops[hostabi.ExportSchedNormalize] && !info.ops[hostabi.ExportSchedScore] {
 		add("exports %s without %s", hostabi.ExportSchedNormalize, hostabi.ExportSchedScore)
@@ -177,6 +198,15 @@ func inspect(m *wasmbin.Module, wasi map[string]wasmbin.FuncType) (*moduleInfo, 
 		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, strings.Join(problems, "; "))
 	}
 	return info, nil
+}
+
+func hasAll(ops map[string]bool, want []string) bool {
+	for _, op := range want {
+		if !ops[op] {
+			return false
+		}
+	}
+	return true
 }
 
 // sharedRequirement reports whether op is required by a kind other than k too, so that its

@@ -22,7 +22,9 @@
 //     and the choice of node (ties broken at random). A rejected node's verdict is the first
 //     plugin that rejected it, which is what FailedScheduling's message counts. Plugins are
 //     Instances — wasm in practice, anything speaking the frames in tests and benchmarks —
-//     brought up to the cache's generation before the cycle.
+//     brought up to the cache's generation before the cycle. Plugins of one Module share its
+//     instance: a module hosting several plugins (hostabi ABI.md §4.7, the default plugins)
+//     decodes the pod once per cycle and keeps the cluster once.
 //
 //   - Scheduler is the loop: client-go informers on pods and nodes feed the queue and the
 //     cache; each popped pod runs a cycle, is assumed onto the chosen node and bound through

@@ -26,25 +26,37 @@ type Instance interface {
 	// Has reports whether the plugin exports an operation (a score may export
 	// tug_sched_normalize; versions of one plugin may differ).
 	Has(export string) bool
+	// Hosted lists the plugins of a module hosting several (ABI.md §4.7), nil for a module
+	// that is one plugin.
+	Hosted() []hostabi.HostedPlugin
 	// Gen is the cache generation the instance has applied (0 for a fresh one); SetGen
 	// records a new one.
 	Gen() uint64
 	SetGen(uint64)
 }
 
+// Module is a plugin module: one instance of it serves a whole cycle for every plugin of the
+// profile it provides, with one pre-filter call.
+type Module struct {
+	Name string
+	// Ignore is the failure policy Ignore: a module that fails (traps, times out, answers
+	// garbage) is skipped for the cycle instead of failing it.
+	Ignore bool
+	// Acquire takes an instance for one cycle; release returns it.
+	Acquire func(ctx context.Context) (inst Instance, release func(), err error)
+}
+
 // Plugin is one plugin of a profile.
 type Plugin struct {
-	Name string
+	Name   string
+	Module *Module
+	// Hosted says the module hosts several plugins and this is the one called Name.
+	Hosted bool
 	// Which extension points the profile enables for it.
 	Filter, Score bool
 	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
 	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).
 	Weight int64
-	// Ignore is the failure policy Ignore: a plugin that fails (traps, times out, answers
-	// garbage) is skipped for the cycle instead of failing it.
-	Ignore bool
-	// Acquire takes an instance for one cycle; release returns it.
-	Acquire func(ctx context.Context) (inst Instance, release func(), err error)
 }
 
 // Profile is an ordered chain of plugins under a scheduler name.
@@ -143,12 +155,28 @@ func (e *PluginError) Error() string {
 
 func (e *PluginError) Unwrap() error { return e.Err }
 
-// held is a plugin's instance during a cycle.
+// held is a module's instance during a cycle.
 type held struct {
-	p       *Plugin
+	m       *Module
+	name    string // for messages: the module's first plugin in the profile
 	inst    Instance
 	release func()
-	skip    bool // failed under the Ignore policy
+	skip    bool                   // failed under the Ignore policy
+	hosted  []hostabi.HostedPlugin // the module's plugins, if it hosts several
+	index   map[string]uint32      // hosted plugins by name
+}
+
+// op is one call of a plugin's extension point: its export and the input's prefix (the plugin
+// index, for a hosted plugin).
+func (h *held) op(p *Plugin, single, at string) (string, []byte, error) {
+	if !p.Hosted {
+		return single, nil, nil
+	}
+	i, ok := h.index[p.Name]
+	if !ok {
+		return "", nil, fmt.Errorf("module %s hosts no plugin %q", h.m.Name, p.Name)
+	}
+	return at, hostabi.AppendPluginIndex(nil, i), nil
 }
 
 // Schedule runs one cycle for pod (its Kubernetes JSON) and picks a node. An unschedulable
@@ -156,20 +184,30 @@ type held struct {
 // policy, or the context ending.
 func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*Result, error) {
 	var hs []*held
+	byModule := map[*Module]*held{}
 	defer func() {
 		for _, h := range hs {
 			h.release()
 		}
 	}()
 	for _, p := range prof.Plugins {
-		inst, release, err := p.Acquire(ctx)
+		if byModule[p.Module] != nil {
+			continue
+		}
+		inst, release, err := p.Module.Acquire(ctx)
 		if err != nil {
-			if p.Ignore {
+			if p.Module.Ignore {
+				byModule[p.Module] = &held{m: p.Module, name: p.Name, skip: true, release: func() {}}
 				continue
 			}
 			return nil, &PluginError{p.Name, "acquire", err}
 		}
-		hs = append(hs, &held{p: p, inst: inst, release: release})
+		h := &held{m: p.Module, name: p.Name, inst: inst, release: release, hosted: inst.Hosted(), index: map[string]uint32{}}
+		for i, hp := range h.hosted {
+			h.index[hp.Name] = uint32(i)
+		}
+		byModule[p.Module] = h
+		hs = append(hs, h)
 	}
 	// One consistent view: every instance is brought to the same generation as the node list.
 	gens := make([]uint64, len(hs))
@@ -214,13 +252,17 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 				continue
 			}
 			if v.Code != hostabi.CodeSuccess {
-				res.Diagnosis.PreFilter = &Verdict{Plugin: h.p.Name, Code: v.Code, Reason: v.Reason}
+				plugin := v.Plugin
+				if plugin == "" {
+					plugin = h.name
+				}
+				res.Diagnosis.PreFilter = &Verdict{Plugin: plugin, Code: v.Code, Reason: v.Reason}
 				return res, nil
 			}
 		}
 	}
 
-	feasible, err := f.filter(ctx, prof, hs, nodes, res)
+	feasible, err := f.filter(ctx, prof, byModule, nodes, res)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +274,7 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		res.Node = feasible[0].Name // nothing to compare
 		return res, nil
 	}
-	return res, f.score(ctx, hs, feasible, res)
+	return res, f.score(ctx, prof, byModule, feasible, res)
 }
 
 // numFeasibleNodesToFind is kube-scheduler's: all nodes in small clusters, else a share of
@@ -255,7 +297,7 @@ func numFeasibleNodesToFind(all int, percentage int32) int {
 // filter runs the filter chain over chunks of nodes, starting where the last cycle stopped,
 // until enough feasible nodes are found. Within a chunk each plugin sees only the nodes every
 // earlier plugin passed, so a node's verdict is the first rejection in chain order.
-func (f *Framework) filter(ctx context.Context, prof *Profile, hs []*held, nodes []NodeRef, res *Result) ([]NodeRef, error) {
+func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Module]*held, nodes []NodeRef, res *Result) ([]NodeRef, error) {
 	want := numFeasibleNodesToFind(len(nodes), prof.PercentageOfNodesToScore)
 	f.mu.Lock()
 	start := f.start % len(nodes)
@@ -271,11 +313,17 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, hs []*held, nodes
 			chunk = append(chunk, n.ID)
 			evaluated++
 		}
-		for _, h := range hs {
-			if h.skip || !h.p.Filter || len(chunk) == 0 {
+		for _, p := range prof.Plugins {
+			h := byModule[p.Module]
+			if h.skip || !p.Filter || len(chunk) == 0 {
 				continue
 			}
-			out, st, err := h.inst.Call(ctx, hostabi.ExportSchedFilter, hostabi.AppendNodeIDs(nil, chunk))
+			export, in, err := h.op(p, hostabi.ExportSchedFilter, hostabi.ExportSchedFilterAt)
+			var out []byte
+			var st hostabi.Status
+			if err == nil {
+				out, st, err = h.inst.Call(ctx, export, hostabi.AppendNodeIDs(in, chunk))
+			}
 			var rejs []hostabi.Rejection
 			if err == nil && st == hostabi.StatusOK {
 				rejs, err = hostabi.DecodeFilterOutput(out)
@@ -302,7 +350,7 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, hs []*held, nodes
 					continue
 				}
 				rejected[r.NodeID] = true
-				res.Diagnosis.Rejected[n.Name] = Verdict{Plugin: h.p.Name, Code: r.Code, Reason: r.Reason}
+				res.Diagnosis.Rejected[n.Name] = Verdict{Plugin: p.Name, Code: r.Code, Reason: r.Reason}
 			}
 			kept := chunk[:0]
 			for _, id := range chunk {
@@ -324,16 +372,16 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, hs []*held, nodes
 }
 
 func fail(h *held, point string, err error) error {
-	if h.p.Ignore {
+	if h.m.Ignore {
 		h.skip = true
 		return nil
 	}
-	return &PluginError{h.p.Name, point, err}
+	return &PluginError{h.name, point, err}
 }
 
 // score runs Score and NormalizeScore of every score plugin over the feasible nodes, sums
 // the weighted scores and picks the highest, breaking ties at random.
-func (f *Framework) score(ctx context.Context, hs []*held, feasible []NodeRef, res *Result) error {
+func (f *Framework) score(ctx context.Context, prof *Profile, byModule map[*Module]*held, feasible []NodeRef, res *Result) error {
 	ids := make([]uint32, len(feasible))
 	for i, n := range feasible {
 		ids[i] = n.ID
@@ -341,24 +389,25 @@ func (f *Framework) score(ctx context.Context, hs []*held, feasible []NodeRef, r
 	frame := hostabi.AppendNodeIDs(nil, ids)
 	total := make([]int64, len(feasible))
 	res.Scores = map[string]map[string]int64{}
-	for _, h := range hs {
-		if h.skip || !h.p.Score {
+	for _, p := range prof.Plugins {
+		h := byModule[p.Module]
+		if h.skip || !p.Score {
 			continue
 		}
-		scores, err := scoreWith(ctx, h, ids, frame)
+		scores, err := scoreWith(ctx, h, p, ids, frame)
 		if err != nil {
-			if err := fail(h, "Score", err); err != nil {
+			if err := fail(h, "Score", fmt.Errorf("%s: %w", p.Name, err)); err != nil {
 				return err
 			}
 			continue
 		}
 		per := make(map[string]int64, len(feasible))
 		for i, s := range scores {
-			w := s * max(h.p.Weight, 1)
+			w := s * max(p.Weight, 1)
 			total[i] += w
 			per[feasible[i].Name] = w
 		}
-		res.Scores[h.p.Name] = per
+		res.Scores[p.Name] = per
 	}
 	best, ties := 0, 1
 	for i := 1; i < len(total); i++ {
@@ -381,8 +430,12 @@ func (f *Framework) score(ctx context.Context, hs []*held, feasible []NodeRef, r
 
 // scoreWith calls one plugin's Score, and NormalizeScore when it has one, and checks the
 // result is one score in 0..MaxNodeScore per node.
-func scoreWith(ctx context.Context, h *held, ids []uint32, frame []byte) ([]int64, error) {
-	out, st, err := h.inst.Call(ctx, hostabi.ExportSchedScore, frame)
+func scoreWith(ctx context.Context, h *held, p *Plugin, ids []uint32, frame []byte) ([]int64, error) {
+	export, prefix, err := h.op(p, hostabi.ExportSchedScore, hostabi.ExportSchedScoreAt)
+	if err != nil {
+		return nil, err
+	}
+	out, st, err := h.inst.Call(ctx, export, append(prefix, frame...))
 	if err != nil || st != hostabi.StatusOK {
 		return nil, statusErr(st, err)
 	}
@@ -393,12 +446,17 @@ func scoreWith(ctx context.Context, h *held, ids []uint32, frame []byte) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	if h.inst.Has(hostabi.ExportSchedNormalize) {
+	normalizes := h.inst.Has(hostabi.ExportSchedNormalize)
+	if p.Hosted {
+		normalizes = h.hosted[h.index[p.Name]].Normalize
+	}
+	if normalizes {
 		in := make([]hostabi.NodeScore, len(ids))
 		for i := range ids {
 			in[i] = hostabi.NodeScore{NodeID: ids[i], Score: scores[i]}
 		}
-		out, st, err := h.inst.Call(ctx, hostabi.ExportSchedNormalize, hostabi.AppendNormalizeInput(nil, in))
+		export, prefix, _ := h.op(p, hostabi.ExportSchedNormalize, hostabi.ExportSchedNormalizeAt)
+		out, st, err := h.inst.Call(ctx, export, hostabi.AppendNormalizeInput(prefix, in))
 		if err != nil || st != hostabi.StatusOK {
 			return nil, statusErr(st, err)
 		}

@@ -29,6 +29,8 @@ type fakePlugin struct {
 	filtered  int    // node ids filtered
 }
 
+func (f *fakePlugin) Hosted() []hostabi.HostedPlugin { return nil }
+
 func (f *fakePlugin) Has(export string) bool {
 	return export != hostabi.ExportSchedNormalize || f.normalize
 }
@@ -117,8 +119,8 @@ func (f *fakePlugin) plugin() *Plugin {
 	if f.nodes == nil {
 		f.nodes = map[uint32]*corev1.Node{}
 	}
-	return &Plugin{Name: f.name, Filter: f.filter != nil, Score: f.score != nil, Weight: 1,
-		Acquire: func(context.Context) (Instance, func(), error) { return f, func() {}, nil }}
+	m := &Module{Name: f.name, Acquire: func(context.Context) (Instance, func(), error) { return f, func() {}, nil }}
+	return &Plugin{Name: f.name, Module: m, Filter: f.filter != nil, Score: f.score != nil, Weight: 1}
 }
 
 func labelled(name string, labels map[string]string) *corev1.Node {
@@ -257,7 +259,7 @@ func TestFrameworkFailurePolicy(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Plugin != "Broken" || pe.Point != "Filter" {
 		t.Fatalf("a failing plugin under Fail: %v", err)
 	}
-	prof.Plugins[0].Ignore = true
+	prof.Plugins[0].Module.Ignore = true
 	res, err := NewFramework(c, 1).Schedule(context.Background(), prof, podJSON(t, pod("p", 0)))
 	if err != nil || res.Node == "" {
 		t.Fatalf("a failing plugin under Ignore: %+v, %v; want it skipped and a node chosen", res, err)

@@ -7,14 +7,14 @@ import (
 	tugruntime "github.com/tugboat-io/tug/runtime"
 )
 
-// SlotPlugin makes a runtime Slot — a named wasm plugin, hot-swappable — a framework Plugin.
-// Each cycle holds one instance of the active version; the cache generation an instance has
-// applied rides on the instance (Instance.Value), so a fresh instance, or one of a version
-// swapped in since, starts from nothing and is sent every node. A swap takes effect at the
-// next cycle: a cycle in flight finishes on the version it acquired.
-func SlotPlugin(name string, slot *tugruntime.Slot, filter, score bool, weight int64, ignore bool) *Plugin {
-	return &Plugin{
-		Name: name, Filter: filter, Score: score, Weight: weight, Ignore: ignore,
+// SlotModule makes a runtime Slot — a named wasm plugin module, hot-swappable — a framework
+// Module. Each cycle holds one instance of the active version; the cache generation an
+// instance has applied rides on the instance (Instance.Value), so a fresh instance, or one of
+// a version swapped in since, starts from nothing and is sent every node. A swap takes effect
+// at the next cycle: a cycle in flight finishes on the version it acquired.
+func SlotModule(name string, slot *tugruntime.Slot, ignore bool) *Module {
+	return &Module{
+		Name: name, Ignore: ignore,
 		Acquire: func(ctx context.Context) (Instance, func(), error) {
 			in, err := slot.Acquire(ctx)
 			if err != nil {
@@ -25,6 +25,11 @@ func SlotPlugin(name string, slot *tugruntime.Slot, filter, score bool, weight i
 	}
 }
 
+// SlotPlugin is a profile plugin that is a whole module (one plugin per module).
+func SlotPlugin(name string, slot *tugruntime.Slot, filter, score bool, weight int64, ignore bool) *Plugin {
+	return &Plugin{Name: name, Module: SlotModule(name, slot, ignore), Filter: filter, Score: score, Weight: weight}
+}
+
 type wasmInstance struct{ in *tugruntime.Instance }
 
 func (w wasmInstance) Call(ctx context.Context, export string, input []byte) ([]byte, hostabi.Status, error) {
@@ -32,6 +37,8 @@ func (w wasmInstance) Call(ctx context.Context, export string, input []byte) ([]
 }
 
 func (w wasmInstance) Has(export string) bool { return w.in.Module().Exports(export) }
+
+func (w wasmInstance) Hosted() []hostabi.HostedPlugin { return w.in.Module().Hosted() }
 
 func (w wasmInstance) Gen() uint64 {
 	g, _ := w.in.Value().(uint64)

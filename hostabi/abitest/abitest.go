@@ -66,6 +66,10 @@ func RunGuest(t *testing.T, g Guest) {
 			kinds = append(kinds, k)
 		}
 	}
+	if g.Has(hostabi.ExportSchedPlugins) {
+		t.Run("hosted", func(t *testing.T) { runHosted(t, g) })
+		kinds = append(kinds, "hosted")
+	}
 	if len(kinds) == 0 {
 		t.Fatal("the module implements no plugin kind: no kind's required exports are all present (ABI.md §4)")
 	}
@@ -220,6 +224,76 @@ func runScheduler(t *testing.T, g Guest, k hostabi.Kind) {
 	t.Run("nodes malformed", func(t *testing.T) { expectRefused(t, g, hostabi.ExportSchedNodes) })
 	// After every refusal above the instance still serves.
 	expectOK(t, g, hostabi.ExportSchedNodes, changes)
+}
+
+// runHosted checks a module hosting several scheduling plugins (ABI.md §4.7): its plugin
+// list, then every plugin through the scheduler checks, addressed by index.
+func runHosted(t *testing.T, g Guest) {
+	out := expectOK(t, g, hostabi.ExportSchedPlugins, nil)
+	var hp hostabi.HostedPlugins
+	if err := json.Unmarshal(out, &hp); err != nil {
+		t.Fatalf("plugin list is not the JSON of ABI.md §4.7: %v: %q", err, out)
+	}
+	if len(hp.Plugins) == 0 {
+		t.Fatal("the module lists no plugins")
+	}
+	seen := map[string]bool{}
+	for i, p := range hp.Plugins {
+		switch {
+		case p.Name == "" || seen[p.Name]:
+			t.Errorf("plugin %d: name %q is empty or repeated", i, p.Name)
+		case !p.Filter && !p.Score:
+			t.Errorf("plugin %s neither filters nor scores", p.Name)
+		case p.Filter && !g.Has(hostabi.ExportSchedFilterAt), p.Score && !g.Has(hostabi.ExportSchedScoreAt):
+			t.Errorf("plugin %s: the module lacks its _at export", p.Name)
+		}
+		seen[p.Name] = true
+		at := atGuest{Guest: g, index: uint32(i), normalize: p.Normalize}
+		t.Run(p.Name, func(t *testing.T) {
+			if p.Filter {
+				runScheduler(t, at, hostabi.KindSchedulerFilter)
+			}
+			if p.Score {
+				runScheduler(t, at, hostabi.KindSchedulerScore)
+			}
+		})
+	}
+	// An index past the list is refused with a status.
+	st := status(t, g, hostabi.ExportSchedFilterAt, hostabi.AppendNodeIDs(hostabi.AppendPluginIndex(nil, uint32(len(hp.Plugins))), []uint32{1}))
+	if g.Has(hostabi.ExportSchedFilterAt) && st == hostabi.StatusOK {
+		t.Errorf("%s of plugin %d, past the list, answered OK", hostabi.ExportSchedFilterAt, len(hp.Plugins))
+	}
+}
+
+// atGuest presents one hosted plugin as a single-plugin module: its filter, score and
+// normalize calls go to the _at exports with its index in front.
+type atGuest struct {
+	Guest
+	index     uint32
+	normalize bool
+}
+
+func (a atGuest) Has(export string) bool {
+	if export == hostabi.ExportSchedNormalize {
+		return a.normalize
+	}
+	return a.Guest.Has(export)
+}
+
+func (a atGuest) Call(export string, in []byte) ([]byte, hostabi.Status, error) {
+	at := map[string]string{hostabi.ExportSchedFilter: hostabi.ExportSchedFilterAt,
+		hostabi.ExportSchedScore: hostabi.ExportSchedScoreAt, hostabi.ExportSchedNormalize: hostabi.ExportSchedNormalizeAt}[export]
+	if at == "" {
+		return a.Guest.Call(export, in)
+	}
+	return a.Guest.Call(at, append(hostabi.AppendPluginIndex(nil, a.index), in...))
+}
+
+// status makes a call and returns its status, failing t on a host-level error.
+func status(t *testing.T, g Guest, export string, in []byte) hostabi.Status {
+	t.Helper()
+	_, st := call(t, g, export, in)
+	return st
 }
 
 func runAdmission(t *testing.T, g Guest) {

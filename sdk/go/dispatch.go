@@ -25,6 +25,11 @@ func init() {
 		hostabi.ExportSchedNormalize: schedNormalize,
 		hostabi.ExportAdmit:          admit,
 		hostabi.ExportReconcile:      reconcile,
+		// Hosted plugins (ABI.md §4.7), hosted.go.
+		hostabi.ExportSchedPlugins:     schedPlugins,
+		hostabi.ExportSchedFilterAt:    schedFilterAt,
+		hostabi.ExportSchedScoreAt:     schedScoreAt,
+		hostabi.ExportSchedNormalizeAt: schedNormalizeAt,
 	} {
 		dispatch.Handle(export, guard(export, h))
 	}
@@ -67,6 +72,7 @@ func kinds() []struct {
 		{hostabi.KindSchedulerScore, reg.score != nil, "RegisterScore"},
 		{hostabi.KindAdmission, reg.admit != nil, "RegisterAdmit"},
 		{hostabi.KindController, reg.reconcile != nil, "RegisterReconcile"},
+		{dispatch.KindHosted, len(reg.hosted) > 0, "RegisterPlugin"},
 	}
 }
 
@@ -75,6 +81,7 @@ var kindPackage = map[hostabi.Kind]string{
 	hostabi.KindSchedulerScore:  "score",
 	hostabi.KindAdmission:       "admission",
 	hostabi.KindController:      "controller",
+	dispatch.KindHosted:         "plugins",
 }
 
 // configure is tug_configure (ABI.md §4.0). In a module it first checks that the kinds the
@@ -95,6 +102,12 @@ func configure(in []byte) (hostabi.Status, []byte) {
 		if len(problems) > 0 {
 			return fail(hostabi.StatusError, "%s", strings.Join(problems, "; "))
 		}
+	}
+	if len(reg.hosted) > 0 {
+		if reg.filter != nil || reg.score != nil || reg.configure != nil {
+			return fail(hostabi.StatusError, "a module uses tug.RegisterPlugin or tug.RegisterFilter/RegisterScore/RegisterConfigure, not both")
+		}
+		return configureHosted(in)
 	}
 	if reg.configure != nil {
 		if err := reg.configure(in); err != nil {
@@ -117,7 +130,7 @@ func unsupported(export, register string) (hostabi.Status, []byte) {
 	return fail(hostabi.StatusUnsupported, "%s: the plugin did not call tug.%s", export, register)
 }
 
-func isScheduler() bool { return reg.filter != nil || reg.score != nil }
+func isScheduler() bool { return reg.filter != nil || reg.score != nil || len(reg.hosted) > 0 }
 
 // schedNodes is tug_sched_nodes (ABI.md §4.1): it applies node changes to the resident
 // state, all or nothing.
@@ -151,16 +164,25 @@ func schedPreFilter(in []byte) (hostabi.Status, []byte) {
 		return fail(hostabi.StatusInvalidInput, "%v", err)
 	}
 	reg.pod, reg.state = pod, &CycleState{}
-	var hooks []PreFilter
+	type hook struct {
+		plugin string // for a hosted plugin's verdict
+		pre    PreFilter
+	}
+	var hooks []hook
 	if p, ok := reg.filter.(PreFilter); ok {
-		hooks = append(hooks, p)
+		hooks = append(hooks, hook{"", p})
 	}
 	if p, ok := reg.score.(PreFilter); ok && !same(reg.filter, reg.score) {
-		hooks = append(hooks, p)
+		hooks = append(hooks, hook{"", p})
+	}
+	for _, h := range reg.hosted {
+		if h.enabled && h.pre != nil {
+			hooks = append(hooks, hook{h.name, h.pre})
+		}
 	}
 	for _, h := range hooks {
-		if st := h.PreFilter(reg.state, pod); !st.IsSuccess() {
-			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: hostabi.Code(st.Code()), Reason: st.Message()})
+		if st := h.pre.PreFilter(reg.state, pod); !st.IsSuccess() {
+			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: hostabi.Code(st.Code()), Reason: st.Message(), Plugin: h.plugin})
 			if err != nil {
 				return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
 			}
@@ -197,19 +219,24 @@ func same(a, b any) bool {
 
 type rejection = hostabi.Rejection
 
-// schedFilter is tug_sched_filter (ABI.md §4.3). This loop runs once per candidate node, so
-// it reads ids in place, keeps the cycle's values in locals, and calls a FilterFunc directly
-// rather than through its Filter method: in Go's wasm code each call costs tens of
-// nanoseconds.
+// schedFilter is tug_sched_filter (ABI.md §4.3).
 func schedFilter(in []byte) (hostabi.Status, []byte) {
 	if reg.filter == nil {
 		return unsupported(hostabi.ExportSchedFilter, "RegisterFilter")
 	}
-	ids, st, out := cycleNodes(hostabi.ExportSchedFilter, in)
+	return runFilter(hostabi.ExportSchedFilter, reg.filter, in)
+}
+
+// runFilter runs filter over a node-list frame. This loop runs once per candidate node, so it
+// reads ids in place, keeps the cycle's values in locals, and calls a FilterFunc directly
+// rather than through its Filter method: in Go's wasm code each call costs tens of
+// nanoseconds.
+func runFilter(export string, filter Filter, in []byte) (hostabi.Status, []byte) {
+	ids, st, out := cycleNodes(export, in)
 	if st != hostabi.StatusOK {
 		return st, out
 	}
-	state, pod, nodes, filter := reg.state, reg.pod, &reg.nodes, reg.filter
+	state, pod, nodes := reg.state, reg.pod, &reg.nodes
 	fn, isFunc := filter.(FilterFunc)
 	rejs := reg.rejs[:0]
 	for i, n := 0, ids.Len(); i < n; i++ {
@@ -238,11 +265,15 @@ func schedScore(in []byte) (hostabi.Status, []byte) {
 	if reg.score == nil {
 		return unsupported(hostabi.ExportSchedScore, "RegisterScore")
 	}
-	ids, st, out := cycleNodes(hostabi.ExportSchedScore, in)
+	return runScore(hostabi.ExportSchedScore, reg.score, in)
+}
+
+func runScore(export string, score Score, in []byte) (hostabi.Status, []byte) {
+	ids, st, out := cycleNodes(export, in)
 	if st != hostabi.StatusOK {
 		return st, out
 	}
-	state, pod, nodes, score := reg.state, reg.pod, &reg.nodes, reg.score
+	state, pod, nodes := reg.state, reg.pod, &reg.nodes
 	fn, isFunc := score.(ScoreFunc)
 	_, normalizes := score.(Normalizer)
 	scores := reg.scores[:0]
@@ -278,6 +309,10 @@ func schedNormalize(in []byte) (hostabi.Status, []byte) {
 	if reg.score == nil {
 		return unsupported(hostabi.ExportSchedNormalize, "RegisterScore")
 	}
+	return runNormalize(reg.score, in)
+}
+
+func runNormalize(score Score, in []byte) (hostabi.Status, []byte) {
 	input, err := hostabi.DecodeNormalizeInput(in)
 	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "%v", err)
@@ -293,7 +328,7 @@ func schedNormalize(in []byte) (hostabi.Status, []byte) {
 		}
 		scores[i] = NodeScore{ID: s.NodeID, Name: n.Name(), Score: s.Score}
 	}
-	if nz, ok := reg.score.(Normalizer); ok {
+	if nz, ok := score.(Normalizer); ok {
 		if st := nz.NormalizeScore(reg.state, reg.pod, scores); !st.IsSuccess() {
 			return fail(hostabi.StatusError, "normalize scores: %s", st)
 		}

@@ -3,6 +3,7 @@ package tug
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,7 +163,7 @@ func TestPatchValueThatCannotBeEncoded(t *testing.T) {
 // only what set fills in, and restores it.
 func withRegistry(t *testing.T, set func()) {
 	saved := reg
-	reg.configure, reg.filter, reg.score, reg.admit, reg.reconcile = nil, nil, nil, nil, nil
+	reg.configure, reg.filter, reg.score, reg.admit, reg.reconcile, reg.hosted = nil, nil, nil, nil, nil, nil
 	reg.nodes, reg.pod, reg.state = nodeTable{gen: reg.nodes.gen}, nil, nil
 	t.Cleanup(func() { reg = saved })
 	if set != nil {
@@ -409,5 +410,127 @@ func TestNodesIteratesResidentState(t *testing.T) {
 	}
 	for range Nodes() {
 		break // stopping early is allowed
+	}
+}
+
+// zoneFilter rejects nodes outside its zone; its pre-filter refuses pods labelled "reject".
+type zoneFilter struct{ zone string }
+
+func (z *zoneFilter) Configure(raw []byte) error {
+	var c struct{ Zone string }
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return err
+	}
+	if c.Zone == "" {
+		return errors.New("zone is required")
+	}
+	z.zone = c.Zone
+	return nil
+}
+
+func (z *zoneFilter) PreFilter(_ *CycleState, p *Pod) *Status {
+	if p.Labels["reject"] != "" {
+		return UnschedulableAndUnresolvable("refused by zone")
+	}
+	return nil
+}
+
+func (z *zoneFilter) Filter(_ *CycleState, _ *Pod, n *NodeInfo) *Status {
+	if n.Node.Labels["zone"] != z.zone {
+		return UnschedulableAndUnresolvable("wrong zone")
+	}
+	return nil
+}
+
+// idScore scores a node by its id, normalized by the highest.
+type idScore struct{}
+
+func (idScore) Score(_ *CycleState, _ *Pod, n *NodeInfo) (int64, *Status) { return int64(n.ID), nil }
+
+func (idScore) NormalizeScore(_ *CycleState, _ *Pod, s []NodeScore) *Status {
+	var top int64 = 1
+	for _, x := range s {
+		top = max(top, x.Score)
+	}
+	for i := range s {
+		s[i].Score = s[i].Score * 100 / top
+	}
+	return nil
+}
+
+func TestHostedPlugins(t *testing.T) {
+	withRegistry(t, func() {
+		reg.hosted = nil
+		RegisterPlugin("Zone", &zoneFilter{})
+		RegisterPlugin("ByID", idScore{})
+	})
+	call := func(export string, in []byte) (hostabi.Status, string) {
+		st, out := dispatch.Call(export, in)
+		return st, string(out)
+	}
+	if st, out := call(hostabi.ExportConfigure, []byte(`{"config":{"Zone":{}}}`)); st != hostabi.StatusInvalidConfig || !strings.Contains(out, "Zone: zone is required") {
+		t.Fatalf("a refused plugin config: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportConfigure, []byte(`{"enabled":["Nope"]}`)); st != hostabi.StatusInvalidConfig || !strings.Contains(out, `no plugin "Nope"`) {
+		t.Fatalf("an unknown plugin: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportConfigure, []byte(`{"config":{"Zone":{"zone":"a"},"ByID":{"x":1}}}`)); st != hostabi.StatusInvalidConfig || !strings.Contains(out, "ByID takes no configuration") {
+		t.Fatalf("config for a plugin without Configure: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportConfigure, []byte(`{"config":{"Zone":{"zone":"a"}}}`)); st != hostabi.StatusOK {
+		t.Fatalf("configure: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedPlugins, nil); st != hostabi.StatusOK ||
+		out != `{"plugins":[{"name":"Zone","filter":true},{"name":"ByID","score":true,"normalize":true}]}` {
+		t.Fatalf("plugins: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedNodes, []byte(`{"set":[{"id":1,"node":{"metadata":{"name":"n1","labels":{"zone":"a"}}}},
+		{"id":2,"node":{"metadata":{"name":"n2","labels":{"zone":"b"}}}},{"id":3,"node":{"metadata":{"name":"n3","labels":{"zone":"a"}}}}]}`)); st != hostabi.StatusOK {
+		t.Fatalf("nodes: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedPreFilter, []byte(`{"metadata":{"name":"p","labels":{"reject":"yes"}}}`)); st != hostabi.StatusOK ||
+		out != `{"code":3,"reason":"refused by zone","plugin":"Zone"}` {
+		t.Fatalf("a hosted pre-filter's verdict: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedPreFilter, []byte(`{"metadata":{"name":"p"}}`)); st != hostabi.StatusOK || out != "" {
+		t.Fatalf("prefilter: %v %s", st, out)
+	}
+	ids := hostabi.AppendNodeIDs(nil, []uint32{1, 2, 3})
+	st, out := dispatch.Call(hostabi.ExportSchedFilterAt, append(hostabi.AppendPluginIndex(nil, 0), ids...))
+	rejs, err := hostabi.DecodeFilterOutput(out)
+	if st != hostabi.StatusOK || err != nil || len(rejs) != 1 || rejs[0].NodeID != 2 {
+		t.Fatalf("filter_at Zone: %v %v %+v", st, err, rejs)
+	}
+	st, out = dispatch.Call(hostabi.ExportSchedScoreAt, append(hostabi.AppendPluginIndex(nil, 1), hostabi.AppendNodeIDs(nil, []uint32{1, 3})...))
+	if scores, err := hostabi.DecodeScores(out); st != hostabi.StatusOK || err != nil || fmt.Sprint(scores) != "[1 3]" {
+		t.Fatalf("score_at ByID: %v %v %v", st, err, scores)
+	}
+	st, out = dispatch.Call(hostabi.ExportSchedNormalizeAt, append(hostabi.AppendPluginIndex(nil, 1),
+		hostabi.AppendNormalizeInput(nil, []hostabi.NodeScore{{NodeID: 1, Score: 1}, {NodeID: 3, Score: 3}})...))
+	if scores, err := hostabi.DecodeScores(out); st != hostabi.StatusOK || err != nil || fmt.Sprint(scores) != "[33 100]" {
+		t.Fatalf("normalize_at ByID: %v %v %v", st, err, scores)
+	}
+	for _, c := range []struct {
+		export string
+		index  uint32
+		want   string
+	}{
+		{hostabi.ExportSchedFilterAt, 1, "does not filter"},
+		{hostabi.ExportSchedScoreAt, 0, "does not score"},
+		{hostabi.ExportSchedFilterAt, 7, "no plugin 7"},
+	} {
+		if st, out := call(c.export, append(hostabi.AppendPluginIndex(nil, c.index), ids...)); st != hostabi.StatusInvalidInput || !strings.Contains(out, c.want) {
+			t.Errorf("%s at %d: %v %s", c.export, c.index, st, out)
+		}
+	}
+	// Disabled: its pre-filter does not run and its operations are refused.
+	if st, out := call(hostabi.ExportConfigure, []byte(`{"enabled":["ByID"]}`)); st != hostabi.StatusOK {
+		t.Fatalf("configure: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedPreFilter, []byte(`{"metadata":{"name":"p","labels":{"reject":"yes"}}}`)); st != hostabi.StatusOK || out != "" {
+		t.Fatalf("a disabled plugin's pre-filter ran: %v %s", st, out)
+	}
+	if st, out := call(hostabi.ExportSchedFilterAt, append(hostabi.AppendPluginIndex(nil, 0), ids...)); st != hostabi.StatusInvalidInput || !strings.Contains(out, "not enabled") {
+		t.Fatalf("a disabled plugin served: %v %s", st, out)
 	}
 }

@@ -14,6 +14,7 @@ var reg struct {
 	score     Score
 	admit     Admitter
 	reconcile Reconciler
+	hosted    []hostedPlugin // RegisterPlugin's, in order
 
 	nodes  nodeTable   // resident node state (ABI.md §4.1)
 	pod    *Pod        // the current scheduling cycle's pod, from prefilter

@@ -35,6 +35,10 @@ func SetInModule(v bool) { inModule = v }
 // InModule reports whether the code runs as a wasm module with the SDK's exports.
 func InModule() bool { return inModule }
 
+// KindHosted marks, in Link, the exports of a module hosting several scheduling plugins
+// (kinds/plugins); it is not a kind of its own to the host.
+const KindHosted hostabi.Kind = "scheduler-hosted"
+
 // Link records whether the module exports the operations of a kind.
 func Link(k hostabi.Kind, v bool) { linked[k] = v }
 

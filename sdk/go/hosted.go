@@ -1,0 +1,166 @@
+package tug
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tugboat-io/tug/hostabi"
+)
+
+// Several scheduling plugins in one module (ABI.md §4.7): they share the resident nodes and
+// the cycle's pod, so a module hosting a whole chain keeps the cluster once and decodes each
+// pod once.
+
+// Configurer is implemented by a hosted plugin that takes configuration: Configure gets its
+// entry of the module's configuration ("{}" when it has none) and refuses it with an error.
+type Configurer interface {
+	Configure(raw []byte) error
+}
+
+// hostedPlugin is one plugin of RegisterPlugin.
+type hostedPlugin struct {
+	name    string
+	filter  Filter
+	score   Score
+	pre     PreFilter
+	norm    Normalizer
+	conf    Configurer
+	enabled bool
+}
+
+// RegisterPlugin adds a named scheduling plugin to a module that hosts several: p implements
+// Filter, Score or both, and may implement PreFilter, Normalizer and Configurer. Plugins keep
+// the order they are registered in. Call it from init; the module must also import
+// github.com/tugboat-io/tug/sdk/go/kinds/plugins. A module uses either RegisterPlugin or
+// RegisterFilter/RegisterScore, not both.
+func RegisterPlugin(name string, p any) {
+	hp := hostedPlugin{name: name, enabled: true}
+	hp.filter, _ = p.(Filter)
+	hp.score, _ = p.(Score)
+	hp.pre, _ = p.(PreFilter)
+	hp.norm, _ = p.(Normalizer)
+	hp.conf, _ = p.(Configurer)
+	switch {
+	case name == "":
+		panic("tug.RegisterPlugin: a plugin needs a name")
+	case hp.filter == nil && hp.score == nil:
+		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements neither tug.Filter nor tug.Score", name, p))
+	case slices.ContainsFunc(reg.hosted, func(o hostedPlugin) bool { return o.name == name }):
+		panic(fmt.Sprintf("tug.RegisterPlugin(%q): registered twice", name))
+	}
+	reg.hosted = append(reg.hosted, hp)
+}
+
+// configureHosted is tug_configure for a module of hosted plugins.
+func configureHosted(in []byte) (hostabi.Status, []byte) {
+	var c hostabi.HostedConfig
+	if t := strings.TrimSpace(string(in)); t != "" && t != "null" {
+		if err := json.Unmarshal(in, &c); err != nil {
+			return fail(hostabi.StatusInvalidConfig, "configuration of hosted plugins: %v", err)
+		}
+	}
+	known := func(n string) bool {
+		return slices.ContainsFunc(reg.hosted, func(h hostedPlugin) bool { return h.name == n })
+	}
+	for _, n := range c.Enabled {
+		if !known(n) {
+			return fail(hostabi.StatusInvalidConfig, "enabled: the module hosts no plugin %q", n)
+		}
+	}
+	for n := range c.Config {
+		if !known(n) {
+			return fail(hostabi.StatusInvalidConfig, "config: the module hosts no plugin %q", n)
+		}
+	}
+	for i := range reg.hosted {
+		h := &reg.hosted[i]
+		h.enabled = c.Enabled == nil || slices.Contains(c.Enabled, h.name)
+		if !h.enabled {
+			continue // a disabled plugin is not configured (nor called)
+		}
+		raw, ok := c.Config[h.name]
+		switch {
+		case h.conf != nil:
+			if !ok {
+				raw = []byte("{}")
+			}
+			if err := h.conf.Configure(raw); err != nil {
+				return fail(hostabi.StatusInvalidConfig, "%s: %v", h.name, err)
+			}
+		case ok && strings.TrimSpace(string(raw)) != "{}" && strings.TrimSpace(string(raw)) != "null":
+			return fail(hostabi.StatusInvalidConfig, "%s takes no configuration", h.name)
+		}
+	}
+	return ok(nil)
+}
+
+// schedPlugins is tug_sched_plugins: the hosted plugins, in index order.
+func schedPlugins([]byte) (hostabi.Status, []byte) {
+	if len(reg.hosted) == 0 {
+		return unsupported(hostabi.ExportSchedPlugins, "RegisterPlugin")
+	}
+	var hp hostabi.HostedPlugins
+	for _, h := range reg.hosted {
+		hp.Plugins = append(hp.Plugins, hostabi.HostedPlugin{Name: h.name, Filter: h.filter != nil,
+			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil})
+	}
+	out, err := json.Marshal(hp)
+	if err != nil {
+		return fail(hostabi.StatusError, "encode plugin list: %v", err)
+	}
+	return ok(out)
+}
+
+// hostedAt resolves an _at operation's plugin index.
+func hostedAt(export string, in []byte) (*hostedPlugin, []byte, hostabi.Status, []byte) {
+	idx, rest, err := hostabi.CutPluginIndex(in)
+	if err != nil {
+		st, out := fail(hostabi.StatusInvalidInput, "%v", err)
+		return nil, nil, st, out
+	}
+	if idx >= uint32(len(reg.hosted)) {
+		st, out := fail(hostabi.StatusInvalidInput, "%s: no plugin %d (the module hosts %d)", export, idx, len(reg.hosted))
+		return nil, nil, st, out
+	}
+	h := &reg.hosted[idx]
+	if !h.enabled {
+		st, out := fail(hostabi.StatusInvalidInput, "%s: plugin %s is not enabled", export, h.name)
+		return nil, nil, st, out
+	}
+	return h, rest, hostabi.StatusOK, nil
+}
+
+func schedFilterAt(in []byte) (hostabi.Status, []byte) {
+	h, rest, st, out := hostedAt(hostabi.ExportSchedFilterAt, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	if h.filter == nil {
+		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not filter", hostabi.ExportSchedFilterAt, h.name)
+	}
+	return runFilter(hostabi.ExportSchedFilterAt, h.filter, rest)
+}
+
+func schedScoreAt(in []byte) (hostabi.Status, []byte) {
+	h, rest, st, out := hostedAt(hostabi.ExportSchedScoreAt, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	if h.score == nil {
+		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not score", hostabi.ExportSchedScoreAt, h.name)
+	}
+	return runScore(hostabi.ExportSchedScoreAt, h.score, rest)
+}
+
+func schedNormalizeAt(in []byte) (hostabi.Status, []byte) {
+	h, rest, st, out := hostedAt(hostabi.ExportSchedNormalizeAt, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	if h.score == nil {
+		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not score", hostabi.ExportSchedNormalizeAt, h.name)
+	}
+	return runNormalize(h.score, rest)
+}

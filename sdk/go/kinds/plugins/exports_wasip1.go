@@ -1,0 +1,26 @@
+//go:build wasip1
+
+package plugins
+
+import (
+	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/sdk/go/internal/dispatch"
+	"github.com/tugboat-io/tug/sdk/go/internal/guest"
+	_ "github.com/tugboat-io/tug/sdk/go/internal/sched"
+)
+
+func init() { dispatch.Link(dispatch.KindHosted, true) }
+
+//go:wasmexport tug_sched_plugins
+func plugins(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedPlugins, ptr, size) }
+
+//go:wasmexport tug_sched_filter_at
+func filterAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedFilterAt, ptr, size) }
+
+//go:wasmexport tug_sched_score_at
+func scoreAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedScoreAt, ptr, size) }
+
+//go:wasmexport tug_sched_normalize_at
+func normalizeAt(ptr, size uint32) int32 {
+	return guest.Call(hostabi.ExportSchedNormalizeAt, ptr, size)
+}
