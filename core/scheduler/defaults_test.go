@@ -18,7 +18,13 @@ import (
 
 // defaultsModule builds plugins/scheduler/cmd/defaults — every default plugin in one module —
 // to wasm and loads it into a Slot with config.
-func defaultsModule(t *testing.T, config string) *tugruntime.Slot {
+func defaultsModule(t testing.TB, config string) *tugruntime.Slot {
+	t.Helper()
+	return defaultsModuleWithMemory(t, config, 0)
+}
+
+// defaultsModuleWithMemory is defaultsModule with a memory cap of pages (0: the default).
+func defaultsModuleWithMemory(t testing.TB, config string, pages uint32) *tugruntime.Slot {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
@@ -41,7 +47,7 @@ func defaultsModule(t *testing.T, config string) *tugruntime.Slot {
 	}
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	slot := rt.NewSlot("defaults")
-	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{PoolSize: 1, Deadline: 10 * time.Second, Config: []byte(config)}); err != nil {
+	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{PoolSize: 1, Deadline: time.Minute, Config: []byte(config), MemoryLimitPages: pages}); err != nil {
 		t.Fatal(err)
 	}
 	return slot

@@ -129,7 +129,7 @@ func labelled(name string, labels map[string]string) *corev1.Node {
 	return n
 }
 
-func podJSON(t *testing.T, p *corev1.Pod) []byte {
+func podJSON(t testing.TB, p *corev1.Pod) []byte {
 	t.Helper()
 	b, err := json.Marshal(p)
 	if err != nil {
