@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,9 @@ type Cache struct {
 	// before trimmed are forgotten.
 	removed []tombstone
 	trimmed uint64
+	// list is the node list by id, built by the first reader after a node came or went
+	// (readers hold only the read lock, hence the atomic).
+	list atomic.Pointer[[]NodeRef]
 }
 
 type cachedNode struct {
@@ -78,6 +82,7 @@ func (c *Cache) SetNode(n *corev1.Node) error {
 	if cn == nil {
 		cn = &cachedNode{id: c.ids.take(), name: n.Name, pods: map[string]*cachedPod{}}
 		c.nodes[n.Name] = cn
+		c.list.Store(nil)
 		// Pods the watch showed bound before their node appeared.
 		for k, cp := range c.pods {
 			if cp.node == n.Name {
@@ -102,6 +107,7 @@ func (c *Cache) RemoveNode(name string) {
 		delete(c.pods, k)
 	}
 	delete(c.nodes, name)
+	c.list.Store(nil)
 	c.gen++
 	c.removed = append(c.removed, tombstone{cn.id, c.gen})
 	if len(c.removed) > maxTombstones {
@@ -237,7 +243,7 @@ type NodeRef struct {
 	Name string
 }
 
-// Nodes returns every node, ordered by id.
+// Nodes returns every node, ordered by id. The slice is shared: do not modify it.
 func (c *Cache) Nodes() []NodeRef {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -245,11 +251,15 @@ func (c *Cache) Nodes() []NodeRef {
 }
 
 func (c *Cache) nodesLocked() []NodeRef {
+	if l := c.list.Load(); l != nil {
+		return *l
+	}
 	refs := make([]NodeRef, 0, len(c.nodes))
 	for _, cn := range c.nodes {
 		refs = append(refs, NodeRef{cn.id, cn.name})
 	}
 	slices.SortFunc(refs, func(a, b NodeRef) int { return int(a.ID) - int(b.ID) })
+	c.list.Store(&refs)
 	return refs
 }
 

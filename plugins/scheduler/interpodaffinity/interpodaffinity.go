@@ -107,16 +107,72 @@ type cycle struct {
 
 const stateKey = Name
 
-// InterPodAffinity is the filter and score.
-type InterPodAffinity struct{}
+// InterPodAffinity is the filter and score. Like kube-scheduler's NodeInfo.PodsWithAffinity,
+// it keeps per node state the pods that have affinity terms, parsed, so that a cycle walks
+// every resident pod only when the incoming pod has terms of its own.
+type InterPodAffinity struct {
+	gen   uint64
+	nodes map[uint32]*nodeTerms
+}
 
-// PreFilter walks every resident pod once, collecting what Filter and Score need per
-// topology domain.
-func (InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+// nodeTerms are the pods of one node state that have pod (anti-)affinity terms.
+type nodeTerms struct {
+	info *tug.NodeInfo
+	pods []podWithTerms
+}
+
+type podWithTerms struct {
+	pod *tug.Pod
+	aff *affinity
+}
+
+// New returns the plugin.
+func New() *InterPodAffinity { return &InterPodAffinity{nodes: map[uint32]*nodeTerms{}} }
+
+func hasTerms(a *affinity) bool {
+	return len(a.PodAffinity.Required)+len(a.PodAffinity.Preferred)+len(a.PodAntiAffinity.Required)+len(a.PodAntiAffinity.Preferred) > 0
+}
+
+// terms returns the node's pods with affinity terms, parsing them on a node state's first
+// visit.
+func (p *InterPodAffinity) terms(ni *tug.NodeInfo) []podWithTerms {
+	if nt := p.nodes[ni.ID]; nt != nil && nt.info == ni {
+		return nt.pods
+	}
+	nt := &nodeTerms{info: ni}
+	for _, q := range ni.Pods {
+		if len(q.Spec.Affinity) == 0 || q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
+			continue
+		}
+		if qa, err := parse(q); err == nil && hasTerms(qa) {
+			nt.pods = append(nt.pods, podWithTerms{q, qa})
+		}
+	}
+	p.nodes[ni.ID] = nt
+	return nt.pods
+}
+
+// PreFilter collects what Filter and Score need per topology domain: from the pods with
+// terms of their own always, from every resident pod only if the incoming pod has terms.
+func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 	aff, err := parse(pod)
 	if err != nil {
 		return tug.UnschedulableAndUnresolvable(err.Error())
 	}
+	if g := tug.NodesGeneration(); g != p.gen {
+		// Forget node states that are gone; terms() refreshes the others as it meets them.
+		live := make(map[uint32]bool, len(p.nodes))
+		for ni := range tug.Nodes() {
+			live[ni.ID] = true
+		}
+		for id := range p.nodes {
+			if !live[id] {
+				delete(p.nodes, id)
+			}
+		}
+		p.gen = g
+	}
+	own := hasTerms(aff)
 	c := &cycle{pod: pod, aff: aff, existingAnti: map[domain]bool{}, scores: map[domain]int64{}}
 	req, anti := aff.PodAffinity.Required, aff.PodAntiAffinity.Required
 	c.affinityCounts = make([]map[domain]int, len(req))
@@ -134,21 +190,32 @@ func (InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Stat
 			v, ok := nodeLabels[key]
 			return domain{key, v}, ok
 		}
-		for _, q := range ni.Pods {
-			if q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
-				continue
-			}
-			qa, err := parse(q)
-			if err != nil {
-				continue // an existing pod's malformed affinity constrains nothing
-			}
-			// Existing pods' required anti-affinity towards the pod.
+		// Existing pods' terms towards the pod: required anti-affinity, and their preferences.
+		for _, pt := range p.terms(ni) {
+			q, qa := pt.pod, pt.aff
 			for _, t := range qa.PodAntiAffinity.Required {
 				if d, ok := at(t.TopologyKey); ok && t.matches(q.Namespace, pod) {
 					c.existingAnti[d] = true
 				}
 			}
-			// The pod's required terms, counted per domain.
+			for _, t := range qa.PodAffinity.Required {
+				c.addScore(at, t, q.Namespace, pod, hardPodAffinityWeight)
+			}
+			for _, wt := range qa.PodAffinity.Preferred {
+				c.addScore(at, wt.Term, q.Namespace, pod, wt.Weight)
+			}
+			for _, wt := range qa.PodAntiAffinity.Preferred {
+				c.addScore(at, wt.Term, q.Namespace, pod, -wt.Weight)
+			}
+		}
+		if !own {
+			continue
+		}
+		// The pod's own terms, over every pod.
+		for _, q := range ni.Pods {
+			if q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
+				continue
+			}
 			for i, t := range req {
 				if t.matches(pod.Namespace, q) {
 					matched[i] = true
@@ -162,21 +229,11 @@ func (InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Stat
 					c.antiCounts[i][d]++
 				}
 			}
-			// Scoring: the pod's preferred terms and, symmetrically, the existing pod's.
 			for _, wt := range aff.PodAffinity.Preferred {
 				c.addScore(at, wt.Term, pod.Namespace, q, wt.Weight)
 			}
 			for _, wt := range aff.PodAntiAffinity.Preferred {
 				c.addScore(at, wt.Term, pod.Namespace, q, -wt.Weight)
-			}
-			for _, t := range qa.PodAffinity.Required {
-				c.addScore(at, t, q.Namespace, pod, hardPodAffinityWeight)
-			}
-			for _, wt := range qa.PodAffinity.Preferred {
-				c.addScore(at, wt.Term, q.Namespace, pod, wt.Weight)
-			}
-			for _, wt := range qa.PodAntiAffinity.Preferred {
-				c.addScore(at, wt.Term, q.Namespace, pod, -wt.Weight)
 			}
 		}
 	}
@@ -205,7 +262,7 @@ func fromState(state *tug.CycleState) (*cycle, *tug.Status) {
 }
 
 // Filter applies the required terms, in kube-scheduler's order and with its codes.
-func (InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
+func (*InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
 	c, st := fromState(state)
 	if st != nil {
 		return st
@@ -247,7 +304,7 @@ func selfMatches(c *cycle) bool {
 }
 
 // Score sums the weights of the domains the node is in.
-func (InterPodAffinity) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+func (*InterPodAffinity) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
 	c, st := fromState(state)
 	if st != nil {
 		return 0, st
@@ -263,7 +320,7 @@ func (InterPodAffinity) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeI
 
 // NormalizeScore maps the sums, which may be negative, onto 0..100 between the lowest and
 // the highest.
-func (InterPodAffinity) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
+func (*InterPodAffinity) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
 	if len(s) == 0 {
 		return tug.Success
 	}

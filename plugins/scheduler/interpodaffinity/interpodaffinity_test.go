@@ -9,8 +9,9 @@ import (
 )
 
 func init() {
-	tug.RegisterFilter(InterPodAffinity{})
-	tug.RegisterScore(InterPodAffinity{})
+	p := New()
+	tug.RegisterFilter(p)
+	tug.RegisterScore(p)
 }
 
 func node(name, zone string, pods ...any) any {

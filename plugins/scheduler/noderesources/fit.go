@@ -58,9 +58,10 @@ type nodeState struct {
 	err       string // a malformed quantity on the node or one of its pods
 }
 
-// podState is the cycle's pod's requests.
+// podState is the cycle's pod's requests, and the resources Filter checks, in order.
 type podState struct {
 	req, nonZero Resources
+	check        []string
 }
 
 const fitStateKey = FitName
@@ -156,7 +157,13 @@ func (f *Fit) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 		return tug.UnschedulableAndUnresolvable("pod has a malformed resource request: " + err.Error())
 	}
 	nz, _ := PodRequest(pod, true)
-	state.Write(fitStateKey, &podState{req: req, nonZero: nz})
+	ps := &podState{req: req, nonZero: nz}
+	for _, name := range checkOrder(req) {
+		if req[name] > 0 && name != "pods" && !slices.Contains(f.cfg.IgnoredResources, name) {
+			ps.check = append(ps.check, name)
+		}
+	}
+	state.Write(fitStateKey, ps)
 	return tug.Success
 }
 
@@ -184,12 +191,8 @@ func (f *Fit) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug
 	if allowed, ok := ns.alloc["pods"]; ok && ns.pods+1 > allowed {
 		return tug.Unschedulable("Too many pods")
 	}
-	for _, name := range checkOrder(ps.req) {
-		want := ps.req[name]
-		if want <= 0 || slices.Contains(f.cfg.IgnoredResources, name) || name == "pods" {
-			continue
-		}
-		if ns.alloc[name] < ns.requested[name]+want {
+	for _, name := range ps.check {
+		if ns.alloc[name] < ns.requested[name]+ps.req[name] {
 			return tug.Unschedulable("Insufficient " + name)
 		}
 	}

@@ -56,11 +56,44 @@ type cycleState struct {
 
 const stateKey = Name
 
-// PodTopologySpread is the filter and score.
-type PodTopologySpread struct{}
+// PodTopologySpread is the filter and score. It remembers, per node state, how many of the
+// node's pods each (namespace, selector) matches: the pods of one workload share both, so
+// after the first of them a cycle counts from memory instead of walking every resident pod.
+type PodTopologySpread struct {
+	gen   uint64
+	nodes map[uint32]*nodeCounts
+}
+
+type nodeCounts struct {
+	info   *tug.NodeInfo
+	counts map[string]int // by namespace and selector
+}
+
+// New returns the plugin.
+func New() *PodTopologySpread { return &PodTopologySpread{nodes: map[uint32]*nodeCounts{}} }
+
+// matching counts the node's running pods in namespace ns that sel matches.
+func (p *PodTopologySpread) matching(ni *tug.NodeInfo, ns string, sel *labels.Selector, key string) int {
+	nc := p.nodes[ni.ID]
+	if nc == nil || nc.info != ni {
+		nc = &nodeCounts{info: ni, counts: map[string]int{}}
+		p.nodes[ni.ID] = nc
+	}
+	if n, ok := nc.counts[key]; ok {
+		return n
+	}
+	n := 0
+	for _, q := range ni.Pods {
+		if q.Namespace == ns && sel.Matches(q.Labels) && q.Status.Phase != "Succeeded" && q.Status.Phase != "Failed" {
+			n++
+		}
+	}
+	nc.counts[key] = n
+	return n
+}
 
 // PreFilter parses the constraints and counts matching pods per domain across the cluster.
-func (PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
+func (p *PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 	cs := &cycleState{counts: map[pair]int{}, scoreCounts: map[pair]int{}, nodes: map[uint32]*tug.NodeInfo{}}
 	state.Write(stateKey, cs)
 	if len(pod.Spec.TopologySpreadConstraints) == 0 {
@@ -83,7 +116,19 @@ func (PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Sta
 			cs.selfMatch = append(cs.selfMatch, c.LabelSelector.Matches(pod.Labels))
 		}
 	}
-	count(cs.filters, cs.counts, pod, sel)
+	if g := tug.NodesGeneration(); g != p.gen {
+		live := map[uint32]bool{}
+		for ni := range tug.Nodes() {
+			live[ni.ID] = true
+		}
+		for id := range p.nodes {
+			if !live[id] {
+				delete(p.nodes, id)
+			}
+		}
+		p.gen = g
+	}
+	p.count(cs.filters, cs.counts, pod, sel)
 	for _, c := range cs.filters {
 		min, domains := math.MaxInt, 0
 		for p, n := range cs.counts {
@@ -97,7 +142,7 @@ func (PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Sta
 		}
 		cs.minMatch = append(cs.minMatch, min)
 	}
-	count(cs.scorers, cs.scoreCounts, pod, sel)
+	p.count(cs.scorers, cs.scoreCounts, pod, sel)
 	return tug.Success
 }
 
@@ -126,24 +171,26 @@ func withMatchLabelKeys(s *labels.Selector, keys []string, podLabels map[string]
 // count adds, for every node eligible under the constraints' policies and carrying all their
 // topology keys, the pods in the pod's namespace that each constraint's selector matches to
 // the node's domain (a domain with no such pods still counts, as 0).
-func count(cs []Constraint, counts map[pair]int, pod *tug.Pod, sel *nodeselect.Pod) {
+func (p *PodTopologySpread) count(cs []Constraint, counts map[pair]int, pod *tug.Pod, sel *nodeselect.Pod) {
 	if len(cs) == 0 {
 		return
+	}
+	keys := make([]string, len(cs))
+	for i, c := range cs {
+		k, _ := json.Marshal(c.LabelSelector)
+		keys[i] = pod.Namespace + "\x00" + string(k)
 	}
 	for ni := range tug.Nodes() {
 		if !eligible(cs, ni.Node, pod, sel) {
 			continue
 		}
-		for _, c := range cs {
-			p := pair{c.TopologyKey, ni.Node.Labels[c.TopologyKey]}
-			n := counts[p]
-			for _, q := range ni.Pods {
-				if q.Namespace == pod.Namespace && c.LabelSelector.Matches(q.Labels) &&
-					q.Status.Phase != "Succeeded" && q.Status.Phase != "Failed" {
-					n++
-				}
+		for i, c := range cs {
+			d := pair{c.TopologyKey, ni.Node.Labels[c.TopologyKey]}
+			n := 0
+			if c.LabelSelector != nil {
+				n = p.matching(ni, pod.Namespace, c.LabelSelector, keys[i])
 			}
-			counts[p] = n
+			counts[d] += n
 		}
 	}
 }
@@ -180,7 +227,7 @@ func fromState(state *tug.CycleState) (*cycleState, *tug.Status) {
 
 // Filter rejects a node without a constraint's topology key (unresolvable), or whose domain
 // would be more than maxSkew above the least loaded one with the pod placed there.
-func (PodTopologySpread) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
+func (*PodTopologySpread) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
 	cs, st := fromState(state)
 	if st != nil {
 		return st
@@ -202,7 +249,7 @@ func (PodTopologySpread) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.Nod
 }
 
 // Score records the node for NormalizeScore, which needs every scored node to weigh domains.
-func (PodTopologySpread) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
+func (*PodTopologySpread) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
 	cs, st := fromState(state)
 	if st != nil {
 		return 0, st
@@ -214,7 +261,7 @@ func (PodTopologySpread) Score(state *tug.CycleState, _ *tug.Pod, node *tug.Node
 // NormalizeScore scores each node by the matching pods in its domains, each constraint
 // weighted by log(its domains among the scored nodes + 2) plus maxSkew − 1, then reverses onto
 // 0..100 (fewer pods score higher). Nodes missing a topology key score 0.
-func (PodTopologySpread) NormalizeScore(state *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
+func (*PodTopologySpread) NormalizeScore(state *tug.CycleState, _ *tug.Pod, s []tug.NodeScore) *tug.Status {
 	cs, st := fromState(state)
 	if st != nil {
 		return st

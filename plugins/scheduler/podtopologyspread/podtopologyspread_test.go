@@ -10,8 +10,9 @@ import (
 )
 
 func init() {
-	tug.RegisterFilter(PodTopologySpread{})
-	tug.RegisterScore(PodTopologySpread{})
+	p := New()
+	tug.RegisterFilter(p)
+	tug.RegisterScore(p)
 }
 
 // webPods are n pods labelled app=web in namespace ns.

@@ -30,8 +30,8 @@ func init() {
 	tug.RegisterPlugin(nodeaffinity.Name, nodeaffinity.NodeAffinity{})
 	tug.RegisterPlugin(nodeports.Name, nodeports.NodePorts{})
 	tug.RegisterPlugin(noderesources.FitName, noderesources.NewFit())
-	tug.RegisterPlugin(podtopologyspread.Name, podtopologyspread.PodTopologySpread{})
-	tug.RegisterPlugin(interpodaffinity.Name, interpodaffinity.InterPodAffinity{})
+	tug.RegisterPlugin(podtopologyspread.Name, podtopologyspread.New())
+	tug.RegisterPlugin(interpodaffinity.Name, interpodaffinity.New())
 	tug.RegisterPlugin(noderesources.BalancedName, noderesources.NewBalancedAllocation())
 	tug.RegisterPlugin(imagelocality.Name, imagelocality.New())
 }
