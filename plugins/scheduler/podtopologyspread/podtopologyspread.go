@@ -60,8 +60,9 @@ const stateKey = Name
 // node's pods each (namespace, selector) matches: the pods of one workload share both, so
 // after the first of them a cycle counts from memory instead of walking every resident pod.
 type PodTopologySpread struct {
-	gen   uint64
-	nodes map[uint32]*nodeCounts
+	gen        uint64
+	nodes      map[uint32]*nodeCounts
+	aggregates map[string]*aggregate
 }
 
 type nodeCounts struct {
@@ -70,7 +71,9 @@ type nodeCounts struct {
 }
 
 // New returns the plugin.
-func New() *PodTopologySpread { return &PodTopologySpread{nodes: map[uint32]*nodeCounts{}} }
+func New() *PodTopologySpread {
+	return &PodTopologySpread{nodes: map[uint32]*nodeCounts{}, aggregates: map[string]*aggregate{}}
+}
 
 // matching counts the node's running pods in namespace ns that sel matches.
 func (p *PodTopologySpread) matching(ni *tug.NodeInfo, ns string, sel *labels.Selector, key string) int {
@@ -175,22 +178,97 @@ func (p *PodTopologySpread) count(cs []Constraint, counts map[pair]int, pod *tug
 	if len(cs) == 0 {
 		return
 	}
+	// Everything the counts depend on besides the nodes: the constraints, the namespace, and
+	// what decides which nodes are eligible (node selection and tolerations).
+	key, _ := json.Marshal(struct {
+		C  []Constraint
+		NS string
+		S  *nodeselect.Pod
+		T  []tug.Toleration
+	}{cs, pod.Namespace, sel, pod.Spec.Tolerations})
+	agg := p.aggregates[string(key)]
+	if agg == nil {
+		agg = &aggregate{nodes: map[uint32]*contribution{}, counts: map[pair]int{}, present: map[pair]int{}}
+		if len(p.aggregates) >= maxAggregates {
+			clear(p.aggregates) // many workloads: start over rather than grow without bound
+		}
+		p.aggregates[string(key)] = agg
+	}
+	if agg.gen != tug.NodesGeneration() || agg.gen == 0 {
+		p.update(agg, cs, pod, sel)
+	}
+	for d, n := range agg.counts {
+		counts[d] += n
+	}
+}
+
+// maxAggregates bounds the per-workload aggregates kept.
+const maxAggregates = 256
+
+// aggregate is the per-domain counts of one (constraints, namespace, eligibility) over the
+// whole cluster, kept up to date by node state: a node whose NodeInfo is unchanged since the
+// last update contributes what it did.
+type aggregate struct {
+	gen     uint64
+	nodes   map[uint32]*contribution
+	counts  map[pair]int
+	present map[pair]int // eligible nodes per domain: a domain with none is not a domain
+}
+
+type contribution struct {
+	info   *tug.NodeInfo
+	counts map[pair]int // what this node adds (eligible nodes only; domains with 0 too)
+}
+
+func (p *PodTopologySpread) update(agg *aggregate, cs []Constraint, pod *tug.Pod, sel *nodeselect.Pod) {
 	keys := make([]string, len(cs))
 	for i, c := range cs {
 		k, _ := json.Marshal(c.LabelSelector)
 		keys[i] = pod.Namespace + "\x00" + string(k)
 	}
+	live := make(map[uint32]bool, len(agg.nodes))
 	for ni := range tug.Nodes() {
-		if !eligible(cs, ni.Node, pod, sel) {
+		live[ni.ID] = true
+		old := agg.nodes[ni.ID]
+		if old != nil && old.info == ni {
 			continue
 		}
-		for i, c := range cs {
-			d := pair{c.TopologyKey, ni.Node.Labels[c.TopologyKey]}
-			n := 0
-			if c.LabelSelector != nil {
-				n = p.matching(ni, pod.Namespace, c.LabelSelector, keys[i])
+		if old != nil {
+			agg.subtract(old)
+		}
+		c := &contribution{info: ni, counts: map[pair]int{}}
+		if eligible(cs, ni.Node, pod, sel) {
+			for i, con := range cs {
+				d := pair{con.TopologyKey, ni.Node.Labels[con.TopologyKey]}
+				n := 0
+				if con.LabelSelector != nil {
+					n = p.matching(ni, pod.Namespace, con.LabelSelector, keys[i])
+				}
+				c.counts[d] += n
 			}
-			counts[d] += n
+		}
+		for d, n := range c.counts {
+			agg.counts[d] += n
+			agg.present[d]++
+		}
+		agg.nodes[ni.ID] = c
+	}
+	for id, c := range agg.nodes {
+		if !live[id] {
+			agg.subtract(c)
+			delete(agg.nodes, id)
+		}
+	}
+	agg.gen = tug.NodesGeneration()
+}
+
+// subtract removes a node's contribution; a domain no eligible node is in any more goes.
+func (agg *aggregate) subtract(c *contribution) {
+	for d, n := range c.counts {
+		agg.counts[d] -= n
+		if agg.present[d]--; agg.present[d] == 0 {
+			delete(agg.counts, d)
+			delete(agg.present, d)
 		}
 	}
 }
