@@ -534,3 +534,23 @@ func TestHostedPlugins(t *testing.T) {
 		t.Fatalf("a disabled plugin served: %v %s", st, out)
 	}
 }
+
+// FuzzQuantityFastPath: whatever the int64 fast path answers, the exact math/big path answers
+// the same, for milli-units and units.
+func FuzzQuantityFastPath(f *testing.F) {
+	for _, s := range []string{"500m", "16", "64Gi", "1.5G", "-1.5", "0.0001m", "123456789012345", "7Ti", "1e3", "2.5Ki", "-0.5m", ".5", "5."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, unit := range []int64{1, 1000} {
+			fast, ok := fastScaled(s, unit)
+			if !ok {
+				continue
+			}
+			slow, err := slowScaled(s, unit)
+			if err != nil || slow != fast {
+				t.Fatalf("%q × %d: fast path %d, exact path %d, %v", s, unit, fast, slow, err)
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package tug
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -55,6 +56,14 @@ var quantitySuffixes = map[string]*big.Rat{
 
 func (q Quantity) scaled(unit int64) (int64, error) {
 	s := string(q)
+	if v, ok := fastScaled(s, unit); ok {
+		return v, nil
+	}
+	return slowScaled(s, unit)
+}
+
+// slowScaled is scaled in exact rational arithmetic, for every form Kubernetes accepts.
+func slowScaled(s string, unit int64) (int64, error) {
 	// The number: an optional sign, digits with at most one point, at least one digit.
 	end := 0
 	if end < len(s) && (s[end] == '+' || s[end] == '-') {
@@ -106,4 +115,93 @@ func (q Quantity) scaled(unit int64) (int64, error) {
 		return 0, fmt.Errorf("quantity %q: out of range", s)
 	}
 	return n.Int64(), nil
+}
+
+// fastScaled is scaled for the quantities nodes and pods carry ("500m", "16", "64Gi",
+// "1.5G"), in int64 arithmetic: math/big is slow in wasm. It reports false for anything it
+// cannot do exactly (more digits, odd forms, overflow), which the math/big path then decides.
+func fastScaled(s string, unit int64) (int64, bool) {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	var m int64
+	digits, e10 := 0, 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		m = m*10 + int64(s[i]-'0')
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			m = m*10 + int64(s[i]-'0')
+			digits++
+			e10--
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	var mult int64 = 1
+	switch suffix := s[i:]; suffix {
+	case "":
+	case "n":
+		e10 -= 9
+	case "u":
+		e10 -= 6
+	case "m":
+		e10 -= 3
+	case "k":
+		e10 += 3
+	case "M":
+		e10 += 6
+	case "G":
+		e10 += 9
+	case "T":
+		e10 += 12
+	case "Ki", "Mi", "Gi", "Ti":
+		mult = 1 << (10 * (1 + strings.Index("KMGT", suffix[:1])))
+	default:
+		return 0, false
+	}
+	// m (< 10^15) × mult (≤ 2^40) × unit (≤ 1000) may overflow: check each step.
+	v, ok := mul64(m, mult)
+	if v, ok = mulOK(v, unit, ok); !ok {
+		return 0, false
+	}
+	for ; e10 > 0; e10-- {
+		if v, ok = mulOK(v, 10, ok); !ok {
+			return 0, false
+		}
+	}
+	if e10 < 0 {
+		if e10 < -18 {
+			return 0, false
+		}
+		d := int64(1)
+		for ; e10 < 0; e10++ {
+			d *= 10
+		}
+		q := v / d
+		if v%d != 0 && !neg {
+			q++ // round up, towards +inf
+		}
+		v = q
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+func mul64(a, b int64) (int64, bool) { return mulOK(a, b, true) }
+
+func mulOK(a, b int64, ok bool) (int64, bool) {
+	if !ok {
+		return 0, false
+	}
+	if a != 0 && b > math.MaxInt64/a {
+		return 0, false
+	}
+	return a * b, true
 }
