@@ -9,31 +9,10 @@
 package main
 
 import (
-	"github.com/tugboat-io/tug/plugins/scheduler/imagelocality"
-	"github.com/tugboat-io/tug/plugins/scheduler/interpodaffinity"
-	"github.com/tugboat-io/tug/plugins/scheduler/nodeaffinity"
-	"github.com/tugboat-io/tug/plugins/scheduler/nodename"
-	"github.com/tugboat-io/tug/plugins/scheduler/nodeports"
-	"github.com/tugboat-io/tug/plugins/scheduler/noderesources"
-	"github.com/tugboat-io/tug/plugins/scheduler/nodeunschedulable"
-	"github.com/tugboat-io/tug/plugins/scheduler/podtopologyspread"
-	"github.com/tugboat-io/tug/plugins/scheduler/tainttoleration"
-	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/plugins/scheduler/defaults"
 	_ "github.com/tugboat-io/tug/sdk/go/kinds/plugins"
 )
 
-func init() {
-	// kube-scheduler's order: cheap, decisive filters first.
-	tug.RegisterPlugin(nodename.Name, nodename.NodeName{})
-	tug.RegisterPlugin(nodeunschedulable.Name, nodeunschedulable.NodeUnschedulable{})
-	tug.RegisterPlugin(tainttoleration.Name, tainttoleration.TaintToleration{})
-	tug.RegisterPlugin(nodeaffinity.Name, nodeaffinity.NodeAffinity{})
-	tug.RegisterPlugin(nodeports.Name, nodeports.NodePorts{})
-	tug.RegisterPlugin(noderesources.FitName, noderesources.NewFit())
-	tug.RegisterPlugin(podtopologyspread.Name, podtopologyspread.New())
-	tug.RegisterPlugin(interpodaffinity.Name, interpodaffinity.New())
-	tug.RegisterPlugin(noderesources.BalancedName, noderesources.NewBalancedAllocation())
-	tug.RegisterPlugin(imagelocality.Name, imagelocality.New())
-}
+func init() { defaults.Register() }
 
 func main() {}
