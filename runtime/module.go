@@ -65,8 +65,13 @@ func newModule(r *Runtime, name string, c *code, opts PluginOptions) (*Module, e
 	// wazero's no-op even with the clock capability, so that a guest waiting for time spins
 	// in its own code, where the deadline can interrupt it, never blocked in the host.
 	mc := wazero.NewModuleConfig().
-		WithName("").        // anonymous: many instances of one module in one wazero.Runtime
-		WithStartFunctions() // never _start; newInstance calls _initialize
+		WithName("").         // anonymous: many instances of one module in one wazero.Runtime
+		WithStartFunctions(). // never _start; newInstance calls _initialize
+		// The only environment: Go guests' collectors tuned to the plugin's cap — collect
+		// when the heap nears 80% of it rather than whenever it doubles (the collector was
+		// ~40% of a Go scheduling chain's time, docs/BENCHMARKS.md). Other guests ignore them.
+		WithEnv("GOGC", "off").
+		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dKiB", uint64(opts.MemoryLimitPages)*pageSize*8/10/1024))
 	if opts.Capabilities.Clock {
 		mc = mc.WithSysWalltime().WithSysNanotime()
 	}
