@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tugboat-io/tug/cmd/tug/internal/config"
 	"github.com/tugboat-io/tug/internal/version"
+	"k8s.io/klog/v2"
 )
 
 // app is what every subcommand shares: resolved settings, the logger and the output streams.
@@ -66,6 +67,8 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	a.log = log
 	slog.SetDefault(log)
+	// client-go (leader election, informers) logs through klog: into the same log.
+	klog.SetSlogLogger(log.With("component", "client-go"))
 	if len(s.UnknownKeys) > 0 {
 		a.logger("tug").Warn("config file keys name no flag of this command; ignored",
 			"file", s.File, "command", cmd.Name(), "keys", s.UnknownKeys)

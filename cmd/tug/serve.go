@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
+	"github.com/tugboat-io/tug/core/leader"
 	"github.com/tugboat-io/tug/core/plugins"
+	"github.com/tugboat-io/tug/core/scheduler"
 	tugruntime "github.com/tugboat-io/tug/runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"log/slog"
 	"net"
@@ -47,6 +53,8 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("service-node-port-range", "30000-32767", "MIN-MAX range that Service NodePorts are allocated from")
 	f.Int("watch-cache-size", 10000, "recent events kept per resource for watches to resume from")
 	f.Int64("max-request-bytes", 3<<20, "largest request body accepted, in bytes")
+	f.Bool("scheduler", true, "run the scheduler (leader-elected: one of several servers schedules)")
+	f.String("scheduler-module", "", "wasm module of the default scheduling plugins (default: the one built into this binary by make build)")
 }
 
 // apiOptions are the resolved API server settings.
@@ -310,9 +318,69 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) error
 	if err != nil {
 		return err
 	}
+	sched, err := a.newScheduler(ctx, rt, serverURL)
+	if err != nil {
+		_ = rt.Close(context.Background())
+		return err
+	}
 	go func() {
+		done := make(chan struct{})
+		if sched != nil {
+			go func() {
+				defer close(done)
+				if err := sched.Run(ctx); err != nil {
+					a.logger("scheduler").Error("scheduler stopped", "err", err)
+				}
+			}()
+		} else {
+			close(done)
+		}
 		_ = mgr.Run(ctx)
+		<-done
 		_ = rt.Close(context.Background())
 	}()
 	return nil
+}
+
+// newScheduler loads the default scheduling plugins and returns the scheduler that runs them
+// as the default-scheduler profile, or nil when --scheduler is off or this build has no
+// module (a plain go build; make build embeds one).
+func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverURL string) (*scheduler.Scheduler, error) {
+	log := a.logger("scheduler")
+	if on, err := a.settings.Bool("scheduler"); err != nil || !on {
+		return nil, err
+	}
+	wasm, ok := defaultplugins.Module()
+	if path := a.settings.String("scheduler-module"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--scheduler-module: %w", err)
+		}
+		wasm, ok = b, true
+	}
+	if !ok {
+		log.Warn("no scheduler: this binary has no default plugins built in (build it with make build, or pass --scheduler-module)")
+		return nil, nil
+	}
+	slot := rt.NewSlot("tug-default-plugins")
+	// The plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
+	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: []byte(`{}`), MemoryLimitPages: 8192, PoolSize: 1}); err != nil {
+		return nil, fmt.Errorf("scheduler: load the default plugins: %w", err)
+	}
+	m := scheduler.SlotModule("tug-default-plugins", slot, false)
+	prof := &scheduler.Profile{SchedulerName: corev1.DefaultSchedulerName}
+	for _, hp := range slot.Module().Hosted() {
+		prof.Plugins = append(prof.Plugins, &scheduler.Plugin{Name: hp.Name, Module: m, Hosted: true,
+			Filter: hp.Filter, Score: hp.Score, Weight: scheduler.DefaultWeight(hp.Name)})
+	}
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: serverURL, QPS: 500, Burst: 1000})
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	id := make([]byte, 4)
+	_, _ = cryptorand.Read(id)
+	log.Info("scheduler configured", "profile", prof.SchedulerName, "plugins", len(prof.Plugins))
+	return scheduler.New(scheduler.Config{Client: client, Profiles: []*scheduler.Profile{prof}, Logger: a.log,
+		Election: &leader.Config{Namespace: "kube-system", Name: "tug-scheduler", Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), nil
 }

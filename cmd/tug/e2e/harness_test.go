@@ -273,14 +273,14 @@ func (s *server) Kubeconfig() string { return filepath.Join(s.dataDir, "kubeconf
 
 // startUp runs `tug up` on dataDir with ports kept per data dir (a restart reuses them) and
 // returns once it is ready.
-func startUp(t testing.TB, dataDir string) *server {
+func startUp(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	ports := portsFor(t, dataDir)
-	p := startProc(t, "tug up ("+dataDir+")", "up",
+	p := startProc(t, "tug up ("+dataDir+")", append([]string{"up",
 		"--data-dir", dataDir,
 		"--listen", ports.listen,
 		"--etcd-client-listen", ports.etcdClient,
-		"--etcd-peer-listen", ports.etcdPeer)
+		"--etcd-peer-listen", ports.etcdPeer}, extra...)...)
 	s := &server{proc: p, dataDir: dataDir, listen: ports.listen, cacheDir: t.TempDir()}
 	s.waitReady(t)
 	return s

@@ -79,6 +79,16 @@ func Load(fs *pflag.FlagSet) (*Settings, error) {
 // String returns the resolved value of the string flag name.
 func (s *Settings) String(name string) string { return s.v.GetString(name) }
 
+// Bool returns the resolved value of a boolean flag; a value that is not a boolean (from the
+// environment or the file) is an error naming where it came from.
+func (s *Settings) Bool(name string) (bool, error) {
+	b, err := cast.ToBoolE(s.v.Get(name))
+	if err != nil {
+		return false, fmt.Errorf("%s: want true or false, got %v", s.describe(name), s.v.Get(name))
+	}
+	return b, nil
+}
+
 // Int64 returns the resolved value of an integer flag; a value that is not an integer (from the
 // environment or the file) is an error naming where it came from.
 func (s *Settings) Int64(name string) (int64, error) {

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSchedulerWithHollowNodes: `tug up` with the default plugins (built here as make build
+// builds them) schedules pods onto `tug sim`'s nodes — kubectl sees them Running there, with
+// a Scheduled event — and a pod that fits nowhere gets kube-scheduler's FailedScheduling
+// message.
+func TestSchedulerWithHollowNodes(t *testing.T) {
+	t.Parallel()
+	module := filepath.Join(t.TempDir(), "defaults.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", module, "./cmd/defaults")
+	build.Dir = filepath.Join("..", "..", "..", "plugins", "scheduler")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the default plugins: %v\n%s", err, out)
+	}
+	s := startUp(t, t.TempDir(), "--scheduler-module", module)
+	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--cpu", "2", "--heartbeat", "2s")
+
+	wait := func(what string, args []string, ok func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			r := s.kubectl(t, "1.33", args...)
+			if r.err == nil && ok(r.stdout) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: last kubectl %v: %s\n%s", what, args, r, s.output())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	wait("three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
+		return strings.Count(strings.TrimSpace(out), "\n") == 2
+	})
+	run := func(name, cpu string) {
+		t.Helper()
+		overrides := `{"spec":{"containers":[{"name":"` + name + `","image":"nginx","resources":{"requests":{"cpu":"` + cpu + `"}}}]}}`
+		if r := s.kubectl(t, "1.33", "run", name, "--image=nginx", "--overrides="+overrides); r.err != nil {
+			t.Fatalf("kubectl run: %s", r)
+		}
+	}
+	run("web", "500m")
+	wait("web scheduled and running on a hollow node", []string{"get", "pod", "web", "--no-headers",
+		"-o=custom-columns=STATUS:.status.phase,NODE:.spec.nodeName"}, func(out string) bool {
+		f := strings.Fields(out)
+		return len(f) == 2 && f[0] == "Running" && strings.HasPrefix(f[1], "hollow-")
+	})
+	wait("a Scheduled event", []string{"get", "events", "--field-selector", "reason=Scheduled", "-o=jsonpath={.items[*].message}"},
+		func(out string) bool { return strings.Contains(out, "Successfully assigned default/web to hollow-") })
+
+	// 3 cpu fits no 2-cpu node.
+	run("huge", "3")
+	wait("FailedScheduling with the reasons", []string{"get", "events", "--field-selector", "reason=FailedScheduling,involvedObject.name=huge",
+		"-o=jsonpath={.items[*].message}"}, func(out string) bool {
+		return strings.Contains(out, "0/3 nodes are available: 3 Insufficient cpu.")
+	})
+	wait("PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
+		func(out string) bool { return out == "Unschedulable" })
+}
