@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -347,9 +346,16 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Mod
 				continue
 			}
 			rejected := make(map[uint32]bool, len(rejs))
+			var candidate map[uint32]bool // built on the first rejection
 			for _, r := range rejs {
+				if candidate == nil {
+					candidate = make(map[uint32]bool, len(chunk))
+					for _, id := range chunk {
+						candidate[id] = true
+					}
+				}
 				n, ok := byID[r.NodeID]
-				if !ok || !slices.Contains(chunk, r.NodeID) {
+				if !ok || !candidate[r.NodeID] {
 					if err := fail(h, "Filter", fmt.Errorf("rejected node id %d, which was not a candidate", r.NodeID)); err != nil {
 						return nil, err
 					}
