@@ -13,7 +13,6 @@ import (
 	"github.com/tugboat-io/tug/core/plugins"
 	"github.com/tugboat-io/tug/core/scheduler"
 	tugruntime "github.com/tugboat-io/tug/runtime"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"log/slog"
@@ -55,6 +54,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.Int64("max-request-bytes", 3<<20, "largest request body accepted, in bytes")
 	f.Bool("scheduler", true, "run the scheduler (leader-elected: one of several servers schedules)")
 	f.String("scheduler-module", "", "wasm module of the default scheduling plugins (default: the one built into this binary by make build)")
+	f.String("scheduler-config", "", "YAML file of scheduler profiles (default: one, default-scheduler, with every default plugin; see docs/SCHEDULER.md)")
 }
 
 // apiOptions are the resolved API server settings.
@@ -343,8 +343,9 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) error
 }
 
 // newScheduler loads the default scheduling plugins and returns the scheduler that runs them
-// as the default-scheduler profile, or nil when --scheduler is off or this build has no
-// module (a plain go build; make build embeds one).
+// in the profiles of --scheduler-config (default: default-scheduler with every plugin), or nil
+// when --scheduler is off or this build has no module (a plain go build; make build embeds
+// one).
 func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverURL string) (*scheduler.Scheduler, error) {
 	log := a.logger("scheduler")
 	if on, err := a.settings.Bool("scheduler"); err != nil || !on {
@@ -362,16 +363,31 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverUR
 		log.Warn("no scheduler: this binary has no default plugins built in (build it with make build, or pass --scheduler-module)")
 		return nil, nil
 	}
-	slot := rt.NewSlot("tug-default-plugins")
-	// The plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
-	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: []byte(`{}`), MemoryLimitPages: 8192, PoolSize: 1}); err != nil {
-		return nil, fmt.Errorf("scheduler: load the default plugins: %w", err)
+	cfg := scheduler.DefaultConfig()
+	if path := a.settings.String("scheduler-config"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--scheduler-config: %w", err)
+		}
+		if cfg, err = scheduler.ParseConfig(data); err != nil {
+			return nil, fmt.Errorf("--scheduler-config %s: %w", path, err)
+		}
 	}
-	m := scheduler.SlotModule("tug-default-plugins", slot, false)
-	prof := &scheduler.Profile{SchedulerName: corev1.DefaultSchedulerName}
-	for _, hp := range slot.Module().Hosted() {
-		prof.Plugins = append(prof.Plugins, &scheduler.Plugin{Name: hp.Name, Module: m, Hosted: true,
-			Filter: hp.Filter, Score: hp.Score, Weight: scheduler.DefaultWeight(hp.Name)})
+	// One instance of the module per profile: its configuration says which plugins run.
+	var profiles []*scheduler.Profile
+	for _, pc := range cfg.Profiles {
+		name := "tug-default-plugins/" + pc.SchedulerName
+		slot := rt.NewSlot(name)
+		// The plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
+		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: pc.ModuleConfig(), MemoryLimitPages: 8192, PoolSize: 1}); err != nil {
+			return nil, fmt.Errorf("scheduler profile %s: %w", pc.SchedulerName, err)
+		}
+		prof, err := pc.Build(scheduler.SlotModule(name, slot, false), slot.Module().Hosted())
+		if err != nil {
+			return nil, err
+		}
+		log.Info("scheduler profile", "schedulerName", prof.SchedulerName, "plugins", len(prof.Plugins))
+		profiles = append(profiles, prof)
 	}
 	client, err := kubernetes.NewForConfig(&rest.Config{Host: serverURL, QPS: 500, Burst: 1000})
 	if err != nil {
@@ -380,7 +396,6 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverUR
 	host, _ := os.Hostname()
 	id := make([]byte, 4)
 	_, _ = cryptorand.Read(id)
-	log.Info("scheduler configured", "profile", prof.SchedulerName, "plugins", len(prof.Plugins))
-	return scheduler.New(scheduler.Config{Client: client, Profiles: []*scheduler.Profile{prof}, Logger: a.log,
+	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log,
 		Election: &leader.Config{Namespace: "kube-system", Name: "tug-scheduler", Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), nil
 }

@@ -22,7 +22,20 @@ func TestSchedulerWithHollowNodes(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the default plugins: %v\n%s", err, out)
 	}
-	s := startUp(t, t.TempDir(), "--scheduler-module", module)
+	config := filepath.Join(t.TempDir(), "scheduler.yaml")
+	if err := os.WriteFile(config, []byte(`
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: bin-packing
+  plugins:
+  - name: NodeResourcesFit
+  pluginConfig:
+    NodeResourcesFit:
+      scoringStrategy: {type: MostAllocated}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startUp(t, t.TempDir(), "--scheduler-module", module, "--scheduler-config", config)
 	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--cpu", "2", "--heartbeat", "2s")
 
 	wait := func(what string, args []string, ok func(string) bool) {
@@ -66,4 +79,13 @@ func TestSchedulerWithHollowNodes(t *testing.T) {
 	})
 	wait("PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
 		func(out string) bool { return out == "Unschedulable" })
+
+	// A second profile: a pod naming it is scheduled by it, bin-packed onto the node web is on.
+	packed := `{"spec":{"schedulerName":"bin-packing","containers":[{"name":"packed","image":"nginx","resources":{"requests":{"cpu":"500m"}}}]}}`
+	if r := s.kubectl(t, "1.33", "run", "packed", "--image=nginx", "--overrides="+packed); r.err != nil {
+		t.Fatalf("kubectl run: %s", r)
+	}
+	webNode := s.kubectl(t, "1.33", "get", "pod", "web", "-o=jsonpath={.spec.nodeName}").stdout
+	wait("packed onto web's node by the bin-packing profile", []string{"get", "pod", "packed", "-o=jsonpath={.spec.nodeName}"},
+		func(out string) bool { return out == webNode })
 }
