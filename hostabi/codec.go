@@ -242,6 +242,9 @@ type HostedPlugin struct {
 	Filter    bool   `json:"filter,omitempty"`
 	Score     bool   `json:"score,omitempty"`
 	Normalize bool   `json:"normalize,omitempty"`
+	// Weight is the plugin's default score weight (1..100; 0 or absent means 1), which a
+	// profile may override.
+	Weight int64 `json:"weight,omitempty"`
 }
 
 // HostedPlugins is the output of tug_sched_plugins.

@@ -161,6 +161,8 @@ func (m *Module) checkHosted(out []byte) ([]hostabi.HostedPlugin, error) {
 			return nil, fmt.Errorf("plugin %q filters but the module does not export %s", p.Name, hostabi.ExportSchedFilterAt)
 		case p.Score && !m.info.ops[hostabi.ExportSchedScoreAt]:
 			return nil, fmt.Errorf("plugin %q scores but the module does not export %s", p.Name, hostabi.ExportSchedScoreAt)
+		case p.Weight < 0 || p.Weight > 100:
+			return nil, fmt.Errorf("plugin %q has weight %d, not 1..100", p.Name, p.Weight)
 		case p.Normalize && (!p.Score || !m.info.ops[hostabi.ExportSchedNormalizeAt]):
 			return nil, fmt.Errorf("plugin %q normalizes but does not score, or the module does not export %s", p.Name, hostabi.ExportSchedNormalizeAt)
 		}

@@ -21,6 +21,7 @@ func TestCheckHosted(t *testing.T) {
 		{`{"plugins":[{"name":"A","filter":true},{"name":"A","score":true}]}`, "listed twice"},
 		{`{"plugins":[{"name":"A"}]}`, "neither filters nor scores"},
 		{`{"plugins":[{"name":"A","score":true,"normalize":true}]}`, "does not export tug_sched_normalize_at"},
+		{`{"plugins":[{"name":"A","score":true,"weight":101}]}`, "not 1..100"},
 	} {
 		_, err := m.checkHosted([]byte(c.out))
 		switch {

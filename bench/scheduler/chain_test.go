@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/tugboat-io/tug/core/scheduler"
 	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 	"github.com/tugboat-io/tug/plugins/scheduler/defaults"
 	tugruntime "github.com/tugboat-io/tug/runtime"
 	"github.com/tugboat-io/tug/sdk/go/sdktest"
@@ -58,17 +57,7 @@ func nativeModule(tb testing.TB) (*scheduler.Module, []hostabi.HostedPlugin) {
 
 // wasmModule builds plugins/scheduler/cmd/defaults to wasm and loads it.
 func wasmModule(tb testing.TB) (*scheduler.Module, []hostabi.HostedPlugin) {
-	out := filepath.Join(tb.TempDir(), "defaults.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./cmd/defaults")
-	build.Dir = filepath.Join("..", "..", "plugins", "scheduler")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building the default plugins: %v\n%s", err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	wasm := wasmbuild.Build(tb, filepath.Join("..", "..", "plugins", "scheduler"), "./cmd/defaults")
 	ctx := context.Background()
 	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -126,11 +115,11 @@ func pod(name, cpu, mem string) *corev1.Pod {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}}}}
 }
 
-func profile(m *scheduler.Module, hosted []hostabi.HostedPlugin) *scheduler.Profile {
-	prof := &scheduler.Profile{SchedulerName: corev1.DefaultSchedulerName}
-	for _, hp := range hosted {
-		prof.Plugins = append(prof.Plugins, &scheduler.Plugin{Name: hp.Name, Module: m, Hosted: true,
-			Filter: hp.Filter, Score: hp.Score, Weight: max(defaults.Weights[hp.Name], 1)})
+// profile is tug up's default profile: every plugin, the module's default weights.
+func profile(tb testing.TB, m *scheduler.Module, hosted []hostabi.HostedPlugin) *scheduler.Profile {
+	prof, err := scheduler.ProfileConfig{SchedulerName: corev1.DefaultSchedulerName}.Build(m, hosted)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return prof
 }
@@ -146,7 +135,7 @@ func BenchmarkChain(b *testing.B) {
 	}{{"wasm", wasmModule}, {"native", nativeModule}} {
 		b.Run(side.name, func(b *testing.B) {
 			m, hosted := side.load(b)
-			prof := profile(m, hosted)
+			prof := profile(b, m, hosted)
 			fw := scheduler.NewFramework(c, 1)
 			ctx := context.Background()
 			var chosen string
@@ -180,7 +169,7 @@ func TestWasmAndNativeAgree(t *testing.T) {
 	cw, _ := clusterOf(t, 300)
 	cn, _ := clusterOf(t, 300)
 	fw, fn := scheduler.NewFramework(cw, 7), scheduler.NewFramework(cn, 7)
-	pw, pn := profile(wm, wh), profile(nm, nh)
+	pw, pn := profile(t, wm, wh), profile(t, nm, nh)
 	ctx := context.Background()
 	for i := range 40 {
 		p := pod(fmt.Sprintf("new-%d", i), []string{"250m", "1", "3"}[i%3], "512Mi")

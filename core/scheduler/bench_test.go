@@ -42,8 +42,6 @@ func benchCluster(b *testing.B) (*Cache, []byte) {
 	return c, podJSON(b, pod)
 }
 
-var defaultWeights = map[string]int64{"TaintToleration": 3, "NodeAffinity": 2, "PodTopologySpread": 2, "InterPodAffinity": 2}
-
 // runCycles warms the instance (every node sent, every node visited once so per-node caches
 // hold) and times cycles.
 func runCycles(b *testing.B, c *Cache, prof *Profile, body []byte) {
@@ -67,13 +65,12 @@ func BenchmarkDefaultChain(b *testing.B) {
 	// The resident state of 5000 nodes × 10 pods outgrows the default 64 MiB cap.
 	slot := defaultsModuleWithMemory(b, `{}`, 16384)
 	m := SlotModule("defaults", slot, false)
-	var prof Profile
-	for _, hp := range slot.Module().Hosted() {
-		prof.Plugins = append(prof.Plugins, &Plugin{Name: hp.Name, Module: m, Hosted: true, Filter: hp.Filter, Score: hp.Score,
-			Weight: max(defaultWeights[hp.Name], 1)})
+	prof, err := ProfileConfig{SchedulerName: "default-scheduler"}.Build(m, slot.Module().Hosted())
+	if err != nil {
+		b.Fatal(err)
 	}
 	c, body := benchCluster(b)
-	runCycles(b, c, &prof, body)
+	runCycles(b, c, prof, body)
 }
 
 // BenchmarkDefaultPlugin is one cycle with a single default plugin enabled: where the

@@ -38,7 +38,8 @@ type ProfileConfig struct {
 }
 
 // PluginConfig enables one plugin of a profile; Filter and Score default to what the plugin
-// does, Weight to kube-scheduler's default.
+// does, Weight to the default the module declares for it (kube-scheduler's, for the default
+// plugins).
 type PluginConfig struct {
 	Name   string `json:"name"`
 	Weight int64  `json:"weight,omitempty"`
@@ -131,7 +132,7 @@ func (p ProfileConfig) Build(m *Module, hosted []hostabi.HostedPlugin) (*Profile
 		}
 		weight := pl.Weight
 		if weight == 0 {
-			weight = DefaultWeight(pl.Name)
+			weight = max(hp.Weight, 1) // the module's default for the plugin
 		}
 		prof.Plugins = append(prof.Plugins, &Plugin{Name: pl.Name, Module: m, Hosted: true, Filter: filter, Score: score, Weight: weight})
 	}

@@ -50,7 +50,7 @@ profiles:
 }
 
 func TestProfileBuild(t *testing.T) {
-	hosted := []hostabi.HostedPlugin{{Name: "NodeName", Filter: true}, {Name: "TaintToleration", Filter: true, Score: true},
+	hosted := []hostabi.HostedPlugin{{Name: "NodeName", Filter: true}, {Name: "TaintToleration", Filter: true, Score: true, Weight: 3},
 		{Name: "ImageLocality", Score: true}}
 	m := &Module{Name: "defaults"}
 	prof, err := ProfileConfig{SchedulerName: "all"}.Build(m, hosted)

@@ -58,18 +58,6 @@ type Plugin struct {
 	Weight int64
 }
 
-// DefaultWeight is kube-scheduler's default score weight of a default plugin: TaintToleration
-// 3, NodeAffinity, PodTopologySpread and InterPodAffinity 2, the others 1.
-func DefaultWeight(plugin string) int64 {
-	switch plugin {
-	case "TaintToleration":
-		return 3
-	case "NodeAffinity", "PodTopologySpread", "InterPodAffinity":
-		return 2
-	}
-	return 1
-}
-
 // Profile is an ordered chain of plugins under a scheduler name.
 type Profile struct {
 	SchedulerName string

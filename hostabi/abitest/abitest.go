@@ -244,6 +244,8 @@ func runHosted(t *testing.T, g Guest) {
 			t.Errorf("plugin %d: name %q is empty or repeated", i, p.Name)
 		case !p.Filter && !p.Score:
 			t.Errorf("plugin %s neither filters nor scores", p.Name)
+		case p.Weight < 0 || p.Weight > 100:
+			t.Errorf("plugin %s has weight %d, not 1..100", p.Name, p.Weight)
 		case p.Filter && !g.Has(hostabi.ExportSchedFilterAt), p.Score && !g.Has(hostabi.ExportSchedScoreAt):
 			t.Errorf("plugin %s: the module lacks its _at export", p.Name)
 		}

@@ -19,6 +19,12 @@ type Configurer interface {
 	Configure(raw []byte) error
 }
 
+// Weighted is implemented by a hosted scoring plugin with a default score weight other than 1
+// (kube-scheduler's TaintToleration has 3, for instance); a profile may override it.
+type Weighted interface {
+	DefaultWeight() int64
+}
+
 // hostedPlugin is one plugin of RegisterPlugin.
 type hostedPlugin struct {
 	name    string
@@ -27,6 +33,7 @@ type hostedPlugin struct {
 	pre     PreFilter
 	norm    Normalizer
 	conf    Configurer
+	weight  int64
 	enabled bool
 }
 
@@ -42,11 +49,16 @@ func RegisterPlugin(name string, p any) {
 	hp.pre, _ = p.(PreFilter)
 	hp.norm, _ = p.(Normalizer)
 	hp.conf, _ = p.(Configurer)
+	if w, ok := p.(Weighted); ok {
+		hp.weight = w.DefaultWeight()
+	}
 	switch {
 	case name == "":
 		panic("tug.RegisterPlugin: a plugin needs a name")
 	case hp.filter == nil && hp.score == nil:
 		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements neither tug.Filter nor tug.Score", name, p))
+	case hp.weight < 0 || hp.weight > 100:
+		panic(fmt.Sprintf("tug.RegisterPlugin(%q): DefaultWeight %d is not in 1..100", name, hp.weight))
 	case slices.ContainsFunc(reg.hosted, func(o hostedPlugin) bool { return o.name == name }):
 		panic(fmt.Sprintf("tug.RegisterPlugin(%q): registered twice", name))
 	}
@@ -104,7 +116,7 @@ func schedPlugins([]byte) (hostabi.Status, []byte) {
 	var hp hostabi.HostedPlugins
 	for _, h := range reg.hosted {
 		hp.Plugins = append(hp.Plugins, hostabi.HostedPlugin{Name: h.name, Filter: h.filter != nil,
-			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil})
+			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil, Weight: h.weight})
 	}
 	out, err := json.Marshal(hp)
 	if err != nil {

@@ -447,6 +447,8 @@ type idScore struct{}
 
 func (idScore) Score(_ *CycleState, _ *Pod, n *NodeInfo) (int64, *Status) { return int64(n.ID), nil }
 
+func (idScore) DefaultWeight() int64 { return 4 }
+
 func (idScore) NormalizeScore(_ *CycleState, _ *Pod, s []NodeScore) *Status {
 	var top int64 = 1
 	for _, x := range s {
@@ -481,7 +483,7 @@ func TestHostedPlugins(t *testing.T) {
 		t.Fatalf("configure: %v %s", st, out)
 	}
 	if st, out := call(hostabi.ExportSchedPlugins, nil); st != hostabi.StatusOK ||
-		out != `{"plugins":[{"name":"Zone","filter":true},{"name":"ByID","score":true,"normalize":true}]}` {
+		out != `{"plugins":[{"name":"Zone","filter":true},{"name":"ByID","score":true,"normalize":true,"weight":4}]}` {
 		t.Fatalf("plugins: %v %s", st, out)
 	}
 	if st, out := call(hostabi.ExportSchedNodes, []byte(`{"set":[{"id":1,"node":{"metadata":{"name":"n1","labels":{"zone":"a"}}}},

@@ -15,14 +15,6 @@ import (
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
-// Weights are kube-scheduler's default score weights; plugins not listed weigh 1.
-var Weights = map[string]int64{
-	tainttoleration.Name:   tainttoleration.Weight,
-	nodeaffinity.Name:      nodeaffinity.Weight,
-	podtopologyspread.Name: podtopologyspread.Weight,
-	interpodaffinity.Name:  interpodaffinity.Weight,
-}
-
 // Register registers the default plugins with tug.RegisterPlugin; call it once, from init.
 // Cheap, decisive filters come first.
 func Register() {

@@ -337,3 +337,6 @@ func (*InterPodAffinity) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.N
 	}
 	return tug.Success
 }
+
+// DefaultWeight is kube-scheduler's default score weight for the plugin.
+func (*InterPodAffinity) DefaultWeight() int64 { return Weight }

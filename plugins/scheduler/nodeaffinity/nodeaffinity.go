@@ -75,3 +75,6 @@ func (NodeAffinity) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.NodeSc
 	scores.Normalize(s, false)
 	return tug.Success
 }
+
+// DefaultWeight is kube-scheduler's default score weight for the plugin.
+func (NodeAffinity) DefaultWeight() int64 { return Weight }

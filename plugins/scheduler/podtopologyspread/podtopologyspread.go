@@ -399,3 +399,6 @@ func (*PodTopologySpread) NormalizeScore(state *tug.CycleState, _ *tug.Pod, s []
 	}
 	return tug.Success
 }
+
+// DefaultWeight is kube-scheduler's default score weight for the plugin.
+func (*PodTopologySpread) DefaultWeight() int64 { return Weight }

@@ -58,3 +58,6 @@ func (TaintToleration) NormalizeScore(_ *tug.CycleState, _ *tug.Pod, s []tug.Nod
 	scores.Normalize(s, true)
 	return tug.Success
 }
+
+// DefaultWeight is kube-scheduler's default score weight for the plugin.
+func (TaintToleration) DefaultWeight() int64 { return Weight }
