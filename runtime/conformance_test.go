@@ -13,6 +13,7 @@ import (
 
 	"github.com/tugboat-io/tug/hostabi"
 	"github.com/tugboat-io/tug/hostabi/abitest"
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 )
 
 // kitGuest adapts one instance of a loaded module to the conformance kit. The exports every
@@ -34,10 +35,15 @@ func (g kitGuest) Has(export string) bool {
 // Call reports a status the guest returned as a status, and only the host's own failures
 // (trap, deadline, memory) as errors, which is the distinction the kit draws.
 func (g kitGuest) Call(export string, in []byte) ([]byte, hostabi.Status, error) {
-	out, st, err := g.inst.Call(g.ctx, export, in)
+	return kitResult(g.inst.Call(g.ctx, export, in))
+}
+
+// kitResult turns a call's result into the kit's terms: a guest's own non-OK status (a
+// PluginError without a Cause) is an answer, not an error.
+func kitResult(out []byte, st hostabi.Status, err error) ([]byte, hostabi.Status, error) {
 	var pe *PluginError
 	if errors.As(err, &pe) && pe.Cause == nil {
-		return []byte(pe.Reason), pe.Status, nil
+		return out, pe.Status, nil
 	}
 	return out, st, err
 }
@@ -67,7 +73,7 @@ func TestConformance(t *testing.T) {
 		runKit(t, "kit-c-deny-latest", buildCPlugin(t), "")
 	})
 	t.Run("go-default-plugins-hosted", func(t *testing.T) {
-		runKit(t, "kit-defaults", buildGoModule(t, filepath.Join("..", "plugins", "scheduler"), "./cmd/defaults"), "")
+		runKit(t, "kit-defaults", wasmbuild.Build(t, filepath.Join("..", "plugins", "scheduler"), "./cmd/defaults"), "")
 	})
 }
 
@@ -99,15 +105,7 @@ func (h *kitHost) Close(g abitest.Guest) {
 func (g moduleGuest) Has(export string) bool { return g.m.Exports(export) }
 
 func (g moduleGuest) Call(export string, in []byte) ([]byte, hostabi.Status, error) {
-	out, st, err := g.m.Call(context.Background(), export, in)
-	var pe *PluginError
-	if errors.As(err, &pe) && pe.Cause == nil {
-		return out, pe.Status, nil
-	}
-	if err != nil {
-		g.m.log.Debug("kit call failed", "error", err)
-	}
-	return out, st, err
+	return kitResult(g.m.Call(context.Background(), export, in))
 }
 
 // TestHostConformance runs the kit's host checks against this runtime.

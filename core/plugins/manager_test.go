@@ -10,19 +10,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"github.com/tugboat-io/tug/core/apiserver"
 	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 	tugruntime "github.com/tugboat-io/tug/runtime"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/rest"
 )
 
 // cluster is an API server on embedded etcd, and a plugin manager on a runtime beside it.
@@ -91,18 +91,7 @@ func digestOf(b []byte) string {
 }
 
 func buildNodeLabel(t *testing.T) []byte {
-	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the nodelabel plugin: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return wasmbuild.Build(t, filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel"), ".")
 }
 
 func cond(p *pluginsv1alpha1.WasmPlugin, typ string) string {

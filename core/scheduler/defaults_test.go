@@ -2,9 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 	tugruntime "github.com/tugboat-io/tug/runtime"
 )
 
@@ -26,31 +24,9 @@ func defaultsModule(t testing.TB, config string) *tugruntime.Slot {
 // defaultsModuleWithMemory is defaultsModule with a memory cap of pages (0: the default).
 func defaultsModuleWithMemory(t testing.TB, config string, pages uint32) *tugruntime.Slot {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
-	}
-	out := filepath.Join(t.TempDir(), "defaults.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./cmd/defaults")
-	build.Dir = filepath.Join("..", "..", "plugins", "scheduler")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the default plugins: %v\n%s", err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(ctx) })
-	slot := rt.NewSlot("defaults")
-	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{PoolSize: 1, Deadline: time.Minute, Config: []byte(config), MemoryLimitPages: pages}); err != nil {
-		t.Fatal(err)
-	}
-	return slot
+	wasm := wasmbuild.Build(t, filepath.Join("..", "..", "plugins", "scheduler"), "./cmd/defaults")
+	return loadSlot(t, "defaults", wasm, tugruntime.PluginOptions{PoolSize: 1, Deadline: time.Minute,
+		Config: []byte(config), MemoryLimitPages: pages})
 }
 
 func sizedNode(name, cpu string, taints ...corev1.Taint) *corev1.Node {
@@ -76,7 +52,7 @@ func TestDefaultPluginsInOneModule(t *testing.T) {
 	slot := defaultsModule(t, `{"enabled":["TaintToleration","NodeResourcesFit","NodeResourcesBalancedAllocation"],
 		"config":{"NodeResourcesFit":{"scoringStrategy":{"type":"MostAllocated"}}}}`)
 	hosted := slot.Module().Hosted()
-	if len(hosted) != 10 || hosted[0].Name != "NodeName" || !hosted[2].Filter || !hosted[2].Score {
+	if len(hosted) != 10 || hosted[0].Name != "NodeName" || !hosted[2].Filter || !hosted[2].Score || hosted[2].Weight != 3 {
 		t.Fatalf("hosted plugins %+v", hosted)
 	}
 	m := SlotModule("defaults", slot, false)

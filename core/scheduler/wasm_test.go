@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 	tugruntime "github.com/tugboat-io/tug/runtime"
 )
 
@@ -47,35 +46,28 @@ func TestSlotPluginInWasm(t *testing.T) {
 	}
 }
 
-// nodeLabelSlot builds the Go SDK's nodelabel example to wasm, as an author builds it, and
-// loads it into a Slot passing nodes labelled zone=zone.
+// nodeLabelSlot loads the Go SDK's nodelabel example, built as an author builds it, into a
+// Slot passing nodes labelled zone=zone.
 func nodeLabelSlot(t *testing.T, zone string) ([]byte, *tugruntime.Slot) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds a wasm module with the Go toolchain; skipped in -short runs")
-	}
-	out := filepath.Join(t.TempDir(), "nodelabel.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	build.Dir = filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building nodelabel: %v\n%s", err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := wasmbuild.Build(t, filepath.Join("..", "..", "sdk", "go", "examples", "nodelabel"), ".")
+	return wasm, loadSlot(t, "NodeLabel", wasm, zoneOptions(zone))
+}
+
+// loadSlot loads wasm into a Slot of a runtime of its own, closed when the test ends.
+func loadSlot(t testing.TB, name string, wasm []byte, opts tugruntime.PluginOptions) *tugruntime.Slot {
+	t.Helper()
 	ctx := context.Background()
 	rt, err := tugruntime.New(ctx, tugruntime.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(ctx) })
-	slot := rt.NewSlot("NodeLabel")
-	if err := slot.Swap(ctx, wasm, zoneOptions(zone)); err != nil {
+	slot := rt.NewSlot(name)
+	if err := slot.Swap(ctx, wasm, opts); err != nil {
 		t.Fatal(err)
 	}
-	return wasm, slot
+	return slot
 }
 
 func zoneOptions(zone string) tugruntime.PluginOptions {

@@ -286,6 +286,23 @@ func startUp(t testing.TB, dataDir string, extra ...string) *server {
 	return s
 }
 
+// waitKubectl runs kubectl 1.33 with args until ok accepts its output, failing t after a
+// minute with the last output and the server's log.
+func (s *server) waitKubectl(t *testing.T, what string, args []string, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := s.kubectl(t, "1.33", args...)
+		if r.err == nil && ok(r.stdout) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: last kubectl %v: %s\n%s", what, args, r, s.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // startServer runs `tug server` against etcdEndpoints and returns once it is ready.
 func startServer(t testing.TB, dataDir string, etcdEndpoints []string) *server {
 	t.Helper()

@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 )
 
 // TestSchedulerWithHollowNodes: `tug up` with the default plugins (built here as make build
@@ -16,11 +16,8 @@ import (
 func TestSchedulerWithHollowNodes(t *testing.T) {
 	t.Parallel()
 	module := filepath.Join(t.TempDir(), "defaults.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", module, "./cmd/defaults")
-	build.Dir = filepath.Join("..", "..", "..", "plugins", "scheduler")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the default plugins: %v\n%s", err, out)
+	if err := os.WriteFile(module, wasmbuild.Build(t, filepath.Join("..", "..", "..", "plugins", "scheduler"), "./cmd/defaults"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	config := filepath.Join(t.TempDir(), "scheduler.yaml")
 	if err := os.WriteFile(config, []byte(`
@@ -38,21 +35,7 @@ profiles:
 	s := startUp(t, t.TempDir(), "--scheduler-module", module, "--scheduler-config", config)
 	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--cpu", "2", "--heartbeat", "2s")
 
-	wait := func(what string, args []string, ok func(string) bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			r := s.kubectl(t, "1.33", args...)
-			if r.err == nil && ok(r.stdout) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: last kubectl %v: %s\n%s", what, args, r, s.output())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	wait("three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
+	s.waitKubectl(t, "three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
 		return strings.Count(strings.TrimSpace(out), "\n") == 2
 	})
 	run := func(name, cpu string) {
@@ -63,21 +46,21 @@ profiles:
 		}
 	}
 	run("web", "500m")
-	wait("web scheduled and running on a hollow node", []string{"get", "pod", "web", "--no-headers",
+	s.waitKubectl(t, "web scheduled and running on a hollow node", []string{"get", "pod", "web", "--no-headers",
 		"-o=custom-columns=STATUS:.status.phase,NODE:.spec.nodeName"}, func(out string) bool {
 		f := strings.Fields(out)
 		return len(f) == 2 && f[0] == "Running" && strings.HasPrefix(f[1], "hollow-")
 	})
-	wait("a Scheduled event", []string{"get", "events", "--field-selector", "reason=Scheduled", "-o=jsonpath={.items[*].message}"},
+	s.waitKubectl(t, "a Scheduled event", []string{"get", "events", "--field-selector", "reason=Scheduled", "-o=jsonpath={.items[*].message}"},
 		func(out string) bool { return strings.Contains(out, "Successfully assigned default/web to hollow-") })
 
 	// 3 cpu fits no 2-cpu node.
 	run("huge", "3")
-	wait("FailedScheduling with the reasons", []string{"get", "events", "--field-selector", "reason=FailedScheduling,involvedObject.name=huge",
+	s.waitKubectl(t, "FailedScheduling with the reasons", []string{"get", "events", "--field-selector", "reason=FailedScheduling,involvedObject.name=huge",
 		"-o=jsonpath={.items[*].message}"}, func(out string) bool {
 		return strings.Contains(out, "0/3 nodes are available: 3 Insufficient cpu.")
 	})
-	wait("PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
+	s.waitKubectl(t, "PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
 		func(out string) bool { return out == "Unschedulable" })
 
 	// A second profile: a pod naming it is scheduled by it, bin-packed onto the node web is on.
@@ -86,6 +69,6 @@ profiles:
 		t.Fatalf("kubectl run: %s", r)
 	}
 	webNode := s.kubectl(t, "1.33", "get", "pod", "web", "-o=jsonpath={.spec.nodeName}").stdout
-	wait("packed onto web's node by the bin-packing profile", []string{"get", "pod", "packed", "-o=jsonpath={.spec.nodeName}"},
+	s.waitKubectl(t, "packed onto web's node by the bin-packing profile", []string{"get", "pod", "packed", "-o=jsonpath={.spec.nodeName}"},
 		func(out string) bool { return out == webNode })
 }

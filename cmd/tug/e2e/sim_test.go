@@ -3,7 +3,6 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestSim: `tug sim` registers hollow nodes that kubectl sees Ready with the capacity and
@@ -13,21 +12,7 @@ func TestSim(t *testing.T) {
 	s := shared(t)
 	sim := startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--prefix", "e2e-sim",
 		"--cpu", "4", "--labels", "zone=e2e", "--heartbeat", "1s")
-	waitKubectl := func(what string, args []string, ok func(string) bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			r := s.kubectl(t, "1.33", args...)
-			if r.err == nil && ok(r.stdout) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: last kubectl %v: %s\n%s", what, args, r, sim.output())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	waitKubectl("three Ready hollow nodes", []string{"get", "nodes", "-l", "zone=e2e", "--no-headers",
+	s.waitKubectl(t, "three Ready hollow nodes", []string{"get", "nodes", "-l", "zone=e2e", "--no-headers",
 		"-o=custom-columns=NAME:.metadata.name,CPU:.status.allocatable.cpu,READY:.status.conditions[?(@.type==\"Ready\")].status"},
 		func(out string) bool {
 			lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -44,7 +29,7 @@ func TestSim(t *testing.T) {
 	if r := s.kubectl(t, "1.33", "run", "e2e-sim-pod", "--image=nginx", `--overrides={"spec":{"nodeName":"e2e-sim-1"}}`); r.err != nil {
 		t.Fatalf("kubectl run: %s", r)
 	}
-	waitKubectl("the pod to run on e2e-sim-1", []string{"get", "pod", "e2e-sim-pod", "--no-headers",
+	s.waitKubectl(t, "the pod to run on e2e-sim-1", []string{"get", "pod", "e2e-sim-pod", "--no-headers",
 		"-o=custom-columns=STATUS:.status.phase,NODE:.spec.nodeName,IP:.status.podIP"},
 		func(out string) bool {
 			f := strings.Fields(out)
