@@ -84,15 +84,7 @@ func readMeta(r *jsonread.Reader, m *ObjectMeta) {
 		case "annotations":
 			m.Annotations = r.StringMap()
 		case "ownerReferences":
-			m.OwnerReferences = nil
-			if r.Begin('[') {
-				m.OwnerReferences = []OwnerReference{}
-				for r.Next(']') {
-					var o OwnerReference
-					readOwner(r, &o)
-					m.OwnerReferences = append(m.OwnerReferences, o)
-				}
-			}
+			m.OwnerReferences = readList(r, readOwner)
 		default:
 			r.Skip()
 		}
@@ -136,15 +128,7 @@ func readPodSpec(r *jsonread.Reader, s *PodSpec) {
 		case "nodeSelector":
 			s.NodeSelector = r.StringMap()
 		case "tolerations":
-			s.Tolerations = nil
-			if r.Begin('[') {
-				s.Tolerations = []Toleration{}
-				for r.Next(']') {
-					var t Toleration
-					readToleration(r, &t)
-					s.Tolerations = append(s.Tolerations, t)
-				}
-			}
+			s.Tolerations = readList(r, readToleration)
 		case "affinity":
 			s.Affinity = r.Raw()
 		case "topologySpreadConstraints":
@@ -201,53 +185,44 @@ func readToleration(r *jsonread.Reader, t *Toleration) {
 	}
 }
 
-func readContainers(r *jsonread.Reader) []Container {
-	if !r.Begin('[') {
-		return nil
+func readContainers(r *jsonread.Reader) []Container { return readList(r, readContainer) }
+
+func readContainer(r *jsonread.Reader, c *Container) {
+	if !r.Begin('{') {
+		return
 	}
-	cs := []Container{}
-	for r.Next(']') {
-		var c Container
-		if r.Begin('{') {
-			for r.Next('}') {
-				switch string(r.Key()) {
-				case "name":
-					c.Name = r.String()
-				case "image":
-					c.Image = r.String()
-				case "resources":
-					if r.Begin('{') {
-						for r.Next('}') {
-							switch string(r.Key()) {
-							case "limits":
-								c.Resources.Limits = readResources(r)
-							case "requests":
-								c.Resources.Requests = readResources(r)
-							default:
-								r.Skip()
-							}
-						}
-					}
-				case "ports":
-					c.Ports = nil
-					if r.Begin('[') {
-						c.Ports = []ContainerPort{}
-						for r.Next(']') {
-							var p ContainerPort
-							readPort(r, &p)
-							c.Ports = append(c.Ports, p)
-						}
-					}
-				case "restartPolicy":
-					c.RestartPolicy = r.String()
-				default:
-					r.Skip()
-				}
-			}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "name":
+			c.Name = r.String()
+		case "image":
+			c.Image = r.String()
+		case "resources":
+			readRequirements(r, &c.Resources)
+		case "ports":
+			c.Ports = readList(r, readPort)
+		case "restartPolicy":
+			c.RestartPolicy = r.String()
+		default:
+			r.Skip()
 		}
-		cs = append(cs, c)
 	}
-	return cs
+}
+
+func readRequirements(r *jsonread.Reader, rr *ResourceRequirements) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "limits":
+			rr.Limits = readResources(r)
+		case "requests":
+			rr.Requests = readResources(r)
+		default:
+			r.Skip()
+		}
+	}
 }
 
 func readPort(r *jsonread.Reader, p *ContainerPort) {
@@ -332,28 +307,25 @@ func readNode(r *jsonread.Reader, n *Node) {
 		case "metadata":
 			readMeta(r, &n.ObjectMeta)
 		case "spec":
-			if r.Begin('{') {
-				for r.Next('}') {
-					switch string(r.Key()) {
-					case "unschedulable":
-						n.Spec.Unschedulable = r.Bool()
-					case "taints":
-						n.Spec.Taints = nil
-						if r.Begin('[') {
-							n.Spec.Taints = []Taint{}
-							for r.Next(']') {
-								var t Taint
-								readTaint(r, &t)
-								n.Spec.Taints = append(n.Spec.Taints, t)
-							}
-						}
-					default:
-						r.Skip()
-					}
-				}
-			}
+			readNodeSpec(r, &n.Spec)
 		case "status":
 			readNodeStatus(r, &n.Status)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readNodeSpec(r *jsonread.Reader, s *NodeSpec) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "unschedulable":
+			s.Unschedulable = r.Bool()
+		case "taints":
+			s.Taints = readList(r, readTaint)
 		default:
 			r.Skip()
 		}
@@ -389,57 +361,60 @@ func readNodeStatus(r *jsonread.Reader, s *NodeStatus) {
 		case "allocatable":
 			s.Allocatable = readResources(r)
 		case "images":
-			s.Images = nil
-			if r.Begin('[') {
-				s.Images = []ContainerImage{}
-				for r.Next(']') {
-					var img ContainerImage
-					if r.Begin('{') {
-						for r.Next('}') {
-							switch string(r.Key()) {
-							case "names":
-								img.Names = nil
-								if r.Begin('[') {
-									img.Names = []string{}
-									for r.Next(']') {
-										img.Names = append(img.Names, r.String())
-									}
-								}
-							case "sizeBytes":
-								img.SizeBytes = r.Int(64)
-							default:
-								r.Skip()
-							}
-						}
-					}
-					s.Images = append(s.Images, img)
-				}
-			}
+			s.Images = readList(r, readImage)
 		case "conditions":
-			s.Conditions = nil
-			if r.Begin('[') {
-				s.Conditions = []NodeCondition{}
-				for r.Next(']') {
-					var c NodeCondition
-					if r.Begin('{') {
-						for r.Next('}') {
-							switch string(r.Key()) {
-							case "type":
-								c.Type = r.String()
-							case "status":
-								c.Status = r.String()
-							default:
-								r.Skip()
-							}
-						}
-					}
-					s.Conditions = append(s.Conditions, c)
-				}
-			}
+			s.Conditions = readList(r, readCondition)
 		default:
 			r.Skip()
 		}
 	}
+}
+
+func readImage(r *jsonread.Reader, img *ContainerImage) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "names":
+			img.Names = readList(r, func(r *jsonread.Reader, s *string) { *s = r.String() })
+		case "sizeBytes":
+			img.SizeBytes = r.Int(64)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readCondition(r *jsonread.Reader, c *NodeCondition) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "type":
+			c.Type = r.String()
+		case "status":
+			c.Status = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// readList reads an array, each element with read; null reads as nil and [] as empty, as
+// encoding/json decodes them.
+func readList[T any](r *jsonread.Reader, read func(*jsonread.Reader, *T)) []T {
+	if !r.Begin('[') {
+		return nil
+	}
+	out := []T{}
+	for r.Next(']') {
+		var v T
+		read(r, &v)
+		out = append(out, v)
+	}
+	return out
 }
 
 // decodeObject decodes a JSON object into v with encoding/json (for the kinds off the
