@@ -304,15 +304,7 @@ func (m *Module) Close(ctx context.Context) error {
 		<-m.drained
 		return nil
 	}
-	m.closed = true
-	close(m.closing)
-	idle := m.idle
-	m.idle = nil
-	m.signalDrained()
-	m.mu.Unlock()
-	for _, in := range idle {
-		in.close(ctx)
-	}
+	m.closeIdleLocked(ctx) // unlocks
 	var err error
 	select {
 	case <-m.drained:
@@ -333,6 +325,13 @@ func (m *Module) Close(ctx context.Context) error {
 // closeNow closes a Module that never served (Load failing after newModule).
 func (m *Module) closeNow(ctx context.Context) {
 	m.mu.Lock()
+	m.closeIdleLocked(ctx)
+	m.finish(ctx)
+}
+
+// closeIdleLocked marks the Module closed, wakes callers waiting for an instance, and closes
+// the idle instances. mu is held on entry and released before the instances are closed.
+func (m *Module) closeIdleLocked(ctx context.Context) {
 	m.closed = true
 	close(m.closing)
 	idle := m.idle
@@ -342,7 +341,6 @@ func (m *Module) closeNow(ctx context.Context) {
 	for _, in := range idle {
 		in.close(ctx)
 	}
-	m.finish(ctx)
 }
 
 func (m *Module) finish(ctx context.Context) {
