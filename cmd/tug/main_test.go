@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 )
 
 // freeAddr returns a loopback HOST:PORT nobody listens on right now.
@@ -134,7 +138,13 @@ func TestUpLifecycle(t *testing.T) {
 	t.Setenv("TUG_CONFIG", cfgFile)                  // file: etcd client port, and a listen the env overrides
 	t.Setenv("TUG_LISTEN", listen)                   // env over file
 	t.Setenv("TUG_DATA_DIR", "/nonexistent/ignored") // flag over env
-	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer}
+	// With the scheduler (make build embeds its module; a test binary has none), so that its
+	// start and stop are part of the clean run too.
+	module := filepath.Join(t.TempDir(), "defaults.wasm")
+	if err := os.WriteFile(module, wasmbuild.Build(t, filepath.Join("..", "..", "plugins", "scheduler"), "./cmd/defaults"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer, "--scheduler-module", module}
 
 	for round := 1; round <= 2; round++ {
 		p := start(t, args...)
@@ -273,5 +283,21 @@ func TestVersion(t *testing.T) {
 	}
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit code %d", code)
+	}
+}
+
+// TestCanceledAtDebug: client-go's error records about a cancelled request are logged at debug;
+// other errors stay errors.
+func TestCanceledAtDebug(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(canceledAtDebug{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	log.Error("Error initially creating lease lock", "err", fmt.Errorf("Post %q: %w", "http://x", context.Canceled))
+	log.Error("real trouble", "err", errors.New("connection refused"))
+	out := buf.String()
+	if !strings.Contains(out, `level=DEBUG msg="Error initially creating lease lock" err=`) {
+		t.Errorf("cancelled request not at debug, or its error lost:\n%s", out)
+	}
+	if !strings.Contains(out, `level=ERROR msg="real trouble"`) {
+		t.Errorf("a real error was demoted:\n%s", out)
 	}
 }

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
 	"github.com/tugboat-io/tug/cmd/tug/internal/config"
 	"github.com/tugboat-io/tug/internal/version"
-	"k8s.io/klog/v2"
 )
 
 // app is what every subcommand shares: resolved settings, the logger and the output streams.
@@ -67,8 +70,9 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	a.log = log
 	slog.SetDefault(log)
-	// client-go (leader election, informers) logs through klog: into the same log.
-	klog.SetSlogLogger(log.With("component", "client-go"))
+	// client-go (leader election, informers) logs through klog: into the same log, with the
+	// errors of requests a shutdown cancels (it logs those as errors) at debug.
+	klog.SetSlogLogger(slog.New(canceledAtDebug{log.Handler()}).With("component", "client-go"))
 	if len(s.UnknownKeys) > 0 {
 		a.logger("tug").Warn("config file keys name no flag of this command; ignored",
 			"file", s.File, "command", cmd.Name(), "keys", s.UnknownKeys)
@@ -103,4 +107,37 @@ func newVersionCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// canceledAtDebug logs at debug the error records that only say a request was cancelled,
+// which client-go writes when the process stops mid-request.
+type canceledAtDebug struct{ slog.Handler }
+
+func (h canceledAtDebug) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		canceled := false
+		r.Attrs(func(a slog.Attr) bool {
+			if err, ok := a.Value.Any().(error); ok && (errors.Is(err, context.Canceled) || strings.HasSuffix(err.Error(), context.Canceled.Error())) {
+				canceled = true
+			}
+			return !canceled
+		})
+		if canceled {
+			if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+				return nil
+			}
+			demoted := slog.NewRecord(r.Time, slog.LevelDebug, r.Message, r.PC)
+			r.Attrs(func(a slog.Attr) bool { demoted.AddAttrs(a); return true })
+			r = demoted
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h canceledAtDebug) WithAttrs(as []slog.Attr) slog.Handler {
+	return canceledAtDebug{h.Handler.WithAttrs(as)}
+}
+
+func (h canceledAtDebug) WithGroup(name string) slog.Handler {
+	return canceledAtDebug{h.Handler.WithGroup(name)}
 }
