@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -230,8 +231,12 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		}
 	}()
 
+	// stopClients stops what talks to the server (the plugin manager, the scheduler) and waits
+	// for it, so that nothing calls a server that is going away.
+	stopClients := func() {}
 	// stop cancels the server and waits for it; it returns the server's shutdown error.
 	stop := func() error {
+		stopClients()
 		cancel()
 		select {
 		case err := <-runErr:
@@ -253,9 +258,11 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 				return errors.Join(err, stop())
 			}
 			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
-			if err := a.startPlugins(runCtx, dataDir, serverURL); err != nil {
+			stopPlugins, err := a.startPlugins(runCtx, dataDir, serverURL)
+			if err != nil {
 				return errors.Join(err, stop())
 			}
+			stopClients = stopPlugins
 			fmt.Fprintf(a.stdout, "%s: export KUBECONFIG=%s\n", banner, path)
 			fmt.Fprintf(a.stdout, "then try: kubectl get namespaces\n")
 		case err := <-runErr:
@@ -306,40 +313,55 @@ func (a *app) closeEtcdClient(cli *clientv3.Client) {
 	}
 }
 
-// startPlugins starts the wasm runtime (compilation cache in <dataDir>/wasm-cache) and the
-// manager that loads the cluster's WasmPlugins into it; both stop with ctx.
-func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) error {
+// startPlugins starts the wasm runtime (compilation cache in <dataDir>/wasm-cache), the
+// manager that loads the cluster's WasmPlugins into it, and the scheduler. The returned stop
+// ends them and waits (up to shutdownTimeout); ctx ending stops them too.
+func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop func(), err error) {
 	rt, err := tugruntime.New(ctx, tugruntime.Config{CacheDir: filepath.Join(dataDir, "wasm-cache"), Logger: a.log,
 		Registerer: prometheus.DefaultRegisterer}) // served by the API server's /metrics
 	if err != nil {
-		return fmt.Errorf("wasm runtime: %w", err)
+		return nil, fmt.Errorf("wasm runtime: %w", err)
 	}
 	mgr, err := plugins.New(rt, &rest.Config{Host: serverURL}, a.log)
 	if err != nil {
-		return err
+		_ = rt.Close(context.Background())
+		return nil, err
 	}
 	sched, err := a.newScheduler(ctx, rt, serverURL)
 	if err != nil {
 		_ = rt.Close(context.Background())
-		return err
+		return nil, err
 	}
+	pctx, pcancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		done := make(chan struct{})
-		if sched != nil {
-			go func() {
-				defer close(done)
-				if err := sched.Run(ctx); err != nil {
-					a.logger("scheduler").Error("scheduler stopped", "err", err)
-				}
-			}()
-		} else {
-			close(done)
-		}
-		_ = mgr.Run(ctx)
-		<-done
-		_ = rt.Close(context.Background())
+		defer wg.Done()
+		_ = mgr.Run(pctx)
 	}()
-	return nil
+	if sched != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sched.Run(pctx); err != nil {
+				a.logger("scheduler").Error("scheduler stopped", "err", err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		_ = rt.Close(context.Background())
+		close(done)
+	}()
+	return func() {
+		pcancel()
+		select {
+		case <-done:
+		case <-time.After(shutdownTimeout):
+			a.logger("tug").Warn("plugins and scheduler did not stop in time", "timeout", shutdownTimeout)
+		}
+	}, nil
 }
 
 // newScheduler loads the default scheduling plugins and returns the scheduler that runs them
