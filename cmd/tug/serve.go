@@ -207,7 +207,8 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		return fmt.Errorf("--listen: %w", err)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
+	// The server outlives ctx until stop: its clients (plugin manager, scheduler) stop first.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	srv, err := apiserver.New(runCtx, apiserver.Config{
 		Listen:                o.listen,

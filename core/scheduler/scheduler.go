@@ -129,6 +129,9 @@ func (s *Scheduler) run(ctx context.Context) error {
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok && ctx.Err() != nil {
+			return nil // stopped before the informers synced
+		}
 		if !ok {
 			return fmt.Errorf("scheduler: %v informer did not sync: %w", typ, ctx.Err())
 		}

@@ -321,6 +321,20 @@ var etcdStopMessages = map[string]bool{
 	"failed to find remote peer in cluster":              true,
 }
 
+// canceledCall reports the etcd client's warning about a call its caller cancelled (an API
+// request whose client went away, a component stopping): nothing failed.
+func canceledCall(e zapcore.Entry, fields []zapcore.Field) bool {
+	if e.Message != "retrying of unary invoker failed" {
+		return false
+	}
+	for _, f := range fields {
+		if err, ok := f.Interface.(error); ok && f.Type == zapcore.ErrorType && strings.Contains(err.Error(), "code = Canceled") {
+			return true
+		}
+	}
+	return false
+}
+
 // slogCore is a zapcore.Core over a slog.Handler.
 type slogCore struct {
 	h   slog.Handler
@@ -346,7 +360,7 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	level := slogLevel(e.Level)
-	if benignEtcdWarnings[e.Message] || c.stopping != nil && c.stopping.Load() && etcdStopMessages[e.Message] {
+	if benignEtcdWarnings[e.Message] || canceledCall(e, fields) || c.stopping != nil && c.stopping.Load() && etcdStopMessages[e.Message] {
 		level = slog.LevelDebug
 		if !c.h.Enabled(context.Background(), level) {
 			return nil
