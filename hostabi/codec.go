@@ -242,6 +242,8 @@ type HostedPlugin struct {
 	Filter    bool   `json:"filter,omitempty"`
 	Score     bool   `json:"score,omitempty"`
 	Normalize bool   `json:"normalize,omitempty"`
+	// PostFilter says the plugin chooses among preemption candidates (ABI.md §4.8).
+	PostFilter bool `json:"postFilter,omitempty"`
 	// Weight is the plugin's default score weight (1..100; 0 or absent means 1), which a
 	// profile may override.
 	Weight int64 `json:"weight,omitempty"`

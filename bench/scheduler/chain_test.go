@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"github.com/tugboat-io/tug/core/scheduler"
 	"github.com/tugboat-io/tug/hostabi"
 	"github.com/tugboat-io/tug/internal/wasmbuild"
@@ -117,7 +118,7 @@ func pod(name, cpu, mem string) *corev1.Pod {
 
 // profile is tug up's default profile: every plugin, the module's default weights.
 func profile(tb testing.TB, m *scheduler.Module, hosted []hostabi.HostedPlugin) *scheduler.Profile {
-	prof, err := scheduler.ProfileConfig{SchedulerName: corev1.DefaultSchedulerName}.Build(m, hosted)
+	prof, err := scheduler.BuildProfile(&pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: corev1.DefaultSchedulerName}, m, hosted, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

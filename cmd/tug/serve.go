@@ -328,7 +328,7 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = rt.Close(context.Background())
 		return nil, err
 	}
-	sched, err := a.newScheduler(ctx, rt, serverURL)
+	sched, err := a.newScheduler(ctx, rt, mgr, serverURL)
 	if err != nil {
 		_ = rt.Close(context.Background())
 		return nil, err
@@ -369,7 +369,7 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 // in the profiles of --scheduler-config (default: default-scheduler with every plugin), or nil
 // when --scheduler is off or this build has no module (a plain go build; make build embeds
 // one).
-func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverURL string) (*scheduler.Scheduler, error) {
+func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots scheduler.Slots, serverURL string) (*scheduler.Scheduler, error) {
 	log := a.logger("scheduler")
 	if on, err := a.settings.Bool("scheduler"); err != nil || !on {
 		return nil, err
@@ -396,23 +396,23 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverUR
 			return nil, fmt.Errorf("--scheduler-config %s: %w", path, err)
 		}
 	}
-	// One instance of the module per profile: its configuration says which plugins run.
+	// One instance of the module per profile: its configuration says which plugins run. The
+	// plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
+	builder, err := scheduler.NewProfileBuilder(ctx, rt, wasm, tugruntime.PluginOptions{MemoryLimitPages: 8192, PoolSize: 1}, slots)
+	if err != nil {
+		return nil, err
+	}
 	var profiles []*scheduler.Profile
-	for _, pc := range cfg.Profiles {
-		name := "tug-default-plugins/" + pc.SchedulerName
-		slot := rt.NewSlot(name)
-		// The plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
-		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: pc.ModuleConfig(), MemoryLimitPages: 8192, PoolSize: 1}); err != nil {
-			return nil, fmt.Errorf("scheduler profile %s: %w", pc.SchedulerName, err)
-		}
-		prof, err := pc.Build(scheduler.SlotModule(name, slot, false), slot.Module().Hosted())
+	for i := range cfg.Profiles {
+		prof, _, err := builder.Build(ctx, &cfg.Profiles[i]) // released with the runtime
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("scheduler profile %s: %w", cfg.Profiles[i].SchedulerName, err)
 		}
 		log.Info("scheduler profile", "schedulerName", prof.SchedulerName, "plugins", len(prof.Plugins))
 		profiles = append(profiles, prof)
 	}
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: serverURL, QPS: 500, Burst: 1000})
+	restConfig := &rest.Config{Host: serverURL, QPS: 500, Burst: 1000}
+	client, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -420,5 +420,6 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, serverUR
 	id := make([]byte, 4)
 	_, _ = cryptorand.Read(id)
 	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log,
+		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},
 		Election: &leader.Config{Namespace: "kube-system", Name: "tug-scheduler", Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), nil
 }

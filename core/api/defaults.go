@@ -49,6 +49,7 @@ var defaulters = map[string]func(runtime.Object){
 	"cronjobs":               defaulter(defaultCronJob),
 	"endpointslices":         defaulter(defaultEndpointSlice),
 	"wasmplugins":            defaulter(defaultWasmPlugin),
+	"schedulerprofiles":      defaulter(defaultSchedulerProfile),
 }
 
 // defaulter adapts a typed defaulting func; an object of another type is left alone because

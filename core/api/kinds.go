@@ -90,6 +90,7 @@ func Builtin() []*Kind {
 			Subresources: []string{SubStatus}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &networkingv1.Ingress{} }, NewList: func() runtime.Object { return &networkingv1.IngressList{} }},
 		wasmPluginKind(),
+		schedulerProfileKind(),
 	}
 	for _, k := range ks {
 		applyStrategy(k)

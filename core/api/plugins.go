@@ -8,6 +8,7 @@ import (
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -106,4 +107,111 @@ var wasmPluginTable = printer(columns(
 		}
 	}
 	return []any{p.Name, strings.Join(p.Spec.Kinds, ","), digest, active, p.Spec.FailurePolicy, translateAge(p.CreationTimestamp)}
+})
+
+func schedulerProfileKind() *Kind {
+	return &Kind{
+		GVK: pluginsv1alpha1.SchemeGroupVersion.WithKind("SchedulerProfile"), Resource: "schedulerprofiles", Singular: "schedulerprofile",
+		ShortNames: []string{"sp"}, Categories: []string{"tug"}, Subresources: []string{SubStatus},
+		HasStatus: true, BumpsGeneration: true,
+		New:     func() runtime.Object { return &pluginsv1alpha1.SchedulerProfile{} },
+		NewList: func() runtime.Object { return &pluginsv1alpha1.SchedulerProfileList{} },
+	}
+}
+
+func defaultSchedulerProfile(p *pluginsv1alpha1.SchedulerProfile) {
+	if p.Spec.SchedulerName == "" {
+		p.Spec.SchedulerName = p.Name
+	}
+}
+
+func validateSchedulerProfile(p *pluginsv1alpha1.SchedulerProfile) field.ErrorList {
+	errs := validateMeta(&p.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	return append(errs, ValidateSchedulerProfileSpec(&p.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateSchedulerProfileSpec checks what can be checked without the plugins: names, weights,
+// the percentage, configuration shapes. Whether a named plugin exists and accepts its
+// configuration is the scheduler's to find out, in the profile's status.
+func ValidateSchedulerProfileSpec(s *pluginsv1alpha1.SchedulerProfileSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.SchedulerName == "" {
+		errs = append(errs, field.Required(path.Child("schedulerName"), ""))
+	} else {
+		for _, msg := range validation.IsDNS1123Subdomain(s.SchedulerName) {
+			errs = append(errs, field.Invalid(path.Child("schedulerName"), s.SchedulerName, msg))
+		}
+	}
+	if pc := s.PercentageOfNodesToScore; pc != nil && (*pc < 0 || *pc > 100) {
+		errs = append(errs, field.Invalid(path.Child("percentageOfNodesToScore"), *pc, "must be between 0 and 100"))
+	}
+	if s.Plugins != nil {
+		pp := path.Child("plugins")
+		errs = append(errs, validatePluginSet(s.Plugins.Filter, pp.Child("filter"), false)...)
+		errs = append(errs, validatePluginSet(s.Plugins.PostFilter, pp.Child("postFilter"), false)...)
+		errs = append(errs, validatePluginSet(s.Plugins.Score, pp.Child("score"), true)...)
+	}
+	seen := map[string]bool{}
+	for i, pc := range s.PluginConfig {
+		at := path.Child("pluginConfig").Index(i)
+		switch {
+		case pc.Name == "":
+			errs = append(errs, field.Required(at.Child("name"), ""))
+		case seen[pc.Name]:
+			errs = append(errs, field.Duplicate(at.Child("name"), pc.Name))
+		}
+		seen[pc.Name] = true
+		if len(pc.Args.Raw) > 0 {
+			var obj map[string]any
+			if err := json.Unmarshal(pc.Args.Raw, &obj); err != nil || obj == nil {
+				errs = append(errs, field.Invalid(at.Child("args"), string(pc.Args.Raw), "must be a JSON object"))
+			}
+		}
+	}
+	return errs
+}
+
+func validatePluginSet(ps pluginsv1alpha1.PluginSet, path *field.Path, weighted bool) field.ErrorList {
+	var errs field.ErrorList
+	for _, list := range []struct {
+		name    string
+		plugins []pluginsv1alpha1.Plugin
+	}{{"enabled", ps.Enabled}, {"disabled", ps.Disabled}} {
+		seen := map[string]bool{}
+		for i, p := range list.plugins {
+			at := path.Child(list.name).Index(i)
+			switch {
+			case p.Name == "":
+				errs = append(errs, field.Required(at.Child("name"), ""))
+			case seen[p.Name]:
+				errs = append(errs, field.Duplicate(at.Child("name"), p.Name))
+			case p.Name == "*" && list.name == "enabled":
+				errs = append(errs, field.Invalid(at.Child("name"), p.Name, `"*" can only disable`))
+			}
+			seen[p.Name] = true
+			switch {
+			case p.Weight != 0 && (!weighted || list.name == "disabled"):
+				errs = append(errs, field.Invalid(at.Child("weight"), p.Weight, "a weight applies to enabled score plugins only"))
+			case p.Weight < 0 || p.Weight > 100:
+				errs = append(errs, field.Invalid(at.Child("weight"), p.Weight, "must be between 0 and 100"))
+			}
+		}
+	}
+	return errs
+}
+
+var schedulerProfileTable = printer(columns(
+	nameColumn(),
+	column("Scheduler Name", "string", "The spec.schedulerName of the pods the profile places."),
+	column("Active", "string", "Whether the profile's current spec is the chain scheduling."),
+	column("Reason", "string", "Why the chain is or is not active."),
+	ageColumn(),
+), func(p *pluginsv1alpha1.SchedulerProfile) []any {
+	active, reason := "Unknown", ""
+	for _, c := range p.Status.Conditions {
+		if c.Type == pluginsv1alpha1.ConditionProfileActive {
+			active, reason = string(c.Status), c.Reason
+		}
+	}
+	return []any{p.Name, p.Spec.SchedulerName, active, reason, translateAge(p.CreationTimestamp)}
 })

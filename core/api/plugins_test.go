@@ -68,3 +68,62 @@ func TestWasmPluginDefaultsFailClosed(t *testing.T) {
 		t.Fatalf("failure policy defaulted to %q, want Fail", p.Spec.FailurePolicy)
 	}
 }
+
+func TestValidateSchedulerProfile(t *testing.T) {
+	pct := func(v int32) *int32 { return &v }
+	for _, tt := range []struct {
+		name  string
+		mut   func(*pluginsv1alpha1.SchedulerProfileSpec)
+		field string
+		typ   field.ErrorType
+	}{
+		{"valid", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{
+				Filter: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "zone-filter"}}},
+				Score: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "NodeResourcesFit", Weight: 5}},
+					Disabled: []pluginsv1alpha1.Plugin{{Name: "*"}}}}
+			s.PluginConfig = []pluginsv1alpha1.PluginConfig{{Name: "NodeResourcesFit",
+				Args: runtime.RawExtension{Raw: []byte(`{"scoringStrategy":{"type":"MostAllocated"}}`)}}}
+		}, "", ""},
+		{"no scheduler name", func(s *pluginsv1alpha1.SchedulerProfileSpec) { s.SchedulerName = "" }, "spec.schedulerName", field.ErrorTypeRequired},
+		{"bad scheduler name", func(s *pluginsv1alpha1.SchedulerProfileSpec) { s.SchedulerName = "Bin Packing" }, "spec.schedulerName", field.ErrorTypeInvalid},
+		{"percentage over 100", func(s *pluginsv1alpha1.SchedulerProfileSpec) { s.PercentageOfNodesToScore = pct(101) }, "spec.percentageOfNodesToScore", field.ErrorTypeInvalid},
+		{"plugin without a name", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Filter: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{}}}}
+		}, "spec.plugins.filter.enabled[0].name", field.ErrorTypeRequired},
+		{"plugin twice", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Score: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "a"}, {Name: "a"}}}}
+		}, "spec.plugins.score.enabled[1].name", field.ErrorTypeDuplicate},
+		{"enabling *", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Filter: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "*"}}}}
+		}, "spec.plugins.filter.enabled[0].name", field.ErrorTypeInvalid},
+		{"weight on a filter", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Filter: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "a", Weight: 2}}}}
+		}, "spec.plugins.filter.enabled[0].weight", field.ErrorTypeInvalid},
+		{"weight over 100", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Score: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "a", Weight: 101}}}}
+		}, "spec.plugins.score.enabled[0].weight", field.ErrorTypeInvalid},
+		{"config twice", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.PluginConfig = []pluginsv1alpha1.PluginConfig{{Name: "a"}, {Name: "a"}}
+		}, "spec.pluginConfig[1].name", field.ErrorTypeDuplicate},
+		{"args not an object", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.PluginConfig = []pluginsv1alpha1.PluginConfig{{Name: "a", Args: runtime.RawExtension{Raw: []byte(`"x"`)}}}
+		}, "spec.pluginConfig[0].args", field.ErrorTypeInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pluginsv1alpha1.SchedulerProfile{ObjectMeta: metav1.ObjectMeta{Name: "bin-packing"}}
+			defaulters["schedulerprofiles"](p)
+			tt.mut(&p.Spec)
+			errs := validators["schedulerprofiles"].create(p)
+			if tt.field == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Field != tt.field || errs[0].Type != tt.typ {
+				t.Fatalf("got %v, want one %s at %s", errs, tt.typ, tt.field)
+			}
+		})
+	}
+}

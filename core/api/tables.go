@@ -46,10 +46,11 @@ var tables = map[string]table{
 	"jobs":         jobTable,
 	"cronjobs":     cronJobTable,
 	// coordination, discovery, networking
-	"leases":         leaseTable,
-	"wasmplugins":    wasmPluginTable,
-	"endpointslices": endpointSliceTable,
-	"ingresses":      ingressTable,
+	"leases":            leaseTable,
+	"wasmplugins":       wasmPluginTable,
+	"schedulerprofiles": schedulerProfileTable,
+	"endpointslices":    endpointSliceTable,
+	"ingresses":         ingressTable,
 }
 
 // Descriptions shared by most printers, taken from the API's own field docs as the real

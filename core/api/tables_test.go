@@ -88,6 +88,8 @@ func tableSamples() map[string]runtime.Object {
 		"ingresses":      &networkingv1.Ingress{ObjectMeta: objMeta("ing")},
 		"wasmplugins": &pluginsv1alpha1.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "wp"},
 			Spec: pluginsv1alpha1.WasmPluginSpec{Kinds: []string{"admission"}, Module: pluginsv1alpha1.ModuleSource{Digest: "sha256:abababababababababababababababababababababababababababababababab"}}},
+		"schedulerprofiles": &pluginsv1alpha1.SchedulerProfile{ObjectMeta: metav1.ObjectMeta{Name: "sp"},
+			Spec: pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "sp"}},
 	}
 }
 

@@ -54,6 +54,7 @@ var validators = map[string]validator{
 	"endpointslices":         typed(validateEndpointSlice, validateEndpointSliceUpdate),
 	"ingresses":              typed(validateIngress, nil),
 	"wasmplugins":            typed(validateWasmPlugin, validateWasmPluginUpdate),
+	"schedulerprofiles":      typed(validateSchedulerProfile, nil),
 }
 
 // metaObject is what every validated kind is: a typed object with ObjectMeta.

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 )
 
 // The default plugins in wasm over 5000 nodes with 10 pods each (kube-scheduler's weights,
@@ -65,7 +67,7 @@ func BenchmarkDefaultChain(b *testing.B) {
 	// The resident state of 5000 nodes × 10 pods outgrows the default 64 MiB cap.
 	slot := defaultsModuleWithMemory(b, `{}`, 16384)
 	m := SlotModule("defaults", slot, false)
-	prof, err := ProfileConfig{SchedulerName: "default-scheduler"}.Build(m, slot.Module().Hosted())
+	prof, err := BuildProfile(&pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "default-scheduler"}, m, slot.Module().Hosted(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

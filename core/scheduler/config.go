@@ -2,53 +2,38 @@ package scheduler
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tugboat-io/tug/core/api"
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"github.com/tugboat-io/tug/hostabi"
 )
 
-// FileConfig is the scheduler's configuration file (tug up --scheduler-config): profiles of the
-// default plugins, in the spirit of kube-scheduler's KubeSchedulerConfiguration.
+// FileConfig is the scheduler's configuration file (tug up --scheduler-config): profiles in
+// the shape of SchedulerProfile's spec, which is KubeSchedulerConfiguration's profiles[*].
 //
 //	profiles:
 //	- schedulerName: default-scheduler
 //	- schedulerName: bin-packing
 //	  percentageOfNodesToScore: 50
-//	  plugins:                      # the plugins to run, in this order (all, when absent)
-//	  - name: NodeResourcesFit
-//	    weight: 5                   # score weight (default: kube-scheduler's)
-//	  - name: TaintToleration
-//	    score: false                # filter only
+//	  plugins:
+//	    score:
+//	      disabled: [{name: "*"}]
+//	      enabled: [{name: NodeResourcesFit, weight: 5}]
 //	  pluginConfig:
-//	    NodeResourcesFit:
-//	      scoringStrategy: {type: MostAllocated}
+//	  - name: NodeResourcesFit
+//	    args: {scoringStrategy: {type: MostAllocated}}
 type FileConfig struct {
-	Profiles []ProfileConfig `json:"profiles"`
-}
-
-// ProfileConfig is one profile of FileConfig.
-type ProfileConfig struct {
-	SchedulerName            string                     `json:"schedulerName"`
-	PercentageOfNodesToScore int32                      `json:"percentageOfNodesToScore,omitempty"`
-	Plugins                  []PluginConfig             `json:"plugins,omitempty"`
-	PluginConfig             map[string]json.RawMessage `json:"pluginConfig,omitempty"`
-}
-
-// PluginConfig enables one plugin of a profile; Filter and Score default to what the plugin
-// does, Weight to the default the module declares for it (kube-scheduler's, for the default
-// plugins).
-type PluginConfig struct {
-	Name   string `json:"name"`
-	Weight int64  `json:"weight,omitempty"`
-	Filter *bool  `json:"filter,omitempty"`
-	Score  *bool  `json:"score,omitempty"`
+	Profiles []pluginsv1alpha1.SchedulerProfileSpec `json:"profiles"`
 }
 
 // ParseConfig reads a configuration file (YAML or JSON) and checks what it can without the
-// plugins: names present and unique, percentages and weights in range.
+// plugins, as the API checks a SchedulerProfile.
 func ParseConfig(data []byte) (*FileConfig, error) {
 	var c FileConfig
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
@@ -58,83 +43,191 @@ func ParseConfig(data []byte) (*FileConfig, error) {
 		return nil, fmt.Errorf("scheduler config: profiles: at least one is required")
 	}
 	seen := map[string]bool{}
-	for i, p := range c.Profiles {
-		at := fmt.Sprintf("scheduler config: profiles[%d]", i)
-		switch {
-		case p.SchedulerName == "":
-			return nil, fmt.Errorf("%s.schedulerName: required", at)
-		case seen[p.SchedulerName]:
-			return nil, fmt.Errorf("%s.schedulerName: %q appears twice", at, p.SchedulerName)
-		case p.PercentageOfNodesToScore < 0 || p.PercentageOfNodesToScore > 100:
-			return nil, fmt.Errorf("%s.percentageOfNodesToScore: %d is not in 0..100", at, p.PercentageOfNodesToScore)
+	var errs field.ErrorList
+	for i := range c.Profiles {
+		at := field.NewPath("profiles").Index(i)
+		errs = append(errs, api.ValidateSchedulerProfileSpec(&c.Profiles[i], at)...)
+		if n := c.Profiles[i].SchedulerName; seen[n] {
+			errs = append(errs, field.Duplicate(at.Child("schedulerName"), n))
 		}
-		seen[p.SchedulerName] = true
-		names := map[string]bool{}
-		for j, pl := range p.Plugins {
-			switch {
-			case pl.Name == "":
-				return nil, fmt.Errorf("%s.plugins[%d].name: required", at, j)
-			case names[pl.Name]:
-				return nil, fmt.Errorf("%s.plugins[%d].name: %q appears twice", at, j, pl.Name)
-			case pl.Weight < 0 || pl.Weight > 100:
-				return nil, fmt.Errorf("%s.plugins[%d].weight: %d is not in 1..100", at, j, pl.Weight)
-			}
-			names[pl.Name] = true
-		}
+		seen[c.Profiles[i].SchedulerName] = true
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("scheduler config: %w", errs.ToAggregate())
 	}
 	return &c, nil
 }
 
 // DefaultConfig is one profile, default-scheduler, with every default plugin.
 func DefaultConfig() *FileConfig {
-	return &FileConfig{Profiles: []ProfileConfig{{SchedulerName: "default-scheduler"}}}
+	return &FileConfig{Profiles: []pluginsv1alpha1.SchedulerProfileSpec{{SchedulerName: "default-scheduler"}}}
 }
 
-// ModuleConfig is the tug_configure input of the default plugins' module for this profile
-// (ABI.md §4.7): the plugins it enables and their configuration.
-func (p ProfileConfig) ModuleConfig() []byte {
-	mc := hostabi.HostedConfig{Config: p.PluginConfig}
-	for _, pl := range p.Plugins {
-		mc.Enabled = append(mc.Enabled, pl.Name)
+// ProfileError says why a profile spec cannot be built; Reason is one of the
+// SchedulerProfile condition reasons (PluginNotFound, InvalidConfig).
+type ProfileError struct {
+	Reason  string
+	Message string
+}
+
+func (e *ProfileError) Error() string { return e.Message }
+
+func profileErr(reason, format string, args ...any) error {
+	return &ProfileError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// ProfileErrorReason is err's condition reason: a ProfileError's, else InvalidConfig (a
+// module refusing its configuration).
+func ProfileErrorReason(err error) string {
+	if pe, ok := errors.AsType[*ProfileError](err); ok {
+		return pe.Reason
+	}
+	return pluginsv1alpha1.ReasonInvalidConfig
+}
+
+// ChainPlugin is one plugin of a resolved chain: where it runs, with which weight.
+type ChainPlugin struct {
+	Name               string
+	Filter, PostFilter bool
+	Score              bool
+	Weight             int64 // 0: the plugin's default
+}
+
+// Chain resolves a spec's plugin sets against the default plugins (the module's list, in its
+// order) as kube-scheduler merges a profile's plugins with its defaults: at each extension
+// point the defaults that implement it, minus the disabled ones ("*": all), with enabled
+// plugins that are defaults overriding them in place and the others appended. The result
+// is in filter order — the order that decides which plugin a node's rejection is counted
+// against — then the remaining score and post-filter plugins.
+func Chain(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.HostedPlugin) []ChainPlugin {
+	var sets pluginsv1alpha1.Plugins
+	if spec.Plugins != nil {
+		sets = *spec.Plugins
+	}
+	point := func(set pluginsv1alpha1.PluginSet, implements func(hostabi.HostedPlugin) bool) []pluginsv1alpha1.Plugin {
+		var out []pluginsv1alpha1.Plugin
+		all := slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == "*" })
+		used := map[string]bool{}
+		for _, hp := range defaults {
+			if !implements(hp) || all || slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == hp.Name }) {
+				continue
+			}
+			p := pluginsv1alpha1.Plugin{Name: hp.Name}
+			if i := slices.IndexFunc(set.Enabled, func(e pluginsv1alpha1.Plugin) bool { return e.Name == hp.Name }); i >= 0 {
+				p = set.Enabled[i]
+				used[hp.Name] = true
+			}
+			out = append(out, p)
+		}
+		for _, e := range set.Enabled {
+			if !used[e.Name] {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	var chain []ChainPlugin
+	entry := func(name string) *ChainPlugin {
+		if i := slices.IndexFunc(chain, func(c ChainPlugin) bool { return c.Name == name }); i >= 0 {
+			return &chain[i]
+		}
+		chain = append(chain, ChainPlugin{Name: name})
+		return &chain[len(chain)-1]
+	}
+	for _, p := range point(sets.Filter, func(hp hostabi.HostedPlugin) bool { return hp.Filter }) {
+		entry(p.Name).Filter = true
+	}
+	for _, p := range point(sets.Score, func(hp hostabi.HostedPlugin) bool { return hp.Score }) {
+		e := entry(p.Name)
+		e.Score, e.Weight = true, int64(p.Weight)
+	}
+	for _, p := range point(sets.PostFilter, func(hp hostabi.HostedPlugin) bool { return hp.PostFilter }) {
+		entry(p.Name).PostFilter = true
+	}
+	return chain
+}
+
+// ModuleConfig is the tug_configure input of the default plugins' module for a spec (ABI.md
+// §4.7): the default plugins its chain uses and their configuration.
+func ModuleConfig(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.HostedPlugin) []byte {
+	mc := hostabi.HostedConfig{Enabled: []string{}, Config: map[string]json.RawMessage{}}
+	for _, c := range Chain(spec, defaults) {
+		if isDefault(defaults, c.Name) {
+			mc.Enabled = append(mc.Enabled, c.Name)
+		}
+	}
+	for _, pc := range spec.PluginConfig {
+		if isDefault(defaults, pc.Name) && len(pc.Args.Raw) > 0 {
+			mc.Config[pc.Name] = pc.Args.Raw
+		}
 	}
 	b, _ := json.Marshal(mc)
 	return b
 }
 
-// Build makes the framework's Profile from this one, over module m hosting plugins hosted (the
-// module's list, in its order, once configured with ModuleConfig).
-func (p ProfileConfig) Build(m *Module, hosted []hostabi.HostedPlugin) (*Profile, error) {
-	prof := &Profile{SchedulerName: p.SchedulerName, PercentageOfNodesToScore: p.PercentageOfNodesToScore}
-	pick := p.Plugins
-	if len(pick) == 0 {
-		for _, hp := range hosted {
-			pick = append(pick, PluginConfig{Name: hp.Name})
+func isDefault(defaults []hostabi.HostedPlugin, name string) bool {
+	return slices.ContainsFunc(defaults, func(hp hostabi.HostedPlugin) bool { return hp.Name == name })
+}
+
+// CustomPlugin is a plugin outside the default module — a WasmPlugin of the cluster — as a
+// profile finds it: its module and what it implements.
+type CustomPlugin struct {
+	Module                    *Module
+	Filter, Score, PostFilter bool
+	DefaultWeight             int64
+}
+
+// BuildProfile makes the framework's Profile for spec: the default plugins come from module
+// m (configured with ModuleConfig for this spec; defaults is its plugin list) and any other
+// name from lookup. A plugin enabled at a point it does not implement, an unknown name, or
+// configuration for a plugin that is not in the chain is a ProfileError.
+func BuildProfile(spec *pluginsv1alpha1.SchedulerProfileSpec, m *Module, defaults []hostabi.HostedPlugin,
+	lookup func(name string) (*CustomPlugin, bool)) (*Profile, error) {
+	prof := &Profile{SchedulerName: spec.SchedulerName}
+	if spec.PercentageOfNodesToScore != nil {
+		prof.PercentageOfNodesToScore = *spec.PercentageOfNodesToScore
+	}
+	chain := Chain(spec, defaults)
+	for _, pc := range spec.PluginConfig {
+		if !slices.ContainsFunc(chain, func(c ChainPlugin) bool { return c.Name == pc.Name }) {
+			return nil, profileErr(pluginsv1alpha1.ReasonInvalidConfig, "pluginConfig names %s, which the profile does not run", pc.Name)
+		}
+		if !isDefault(defaults, pc.Name) {
+			return nil, profileErr(pluginsv1alpha1.ReasonInvalidConfig,
+				"pluginConfig names %s, a WasmPlugin: its configuration is the WasmPlugin's spec.config", pc.Name)
 		}
 	}
-	for _, pl := range pick {
-		i := slices.IndexFunc(hosted, func(hp hostabi.HostedPlugin) bool { return hp.Name == pl.Name })
-		if i < 0 {
-			return nil, fmt.Errorf("profile %s: no plugin %q (the module has %s)", p.SchedulerName, pl.Name, names(hosted))
-		}
-		hp := hosted[i]
-		filter, score := hp.Filter, hp.Score
-		if pl.Filter != nil {
-			if *pl.Filter && !hp.Filter {
-				return nil, fmt.Errorf("profile %s: plugin %s does not filter", p.SchedulerName, pl.Name)
+	for _, c := range chain {
+		var filter, score, postFilter bool
+		var weight int64
+		p := &Plugin{Name: c.Name}
+		if i := slices.IndexFunc(defaults, func(hp hostabi.HostedPlugin) bool { return hp.Name == c.Name }); i >= 0 {
+			hp := defaults[i]
+			filter, score, postFilter, weight = hp.Filter, hp.Score, hp.PostFilter, hp.Weight
+			p.Module, p.Hosted = m, true
+		} else {
+			cp, ok := lookup(c.Name)
+			if !ok {
+				return nil, profileErr(pluginsv1alpha1.ReasonPluginNotFound,
+					"plugin %s is neither a default plugin (%s) nor a loaded WasmPlugin", c.Name, names(defaults))
 			}
-			filter = *pl.Filter
+			filter, score, postFilter, weight = cp.Filter, cp.Score, cp.PostFilter, cp.DefaultWeight
+			p.Module = cp.Module
 		}
-		if pl.Score != nil {
-			if *pl.Score && !hp.Score {
-				return nil, fmt.Errorf("profile %s: plugin %s does not score", p.SchedulerName, pl.Name)
+		for _, need := range []struct {
+			on, can bool
+			point   string
+		}{{c.Filter, filter, "filter"}, {c.Score, score, "score"}, {c.PostFilter, postFilter, "postFilter"}} {
+			if need.on && !need.can {
+				return nil, profileErr(pluginsv1alpha1.ReasonInvalidConfig, "plugin %s is enabled at %s, which it does not implement", c.Name, need.point)
 			}
-			score = *pl.Score
 		}
-		weight := pl.Weight
-		if weight == 0 {
-			weight = max(hp.Weight, 1) // the module's default for the plugin
+		p.Filter, p.Score, p.PostFilter = c.Filter, c.Score, c.PostFilter
+		p.Weight = c.Weight
+		if p.Weight == 0 {
+			p.Weight = max(weight, 1)
 		}
-		prof.Plugins = append(prof.Plugins, &Plugin{Name: pl.Name, Module: m, Hosted: true, Filter: filter, Score: score, Weight: weight})
+		prof.Plugins = append(prof.Plugins, p)
 	}
 	return prof, nil
 }

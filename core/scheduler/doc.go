@@ -31,6 +31,10 @@
 //     pods/binding in the background; failures write FailedScheduling events and the pod's
 //     PodScheduled condition as kube-scheduler does.
 //
-// Still to come (issue 4): preemption as PostFilter, leader election, profiles as API objects
-// swapped live, the default plugins in wasm, explain, and the simulator.
+//   - Profiles come from the configuration and from the cluster's SchedulerProfiles
+//     (ProfileWatch), resolved against the default plugins as kube-scheduler merges a
+//     profile with its defaults (Chain) and built beside the running chain before they
+//     replace it (ProfileBuilder), so a swap never stops scheduling.
+//
+// Still to come (issue 4): preemption as PostFilter and explain.
 package scheduler

@@ -52,7 +52,7 @@ type Plugin struct {
 	// Hosted says the module hosts several plugins and this is the one called Name.
 	Hosted bool
 	// Which extension points the profile enables for it.
-	Filter, Score bool
+	Filter, Score, PostFilter bool
 	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
 	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).
 	Weight int64

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,14 +25,20 @@ import (
 // profiles are named for, runs a cycle per pod, assumes the pod onto the chosen node and
 // writes the binding in the background, so that the next cycle does not wait for the API.
 type Scheduler struct {
-	client   kubernetes.Interface
-	profiles map[string]*Profile
+	client kubernetes.Interface
+	// static are the profiles of the configuration; profiles are those in effect: the static
+	// ones overlaid with the cluster's SchedulerProfiles. A cycle loads the map once, so a
+	// swap takes effect at the next cycle.
+	static   map[string]*Profile
+	profiles atomic.Pointer[map[string]*Profile]
+	watch    *ProfileWatch
 	queue    *Queue
 	cache    *Cache
 	fw       *Framework
 	log      *slog.Logger
 	election *leader.Config
-	termMu   sync.Mutex // guards the term's queue, cache and framework for observers
+	termMu   sync.Mutex // guards the term's queue, cache, framework and pod informer for observers
+	pods     cache.SharedIndexInformer
 }
 
 // Config configures a Scheduler.
@@ -41,6 +49,9 @@ type Config struct {
 	// Election, when set, makes the scheduler act only while it holds this Lease (Client is
 	// filled in): run several, and one schedules.
 	Election *leader.Config
+	// Watch, when set, adds the cluster's SchedulerProfiles to Profiles, swapped live; one
+	// with the schedulerName of a static profile replaces it while it exists.
+	Watch *ProfileWatch
 }
 
 // New returns a Scheduler; Run starts it.
@@ -50,7 +61,7 @@ func New(cfg Config) *Scheduler {
 		log = slog.Default()
 	}
 	c := NewCache(nil)
-	s := &Scheduler{client: cfg.Client, profiles: map[string]*Profile{}, queue: NewQueue(nil), cache: c,
+	s := &Scheduler{client: cfg.Client, static: map[string]*Profile{}, watch: cfg.Watch, queue: NewQueue(nil), cache: c,
 		fw: NewFramework(c, uint64(time.Now().UnixNano())), log: log.With("component", "scheduler"), election: cfg.Election}
 	if s.election != nil {
 		e := *s.election
@@ -58,15 +69,22 @@ func New(cfg Config) *Scheduler {
 		s.election = &e
 	}
 	for _, p := range cfg.Profiles {
-		s.profiles[p.SchedulerName] = p
+		s.static[p.SchedulerName] = p
 	}
+	eff := maps.Clone(s.static)
+	s.profiles.Store(&eff)
 	return s
+}
+
+// profile returns the profile in effect for a scheduler name, nil if none.
+func (s *Scheduler) profile(schedulerName string) *Profile {
+	return (*s.profiles.Load())[schedulerName]
 }
 
 // responsible reports whether a pod is this scheduler's to place: pending, not being deleted,
 // not yet bound, and named for one of its profiles.
 func (s *Scheduler) responsible(p *corev1.Pod) bool {
-	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && s.profiles[schedulerName(p)] != nil &&
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && s.profile(schedulerName(p)) != nil &&
 		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
@@ -101,6 +119,9 @@ func (s *Scheduler) run(ctx context.Context) error {
 	s.termMu.Unlock()
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	pods := factory.Core().V1().Pods().Informer()
+	s.termMu.Lock()
+	s.pods = pods
+	s.termMu.Unlock()
 	nodes := factory.Core().V1().Nodes().Informer()
 	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { s.onNode(o) },
@@ -136,7 +157,17 @@ func (s *Scheduler) run(ctx context.Context) error {
 			return fmt.Errorf("scheduler: %v informer did not sync: %w", typ, ctx.Err())
 		}
 	}
-	s.log.Info("scheduler started", "profiles", len(s.profiles))
+	s.log.Info("scheduler started", "profiles", len(*s.profiles.Load()))
+	if s.watch != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			if err := s.runProfiles(ctx, s.watch); err != nil {
+				s.log.Error("scheduler profiles not followed", "error", err)
+			}
+		}()
+	}
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -220,7 +251,11 @@ func (s *Scheduler) onPod(o any) {
 // it in the background.
 func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 	pod := qp.Pod
-	prof := s.profiles[schedulerName(pod)]
+	prof := s.profile(schedulerName(pod))
+	if prof == nil {
+		s.queue.Done(qp) // its profile went away while it waited
+		return
+	}
 	body, err := json.Marshal(pod)
 	if err != nil {
 		s.log.Error("pod not encodable", "pod", Key(pod), "error", err)

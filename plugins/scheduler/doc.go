@@ -1,7 +1,8 @@
 // Package scheduler holds tug's default scheduling plugins, written with the Go SDK and run as
 // wasm: each subpackage is one plugin with kube-scheduler's semantics, reasons and default
-// weight, unit-tested natively. (How they are built into the module the scheduler embeds is
-// in core/scheduler/RATIONALE.md; not built yet.)
+// weight. cmd/defaults hosts them all in one module (ABI.md §4.7), the one the scheduler
+// embeds. Their table tests run every case twice through the same ABI frames: natively, and
+// in that module built to wasm (internal/testutil).
 //
 //	nodename           NodeName: a pod naming a node goes only there
 //	nodeunschedulable  NodeUnschedulable: cordoned nodes, unless the pod tolerates it

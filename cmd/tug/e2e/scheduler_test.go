@@ -25,10 +25,12 @@ profiles:
 - schedulerName: default-scheduler
 - schedulerName: bin-packing
   plugins:
-  - name: NodeResourcesFit
+    score:
+      disabled: [{name: "*"}]
+      enabled: [{name: NodeResourcesFit}]
   pluginConfig:
-    NodeResourcesFit:
-      scoringStrategy: {type: MostAllocated}
+  - name: NodeResourcesFit
+    args: {scoringStrategy: {type: MostAllocated}}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -95,10 +95,13 @@ type cycle struct {
 	aff *affinity
 	// existingAnti: domains where an existing pod's required anti-affinity rejects the pod.
 	existingAnti map[domain]bool
-	// affinityCounts[i]: per domain, existing pods matching the pod's required affinity term i.
+	// affinityCounts[i]: per domain of the pod's required affinity term i, the existing pods
+	// that match every required affinity term (kube-scheduler counts a pod for the terms only
+	// if it matches all of them).
 	affinityCounts []map[domain]int
-	// affinityAnyMatch: some pod in the cluster matches every required affinity term.
-	affinityAnyMatch bool
+	// affinityCounted: some domain has such a pod; if none does, the pod may be the first of
+	// a group with affinity to itself.
+	affinityCounted bool
 	// antiCounts[i]: per domain, existing pods matching the pod's required anti-affinity term i.
 	antiCounts []map[domain]int
 	// scores: preferred (and symmetric) weights per domain.
@@ -183,7 +186,6 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 	for i := range anti {
 		c.antiCounts[i] = map[domain]int{}
 	}
-	matched := make([]bool, len(req))
 	for ni := range tug.Nodes() {
 		nodeLabels := ni.Node.Labels
 		at := func(key string) (domain, bool) {
@@ -216,11 +218,11 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 			if q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
 				continue
 			}
-			for i, t := range req {
-				if t.matches(pod.Namespace, q) {
-					matched[i] = true
+			if matchesAll(req, pod.Namespace, q) {
+				for i, t := range req {
 					if d, ok := at(t.TopologyKey); ok {
 						c.affinityCounts[i][d]++
+						c.affinityCounted = true
 					}
 				}
 			}
@@ -237,7 +239,6 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 			}
 		}
 	}
-	c.affinityAnyMatch = !slices.Contains(matched, false)
 	state.Write(stateKey, c)
 	return tug.Success
 }
@@ -268,14 +269,14 @@ func (*InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.Nod
 		return st
 	}
 	nl := node.Node.Labels
-	// Affinity: every term has a matching pod in the node's domain — unless no pod anywhere
-	// matches the terms and the pod matches them itself (the first of a group).
+	// Affinity: every term has, in the node's domain, a pod matching all the terms — unless
+	// no domain has such a pod and the pod matches the terms itself (the first of a group).
 	for i, t := range c.aff.PodAffinity.Required {
 		v, ok := nl[t.TopologyKey]
 		if ok && c.affinityCounts[i][domain{t.TopologyKey, v}] > 0 {
 			continue
 		}
-		if !c.affinityAnyMatch && ok && selfMatches(c) {
+		if !c.affinityCounted && ok && matchesAll(c.aff.PodAffinity.Required, c.pod.Namespace, c.pod) {
 			continue
 		}
 		return tug.UnschedulableAndUnresolvable(ErrReasonAffinityRulesNotMatch)
@@ -293,14 +294,15 @@ func (*InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.Nod
 	return tug.Success
 }
 
-// selfMatches reports whether the pod matches all of its own required affinity terms.
-func selfMatches(c *cycle) bool {
-	for _, t := range c.aff.PodAffinity.Required {
-		if !t.matches(c.pod.Namespace, c.pod) {
+// matchesAll reports whether p matches every one of terms (written by a pod in namespace
+// owner), and there is at least one.
+func matchesAll(terms []Term, owner string, p *tug.Pod) bool {
+	for _, t := range terms {
+		if !t.matches(owner, p) {
 			return false
 		}
 	}
-	return true
+	return len(terms) > 0
 }
 
 // Score sums the weights of the domains the node is in.

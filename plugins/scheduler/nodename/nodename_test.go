@@ -1,26 +1,24 @@
-package nodename
+package nodename_test
 
 import (
 	"testing"
 
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/testutil"
-	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/plugins/scheduler/nodename"
 )
 
-func TestNodeName(t *testing.T) {
-	node := testutil.Node(t, `{"metadata":{"name":"n1"}}`)
+func TestFilter(t *testing.T) {
+	nodes := testutil.Nodes(`{"metadata":{"name":"n1"}}`, `{"metadata":{"name":"n2"}}`)
+	other := "UnschedulableAndUnresolvable:" + nodename.ErrReason
 	for _, c := range []struct {
 		name, pod, want string
 	}{
-		{"no node named", `{"spec":{}}`, ""},
-		{"this node", `{"spec":{"nodeName":"n1"}}`, ""},
-		{"another node", `{"spec":{"nodeName":"n2"}}`, "UnschedulableAndUnresolvable: " + ErrReason},
+		{"no node named", `{"spec":{}}`, "n1=ok n2=ok"},
+		{"this node", `{"spec":{"nodeName":"n1"}}`, "n1=ok n2=" + other},
+		{"another node", `{"spec":{"nodeName":"n3"}}`, "n1=" + other + " n2=" + other},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := testutil.Verdict(NodeName{}.Filter(&tug.CycleState{}, testutil.Pod(t, c.pod), node))
-			if got != c.want {
-				t.Errorf("got %q, want %q", got, c.want)
-			}
+			testutil.Filter(t, testutil.Cycle{Plugin: nodename.Name, Nodes: nodes, Pod: c.pod}, c.want)
 		})
 	}
 }

@@ -212,7 +212,9 @@ func checkOrder(r Resources) []string {
 }
 
 // Score rates a node by its configured strategy over the weighted resources, with the pod's
-// (non-zero) request added; resources the node does not have are left out.
+// (non-zero) request added; resources the node does not have are left out, and so are
+// extended resources the pod does not request, as in kube-scheduler (a GPU node is not
+// preferred for a pod that wants no GPU because its GPUs are free).
 func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
 	ps, st := podFromState(state)
 	if st != nil {
@@ -226,7 +228,7 @@ func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int6
 	var sum, weights int64
 	for _, rw := range s.Resources {
 		alloc := ns.alloc[rw.Name]
-		if alloc == 0 {
+		if alloc == 0 || (extended(rw.Name) && ps.req[rw.Name] == 0) {
 			continue
 		}
 		requested := ns.nonZero[rw.Name] + ps.nonZero[rw.Name]
@@ -250,6 +252,12 @@ func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int6
 	return sum / weights, tug.Success
 }
 
+// extended reports whether a resource is one of the scalar resources kube-scheduler scores
+// only for pods that request them: everything but cpu, memory, ephemeral-storage and pods.
+func extended(name string) bool {
+	return name != "cpu" && name != "memory" && name != "ephemeral-storage" && name != "pods"
+}
+
 // shapeScore is RequestedToCapacityRatio's piecewise-linear function at utilization u
 // (0..100), scaled from the configured 0..10 to 0..100.
 func shapeScore(shape []ShapePoint, u int64) int64 {
@@ -268,6 +276,9 @@ func shapeScore(shape []ShapePoint, u int64) int64 {
 
 // BalancedAllocation is NodeResourcesBalancedAllocation: nodes where cpu and memory would be
 // used in equal shares (with the pod) score higher — 100 × (1 − their standard deviation).
+// As in kube-scheduler, the shares are of what pods request (not the scoring defaults Fit
+// counts for containers without requests), and a pod that requests neither cpu nor memory
+// scores 0 everywhere (kube-scheduler skips the plugin for it).
 type BalancedAllocation struct {
 	fit *Fit // shares Fit's per-node sums
 }
@@ -295,13 +306,16 @@ func (b *BalancedAllocation) Score(state *tug.CycleState, _ *tug.Pod, node *tug.
 	if ns.err != "" {
 		return 0, tug.Success
 	}
+	if ps.req["cpu"] == 0 && ps.req["memory"] == 0 {
+		return 0, tug.Success
+	}
 	var fr []float64
 	for _, r := range []string{"cpu", "memory"} {
 		alloc := ns.alloc[r]
 		if alloc == 0 {
 			continue
 		}
-		fr = append(fr, min(float64(ns.nonZero[r]+ps.nonZero[r])/float64(alloc), 1))
+		fr = append(fr, min(float64(ns.requested[r]+ps.req[r])/float64(alloc), 1))
 	}
 	var std float64
 	if len(fr) == 2 {

@@ -171,9 +171,9 @@ func withMatchLabelKeys(s *labels.Selector, keys []string, podLabels map[string]
 	return merged
 }
 
-// count adds, for every node eligible under the constraints' policies and carrying all their
-// topology keys, the pods in the pod's namespace that each constraint's selector matches to
-// the node's domain (a domain with no such pods still counts, as 0).
+// count adds, for every node carrying all the constraints' topology keys, the pods in the
+// pod's namespace that each constraint's selector matches to the node's domain, if the
+// constraint's policies include the node (a domain with no such pods still counts, as 0).
 func (p *PodTopologySpread) count(cs []Constraint, counts map[pair]int, pod *tug.Pod, sel *nodeselect.Pod) {
 	if len(cs) == 0 {
 		return
@@ -212,12 +212,12 @@ type aggregate struct {
 	gen     uint64
 	nodes   map[uint32]*contribution
 	counts  map[pair]int
-	present map[pair]int // eligible nodes per domain: a domain with none is not a domain
+	present map[pair]int // included nodes per domain: a domain with none is not a domain
 }
 
 type contribution struct {
 	info   *tug.NodeInfo
-	counts map[pair]int // what this node adds (eligible nodes only; domains with 0 too)
+	counts map[pair]int // what this node adds to the domains that include it (0s too)
 }
 
 func (p *PodTopologySpread) update(agg *aggregate, cs []Constraint, pod *tug.Pod, sel *nodeselect.Pod) {
@@ -237,8 +237,11 @@ func (p *PodTopologySpread) update(agg *aggregate, cs []Constraint, pod *tug.Pod
 			agg.subtract(old)
 		}
 		c := &contribution{info: ni, counts: map[pair]int{}}
-		if eligible(cs, ni.Node, pod, sel) {
+		if hasKeys(cs, ni.Node) {
 			for i, con := range cs {
+				if !includes(con, ni.Node, pod, sel) {
+					continue
+				}
 				d := pair{con.TopologyKey, ni.Node.Labels[con.TopologyKey]}
 				n := 0
 				if con.LabelSelector != nil {
@@ -273,22 +276,29 @@ func (agg *aggregate) subtract(c *contribution) {
 	}
 }
 
-// eligible applies the policies: the node must carry every topology key, match the pod's node
-// selection unless a constraint says nodeAffinityPolicy Ignore, and have its NoSchedule
-// taints tolerated when a constraint says nodeTaintsPolicy Honor.
-func eligible(cs []Constraint, n *tug.Node, pod *tug.Pod, sel *nodeselect.Pod) bool {
+// hasKeys reports whether the node carries every constraint's topology key: a node that
+// lacks one is in no constraint's domains.
+func hasKeys(cs []Constraint, n *tug.Node) bool {
 	for _, c := range cs {
 		if _, ok := n.Labels[c.TopologyKey]; !ok {
 			return false
 		}
-		if (c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == "Honor") && !sel.Allows(n) {
-			return false
-		}
-		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == "Honor" {
-			for _, t := range n.Spec.Taints {
-				if (t.Effect == taints.NoSchedule || t.Effect == taints.NoExecute) && !taints.AnyTolerates(pod.Spec.Tolerations, t) {
-					return false
-				}
+	}
+	return true
+}
+
+// includes applies a constraint's policies, which are its own (as in kube-scheduler, a node
+// one constraint leaves out may count for another): the node must match the pod's node
+// selection unless nodeAffinityPolicy is Ignore, and have its NoSchedule and NoExecute
+// taints tolerated when nodeTaintsPolicy is Honor.
+func includes(c Constraint, n *tug.Node, pod *tug.Pod, sel *nodeselect.Pod) bool {
+	if (c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == "Honor") && !sel.Allows(n) {
+		return false
+	}
+	if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == "Honor" {
+		for _, t := range n.Spec.Taints {
+			if (t.Effect == taints.NoSchedule || t.Effect == taints.NoExecute) && !taints.AnyTolerates(pod.Spec.Tolerations, t) {
+				return false
 			}
 		}
 	}

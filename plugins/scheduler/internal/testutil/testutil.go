@@ -1,15 +1,24 @@
-// Package testutil builds SDK objects for the default plugins' table tests.
+// Package testutil runs the default plugins' table tests through the ABI, twice: natively,
+// through the SDK's dispatch in the test binary (sdktest.Call, the code the wasm exports
+// call), and in the wasm module of cmd/defaults, built once per test binary and run on
+// wazero. Both get the same frames — tug_configure with {"enabled":[plugin],"config":…},
+// tug_sched_nodes, tug_sched_prefilter, then tug_sched_filter_at or tug_sched_score_at and
+// tug_sched_normalize_at with the plugin's index (ABI.md §4.7) — and each answer is checked
+// against the case's expectation, in subtests "native" and "wasm", and against the other.
+//
+// The harness registers the default plugins (defaults.Register) in the test binary, so a
+// plugin's tests that use it are external (package x_test) and register nothing themselves.
+// Tests must not run in parallel: the native plugins and the wasm instance are process-wide.
 package testutil
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
-// Pod decodes a pod from its Kubernetes JSON, as the SDK does for the host's input.
+// Pod decodes a pod from its Kubernetes JSON, as the SDK does for the host's input, for
+// tests of helpers that take a *tug.Pod.
 func Pod(t *testing.T, js string) *tug.Pod {
 	t.Helper()
 	p, err := tug.DecodePod([]byte(js))
@@ -17,51 +26,4 @@ func Pod(t *testing.T, js string) *tug.Pod {
 		t.Fatalf("pod %s: %v", js, err)
 	}
 	return p
-}
-
-// Node decodes a node from its Kubernetes JSON into a resident NodeInfo.
-func Node(t *testing.T, js string) *tug.NodeInfo {
-	t.Helper()
-	n, err := tug.DecodeNode([]byte(js))
-	if err != nil {
-		t.Fatalf("node %s: %v", js, err)
-	}
-	return &tug.NodeInfo{Node: n}
-}
-
-// JSON renders v, for building objects in tests.
-func JSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// Verdict renders a filter's Status as a test expectation: "" for success, else the code and
-// the message.
-func Verdict(s *tug.Status) string {
-	if s.IsSuccess() {
-		return ""
-	}
-	return s.Code().String() + ": " + s.Message()
-}
-
-// Verdicts renders filter results by node, in the order of names, as "name=ok" or
-// "name=Code:message", space-separated; names missing from got are left out.
-func Verdicts(got map[string]*tug.Status, names ...string) string {
-	var out []string
-	for _, n := range names {
-		st, ok := got[n]
-		if !ok {
-			continue
-		}
-		v := "ok"
-		if !st.IsSuccess() {
-			v = st.Code().String() + ":" + st.Message()
-		}
-		out = append(out, n+"="+v)
-	}
-	return strings.Join(out, " ")
 }

@@ -1,0 +1,212 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/tugboat-io/tug/hostabi"
+)
+
+// The wasm side: cmd/defaults built to wasm once per test binary and run on wazero by a host
+// of the ABI's call protocol (ABI.md §2, §5) — _initialize, tug_alloc, the operation export,
+// set_result and log — which is all a test of plugin decisions needs. tug's own host
+// (runtime/, which this module does not import: it would bring the whole server's
+// dependencies) adds pools, deadlines, memory caps and hot swap; bench/scheduler and
+// core/scheduler run the module on it.
+//
+// wazero's interpreter runs the module: it compiles a Go guest in about half a second where
+// the compiler takes five, and every package's test binary loads the module once. The cases
+// are small, and both engines run the same module bytes with the same semantics.
+
+// wasmHost is the loaded module and its one instance. A call that traps discards the
+// instance; the next call gets a fresh one from the compiled module.
+type wasmHost struct {
+	ctx      context.Context
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	mod      api.Module // nil after a trap
+
+	// The call being served, and where its logs go.
+	result []byte
+	stderr bytes.Buffer
+	tb     testing.TB
+}
+
+var wasm struct {
+	once sync.Once
+	host *wasmHost
+	err  error
+}
+
+// loadWasm builds and loads the module the first time it is called.
+func loadWasm() (*wasmHost, error) {
+	wasm.once.Do(func() { wasm.host, wasm.err = newWasmHost() })
+	return wasm.host, wasm.err
+}
+
+func newWasmHost() (*wasmHost, error) {
+	dir, err := moduleDir()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := buildDefaults(dir)
+	if err != nil {
+		return nil, err
+	}
+	h := &wasmHost{ctx: context.Background()}
+	h.rt = wazero.NewRuntimeWithConfig(h.ctx, wazero.NewRuntimeConfigInterpreter())
+	if _, err := wasi_snapshot_preview1.Instantiate(h.ctx, h.rt); err != nil {
+		return nil, fmt.Errorf("wasi: %w", err)
+	}
+	i32 := api.ValueTypeI32
+	_, err = h.rt.NewHostModuleBuilder(hostabi.ImportModule).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.setResult), []api.ValueType{i32, i32}, nil).
+		Export(hostabi.ImportSetResult).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.log), []api.ValueType{i32, i32, i32}, nil).
+		Export(hostabi.ImportLog).
+		Instantiate(h.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host module %s: %w", hostabi.ImportModule, err)
+	}
+	if h.compiled, err = h.rt.CompileModule(h.ctx, bin); err != nil {
+		return nil, fmt.Errorf("compiling cmd/defaults: %w", err)
+	}
+	if err := h.instantiate(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// moduleDir is the directory of plugins/scheduler's go.mod, above the test's package.
+func moduleDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// buildDefaults builds ./cmd/defaults as plugin authors build modules (and as the Makefile
+// builds the one tug embeds).
+func buildDefaults(dir string) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "tug-defaults-wasm-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "defaults.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./cmd/defaults")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared ./cmd/defaults in %s: %w\n%s", dir, err, b)
+	}
+	return os.ReadFile(out)
+}
+
+// instantiate makes a fresh instance and runs the reactor's _initialize, as the host does.
+func (h *wasmHost) instantiate() error {
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStderr(&h.stderr).WithStdout(&h.stderr)
+	mod, err := h.rt.InstantiateModule(h.ctx, h.compiled, cfg)
+	if err != nil {
+		return fmt.Errorf("instantiating cmd/defaults: %w", err)
+	}
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if _, err := init.Call(h.ctx); err != nil {
+			return fmt.Errorf("_initialize: %w%s", err, h.output())
+		}
+	}
+	h.mod = mod
+	return nil
+}
+
+// output is what the guest wrote to stdout and stderr since the last call (a Go guest's
+// panic, say), for an error message.
+func (h *wasmHost) output() string {
+	if h.stderr.Len() == 0 {
+		return ""
+	}
+	return "\nguest output:\n" + h.stderr.String()
+}
+
+// call performs one operation: the input copied into a region from tug_alloc, the export
+// called with it, the result set_result copied out. An error is a failure of the call
+// itself (a trap), after which the instance is discarded.
+func (h *wasmHost) call(tb testing.TB, export string, in []byte) (hostabi.Status, []byte, error) {
+	if h.mod == nil {
+		if err := h.instantiate(); err != nil {
+			return hostabi.StatusError, nil, err
+		}
+	}
+	h.tb, h.result = tb, nil
+	h.stderr.Reset()
+	defer func() { h.tb = nil }()
+	fn := h.mod.ExportedFunction(export)
+	if fn == nil {
+		return hostabi.StatusError, nil, fmt.Errorf("the module does not export %s", export)
+	}
+	res, err := h.mod.ExportedFunction(hostabi.ExportAlloc).Call(h.ctx, uint64(len(in)))
+	if err != nil {
+		return h.trapped(hostabi.ExportAlloc, err)
+	}
+	ptr := uint32(res[0])
+	if ptr == 0 && len(in) > 0 {
+		return hostabi.StatusError, nil, fmt.Errorf("%s(%d) answered 0", hostabi.ExportAlloc, len(in))
+	}
+	if !h.mod.Memory().Write(ptr, in) {
+		return hostabi.StatusError, nil, fmt.Errorf("%s(%d) answered %#x, past the end of memory", hostabi.ExportAlloc, len(in), ptr)
+	}
+	if res, err = fn.Call(h.ctx, uint64(ptr), uint64(len(in))); err != nil {
+		return h.trapped(export, err)
+	}
+	return hostabi.Status(int32(res[0])), h.result, nil
+}
+
+func (h *wasmHost) trapped(export string, err error) (hostabi.Status, []byte, error) {
+	err = fmt.Errorf("%s trapped: %w%s", export, err, h.output())
+	_ = h.mod.Close(h.ctx)
+	h.mod = nil
+	return hostabi.StatusError, nil, err
+}
+
+// setResult is tug:host/v1.set_result: it copies the bytes at once; the last call wins.
+func (h *wasmHost) setResult(_ context.Context, mod api.Module, stack []uint64) {
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		panic(fmt.Errorf("%s(%#x, %d) is past the end of memory", hostabi.ImportSetResult, ptr, n))
+	}
+	h.result = bytes.Clone(b)
+}
+
+// log is tug:host/v1.log: the message goes to the test's log.
+func (h *wasmHost) log(_ context.Context, mod api.Module, stack []uint64) {
+	level, ptr, n := api.DecodeI32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		panic(fmt.Errorf("%s(%d, %#x, %d) is past the end of memory", hostabi.ImportLog, level, ptr, n))
+	}
+	if h.tb != nil {
+		h.tb.Logf("plugin log (level %d): %s", level, b)
+	}
+}
