@@ -1,5 +1,7 @@
 package hostabi
 
+import "strconv"
+
 // Version is the ABI version this package describes: major 1, minor 1 (1.1 added modules
 // hosting several scheduling plugins, ABI.md §4.7).
 const (
@@ -84,6 +86,21 @@ const (
 	CodeUnschedulable                Code = 2
 	CodeUnschedulableAndUnresolvable Code = 3
 )
+
+// String is the framework's name for the code.
+func (c Code) String() string {
+	switch c {
+	case CodeSuccess:
+		return "Success"
+	case CodeError:
+		return "Error"
+	case CodeUnschedulable:
+		return "Unschedulable"
+	case CodeUnschedulableAndUnresolvable:
+		return "UnschedulableAndUnresolvable"
+	}
+	return "Code(" + strconv.FormatUint(uint64(c), 10) + ")"
+}
 
 // MaxNodeScore is the highest score a score operation returns (the framework's MaxNodeScore).
 const MaxNodeScore = 100

@@ -7,14 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
-	"github.com/tugboat-io/tug/core/leader"
-	"github.com/tugboat-io/tug/core/plugins"
-	"github.com/tugboat-io/tug/core/scheduler"
-	tugruntime "github.com/tugboat-io/tug/runtime"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,13 +15,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
+	"github.com/tugboat-io/tug/core/leader"
+	"github.com/tugboat-io/tug/core/plugins"
+	"github.com/tugboat-io/tug/core/scheduler"
+	tugruntime "github.com/tugboat-io/tug/runtime"
+
 	"github.com/spf13/pflag"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/tugboat-io/tug/cmd/tug/internal/kubeconfig"
 	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
 	"github.com/tugboat-io/tug/core/apiserver"
 	"github.com/tugboat-io/tug/core/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap/zapcore"
 )
 
 const (
@@ -55,6 +58,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.Int64("max-request-bytes", 3<<20, "largest request body accepted, in bytes")
 	f.Bool("scheduler", true, "run the scheduler (leader-elected: one of several servers schedules)")
 	f.String("scheduler-module", "", "wasm module of the default scheduling plugins (default: the one built into this binary by make build)")
+	f.String("scheduler-listen", "127.0.0.1:0", "address of the scheduler's explain endpoint (tug explain pod; port 0: any free port, advertised on its Lease)")
 	f.String("scheduler-config", "", "YAML file of scheduler profiles (default: one, default-scheduler, with every default plugin; see docs/SCHEDULER.md)")
 }
 
@@ -328,10 +332,15 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = rt.Close(context.Background())
 		return nil, err
 	}
-	sched, err := a.newScheduler(ctx, rt, mgr, serverURL)
+	sched, explainLn, err := a.newScheduler(ctx, rt, mgr, serverURL)
 	if err != nil {
 		_ = rt.Close(context.Background())
 		return nil, err
+	}
+	var explainSrv *http.Server
+	if explainLn != nil {
+		explainSrv = &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = explainSrv.Serve(explainLn) }()
 	}
 	pctx, pcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -356,6 +365,9 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		close(done)
 	}()
 	return func() {
+		if explainSrv != nil {
+			_ = explainSrv.Close()
+		}
 		pcancel()
 		select {
 		case <-done:
@@ -369,44 +381,44 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 // in the profiles of --scheduler-config (default: default-scheduler with every plugin), or nil
 // when --scheduler is off or this build has no module (a plain go build; make build embeds
 // one).
-func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots scheduler.Slots, serverURL string) (*scheduler.Scheduler, error) {
+func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots scheduler.Slots, serverURL string) (*scheduler.Scheduler, net.Listener, error) {
 	log := a.logger("scheduler")
 	if on, err := a.settings.Bool("scheduler"); err != nil || !on {
-		return nil, err
+		return nil, nil, err
 	}
 	wasm, ok := defaultplugins.Module()
 	if path := a.settings.String("scheduler-module"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--scheduler-module: %w", err)
+			return nil, nil, fmt.Errorf("--scheduler-module: %w", err)
 		}
 		wasm, ok = b, true
 	}
 	if !ok {
 		log.Warn("no scheduler: this binary has no default plugins built in (build it with make build, or pass --scheduler-module)")
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg := scheduler.DefaultConfig()
 	if path := a.settings.String("scheduler-config"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--scheduler-config: %w", err)
+			return nil, nil, fmt.Errorf("--scheduler-config: %w", err)
 		}
 		if cfg, err = scheduler.ParseConfig(data); err != nil {
-			return nil, fmt.Errorf("--scheduler-config %s: %w", path, err)
+			return nil, nil, fmt.Errorf("--scheduler-config %s: %w", path, err)
 		}
 	}
 	// One instance of the module per profile: its configuration says which plugins run. The
 	// plugins keep every node and pod resident; 512 MiB holds thousands of nodes.
 	builder, err := scheduler.NewProfileBuilder(ctx, rt, wasm, tugruntime.PluginOptions{MemoryLimitPages: 8192, PoolSize: 1}, slots)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var profiles []*scheduler.Profile
 	for i := range cfg.Profiles {
 		prof, _, err := builder.Build(ctx, &cfg.Profiles[i]) // released with the runtime
 		if err != nil {
-			return nil, fmt.Errorf("scheduler profile %s: %w", cfg.Profiles[i].SchedulerName, err)
+			return nil, nil, fmt.Errorf("scheduler profile %s: %w", cfg.Profiles[i].SchedulerName, err)
 		}
 		log.Info("scheduler profile", "schedulerName", prof.SchedulerName, "plugins", len(prof.Plugins))
 		profiles = append(profiles, prof)
@@ -414,12 +426,16 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 	restConfig := &rest.Config{Host: serverURL, QPS: 500, Burst: 1000}
 	client, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	host, _ := os.Hostname()
 	id := make([]byte, 4)
 	_, _ = cryptorand.Read(id)
-	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log,
+	ln, err := net.Listen("tcp", a.settings.String("scheduler-listen"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--scheduler-listen: %w", err)
+	}
+	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: "http://" + ln.Addr().String(),
 		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},
-		Election: &leader.Config{Namespace: "kube-system", Name: "tug-scheduler", Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), nil
+		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), ln, nil
 }

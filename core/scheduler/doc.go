@@ -36,5 +36,9 @@
 //     profile with its defaults (Chain) and built beside the running chain before they
 //     replace it (ProfileBuilder), so a swap never stops scheduling.
 //
-// Still to come (issue 4): preemption as PostFilter and explain.
+//   - Explain keeps each pod's last attempt — every node's verdict, the feasible nodes'
+//     scores — for `tug explain pod`, served by Handler at the URL the leader records on
+//     its Lease.
+//
+// Still to come (issue 4): preemption as PostFilter.
 package scheduler

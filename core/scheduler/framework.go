@@ -88,15 +88,17 @@ type Result struct {
 	Evaluated, Feasible int
 	// Diagnosis says why each rejected node was (always set; empty when nothing was).
 	Diagnosis *Diagnosis
-	// Scores are each feasible node's weighted score per plugin, for explaining.
+	// Passed are the feasible nodes, and Scores each one's weighted score per plugin, for
+	// explaining.
+	Passed []string
 	Scores map[string]map[string]int64
 }
 
 // Verdict is why one node was rejected: the first plugin in the chain that did.
 type Verdict struct {
-	Plugin string
-	Code   hostabi.Code
-	Reason string
+	Plugin string       `json:"plugin"`
+	Code   hostabi.Code `json:"code"`
+	Reason string       `json:"reason"`
 }
 
 // Diagnosis collects the rejections of a cycle.
@@ -266,6 +268,9 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		return nil, err
 	}
 	res.Feasible = len(feasible)
+	for _, n := range feasible {
+		res.Passed = append(res.Passed, n.Name)
+	}
 	switch len(feasible) {
 	case 0:
 		return res, nil

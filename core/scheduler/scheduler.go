@@ -37,8 +37,12 @@ type Scheduler struct {
 	fw       *Framework
 	log      *slog.Logger
 	election *leader.Config
-	termMu   sync.Mutex // guards the term's queue, cache, framework and pod informer for observers
-	pods     cache.SharedIndexInformer
+	// explained keeps pods' last attempts for Explain; explainURL is where Handler is
+	// served, advertised on the Lease.
+	explained  *explanations
+	explainURL string
+	termMu     sync.Mutex // guards the term's queue, cache, framework and pod informer for observers
+	pods       cache.SharedIndexInformer
 }
 
 // Config configures a Scheduler.
@@ -49,6 +53,9 @@ type Config struct {
 	// Election, when set, makes the scheduler act only while it holds this Lease (Client is
 	// filled in): run several, and one schedules.
 	Election *leader.Config
+	// ExplainURL is where the caller serves Handler, recorded on the election's Lease while
+	// this scheduler leads so that `tug explain` finds it.
+	ExplainURL string
 	// Watch, when set, adds the cluster's SchedulerProfiles to Profiles, swapped live; one
 	// with the schedulerName of a static profile replaces it while it exists.
 	Watch *ProfileWatch
@@ -61,7 +68,7 @@ func New(cfg Config) *Scheduler {
 		log = slog.Default()
 	}
 	c := NewCache(nil)
-	s := &Scheduler{client: cfg.Client, static: map[string]*Profile{}, watch: cfg.Watch, queue: NewQueue(nil), cache: c,
+	s := &Scheduler{client: cfg.Client, static: map[string]*Profile{}, watch: cfg.Watch, explained: newExplanations(maxExplanations), explainURL: cfg.ExplainURL, queue: NewQueue(nil), cache: c,
 		fw: NewFramework(c, uint64(time.Now().UnixNano())), log: log.With("component", "scheduler"), election: cfg.Election}
 	if s.election != nil {
 		e := *s.election
@@ -75,6 +82,9 @@ func New(cfg Config) *Scheduler {
 	s.profiles.Store(&eff)
 	return s
 }
+
+// maxExplanations bounds the pods whose last attempt Explain remembers.
+const maxExplanations = 10000
 
 // profile returns the profile in effect for a scheduler name, nil if none.
 func (s *Scheduler) profile(schedulerName string) *Profile {
@@ -123,7 +133,7 @@ func (s *Scheduler) run(ctx context.Context) error {
 	s.pods = pods
 	s.termMu.Unlock()
 	nodes := factory.Core().V1().Nodes().Informer()
-	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	nodesReg, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { s.onNode(o) },
 		UpdateFunc: func(_, o any) { s.onNode(o) },
 		DeleteFunc: func(o any) {
@@ -131,20 +141,23 @@ func (s *Scheduler) run(ctx context.Context) error {
 				s.cache.RemoveNode(n.Name)
 			}
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	podsReg, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { s.onPod(o) },
 		UpdateFunc: func(_, o any) { s.onPod(o) },
 		DeleteFunc: func(o any) {
 			if p, ok := tombstoned(o).(*corev1.Pod); ok {
 				s.cache.RemovePod(p)
 				s.queue.Delete(p)
+				s.explained.forget(Key(p))
 				s.queue.MoveAll() // what it held is free
 			}
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())
@@ -157,7 +170,13 @@ func (s *Scheduler) run(ctx context.Context) error {
 			return fmt.Errorf("scheduler: %v informer did not sync: %w", typ, ctx.Err())
 		}
 	}
+	// The informers' stores are full before their handlers have seen every object; the first
+	// cycle must see every node and every bound pod, or it places pods on a partial cluster.
+	if !cache.WaitForCacheSync(ctx.Done(), nodesReg.HasSynced, podsReg.HasSynced) {
+		return nil
+	}
 	s.log.Info("scheduler started", "profiles", len(*s.profiles.Load()))
+	go s.advertise(ctx)
 	if s.watch != nil {
 		done := make(chan struct{})
 		defer func() { <-done }()
@@ -263,6 +282,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	}
 	res, err := s.fw.Schedule(ctx, prof, body)
+	s.explained.record(explain(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, prof.SchedulerName, res, err))
 	switch {
 	case err != nil:
 		s.log.Warn("scheduling cycle failed", "pod", Key(pod), "error", err)

@@ -62,6 +62,21 @@ profiles:
 		"-o=jsonpath={.items[*].message}"}, func(out string) bool {
 		return strings.Contains(out, "0/3 nodes are available: 3 Insufficient cpu.")
 	})
+	// tug explain: every node's verdict for the pod that fits nowhere, the scores for the one
+	// that was placed.
+	out, err := s.tug(t, "explain", "pod", "huge")
+	if err != nil || !strings.Contains(out, "Result: not scheduled: 0/3 nodes are available: 3 Insufficient cpu.") ||
+		strings.Count(out, "NodeResourcesFit  Insufficient cpu (Unschedulable)") != 3 {
+		t.Errorf("tug explain pod huge: %v\n%s", err, out)
+	}
+	out, err = s.tug(t, "explain", "pod", "web")
+	if err != nil || !strings.Contains(out, "Result: scheduled to hollow-") || !strings.Contains(out, "<- chosen") ||
+		!strings.Contains(out, "NodeResourcesFit") || !strings.Contains(out, "TOTAL") || strings.Count(out, "\nhollow-") != 3 {
+		t.Errorf("tug explain pod web: %v\n%s", err, out)
+	}
+	if out, err := s.tug(t, "explain", "pod", "nobody"); err == nil || !strings.Contains(out, "has not tried pod default/nobody") {
+		t.Errorf("tug explain pod nobody: %v\n%s", err, out)
+	}
 	s.waitKubectl(t, "PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
 		func(out string) bool { return out == "Unschedulable" })
 
