@@ -353,8 +353,9 @@ func (m *Module) failure(in *instance, what string, d time.Duration, err, why er
 	}
 	pe.Reason = "trapped: " + in.describe(err)
 	pe.Cause = fmt.Errorf("%w: %w", ErrTrap, err)
-	if first, _, _ := strings.Cut(err.Error(), "\n"); strings.HasSuffix(first, "(recovered by wazero)") && !strings.HasPrefix(first, "wasm error") {
-		// Not the guest's fault: Go code of the host panicked under the call. Keep the stack.
+	if first, _, _ := strings.Cut(err.Error(), "\n"); strings.HasSuffix(first, "(recovered by wazero)") {
+		// Not the guest's fault (wazero reports a guest trap as "wasm error: …"): Go code of
+		// the host panicked under the call. Keep the stack.
 		m.log.Error("host panicked during a plugin call", "export", what, "error", err.Error())
 	}
 	return pe, resultTrap

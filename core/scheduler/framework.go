@@ -51,7 +51,8 @@ type Plugin struct {
 	Module *Module
 	// Hosted says the module hosts several plugins and this is the one called Name.
 	Hosted bool
-	// Which extension points the profile enables for it.
+	// Which extension points the profile enables for it. PostFilter is accepted from profiles
+	// but not run yet: no plugin implements it until DefaultPreemption (issue 4).
 	Filter, Score, PostFilter bool
 	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
 	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).

@@ -182,7 +182,7 @@ func schedPreFilter(in []byte) (hostabi.Status, []byte) {
 	}
 	for _, h := range hooks {
 		if st := h.pre.PreFilter(reg.state, pod); !st.IsSuccess() {
-			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: hostabi.Code(st.Code()), Reason: st.Message(), Plugin: h.plugin})
+			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: st.Code(), Reason: st.Message(), Plugin: h.plugin})
 			if err != nil {
 				return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
 			}
@@ -252,7 +252,7 @@ func runFilter(export string, filter Filter, in []byte) (hostabi.Status, []byte)
 			s = filter.Filter(state, pod, node)
 		}
 		if s != nil && s.code != CodeSuccess {
-			rejs = append(rejs, rejection{NodeID: id, Code: hostabi.Code(s.Code()), Reason: s.Message()})
+			rejs = append(rejs, rejection{NodeID: id, Code: s.Code(), Reason: s.Message()})
 		}
 	}
 	reg.rejs = rejs

@@ -92,6 +92,17 @@ func (c *CycleState) Write(key string, v any) {
 // Delete removes key.
 func (c *CycleState) Delete(key string) { delete(c.m, key) }
 
+// ReadState returns what plugin's PreFilter wrote under key, as a T; missing state is the
+// plugin's error (a host that skipped PreFilter), not a verdict on the node.
+func ReadState[T any](c *CycleState, key, plugin string) (T, *Status) {
+	v, ok := c.m[key].(T)
+	if !ok {
+		var zero T
+		return zero, Errorf("%s: no pre-filter state", plugin)
+	}
+	return v, nil
+}
+
 // RegisterFilter makes f the plugin's filter. Call it once, from init; the module must also
 // import github.com/tugboat-io/tug/sdk/go/kinds/filter.
 func RegisterFilter(f Filter) {

@@ -4,36 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tugboat-io/tug/hostabi"
 )
 
 // Code is a scheduling verdict, numbered as the Kubernetes scheduler framework's and the
-// host ABI's (ABI.md §4.3).
-type Code uint32
+// host ABI's (ABI.md §4.3): the ABI's own type, so verdicts cross the boundary unconverted.
+type Code = hostabi.Code
 
 const (
 	// CodeSuccess: the node passes.
-	CodeSuccess Code = 0
+	CodeSuccess = hostabi.CodeSuccess
 	// CodeError: the plugin failed; the pod is not scheduled this cycle.
-	CodeError Code = 1
+	CodeError = hostabi.CodeError
 	// CodeUnschedulable: the node does not fit, but preempting pods might make it fit.
-	CodeUnschedulable Code = 2
+	CodeUnschedulable = hostabi.CodeUnschedulable
 	// CodeUnschedulableAndUnresolvable: the node does not fit and preemption cannot help.
-	CodeUnschedulableAndUnresolvable Code = 3
+	CodeUnschedulableAndUnresolvable = hostabi.CodeUnschedulableAndUnresolvable
 )
-
-func (c Code) String() string {
-	switch c {
-	case CodeSuccess:
-		return "Success"
-	case CodeError:
-		return "Error"
-	case CodeUnschedulable:
-		return "Unschedulable"
-	case CodeUnschedulableAndUnresolvable:
-		return "UnschedulableAndUnresolvable"
-	}
-	return fmt.Sprintf("Code(%d)", uint32(c))
-}
 
 // Status is the result of a scheduling extension point: a code and the reasons for it. A
 // nil Status is success, as in the Kubernetes scheduler framework, and every method works

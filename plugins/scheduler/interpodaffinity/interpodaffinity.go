@@ -255,11 +255,7 @@ func (c *cycle) addScore(at func(string) (domain, bool), t Term, owner string, t
 }
 
 func fromState(state *tug.CycleState) (*cycle, *tug.Status) {
-	v, ok := state.Read(stateKey)
-	if !ok {
-		return nil, tug.Errorf("%s: no pre-filter state", Name)
-	}
-	return v.(*cycle), nil
+	return tug.ReadState[*cycle](state, stateKey, Name)
 }
 
 // Filter applies the required terms, in kube-scheduler's order and with its codes.

@@ -35,11 +35,7 @@ func (NodeAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 }
 
 func fromState(state *tug.CycleState) (*nodeselect.Pod, *tug.Status) {
-	v, ok := state.Read(stateKey)
-	if !ok {
-		return nil, tug.Errorf("%s: no pre-filter state", Name)
-	}
-	return v.(*nodeselect.Pod), nil
+	return tug.ReadState[*nodeselect.Pod](state, stateKey, Name)
 }
 
 // Filter passes a node whose labels carry every nodeSelector pair and that matches at least one

@@ -59,11 +59,10 @@ func (NodePorts) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 
 // Filter rejects a node where a resident pod holds one of the pod's host ports.
 func (NodePorts) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
-	v, ok := state.Read(stateKey)
-	if !ok {
-		return tug.Errorf("%s: no pre-filter state", Name)
+	want, st := tug.ReadState[[]hostPort](state, stateKey, Name)
+	if st != nil {
+		return st
 	}
-	want := v.([]hostPort)
 	if len(want) == 0 {
 		return tug.Success
 	}

@@ -168,11 +168,7 @@ func (f *Fit) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 }
 
 func podFromState(state *tug.CycleState) (*podState, *tug.Status) {
-	v, ok := state.Read(fitStateKey)
-	if !ok {
-		return nil, tug.Errorf("%s: no pre-filter state", FitName)
-	}
-	return v.(*podState), nil
+	return tug.ReadState[*podState](state, fitStateKey, FitName)
 }
 
 // Filter rejects a node without room: "Too many pods" past its pods allocatable, else

@@ -306,11 +306,7 @@ func includes(c Constraint, n *tug.Node, pod *tug.Pod, sel *nodeselect.Pod) bool
 }
 
 func fromState(state *tug.CycleState) (*cycleState, *tug.Status) {
-	v, ok := state.Read(stateKey)
-	if !ok {
-		return nil, tug.Errorf("%s: no pre-filter state", Name)
-	}
-	return v.(*cycleState), nil
+	return tug.ReadState[*cycleState](state, stateKey, Name)
 }
 
 // Filter rejects a node without a constraint's topology key (unresolvable), or whose domain

@@ -324,9 +324,9 @@ func verdict(t testing.TB, code hostabi.Code, reason string) *tug.Status {
 		t.Fatalf("sdktest: scheduling code %d is not one of the ABI's", code)
 	}
 	if reason == "" {
-		return tug.NewStatus(tug.Code(code))
+		return tug.NewStatus(code)
 	}
-	return tug.NewStatus(tug.Code(code), reason)
+	return tug.NewStatus(code, reason)
 }
 
 func toJSON(t testing.TB, v any) []byte {

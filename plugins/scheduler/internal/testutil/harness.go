@@ -385,7 +385,7 @@ func verdict(t *testing.T, code hostabi.Code, reason string) string {
 	if code < hostabi.CodeError || code > hostabi.CodeUnschedulableAndUnresolvable {
 		t.Fatalf("scheduling code %d is not one of the ABI's", code)
 	}
-	return tug.Code(code).String() + ":" + reason
+	return code.String() + ":" + reason
 }
 
 func render(names, values []string) string {
