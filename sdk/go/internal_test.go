@@ -556,3 +556,35 @@ func FuzzQuantityFastPath(f *testing.F) {
 		}
 	})
 }
+
+// TestNodeCache: a value is derived once per node state, again when the node's NodeInfo is
+// replaced, and dropped when the node goes.
+func TestNodeCache(t *testing.T) {
+	withRegistry(t, nil)
+	derived := 0
+	derive := func(ni *NodeInfo) string { derived++; return ni.Name() }
+	a := &NodeInfo{ID: 0, Node: &Node{ObjectMeta: ObjectMeta{Name: "a"}}}
+	b := &NodeInfo{ID: 1, Node: &Node{ObjectMeta: ObjectMeta{Name: "b"}}}
+	reg.nodes.set(a)
+	reg.nodes.set(b)
+	reg.nodes.gen++
+	var c NodeCache[string]
+	for range 2 {
+		if c.Get(a, derive) != "a" || c.Get(b, derive) != "b" {
+			t.Fatal("wrong values")
+		}
+	}
+	if derived != 2 {
+		t.Fatalf("derived %d times for two node states, want 2", derived)
+	}
+	a2 := &NodeInfo{ID: 0, Node: &Node{ObjectMeta: ObjectMeta{Name: "a2"}}}
+	reg.nodes.set(a2)
+	reg.nodes.remove(1)
+	reg.nodes.gen++
+	if c.Get(a2, derive) != "a2" || derived != 3 {
+		t.Fatalf("a replaced NodeInfo: derived %d times, want 3", derived)
+	}
+	if c.Len() != 1 {
+		t.Fatalf("%d nodes cached after one was removed and one replaced, want 1", c.Len())
+	}
+}

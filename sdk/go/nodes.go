@@ -173,3 +173,43 @@ func readNodeEntry(r *jsonread.Reader) (*NodeInfo, error) {
 	}
 	return ni, nil
 }
+
+// NodeCache keeps a value derived from each resident node, for a plugin that keeps per-node
+// state across cycles (the pods with affinity terms, match counts): the value is derived
+// again only when the node's NodeInfo is replaced, and dropped when the node goes. The zero
+// value is ready to use.
+type NodeCache[T any] struct {
+	entries map[uint32]nodeCached[T]
+	gen     uint64 // NodesGeneration when entries were last pruned
+}
+
+type nodeCached[T any] struct {
+	info *NodeInfo
+	v    T
+}
+
+// Get returns ni's value, calling derive if ni is new to the cache.
+func (c *NodeCache[T]) Get(ni *NodeInfo, derive func(*NodeInfo) T) T {
+	if c.gen != reg.nodes.gen {
+		// Once per change of the resident nodes: drop what belongs to replaced or removed
+		// node states, by lookup rather than by walking the cluster.
+		for id, e := range c.entries {
+			if reg.nodes.get(id) != e.info {
+				delete(c.entries, id)
+			}
+		}
+		c.gen = reg.nodes.gen
+	}
+	if e, ok := c.entries[ni.ID]; ok && e.info == ni {
+		return e.v
+	}
+	v := derive(ni)
+	if c.entries == nil {
+		c.entries = map[uint32]nodeCached[T]{}
+	}
+	c.entries[ni.ID] = nodeCached[T]{info: ni, v: v}
+	return v
+}
+
+// Len is how many nodes have a value.
+func (c *NodeCache[T]) Len() int { return len(c.entries) }

@@ -114,14 +114,7 @@ const stateKey = Name
 // it keeps per node state the pods that have affinity terms, parsed, so that a cycle walks
 // every resident pod only when the incoming pod has terms of its own.
 type InterPodAffinity struct {
-	gen   uint64
-	nodes map[uint32]*nodeTerms
-}
-
-// nodeTerms are the pods of one node state that have pod (anti-)affinity terms.
-type nodeTerms struct {
-	info *tug.NodeInfo
-	pods []podWithTerms
+	nodes tug.NodeCache[[]podWithTerms] // the pods of each node state that have terms
 }
 
 type podWithTerms struct {
@@ -130,7 +123,7 @@ type podWithTerms struct {
 }
 
 // New returns the plugin.
-func New() *InterPodAffinity { return &InterPodAffinity{nodes: map[uint32]*nodeTerms{}} }
+func New() *InterPodAffinity { return &InterPodAffinity{} }
 
 func hasTerms(a *affinity) bool {
 	return len(a.PodAffinity.Required)+len(a.PodAffinity.Preferred)+len(a.PodAntiAffinity.Required)+len(a.PodAntiAffinity.Preferred) > 0
@@ -139,20 +132,18 @@ func hasTerms(a *affinity) bool {
 // terms returns the node's pods with affinity terms, parsing them on a node state's first
 // visit.
 func (p *InterPodAffinity) terms(ni *tug.NodeInfo) []podWithTerms {
-	if nt := p.nodes[ni.ID]; nt != nil && nt.info == ni {
-		return nt.pods
-	}
-	nt := &nodeTerms{info: ni}
-	for _, q := range ni.Pods {
-		if len(q.Spec.Affinity) == 0 || q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
-			continue
+	return p.nodes.Get(ni, func(ni *tug.NodeInfo) []podWithTerms {
+		var pods []podWithTerms
+		for _, q := range ni.Pods {
+			if len(q.Spec.Affinity) == 0 || q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
+				continue
+			}
+			if qa, err := parse(q); err == nil && hasTerms(qa) {
+				pods = append(pods, podWithTerms{q, qa})
+			}
 		}
-		if qa, err := parse(q); err == nil && hasTerms(qa) {
-			nt.pods = append(nt.pods, podWithTerms{q, qa})
-		}
-	}
-	p.nodes[ni.ID] = nt
-	return nt.pods
+		return pods
+	})
 }
 
 // PreFilter collects what Filter and Score need per topology domain: from the pods with
@@ -161,19 +152,6 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 	aff, err := parse(pod)
 	if err != nil {
 		return tug.UnschedulableAndUnresolvable(err.Error())
-	}
-	if g := tug.NodesGeneration(); g != p.gen {
-		// Forget node states that are gone; terms() refreshes the others as it meets them.
-		live := make(map[uint32]bool, len(p.nodes))
-		for ni := range tug.Nodes() {
-			live[ni.ID] = true
-		}
-		for id := range p.nodes {
-			if !live[id] {
-				delete(p.nodes, id)
-			}
-		}
-		p.gen = g
 	}
 	own := hasTerms(aff)
 	c := &cycle{pod: pod, aff: aff, existingAnti: map[domain]bool{}, scores: map[domain]int64{}}

@@ -60,29 +60,19 @@ const stateKey = Name
 // node's pods each (namespace, selector) matches: the pods of one workload share both, so
 // after the first of them a cycle counts from memory instead of walking every resident pod.
 type PodTopologySpread struct {
-	gen        uint64
-	nodes      map[uint32]*nodeCounts
+	nodes      tug.NodeCache[map[string]int] // each node state's match counts, by namespace and selector
 	aggregates map[string]*aggregate
-}
-
-type nodeCounts struct {
-	info   *tug.NodeInfo
-	counts map[string]int // by namespace and selector
 }
 
 // New returns the plugin.
 func New() *PodTopologySpread {
-	return &PodTopologySpread{nodes: map[uint32]*nodeCounts{}, aggregates: map[string]*aggregate{}}
+	return &PodTopologySpread{aggregates: map[string]*aggregate{}}
 }
 
 // matching counts the node's running pods in namespace ns that sel matches.
 func (p *PodTopologySpread) matching(ni *tug.NodeInfo, ns string, sel *labels.Selector, key string) int {
-	nc := p.nodes[ni.ID]
-	if nc == nil || nc.info != ni {
-		nc = &nodeCounts{info: ni, counts: map[string]int{}}
-		p.nodes[ni.ID] = nc
-	}
-	if n, ok := nc.counts[key]; ok {
+	counts := p.nodes.Get(ni, func(*tug.NodeInfo) map[string]int { return map[string]int{} })
+	if n, ok := counts[key]; ok {
 		return n
 	}
 	n := 0
@@ -91,7 +81,7 @@ func (p *PodTopologySpread) matching(ni *tug.NodeInfo, ns string, sel *labels.Se
 			n++
 		}
 	}
-	nc.counts[key] = n
+	counts[key] = n
 	return n
 }
 
@@ -118,18 +108,6 @@ func (p *PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.
 			cs.filters = append(cs.filters, c)
 			cs.selfMatch = append(cs.selfMatch, c.LabelSelector.Matches(pod.Labels))
 		}
-	}
-	if g := tug.NodesGeneration(); g != p.gen {
-		live := map[uint32]bool{}
-		for ni := range tug.Nodes() {
-			live[ni.ID] = true
-		}
-		for id := range p.nodes {
-			if !live[id] {
-				delete(p.nodes, id)
-			}
-		}
-		p.gen = g
 	}
 	p.count(cs.filters, cs.counts, pod, sel)
 	for _, c := range cs.filters {
