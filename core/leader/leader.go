@@ -1,6 +1,7 @@
 package leader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -52,9 +53,9 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) error 
 	for ctx.Err() == nil {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
-			LeaseDuration:   or(cfg.LeaseDuration, LeaseDuration),
-			RenewDeadline:   or(cfg.RenewDeadline, RenewDeadline),
-			RetryPeriod:     or(cfg.RetryPeriod, RetryPeriod),
+			LeaseDuration:   cmp.Or(cfg.LeaseDuration, LeaseDuration),
+			RenewDeadline:   cmp.Or(cfg.RenewDeadline, RenewDeadline),
+			RetryPeriod:     cmp.Or(cfg.RetryPeriod, RetryPeriod),
 			ReleaseOnCancel: true,
 			Name:            cfg.Name,
 			Callbacks: leaderelection.LeaderCallbacks{
@@ -78,11 +79,4 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) error 
 		le.Run(ctx)
 	}
 	return nil
-}
-
-func or(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -158,7 +160,7 @@ func (t *profileTerm) reconcile(ctx context.Context, name string) error {
 	if err != nil {
 		reason := ProfileErrorReason(err)
 		if reason == pluginsv1alpha1.ReasonPluginNotFound {
-			t.queue.AddAfter(name, cmpOr(t.w.Retry, time.Second)) // its WasmPlugin may be loading
+			t.queue.AddAfter(name, cmp.Or(t.w.Retry, time.Second)) // its WasmPlugin may be loading
 		}
 		msg := err.Error()
 		if t.built[name] != nil {
@@ -180,13 +182,6 @@ func (t *profileTerm) reconcile(ctx context.Context, name string) error {
 
 func activeMessage(prof *Profile) string {
 	return fmt.Sprintf("scheduling pods of %s with %d plugins", prof.SchedulerName, len(prof.Plugins))
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // drop retires a profile that is gone or lost its name.
@@ -224,25 +219,12 @@ func (t *profileTerm) setStatus(ctx context.Context, p *pluginsv1alpha1.Schedule
 		st.ObservedGeneration, st.ActiveGeneration = p.Generation, active
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: pluginsv1alpha1.ConditionProfileActive,
 			Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation})
-		if equalStatus(&cur.Status, st) {
+		if equality.Semantic.DeepEqual(&cur.Status, st) { // SetStatusCondition keeps the time of an unchanged condition
 			return nil
 		}
 		cur.Status = *st
 		return t.rc.Put().Resource(profilesResource).Name(p.Name).SubResource("status").Body(cur).Do(ctx).Error()
 	})
-}
-
-func equalStatus(a, b *pluginsv1alpha1.SchedulerProfileStatus) bool {
-	if a.ObservedGeneration != b.ObservedGeneration || a.ActiveGeneration != b.ActiveGeneration || len(a.Conditions) != len(b.Conditions) {
-		return false
-	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
-		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
-			return false
-		}
-	}
-	return true
 }
 
 // setDynamic replaces the profiles from the API (nil: none), which take precedence over the
