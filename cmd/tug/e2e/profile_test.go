@@ -45,7 +45,7 @@ func TestSchedulerProfileHotSwap(t *testing.T) {
 	s := startUp(t, t.TempDir(), "--scheduler-module", module)
 	for _, zone := range []string{"a", "b"} {
 		startProc(t, "tug sim zone "+zone, "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "2", "--prefix", "zone-"+zone,
-			"--labels", "zone="+zone, "--cpu", "4", "--memory", "8Gi", "--heartbeat", "2s")
+			"--labels", "zone="+zone, "--cpu", "16", "--memory", "16Gi", "--heartbeat", "2s")
 	}
 	s.waitKubectl(t, "four hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
 		return strings.Count(strings.TrimSpace(out), "\n") == 3
@@ -57,7 +57,10 @@ func TestSchedulerProfileHotSwap(t *testing.T) {
 	cfg.QPS, cfg.Burst = 100, 100 // above the pace of the pods
 	client := kubernetes.NewForConfigOrDie(cfg)
 
-	// Pods every 100 ms, each remembering when it was created.
+	// Pods every 100 ms, each remembering when it was created. Each asks for 1/64 of a node's
+	// cpu and memory alike: BalancedAllocation then scores every node the same, and one more
+	// pod moves a node's NodeResourcesFit score by more than the score's integer rounding, so
+	// LeastAllocated and MostAllocated alone decide, with no ties but at equal counts.
 	ctx, stop := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	created := map[string]time.Time{}
@@ -71,7 +74,7 @@ func TestSchedulerProfileHotSwap(t *testing.T) {
 			_, err := client.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: name},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx", Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}}}}},
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")}}}}},
 			}, metav1.CreateOptions{})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -116,7 +119,28 @@ func TestSchedulerProfileHotSwap(t *testing.T) {
 		t.Logf("profile generation %d %s %s %v after kubectl apply returned", gen, status, reason, seen.Sub(applied).Round(time.Millisecond))
 		return seen
 	}
-	time.Sleep(2 * time.Second) // LeastAllocated spreads these
+	// grown waits until n pods were created after from and at least a second ago, so that a
+	// phase's window (which ends a second before the next swap) holds n pods however slowly
+	// this machine creates them.
+	grown := func(from time.Time, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			have, before := 0, time.Now().Add(-time.Second)
+			mu.Lock()
+			for _, at := range created {
+				if !at.Before(from) && at.Before(before) {
+					have++
+				}
+			}
+			mu.Unlock()
+			if have >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d pods created since %v", have, from)
+			}
+		}
+	}
 
 	profile := `apiVersion: plugins.tug.dev/v1alpha1
 kind: SchedulerProfile
@@ -130,9 +154,9 @@ spec:
   - name: NodeResourcesFit
     args: {scoringStrategy: {type: MostAllocated}}
 `
-	packed := activeAt(fmt.Sprintf(profile, ""), 1, "True", "Active")
-	time.Sleep(2 * time.Second)
-
+	// The zone filter loads first, while LeastAllocated spreads the first pods: loading it
+	// changes no chain, and compiling it (seconds on a slow machine) then does not stretch
+	// the MostAllocated phase past what one node holds.
 	plugin := fmt.Sprintf(`apiVersion: plugins.tug.dev/v1alpha1
 kind: WasmPlugin
 metadata:
@@ -147,11 +171,14 @@ spec:
 	}
 	s.waitKubectl(t, "the zone filter loaded", []string{"get", "wasmplugin", "zone-filter",
 		`-o=jsonpath={.status.conditions[?(@.type=="Active")].status}`}, func(out string) bool { return out == "True" })
-	zoned := activeAt(fmt.Sprintf(profile, "{name: zone-filter}"), 2, "True", "Active")
-	time.Sleep(2 * time.Second)
+	grown(time.Time{}, 12)
 
+	packed := activeAt(fmt.Sprintf(profile, ""), 1, "True", "Active")
+	grown(packed, 12)
+	zoned := activeAt(fmt.Sprintf(profile, "{name: zone-filter}"), 2, "True", "Active")
+	grown(zoned, 8)
 	refused := activeAt(fmt.Sprintf(profile, "{name: zone-filter}, {name: no-such-filter}"), 3, "False", "PluginNotFound")
-	time.Sleep(2 * time.Second)
+	grown(refused, 8)
 	stop()
 	creating.Wait()
 
@@ -201,11 +228,11 @@ spec:
 		return nodes, n
 	}
 	spread, n := nodesOf(time.Time{}, packed.Add(-time.Second))
-	if n < 8 || len(spread) < 3 {
+	if n < 12 || len(spread) < 3 {
 		t.Errorf("LeastAllocated: %d pods went to %v, want them spread over 3 or more of the 4 nodes", n, spread)
 	}
 	one, n := nodesOf(packed, zoned.Add(-time.Second))
-	if n < 8 || len(one) != 1 {
+	if n < 12 || len(one) != 1 {
 		t.Errorf("MostAllocated: %d pods went to %v, want one node", n, one)
 	}
 	for _, window := range []struct {
@@ -213,7 +240,7 @@ spec:
 		from, to time.Time
 	}{{"with the zone filter", zoned, refused}, {"after a refused profile", refused, time.Now()}} {
 		nodes, n := nodesOf(window.from, window.to)
-		if n < 5 {
+		if n < 8 {
 			t.Errorf("%s: only %d pods", window.what, n)
 		}
 		for node := range nodes {
