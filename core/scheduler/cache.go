@@ -38,6 +38,9 @@ type Cache struct {
 	// list is the node list by id, built by the first reader after a node came or went
 	// (readers hold only the read lock, hence the atomic).
 	list atomic.Pointer[[]NodeRef]
+	// oldest and newest end the nodes' list in order of their last change, so that a delta
+	// walks back from the newest through the changed nodes only, not the whole cluster.
+	oldest, newest *cachedNode
 }
 
 type cachedNode struct {
@@ -47,6 +50,8 @@ type cachedNode struct {
 	json []byte
 	pods map[string]*cachedPod
 	gen  uint64 // last change of the node or its pods
+	// older and newer link the nodes by gen (Cache.oldest … Cache.newest).
+	older, newer *cachedNode
 }
 
 type cachedPod struct {
@@ -106,6 +111,7 @@ func (c *Cache) RemoveNode(name string) {
 	for k := range cn.pods {
 		delete(c.pods, k)
 	}
+	c.unlinkLocked(cn)
 	delete(c.nodes, name)
 	c.list.Store(nil)
 	c.gen++
@@ -118,9 +124,36 @@ func (c *Cache) RemoveNode(name string) {
 	c.ids.free(cn.id)
 }
 
+// touchLocked marks a change of cn: a new generation, and cn moves to the newest end.
 func (c *Cache) touchLocked(cn *cachedNode) {
 	c.gen++
 	cn.gen = c.gen
+	if c.newest == cn {
+		return
+	}
+	c.unlinkLocked(cn)
+	cn.older = c.newest
+	if c.newest != nil {
+		c.newest.newer = cn
+	}
+	c.newest = cn
+	if c.oldest == nil {
+		c.oldest = cn
+	}
+}
+
+func (c *Cache) unlinkLocked(cn *cachedNode) {
+	if cn.older != nil {
+		cn.older.newer = cn.newer
+	} else if c.oldest == cn {
+		c.oldest = cn.newer
+	}
+	if cn.newer != nil {
+		cn.newer.older = cn.older
+	} else if c.newest == cn {
+		c.newest = cn.older
+	}
+	cn.older, cn.newer = nil, nil
 }
 
 // AddPod records a pod the API shows bound to a node (spec.nodeName set); a pod the
@@ -303,9 +336,9 @@ func (c *Cache) deltaLocked(since uint64) Delta {
 	full := since > 0 && since < c.trimmed
 	set := map[uint32]bool{}
 	msg := []byte(`{"set":[`)
-	for _, cn := range c.nodes {
+	for cn := c.newest; cn != nil; cn = cn.older {
 		if cn.gen <= since && !full {
-			continue
+			break // the rest changed earlier still
 		}
 		if len(set) > 0 {
 			msg = append(msg, ',')

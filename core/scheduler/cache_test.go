@@ -3,6 +3,7 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
@@ -244,5 +245,42 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCacheDeltasRandom: instances that apply deltas at random moments, while nodes and pods
+// come, go and move at random, always hold what a fresh instance gets. (Deltas walk the nodes
+// in order of their last change; this is the check that the order is kept right.)
+func TestCacheDeltasRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	c := NewCache(nil)
+	instances := []*instance{newInstance(), newInstance(), newInstance()}
+	for step := range 3000 {
+		n := fmt.Sprintf("n%d", r.IntN(12))
+		switch op := r.IntN(10); {
+		case op < 3:
+			must(t, c.SetNode(node(n)))
+		case op < 4:
+			c.RemoveNode(n)
+		case op < 8:
+			must(t, c.AddPod(boundPod(fmt.Sprintf("p%d", r.IntN(40)), n)))
+		default:
+			c.RemovePod(pod(fmt.Sprintf("p%d", r.IntN(40)), 0))
+		}
+		for _, in := range instances {
+			if r.IntN(4) == 0 {
+				in.apply(t, c)
+			}
+		}
+		if step%100 == 99 {
+			want := newInstance()
+			want.apply(t, c)
+			for i, in := range instances {
+				in.apply(t, c)
+				if got := in.view(); got != want.view() {
+					t.Fatalf("step %d: instance %d holds %s, a fresh one %s", step, i, got, want.view())
+				}
+			}
+		}
 	}
 }
