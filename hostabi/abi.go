@@ -2,11 +2,11 @@ package hostabi
 
 import "strconv"
 
-// Version is the ABI version this package describes: major 1, minor 1 (1.1 added modules
-// hosting several scheduling plugins, ABI.md §4.7).
+// Version is the ABI version this package describes: major 1, minor 2 (1.1 added modules
+// hosting several scheduling plugins, ABI.md §4.7; 1.2 the pre-filter's skips, §4.8).
 const (
 	Major = 1
-	Minor = 1
+	Minor = 2
 	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
 	Version = Major<<16 | Minor
 )
@@ -85,6 +85,10 @@ const (
 	CodeError                        Code = 1
 	CodeUnschedulable                Code = 2
 	CodeUnschedulableAndUnresolvable Code = 3
+	// CodeSkip is the framework's Skip: a pre-filter found nothing for the plugin to do for
+	// the cycle's pod. It never crosses the ABI as a code; it becomes a Skip entry of the
+	// pre-filter verdict (ABI.md §4.8).
+	CodeSkip Code = 5
 )
 
 // String is the framework's name for the code.
@@ -98,6 +102,8 @@ func (c Code) String() string {
 		return "Unschedulable"
 	case CodeUnschedulableAndUnresolvable:
 		return "UnschedulableAndUnresolvable"
+	case CodeSkip:
+		return "Skip"
 	}
 	return "Code(" + strconv.FormatUint(uint64(c), 10) + ")"
 }

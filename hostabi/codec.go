@@ -233,6 +233,18 @@ type PreFilterVerdict struct {
 	Reason string `json:"reason,omitempty"`
 	// Plugin names the hosted plugin whose pre-filter ended the cycle (ABI.md §4.7).
 	Plugin string `json:"plugin,omitempty"`
+	// Skip lists the extension points that have nothing to do for the cycle's pod, with
+	// Code CodeSuccess (ABI.md §4.8, since 1.2).
+	Skip []Skip `json:"skip,omitempty"`
+}
+
+// Skip says a plugin passes every node (Filter) or scores every node alike (Score) for the
+// cycle's pod, so the host need not call it: Plugin names a hosted plugin, and is empty for
+// a module that is one plugin.
+type Skip struct {
+	Plugin string `json:"plugin,omitempty"`
+	Filter bool   `json:"filter,omitempty"`
+	Score  bool   `json:"score,omitempty"`
 }
 
 // HostedPlugin is one scheduling plugin of a module that hosts several (ABI.md §4.7): its

@@ -231,6 +231,7 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 	}
 
 	res := &Result{Diagnosis: &Diagnosis{NumAllNodes: len(nodes), Rejected: map[string]Verdict{}}}
+	var skips skipped
 	if len(nodes) == 0 {
 		return res, nil
 	}
@@ -261,10 +262,11 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 				res.Diagnosis.PreFilter = &Verdict{Plugin: plugin, Code: v.Code, Reason: v.Reason}
 				return res, nil
 			}
+			skips.add(prof, h, v.Skip)
 		}
 	}
 
-	feasible, err := f.filter(ctx, prof, byModule, nodes, res)
+	feasible, err := f.filter(ctx, prof, byModule, nodes, res, skips.filter)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +281,33 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		res.Node = feasible[0].Name // nothing to compare
 		return res, nil
 	}
-	return res, f.score(ctx, prof, byModule, feasible, res)
+	return res, f.score(ctx, prof, byModule, feasible, res, skips.score)
+}
+
+// skipped are the plugins whose pre-filters said they have nothing to do for the cycle's pod
+// (ABI.md §4.8): their filters pass every node, their scores rate every node alike.
+type skipped struct{ filter, score map[*Plugin]bool }
+
+func (s *skipped) add(prof *Profile, h *held, skips []hostabi.Skip) {
+	for _, sk := range skips {
+		for _, p := range prof.Plugins {
+			if p.Module != h.m || (p.Hosted && p.Name != sk.Plugin) || (!p.Hosted && sk.Plugin != "") {
+				continue
+			}
+			if sk.Filter {
+				if s.filter == nil {
+					s.filter = map[*Plugin]bool{}
+				}
+				s.filter[p] = true
+			}
+			if sk.Score {
+				if s.score == nil {
+					s.score = map[*Plugin]bool{}
+				}
+				s.score[p] = true
+			}
+		}
+	}
 }
 
 // numFeasibleNodesToFind is kube-scheduler's: all nodes in small clusters, else a share of
@@ -302,7 +330,7 @@ func numFeasibleNodesToFind(all int, percentage int32) int {
 // filter runs the filter chain over chunks of nodes, starting where the last cycle stopped,
 // until enough feasible nodes are found. Within a chunk each plugin sees only the nodes every
 // earlier plugin passed, so a node's verdict is the first rejection in chain order.
-func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Module]*held, nodes []NodeRef, res *Result) ([]NodeRef, error) {
+func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Module]*held, nodes []NodeRef, res *Result, skip map[*Plugin]bool) ([]NodeRef, error) {
 	want := numFeasibleNodesToFind(len(nodes), prof.PercentageOfNodesToScore)
 	f.mu.Lock()
 	start := f.start % len(nodes)
@@ -320,7 +348,7 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Mod
 		}
 		for _, p := range prof.Plugins {
 			h := byModule[p.Module]
-			if h.skip || !p.Filter || len(chunk) == 0 {
+			if h.skip || !p.Filter || skip[p] || len(chunk) == 0 {
 				continue
 			}
 			export, in, err := h.op(p, hostabi.ExportSchedFilter, hostabi.ExportSchedFilterAt)
@@ -393,7 +421,7 @@ func fail(h *held, point string, err error) error {
 
 // score runs Score and NormalizeScore of every score plugin over the feasible nodes, sums
 // the weighted scores and picks the highest, breaking ties at random.
-func (f *Framework) score(ctx context.Context, prof *Profile, byModule map[*Module]*held, feasible []NodeRef, res *Result) error {
+func (f *Framework) score(ctx context.Context, prof *Profile, byModule map[*Module]*held, feasible []NodeRef, res *Result, skip map[*Plugin]bool) error {
 	ids := make([]uint32, len(feasible))
 	for i, n := range feasible {
 		ids[i] = n.ID
@@ -403,7 +431,7 @@ func (f *Framework) score(ctx context.Context, prof *Profile, byModule map[*Modu
 	res.Scores = map[string]map[string]int64{}
 	for _, p := range prof.Plugins {
 		h := byModule[p.Module]
-		if h.skip || !p.Score {
+		if h.skip || !p.Score || skip[p] {
 			continue
 		}
 		scores, err := scoreWith(ctx, h, p, ids, frame)

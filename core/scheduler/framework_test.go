@@ -22,11 +22,13 @@ type fakePlugin struct {
 	prefilter func(p *corev1.Pod) (hostabi.Code, string)
 	filter    func(p *corev1.Pod, n *corev1.Node) (hostabi.Code, string)
 	score     func(p *corev1.Pod, n *corev1.Node) int64
+	skip      func(p *corev1.Pod) (filter, score bool)
 	normalize bool   // exports tug_sched_normalize
 	failAt    string // an export that answers ERROR
 	setCalls  int    // tug_sched_nodes calls
 	setNodes  int    // node entries received
 	filtered  int    // node ids filtered
+	scored    int    // node ids scored
 }
 
 func (f *fakePlugin) Hosted() []hostabi.HostedPlugin { return nil }
@@ -70,6 +72,12 @@ func (f *fakePlugin) Call(_ context.Context, export string, in []byte) ([]byte, 
 				return out, hostabi.StatusOK, nil
 			}
 		}
+		if f.skip != nil {
+			if filter, score := f.skip(f.pod); filter || score {
+				out, _ := json.Marshal(hostabi.PreFilterVerdict{Skip: []hostabi.Skip{{Filter: filter, Score: score}}})
+				return out, hostabi.StatusOK, nil
+			}
+		}
 	case hostabi.ExportSchedFilter:
 		ids, err := hostabi.DecodeNodeIDs(in)
 		if err != nil {
@@ -95,6 +103,7 @@ func (f *fakePlugin) Call(_ context.Context, export string, in []byte) ([]byte, 
 		scores := make([]int64, len(ids))
 		for i, id := range ids {
 			scores[i] = f.score(f.pod, f.nodes[id])
+			f.scored++
 		}
 		return hostabi.AppendScores(nil, scores), hostabi.StatusOK, nil
 	case hostabi.ExportSchedNormalize:
@@ -325,5 +334,39 @@ func TestFrameworkPercentageOfNodesToScore(t *testing.T) {
 	}
 	if !strings.HasPrefix(first.Node, "n00") {
 		t.Fatalf("chose %s, outside the first 100 nodes", first.Node)
+	}
+}
+
+func TestFrameworkSkips(t *testing.T) {
+	c := NewCache(nil)
+	must(t, c.SetNode(labelled("full", map[string]string{"full": ""})))
+	must(t, c.SetNode(labelled("slow", nil)))
+	must(t, c.SetNode(labelled("fast", map[string]string{"fast": ""})))
+	skipFor := func(p *corev1.Pod) (bool, bool) { return p.Labels["skip"] == "yes", p.Labels["skip"] == "yes" }
+	fit := &fakePlugin{name: "NodeResourcesFit", filter: rejectLabel("full", "Insufficient cpu", hostabi.CodeUnschedulable), skip: skipFor}
+	speed := &fakePlugin{name: "Speed", skip: skipFor, score: func(_ *corev1.Pod, n *corev1.Node) int64 {
+		if _, ok := n.Labels["fast"]; ok {
+			return 90
+		}
+		return 10
+	}}
+	prof := &Profile{Plugins: []*Plugin{fit.plugin(), speed.plugin()}}
+	fw := NewFramework(c, 1)
+	p := pod("web", 0)
+	p.Labels = map[string]string{"skip": "yes"}
+	res, err := fw.Schedule(context.Background(), prof, podJSON(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.filtered != 0 || speed.scored != 0 || res.Feasible != 3 || res.Scores["Speed"] != nil {
+		t.Fatalf("skipped plugins: filtered %d, scored %d nodes; %d feasible, scores %v; want none called, 3 feasible",
+			fit.filtered, speed.scored, res.Feasible, res.Scores)
+	}
+	res, err = fw.Schedule(context.Background(), prof, podJSON(t, pod("web", 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.filtered != 3 || speed.scored != 2 || res.Node != "fast" {
+		t.Fatalf("nothing skipped: filtered %d, scored %d nodes, chose %q; want 3, 2, fast", fit.filtered, speed.scored, res.Node)
 	}
 }

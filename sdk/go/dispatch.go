@@ -142,54 +142,135 @@ func schedNodes(in []byte) (hostabi.Status, []byte) {
 	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "%v", err)
 	}
+	watchers := nodeWatchers()
 	for _, id := range remove {
+		old := reg.nodes.get(id)
 		reg.nodes.remove(id)
+		if old != nil {
+			for _, w := range watchers {
+				w.NodeChanged(old, nil)
+			}
+		}
 	}
 	for _, ni := range set {
+		old := reg.nodes.get(ni.ID)
 		reg.nodes.set(ni)
+		for _, w := range watchers {
+			w.NodeChanged(old, ni)
+		}
 	}
 	reg.nodes.gen++
 	return ok(nil)
 }
 
-// schedPreFilter is tug_sched_prefilter (ABI.md §4.2): it starts a cycle with the pod and
-// runs the PreFilter hooks of the registered filter and score.
+// nodeWatchers are the registered plugins that implement NodeWatcher: the filter and score
+// (once if they are one), and the enabled hosted plugins. Configuration, which decides what
+// is enabled, comes before the first nodes.
+func nodeWatchers() []NodeWatcher {
+	var ws []NodeWatcher
+	if w, ok := reg.filter.(NodeWatcher); ok {
+		ws = append(ws, w)
+	}
+	if w, ok := reg.score.(NodeWatcher); ok && !same(reg.filter, reg.score) {
+		ws = append(ws, w)
+	}
+	for _, h := range reg.hosted {
+		if h.watch != nil && h.enabled {
+			ws = append(ws, h.watch)
+		}
+	}
+	return ws
+}
+
+// schedPreFilter is tug_sched_prefilter (ABI.md §4.2): it starts a cycle with the pod, runs
+// the PreFilter hooks of the registered filter and score and then their PreScore hooks, and
+// answers the first rejection, or the skips (§4.8).
 func schedPreFilter(in []byte) (hostabi.Status, []byte) {
 	if !isScheduler() {
 		return unsupported(hostabi.ExportSchedPreFilter, "RegisterFilter or tug.RegisterScore")
 	}
 	reg.pod, reg.state = nil, nil
+	clear(reg.skipFilter)
+	clear(reg.skipScore)
 	pod, err := DecodePod(in)
 	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "%v", err)
 	}
 	reg.pod, reg.state = pod, &CycleState{}
 	type hook struct {
-		plugin string // for a hosted plugin's verdict
+		plugin string // "" for a module that is one plugin
 		pre    PreFilter
+		filter bool // its Skip skips a Filter
+		score  PreScore
 	}
 	var hooks []hook
-	if p, ok := reg.filter.(PreFilter); ok {
-		hooks = append(hooks, hook{"", p})
-	}
-	if p, ok := reg.score.(PreFilter); ok && !same(reg.filter, reg.score) {
-		hooks = append(hooks, hook{"", p})
+	if len(reg.hosted) == 0 {
+		p, _ := reg.filter.(PreFilter)
+		ps, _ := reg.score.(PreScore)
+		hooks = append(hooks, hook{"", p, reg.filter != nil, ps})
+		if p, ok := reg.score.(PreFilter); ok && !same(reg.filter, reg.score) {
+			hooks = append(hooks, hook{"", p, false, nil})
+		}
 	}
 	for _, h := range reg.hosted {
-		if h.enabled && h.pre != nil {
-			hooks = append(hooks, hook{h.name, h.pre})
+		if h.enabled {
+			ps, _ := h.score.(PreScore)
+			hooks = append(hooks, hook{h.name, h.pre, h.filter != nil, ps})
+		}
+	}
+	var skips []hostabi.Skip
+	verdict := func(st *Status, plugin string) (hostabi.Status, []byte) {
+		out, err := json.Marshal(hostabi.PreFilterVerdict{Code: st.Code(), Reason: st.Message(), Plugin: plugin})
+		if err != nil {
+			return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
+		}
+		return ok(out)
+	}
+	for _, h := range hooks {
+		if h.pre == nil {
+			continue
+		}
+		switch st := h.pre.PreFilter(reg.state, pod); {
+		case st.Code() == CodeSkip:
+			if h.filter {
+				skips = append(skips, hostabi.Skip{Plugin: h.plugin, Filter: true})
+				setSkip(&reg.skipFilter, h.plugin)
+			}
+		case !st.IsSuccess():
+			return verdict(st, h.plugin)
 		}
 	}
 	for _, h := range hooks {
-		if st := h.pre.PreFilter(reg.state, pod); !st.IsSuccess() {
-			out, err := json.Marshal(hostabi.PreFilterVerdict{Code: st.Code(), Reason: st.Message(), Plugin: h.plugin})
-			if err != nil {
-				return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
+		if h.score == nil {
+			continue
+		}
+		switch st := h.score.PreScore(reg.state, pod); {
+		case st.Code() == CodeSkip:
+			if i := len(skips) - 1; i >= 0 && skips[i].Plugin == h.plugin {
+				skips[i].Score = true
+			} else {
+				skips = append(skips, hostabi.Skip{Plugin: h.plugin, Score: true})
 			}
-			return ok(out)
+			setSkip(&reg.skipScore, h.plugin)
+		case !st.IsSuccess():
+			return verdict(NewStatus(CodeError, "PreScore: "+st.Message()), h.plugin)
 		}
 	}
-	return ok(nil)
+	if len(skips) == 0 {
+		return ok(nil)
+	}
+	out, err := json.Marshal(hostabi.PreFilterVerdict{Skip: skips})
+	if err != nil {
+		return fail(hostabi.StatusError, "encode pre-filter verdict: %v", err)
+	}
+	return ok(out)
+}
+
+func setSkip(m *map[string]bool, plugin string) {
+	if *m == nil {
+		*m = map[string]bool{}
+	}
+	(*m)[plugin] = true
 }
 
 // cycleNodes checks a node-list frame and the cycle's pod, and returns the frame's ids.
@@ -224,17 +305,21 @@ func schedFilter(in []byte) (hostabi.Status, []byte) {
 	if reg.filter == nil {
 		return unsupported(hostabi.ExportSchedFilter, "RegisterFilter")
 	}
-	return runFilter(hostabi.ExportSchedFilter, reg.filter, in)
+	return runFilter(hostabi.ExportSchedFilter, reg.filter, in, reg.skipFilter[""])
 }
 
 // runFilter runs filter over a node-list frame. This loop runs once per candidate node, so it
 // reads ids in place, keeps the cycle's values in locals, and calls a FilterFunc directly
 // rather than through its Filter method: in Go's wasm code each call costs tens of
 // nanoseconds.
-func runFilter(export string, filter Filter, in []byte) (hostabi.Status, []byte) {
+func runFilter(export string, filter Filter, in []byte, skipped bool) (hostabi.Status, []byte) {
 	ids, st, out := cycleNodes(export, in)
 	if st != hostabi.StatusOK {
 		return st, out
+	}
+	if skipped { // the pre-filter said every node passes; a host may ask anyway (ABI.md §4.8)
+		reg.out = hostabi.AppendFilterOutput(reg.out[:0], nil)
+		return ok(reg.out)
 	}
 	state, pod, nodes := reg.state, reg.pod, &reg.nodes
 	fn, isFunc := filter.(FilterFunc)
@@ -252,6 +337,9 @@ func runFilter(export string, filter Filter, in []byte) (hostabi.Status, []byte)
 			s = filter.Filter(state, pod, node)
 		}
 		if s != nil && s.code != CodeSuccess {
+			if s.code == CodeSkip {
+				return fail(hostabi.StatusError, "Filter returned Skip for node %s: only PreFilter and PreScore may", node.Name())
+			}
 			rejs = append(rejs, rejection{NodeID: id, Code: s.Code(), Reason: s.Message()})
 		}
 	}
@@ -265,18 +353,26 @@ func schedScore(in []byte) (hostabi.Status, []byte) {
 	if reg.score == nil {
 		return unsupported(hostabi.ExportSchedScore, "RegisterScore")
 	}
-	return runScore(hostabi.ExportSchedScore, reg.score, in)
+	return runScore(hostabi.ExportSchedScore, reg.score, in, reg.skipScore[""])
 }
 
-func runScore(export string, score Score, in []byte) (hostabi.Status, []byte) {
+func runScore(export string, score Score, in []byte, skipped bool) (hostabi.Status, []byte) {
 	ids, st, out := cycleNodes(export, in)
 	if st != hostabi.StatusOK {
 		return st, out
 	}
+	scores := reg.scores[:0]
+	if skipped { // every node alike (ABI.md §4.8): 0, as a skipped score adds nothing
+		for range ids.Len() {
+			scores = append(scores, 0)
+		}
+		reg.scores = scores
+		reg.out = hostabi.AppendScores(reg.out[:0], scores)
+		return ok(reg.out)
+	}
 	state, pod, nodes := reg.state, reg.pod, &reg.nodes
 	fn, isFunc := score.(ScoreFunc)
 	_, normalizes := score.(Normalizer)
-	scores := reg.scores[:0]
 	for i, n := 0, ids.Len(); i < n; i++ {
 		id := ids.At(i)
 		node := nodes.get(id)
@@ -309,10 +405,10 @@ func schedNormalize(in []byte) (hostabi.Status, []byte) {
 	if reg.score == nil {
 		return unsupported(hostabi.ExportSchedNormalize, "RegisterScore")
 	}
-	return runNormalize(reg.score, in)
+	return runNormalize(reg.score, in, reg.skipScore[""])
 }
 
-func runNormalize(score Score, in []byte) (hostabi.Status, []byte) {
+func runNormalize(score Score, in []byte, skipped bool) (hostabi.Status, []byte) {
 	input, err := hostabi.DecodeNormalizeInput(in)
 	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "%v", err)
@@ -328,7 +424,7 @@ func runNormalize(score Score, in []byte) (hostabi.Status, []byte) {
 		}
 		scores[i] = NodeScore{ID: s.NodeID, Name: n.Name(), Score: s.Score}
 	}
-	if nz, ok := score.(Normalizer); ok {
+	if nz, ok := score.(Normalizer); ok && !skipped {
 		if st := nz.NormalizeScore(reg.state, reg.pod, scores); !st.IsSuccess() {
 			return fail(hostabi.StatusError, "normalize scores: %s", st)
 		}

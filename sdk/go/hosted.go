@@ -33,12 +33,14 @@ type hostedPlugin struct {
 	pre     PreFilter
 	norm    Normalizer
 	conf    Configurer
+	watch   NodeWatcher
 	weight  int64
 	enabled bool
 }
 
 // RegisterPlugin adds a named scheduling plugin to a module that hosts several: p implements
-// Filter, Score or both, and may implement PreFilter, Normalizer and Configurer. Plugins keep
+// Filter, Score or both, and may implement PreFilter, PreScore, Normalizer, NodeWatcher and
+// Configurer. Plugins keep
 // the order they are registered in. Call it from init; the module must also import
 // github.com/tugboat-io/tug/sdk/go/kinds/plugins. A module uses either RegisterPlugin or
 // RegisterFilter/RegisterScore, not both.
@@ -49,6 +51,7 @@ func RegisterPlugin(name string, p any) {
 	hp.pre, _ = p.(PreFilter)
 	hp.norm, _ = p.(Normalizer)
 	hp.conf, _ = p.(Configurer)
+	hp.watch, _ = p.(NodeWatcher)
 	if w, ok := p.(Weighted); ok {
 		hp.weight = w.DefaultWeight()
 	}
@@ -152,7 +155,7 @@ func schedFilterAt(in []byte) (hostabi.Status, []byte) {
 	if h.filter == nil {
 		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not filter", hostabi.ExportSchedFilterAt, h.name)
 	}
-	return runFilter(hostabi.ExportSchedFilterAt, h.filter, rest)
+	return runFilter(hostabi.ExportSchedFilterAt, h.filter, rest, reg.skipFilter[h.name])
 }
 
 func schedScoreAt(in []byte) (hostabi.Status, []byte) {
@@ -163,7 +166,7 @@ func schedScoreAt(in []byte) (hostabi.Status, []byte) {
 	if h.score == nil {
 		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not score", hostabi.ExportSchedScoreAt, h.name)
 	}
-	return runScore(hostabi.ExportSchedScoreAt, h.score, rest)
+	return runScore(hostabi.ExportSchedScoreAt, h.score, rest, reg.skipScore[h.name])
 }
 
 func schedNormalizeAt(in []byte) (hostabi.Status, []byte) {
@@ -174,5 +177,5 @@ func schedNormalizeAt(in []byte) (hostabi.Status, []byte) {
 	if h.score == nil {
 		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not score", hostabi.ExportSchedNormalizeAt, h.name)
 	}
-	return runNormalize(h.score, rest)
+	return runNormalize(h.score, rest, reg.skipScore[h.name])
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -586,5 +587,109 @@ func TestNodeCache(t *testing.T) {
 	}
 	if c.Len() != 1 {
 		t.Fatalf("%d nodes cached after one was removed and one replaced, want 1", c.Len())
+	}
+}
+
+// changeLog is a hosted plugin that records the node changes it is told of.
+type changeLog struct{ seen []string }
+
+func (c *changeLog) Filter(*CycleState, *Pod, *NodeInfo) *Status { return nil }
+
+func (c *changeLog) NodeChanged(old, new *NodeInfo) {
+	name := func(ni *NodeInfo) string {
+		if ni == nil {
+			return "-"
+		}
+		return ni.Name()
+	}
+	c.seen = append(c.seen, name(old)+">"+name(new))
+}
+
+func TestNodeWatchers(t *testing.T) {
+	on, off := &changeLog{}, &changeLog{}
+	withRegistry(t, func() {
+		reg.hosted = nil
+		RegisterPlugin("On", on)
+		RegisterPlugin("Off", off)
+	})
+	if st, out := dispatch.Call(hostabi.ExportConfigure, []byte(`{"enabled":["On"]}`)); st != hostabi.StatusOK {
+		t.Fatalf("configure: %v %s", st, out)
+	}
+	for _, in := range []string{
+		`{"set":[{"id":1,"node":{"metadata":{"name":"a"}}},{"id":2,"node":{"metadata":{"name":"b"}}}]}`,
+		`{"set":[{"id":1,"node":{"metadata":{"name":"a2"}}}],"remove":[2,7]}`,
+	} {
+		if st, out := dispatch.Call(hostabi.ExportSchedNodes, []byte(in)); st != hostabi.StatusOK {
+			t.Fatalf("nodes: %v %s", st, out)
+		}
+	}
+	// Removals come before sets within one message; an unknown id is no change.
+	if got := strings.Join(on.seen, " "); got != "->a ->b b>- a>a2" {
+		t.Errorf("the enabled watcher saw %q", got)
+	}
+	if len(off.seen) != 0 {
+		t.Errorf("a disabled plugin was told of changes: %v", off.seen)
+	}
+}
+
+// lazy rejects every node and scores 7, but its PreFilter and PreScore skip both for pods
+// labelled skip=yes.
+type lazy struct{}
+
+func (lazy) PreFilter(_ *CycleState, p *Pod) *Status {
+	if p.Labels["skip"] == "yes" {
+		return Skip
+	}
+	return nil
+}
+
+func (lazy) PreScore(_ *CycleState, p *Pod) *Status {
+	if p.Labels["skip"] == "yes" {
+		return Skip
+	}
+	return nil
+}
+
+func (lazy) Filter(*CycleState, *Pod, *NodeInfo) *Status { return Unschedulable("no") }
+
+func (lazy) Score(*CycleState, *Pod, *NodeInfo) (int64, *Status) { return 7, nil }
+
+func TestSkips(t *testing.T) {
+	withRegistry(t, func() {
+		reg.hosted = nil
+		RegisterPlugin("Lazy", lazy{})
+		RegisterPlugin("ByID", idScore{})
+	})
+	call := func(export string, in []byte) string {
+		t.Helper()
+		st, out := dispatch.Call(export, in)
+		if st != hostabi.StatusOK {
+			t.Fatalf("%s: %v %s", export, st, out)
+		}
+		return string(out)
+	}
+	call(hostabi.ExportSchedNodes, []byte(`{"set":[{"id":1,"node":{"metadata":{"name":"n1"}}},{"id":2,"node":{"metadata":{"name":"n2"}}}]}`))
+	ids := hostabi.AppendNodeIDs(nil, []uint32{1, 2})
+	at := func(i uint32) []byte { return append(hostabi.AppendPluginIndex(nil, i), ids...) }
+	for _, tc := range []struct {
+		pod, verdict string
+		rejected     int
+		scores       []int64
+	}{
+		{`{"metadata":{"name":"p","labels":{"skip":"yes"}}}`, `{"code":0,"skip":[{"plugin":"Lazy","filter":true,"score":true}]}`, 0, []int64{0, 0}},
+		{`{"metadata":{"name":"q"}}`, ``, 2, []int64{7, 7}},
+	} {
+		if got := call(hostabi.ExportSchedPreFilter, []byte(tc.pod)); got != tc.verdict {
+			t.Errorf("%s: verdict %s, want %s", tc.pod, got, tc.verdict)
+		}
+		// A host that calls a skipped plugin anyway gets what skipping means.
+		rejs, err := hostabi.DecodeFilterOutput([]byte(call(hostabi.ExportSchedFilterAt, at(0))))
+		if err != nil || len(rejs) != tc.rejected {
+			t.Errorf("%s: %d rejections (%v), want %d", tc.pod, len(rejs), err, tc.rejected)
+		}
+		scores, err := hostabi.DecodeScores([]byte(call(hostabi.ExportSchedScoreAt, at(0))))
+		if err != nil || !slices.Equal(scores, tc.scores) {
+			t.Errorf("%s: scores %v (%v), want %v", tc.pod, scores, err, tc.scores)
+		}
 	}
 }

@@ -19,6 +19,8 @@ var reg struct {
 	nodes  nodeTable   // resident node state (ABI.md §4.1)
 	pod    *Pod        // the current scheduling cycle's pod, from prefilter
 	state  *CycleState // the current cycle's state
+	// What the cycle's pre-filters skipped: by hosted plugin name, "" for the one plugin.
+	skipFilter, skipScore map[string]bool
 	out    []byte      // the last output, reused
 	rejs   []rejection // filter's rejections, reused
 	scores []int64     // score's scores, reused

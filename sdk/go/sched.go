@@ -23,10 +23,31 @@ type Normalizer interface {
 }
 
 // PreFilter is implemented by a Filter or Score that wants to look at the pod once per
-// scheduling cycle, before any node: to precompute into the CycleState, or to end the cycle
-// for this pod at once with a non-success Status (every node is rejected with it).
+// scheduling cycle, before any node: to precompute into the CycleState, to end the cycle for
+// this pod at once with a rejecting Status (every node is rejected with it), or to return
+// Skip when its Filter would pass every node for this pod (a pod without host ports, for
+// NodePorts), so that the host leaves the Filter out.
 type PreFilter interface {
 	PreFilter(state *CycleState, pod *Pod) *Status
+}
+
+// PreScore is implemented by a Score that can tell, once per cycle and before any node, that
+// it would rate every node alike for this pod (a pod without preferences, say): returning
+// Skip leaves its Score out of the cycle. Any other non-success Status fails the cycle. Unlike
+// the framework's PreScore it runs with the pre-filters, so it sees no nodes; state for
+// scoring is computed in PreFilter.
+type PreScore interface {
+	PreScore(state *CycleState, pod *Pod) *Status
+}
+
+// NodeWatcher is implemented by a Filter or Score that keeps cluster-wide state (counts per
+// topology domain, the nodes holding an image, the nodes with pods that have affinity
+// terms) up to date as nodes change, instead of walking every node in each cycle.
+// NodeChanged is called once for each node the host sets or removes, after the change is
+// applied: old is nil for a node that is new, new is nil for a node that went. A NodeInfo is
+// never changed in place, so old stays as it was.
+type NodeWatcher interface {
+	NodeChanged(old, new *NodeInfo)
 }
 
 // MaxNodeScore is the highest score (the framework's MaxNodeScore); the lowest is 0.

@@ -21,6 +21,9 @@ const (
 	CodeUnschedulable = hostabi.CodeUnschedulable
 	// CodeUnschedulableAndUnresolvable: the node does not fit and preemption cannot help.
 	CodeUnschedulableAndUnresolvable = hostabi.CodeUnschedulableAndUnresolvable
+	// CodeSkip: from PreFilter, the plugin's Filter would pass every node for this pod; from
+	// PreScore, its Score would rate every node alike. The host leaves those calls out.
+	CodeSkip = hostabi.CodeSkip
 )
 
 // Status is the result of a scheduling extension point: a code and the reasons for it. A
@@ -34,10 +37,14 @@ type Status struct {
 // Success is the successful Status: nil.
 var Success *Status
 
+// Skip is the Status a PreFilter or PreScore returns when its plugin has nothing to do for
+// the cycle's pod (ABI.md §4.8); anywhere else it is an error.
+var Skip = &Status{code: CodeSkip}
+
 // NewStatus returns a Status with the code and reasons. A code the ABI does not know is
 // turned into CodeError.
 func NewStatus(code Code, reasons ...string) *Status {
-	if code > CodeUnschedulableAndUnresolvable {
+	if code > CodeUnschedulableAndUnresolvable && code != CodeSkip {
 		reasons = append([]string{fmt.Sprintf("invalid status code %d", uint32(code))}, reasons...)
 		code = CodeError
 	}

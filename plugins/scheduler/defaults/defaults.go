@@ -19,8 +19,8 @@ import (
 // Cheap, decisive filters come first.
 func Register() {
 	tug.RegisterPlugin(nodename.Name, nodename.NodeName{})
-	tug.RegisterPlugin(nodeunschedulable.Name, nodeunschedulable.NodeUnschedulable{})
-	tug.RegisterPlugin(tainttoleration.Name, tainttoleration.TaintToleration{})
+	tug.RegisterPlugin(nodeunschedulable.Name, nodeunschedulable.New())
+	tug.RegisterPlugin(tainttoleration.Name, tainttoleration.New())
 	tug.RegisterPlugin(nodeaffinity.Name, nodeaffinity.NodeAffinity{})
 	tug.RegisterPlugin(nodeports.Name, nodeports.NodePorts{})
 	tug.RegisterPlugin(noderesources.FitName, noderesources.NewFit())

@@ -21,47 +21,30 @@ const (
 )
 
 // ImageLocality is the score. It keeps, across cycles, how many resident nodes hold each
-// image name, updated only when the resident nodes change.
+// image name, updated as nodes change.
 type ImageLocality struct {
-	gen     uint64
-	counted map[uint32]*tug.NodeInfo // the node states the counts include
-	spread  map[string]int           // image name → nodes holding it
-	total   int
+	spread map[string]int // image name → nodes holding it
+	total  int            // resident nodes
+	// The cycle's pod and its containers' image names, normalized once per cycle.
+	pod    *tug.Pod
+	images []string
 }
 
 // New returns the plugin.
 func New() *ImageLocality {
-	return &ImageLocality{counted: map[uint32]*tug.NodeInfo{}, spread: map[string]int{}}
+	return &ImageLocality{spread: map[string]int{}}
 }
 
-// PreFilter brings the image counts up to date with the resident nodes.
-func (p *ImageLocality) PreFilter(*tug.CycleState, *tug.Pod) *tug.Status {
-	if g := tug.NodesGeneration(); g != p.gen || p.gen == 0 {
-		p.recount()
-		p.gen = g
+// NodeChanged moves the image counts from a node's old state to its new one.
+func (p *ImageLocality) NodeChanged(old, new *tug.NodeInfo) {
+	if old != nil {
+		p.count(old, -1)
+		p.total--
 	}
-	return tug.Success
-}
-
-func (p *ImageLocality) recount() {
-	seen := make(map[uint32]bool, len(p.counted))
-	for ni := range tug.Nodes() {
-		seen[ni.ID] = true
-		if old := p.counted[ni.ID]; old != ni {
-			if old != nil {
-				p.count(old, -1)
-			}
-			p.count(ni, 1)
-			p.counted[ni.ID] = ni
-		}
+	if new != nil {
+		p.count(new, 1)
+		p.total++
 	}
-	for id, old := range p.counted {
-		if !seen[id] {
-			p.count(old, -1)
-			delete(p.counted, id)
-		}
-	}
-	p.total = len(p.counted)
 }
 
 func (p *ImageLocality) count(ni *tug.NodeInfo, d int) {
@@ -81,19 +64,12 @@ func (p *ImageLocality) Score(_ *tug.CycleState, pod *tug.Pod, node *tug.NodeInf
 	if p.total == 0 {
 		return 0, tug.Success
 	}
-	sizes := map[string]int64{}
-	for _, img := range node.Node.Status.Images {
-		for _, name := range img.Names {
-			sizes[name] = img.SizeBytes
-		}
-	}
+	p.imagesOf(pod)
 	var sum int64
-	n := 0
-	for _, cs := range [][]tug.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			n++
-			name := normalized(c.Image)
-			if size, ok := sizes[name]; ok {
+	n := len(p.images)
+	if len(node.Node.Status.Images) > 0 {
+		for _, name := range p.images {
+			if size, ok := imageSize(node, name); ok {
 				sum += int64(float64(size) * float64(p.spread[name]) / float64(p.total))
 			}
 		}
@@ -104,6 +80,44 @@ func (p *ImageLocality) Score(_ *tug.CycleState, pod *tug.Pod, node *tug.NodeInf
 		return 0, tug.Success
 	}
 	return tug.MaxNodeScore * (sum - minThreshold) / (maxThreshold - minThreshold), tug.Success
+}
+
+// PreScore skips the score when no node holds any of the pod's images: every node would
+// score 0.
+func (p *ImageLocality) PreScore(_ *tug.CycleState, pod *tug.Pod) *tug.Status {
+	p.imagesOf(pod)
+	for _, name := range p.images {
+		if p.spread[name] > 0 {
+			return tug.Success
+		}
+	}
+	return tug.Skip
+}
+
+// imagesOf normalizes the names of the pod's images, once per cycle.
+func (p *ImageLocality) imagesOf(pod *tug.Pod) {
+	if pod == p.pod {
+		return
+	}
+	p.pod, p.images = pod, p.images[:0]
+	for _, cs := range [2][]tug.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			p.images = append(p.images, normalized(c.Image))
+		}
+	}
+}
+
+// imageSize is the size of the node's image called name (a node lists tens of images, so a
+// scan costs less than building a map per node).
+func imageSize(node *tug.NodeInfo, name string) (int64, bool) {
+	for _, img := range node.Node.Status.Images {
+		for _, n := range img.Names {
+			if n == name {
+				return img.SizeBytes, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // normalized names an image as nodes report it: with ":latest" when it has neither a tag nor

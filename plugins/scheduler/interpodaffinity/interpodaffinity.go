@@ -89,12 +89,26 @@ func (t Term) matches(owner string, p *tug.Pod) bool {
 
 type domain struct{ key, value string }
 
+// byKey holds values per topology domain, grouped by topology key, so that a node is looked
+// up once per key (a node is in one domain of each key) rather than once per domain: with
+// anti-affinity by hostname there are as many domains as nodes.
+type byKey[T any] map[string]map[string]T
+
+func (m byKey[T]) at(d domain) map[string]T {
+	vs := m[d.key]
+	if vs == nil {
+		vs = map[string]T{}
+		m[d.key] = vs
+	}
+	return vs
+}
+
 // cycle is what PreFilter computes for the cycle's pod.
 type cycle struct {
 	pod *tug.Pod
 	aff *affinity
 	// existingAnti: domains where an existing pod's required anti-affinity rejects the pod.
-	existingAnti map[domain]bool
+	existingAnti byKey[bool]
 	// affinityCounts[i]: per domain of the pod's required affinity term i, the existing pods
 	// that match every required affinity term (kube-scheduler counts a pod for the terms only
 	// if it matches all of them).
@@ -105,16 +119,22 @@ type cycle struct {
 	// antiCounts[i]: per domain, existing pods matching the pod's required anti-affinity term i.
 	antiCounts []map[domain]int
 	// scores: preferred (and symmetric) weights per domain.
-	scores map[domain]int64
+	scores byKey[int64]
 }
 
 const stateKey = Name
 
-// InterPodAffinity is the filter and score. Like kube-scheduler's NodeInfo.PodsWithAffinity,
-// it keeps per node state the pods that have affinity terms, parsed, so that a cycle walks
-// every resident pod only when the incoming pod has terms of its own.
+// InterPodAffinity is the filter and score. Like kube-scheduler's HavePodsWithAffinityList,
+// it keeps, as nodes change, the nodes whose pods have affinity terms, with those pods'
+// terms parsed: a cycle visits only those nodes, and walks every resident pod only when the
+// incoming pod has terms of its own.
 type InterPodAffinity struct {
-	nodes tug.NodeCache[[]podWithTerms] // the pods of each node state that have terms
+	withTerms map[uint32]nodeWithTerms
+}
+
+type nodeWithTerms struct {
+	info *tug.NodeInfo
+	pods []podWithTerms
 }
 
 type podWithTerms struct {
@@ -123,27 +143,32 @@ type podWithTerms struct {
 }
 
 // New returns the plugin.
-func New() *InterPodAffinity { return &InterPodAffinity{} }
+func New() *InterPodAffinity { return &InterPodAffinity{withTerms: map[uint32]nodeWithTerms{}} }
 
 func hasTerms(a *affinity) bool {
 	return len(a.PodAffinity.Required)+len(a.PodAffinity.Preferred)+len(a.PodAntiAffinity.Required)+len(a.PodAntiAffinity.Preferred) > 0
 }
 
-// terms returns the node's pods with affinity terms, parsing them on a node state's first
-// visit.
-func (p *InterPodAffinity) terms(ni *tug.NodeInfo) []podWithTerms {
-	return p.nodes.Get(ni, func(ni *tug.NodeInfo) []podWithTerms {
-		var pods []podWithTerms
-		for _, q := range ni.Pods {
-			if len(q.Spec.Affinity) == 0 || q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
-				continue
-			}
-			if qa, err := parse(q); err == nil && hasTerms(qa) {
-				pods = append(pods, podWithTerms{q, qa})
-			}
+// NodeChanged keeps the nodes with pods that have affinity terms, parsing a changed node's.
+func (p *InterPodAffinity) NodeChanged(old, new *tug.NodeInfo) {
+	if old != nil {
+		delete(p.withTerms, old.ID)
+	}
+	if new == nil {
+		return
+	}
+	var pods []podWithTerms
+	for _, q := range new.Pods {
+		if len(q.Spec.Affinity) == 0 || q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
+			continue
 		}
-		return pods
-	})
+		if qa, err := parse(q); err == nil && hasTerms(qa) {
+			pods = append(pods, podWithTerms{q, qa})
+		}
+	}
+	if len(pods) > 0 {
+		p.withTerms[new.ID] = nodeWithTerms{new, pods}
+	}
 }
 
 // PreFilter collects what Filter and Score need per topology domain: from the pods with
@@ -154,7 +179,7 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 		return tug.UnschedulableAndUnresolvable(err.Error())
 	}
 	own := hasTerms(aff)
-	c := &cycle{pod: pod, aff: aff, existingAnti: map[domain]bool{}, scores: map[domain]int64{}}
+	c := &cycle{pod: pod, aff: aff, existingAnti: byKey[bool]{}, scores: byKey[int64]{}}
 	req, anti := aff.PodAffinity.Required, aff.PodAntiAffinity.Required
 	c.affinityCounts = make([]map[domain]int, len(req))
 	for i := range req {
@@ -164,18 +189,14 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 	for i := range anti {
 		c.antiCounts[i] = map[domain]int{}
 	}
-	for ni := range tug.Nodes() {
-		nodeLabels := ni.Node.Labels
-		at := func(key string) (domain, bool) {
-			v, ok := nodeLabels[key]
-			return domain{key, v}, ok
-		}
-		// Existing pods' terms towards the pod: required anti-affinity, and their preferences.
-		for _, pt := range p.terms(ni) {
+	// Existing pods' terms towards the pod: required anti-affinity, and their preferences.
+	for _, nt := range p.withTerms {
+		at := domainAt(nt.info)
+		for _, pt := range nt.pods {
 			q, qa := pt.pod, pt.aff
 			for _, t := range qa.PodAntiAffinity.Required {
 				if d, ok := at(t.TopologyKey); ok && t.matches(q.Namespace, pod) {
-					c.existingAnti[d] = true
+					c.existingAnti.at(d)[d.value] = true
 				}
 			}
 			for _, t := range qa.PodAffinity.Required {
@@ -188,10 +209,17 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 				c.addScore(at, wt.Term, q.Namespace, pod, -wt.Weight)
 			}
 		}
-		if !own {
-			continue
+	}
+	if !own {
+		state.Write(stateKey, c)
+		if len(c.existingAnti) == 0 {
+			return tug.Skip // nothing required of or against the pod
 		}
-		// The pod's own terms, over every pod.
+		return tug.Success
+	}
+	// The pod's own terms, over every pod.
+	for ni := range tug.Nodes() {
+		at := domainAt(ni)
 		for _, q := range ni.Pods {
 			if q.Status.Phase == "Succeeded" || q.Status.Phase == "Failed" {
 				continue
@@ -221,6 +249,26 @@ func (p *InterPodAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.S
 	return tug.Success
 }
 
+// domainAt returns what ni's domain of a topology key is, if it has one.
+func domainAt(ni *tug.NodeInfo) func(key string) (domain, bool) {
+	return func(key string) (domain, bool) {
+		v, ok := ni.Node.Labels[key]
+		return domain{key, v}, ok
+	}
+}
+
+// PreScore skips the score when no preference, the pod's or an existing pod's, touches it.
+func (*InterPodAffinity) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.Status {
+	c, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	if len(c.scores) == 0 {
+		return tug.Skip
+	}
+	return tug.Success
+}
+
 // addScore adds weight to the domain of the node at() describes when term (written in
 // namespace owner) selects target.
 func (c *cycle) addScore(at func(string) (domain, bool), t Term, owner string, target *tug.Pod, weight int64) {
@@ -228,7 +276,7 @@ func (c *cycle) addScore(at func(string) (domain, bool), t Term, owner string, t
 		return
 	}
 	if d, ok := at(t.TopologyKey); ok && t.matches(owner, target) {
-		c.scores[d] += weight
+		c.scores.at(d)[d.value] += weight
 	}
 }
 
@@ -260,8 +308,8 @@ func (*InterPodAffinity) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.Nod
 			return tug.Unschedulable(ErrReasonAntiAffinityRulesNotMatch)
 		}
 	}
-	for d := range c.existingAnti {
-		if v, ok := nl[d.key]; ok && v == d.value {
+	for key, values := range c.existingAnti {
+		if v, ok := nl[key]; ok && values[v] {
 			return tug.Unschedulable(ErrReasonExistingAntiAffinityRulesNotMatch)
 		}
 	}
@@ -286,9 +334,9 @@ func (*InterPodAffinity) Score(state *tug.CycleState, _ *tug.Pod, node *tug.Node
 		return 0, st
 	}
 	var s int64
-	for d, w := range c.scores {
-		if v, ok := node.Node.Labels[d.key]; ok && v == d.value {
-			s += w
+	for key, values := range c.scores {
+		if v, ok := node.Node.Labels[key]; ok {
+			s += values[v]
 		}
 	}
 	return s, tug.Success

@@ -31,6 +31,21 @@ func (NodeAffinity) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 		return tug.UnschedulableAndUnresolvable(err.Error())
 	}
 	state.Write(stateKey, ps)
+	if len(ps.NodeSelector) == 0 && ps.Required == nil {
+		return tug.Skip // every node passes
+	}
+	return tug.Success
+}
+
+// PreScore skips the score for a pod without preferred terms.
+func (NodeAffinity) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.Status {
+	ps, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	if len(ps.Preferred) == 0 {
+		return tug.Skip
+	}
 	return tug.Success
 }
 

@@ -53,7 +53,11 @@ type NodePorts struct{}
 
 // PreFilter collects the pod's host ports once per cycle.
 func (NodePorts) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
-	state.Write(stateKey, hostPorts(pod))
+	ports := hostPorts(pod)
+	state.Write(stateKey, ports)
+	if len(ports) == 0 {
+		return tug.Skip // nothing to conflict with
+	}
 	return tug.Success
 }
 

@@ -51,17 +51,68 @@ type FitConfig struct {
 // of the resident pods' requests (actual for fitting, non-zero for scoring).
 type nodeState struct {
 	info      *tug.NodeInfo
-	alloc     Resources
-	requested Resources
-	nonZero   Resources
+	alloc     amounts
+	requested amounts
+	nonZero   amounts
 	pods      int64
+	hasPods   bool   // the node's allocatable lists pods
 	err       string // a malformed quantity on the node or one of its pods
 }
 
 // podState is the cycle's pod's requests, and the resources Filter checks, in order.
 type podState struct {
-	req, nonZero Resources
+	req, nonZero amounts
 	check        []string
+}
+
+// amounts are Resources laid out for the per-node path, which runs for thousands of nodes a
+// cycle: cpu, memory and pods in fields, other resources (rare) in a map.
+type amounts struct {
+	cpu, memory, pods int64
+	other             Resources
+}
+
+func amountsOf(r Resources) amounts {
+	a := amounts{cpu: r["cpu"], memory: r["memory"], pods: r["pods"]}
+	for k, v := range r {
+		if k != "cpu" && k != "memory" && k != "pods" {
+			if a.other == nil {
+				a.other = Resources{}
+			}
+			a.other[k] = v
+		}
+	}
+	return a
+}
+
+func (a *amounts) get(name string) int64 {
+	switch name {
+	case "cpu":
+		return a.cpu
+	case "memory":
+		return a.memory
+	case "pods":
+		return a.pods
+	}
+	return a.other[name]
+}
+
+func (a *amounts) add(r Resources) {
+	for k, v := range r {
+		switch k {
+		case "cpu":
+			a.cpu += v
+		case "memory":
+			a.memory += v
+		case "pods":
+			a.pods += v
+		default:
+			if a.other == nil {
+				a.other = Resources{}
+			}
+			a.other[k] += v
+		}
+	}
 }
 
 const fitStateKey = FitName
@@ -126,13 +177,23 @@ func (f *Fit) state(node *tug.NodeInfo) *nodeState {
 	return s
 }
 
+// NodeChanged forgets the sums of a node that went (a changed node's are computed anew on
+// its first use).
+func (f *Fit) NodeChanged(old, new *tug.NodeInfo) {
+	if new == nil {
+		delete(f.nodes, old.ID)
+	}
+}
+
 func nodeStateOf(node *tug.NodeInfo) *nodeState {
-	s := &nodeState{info: node, requested: Resources{}, nonZero: Resources{}}
-	var err error
-	if s.alloc, err = listAmounts(node.Node.Status.Allocatable); err != nil {
+	s := &nodeState{info: node}
+	alloc, err := listAmounts(node.Node.Status.Allocatable)
+	if err != nil {
 		s.err = "node has a malformed allocatable: " + err.Error()
 		return s
 	}
+	s.alloc = amountsOf(alloc)
+	_, s.hasPods = alloc["pods"]
 	for _, p := range node.Pods {
 		if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
 			continue
@@ -157,7 +218,7 @@ func (f *Fit) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 		return tug.UnschedulableAndUnresolvable("pod has a malformed resource request: " + err.Error())
 	}
 	nz, _ := PodRequest(pod, true)
-	ps := &podState{req: req, nonZero: nz}
+	ps := &podState{req: amountsOf(req), nonZero: amountsOf(nz)}
 	for _, name := range checkOrder(req) {
 		if req[name] > 0 && name != "pods" && !slices.Contains(f.cfg.IgnoredResources, name) {
 			ps.check = append(ps.check, name)
@@ -184,15 +245,26 @@ func (f *Fit) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug
 	if ns.err != "" {
 		return tug.UnschedulableAndUnresolvable(ns.err)
 	}
-	if allowed, ok := ns.alloc["pods"]; ok && ns.pods+1 > allowed {
+	if ns.hasPods && ns.pods+1 > ns.alloc.pods {
 		return tug.Unschedulable("Too many pods")
 	}
 	for _, name := range ps.check {
-		if ns.alloc[name] < ns.requested[name]+ps.req[name] {
-			return tug.Unschedulable("Insufficient " + name)
+		if ns.alloc.get(name) < ns.requested.get(name)+ps.req.get(name) {
+			return tug.Unschedulable(insufficient(name))
 		}
 	}
 	return tug.Success
+}
+
+// insufficient is Filter's reason for a resource, without building the common ones.
+func insufficient(name string) string {
+	switch name {
+	case "cpu":
+		return "Insufficient cpu"
+	case "memory":
+		return "Insufficient memory"
+	}
+	return "Insufficient " + name
 }
 
 // checkOrder is cpu, memory, then the other requested resources by name.
@@ -223,11 +295,11 @@ func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int6
 	s := &f.cfg.ScoringStrategy
 	var sum, weights int64
 	for _, rw := range s.Resources {
-		alloc := ns.alloc[rw.Name]
-		if alloc == 0 || (extended(rw.Name) && ps.req[rw.Name] == 0) {
+		alloc := ns.alloc.get(rw.Name)
+		if alloc == 0 || (extended(rw.Name) && ps.req.get(rw.Name) == 0) {
 			continue
 		}
-		requested := ns.nonZero[rw.Name] + ps.nonZero[rw.Name]
+		requested := ns.nonZero.get(rw.Name) + ps.nonZero.get(rw.Name)
 		var score int64
 		switch s.Type {
 		case LeastAllocated:
@@ -270,6 +342,9 @@ func shapeScore(shape []ShapePoint, u int64) int64 {
 	return shape[len(shape)-1].Score * scale
 }
 
+// NodeChanged forgets the sums of a node that went.
+func (b *BalancedAllocation) NodeChanged(old, new *tug.NodeInfo) { b.fit.NodeChanged(old, new) }
+
 // BalancedAllocation is NodeResourcesBalancedAllocation: nodes where cpu and memory would be
 // used in equal shares (with the pod) score higher — 100 × (1 − their standard deviation).
 // As in kube-scheduler, the shares are of what pods request (not the scoring defaults Fit
@@ -292,6 +367,19 @@ func (b *BalancedAllocation) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug
 	return b.fit.PreFilter(state, pod)
 }
 
+// PreScore skips the score for a pod that requests neither cpu nor memory: it would score 0
+// everywhere.
+func (b *BalancedAllocation) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.Status {
+	ps, st := podFromState(state)
+	if st != nil {
+		return st
+	}
+	if ps.req.cpu == 0 && ps.req.memory == 0 {
+		return tug.Skip
+	}
+	return tug.Success
+}
+
 // Score is 100 × (1 − std) over the cpu and memory fractions the node would be at.
 func (b *BalancedAllocation) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
 	ps, st := podFromState(state)
@@ -302,20 +390,14 @@ func (b *BalancedAllocation) Score(state *tug.CycleState, _ *tug.Pod, node *tug.
 	if ns.err != "" {
 		return 0, tug.Success
 	}
-	if ps.req["cpu"] == 0 && ps.req["memory"] == 0 {
+	if ps.req.cpu == 0 && ps.req.memory == 0 {
 		return 0, tug.Success
 	}
-	var fr []float64
-	for _, r := range []string{"cpu", "memory"} {
-		alloc := ns.alloc[r]
-		if alloc == 0 {
-			continue
-		}
-		fr = append(fr, min(float64(ns.requested[r]+ps.req[r])/float64(alloc), 1))
-	}
 	var std float64
-	if len(fr) == 2 {
-		std = max(fr[0]-fr[1], fr[1]-fr[0]) / 2
+	if ns.alloc.cpu != 0 && ns.alloc.memory != 0 {
+		cpu := min(float64(ns.requested.cpu+ps.req.cpu)/float64(ns.alloc.cpu), 1)
+		mem := min(float64(ns.requested.memory+ps.req.memory)/float64(ns.alloc.memory), 1)
+		std = max(cpu-mem, mem-cpu) / 2
 	}
 	return int64((1 - std) * tug.MaxNodeScore), tug.Success
 }

@@ -90,7 +90,7 @@ func (p *PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.
 	cs := &cycleState{counts: map[pair]int{}, scoreCounts: map[pair]int{}, nodes: map[uint32]*tug.NodeInfo{}}
 	state.Write(stateKey, cs)
 	if len(pod.Spec.TopologySpreadConstraints) == 0 {
-		return tug.Success
+		return tug.Skip
 	}
 	var all []Constraint
 	if err := json.Unmarshal(pod.Spec.TopologySpreadConstraints, &all); err != nil {
@@ -124,6 +124,21 @@ func (p *PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.
 		cs.minMatch = append(cs.minMatch, min)
 	}
 	p.count(cs.scorers, cs.scoreCounts, pod, sel)
+	if len(cs.filters) == 0 {
+		return tug.Skip
+	}
+	return tug.Success
+}
+
+// PreScore skips the score for a pod without ScheduleAnyway constraints.
+func (*PodTopologySpread) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.Status {
+	cs, st := fromState(state)
+	if st != nil {
+		return st
+	}
+	if len(cs.scorers) == 0 {
+		return tug.Skip
+	}
 	return tug.Success
 }
 
