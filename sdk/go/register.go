@@ -16,14 +16,14 @@ var reg struct {
 	reconcile Reconciler
 	hosted    []hostedPlugin // RegisterPlugin's, in order
 
-	nodes  nodeTable   // resident node state (ABI.md §4.1)
-	pod    *Pod        // the current scheduling cycle's pod, from prefilter
-	state  *CycleState // the current cycle's state
+	nodes nodeTable   // resident node state (ABI.md §4.1)
+	pod   *Pod        // the current scheduling cycle's pod, from prefilter
+	state *CycleState // the current cycle's state
 	// What the cycle's pre-filters skipped: by hosted plugin name, "" for the one plugin.
 	skipFilter, skipScore map[string]bool
-	out    []byte      // the last output, reused
-	rejs   []rejection // filter's rejections, reused
-	scores []int64     // score's scores, reused
+	out                   []byte      // the last output, reused
+	rejs                  []rejection // filter's rejections, reused
+	scores                []int64     // score's scores, reused
 }
 
 // RegisterConfigure makes f receive the plugin's configuration (the config of its
