@@ -127,7 +127,7 @@ func (s *Scheduler) run(ctx context.Context) error {
 	s.cache = NewCache(nil)
 	s.fw = NewFramework(s.cache, uint64(time.Now().UnixNano()))
 	s.termMu.Unlock()
-	factory := informers.NewSharedInformerFactory(s.client, 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(stripManagedFields))
 	pods := factory.Core().V1().Pods().Informer()
 	s.termMu.Lock()
 	s.pods = pods
@@ -222,6 +222,16 @@ func (s *Scheduler) Nodes() []NodeRef {
 	c := s.cache
 	s.termMu.Unlock()
 	return c.Nodes()
+}
+
+// stripManagedFields drops what server-side apply keeps on every object and no scheduling
+// decision reads, as kube-scheduler's informers do: the cache and every plugin instance would
+// otherwise keep, and decode, a second copy of each object's fields.
+func stripManagedFields(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return o, nil
 }
 
 func tombstoned(o any) any {

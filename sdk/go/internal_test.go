@@ -693,3 +693,25 @@ func TestSkips(t *testing.T) {
 		}
 	}
 }
+
+// A node resent with one pod more keeps the Node and the pod it had, decoded once.
+func TestNodeChangesReuseUnchangedObjects(t *testing.T) {
+	withRegistry(t, func() { reg.filter = FilterFunc(func(*CycleState, *Pod, *NodeInfo) *Status { return nil }) })
+	const node, a, b = `{"metadata":{"name":"n"}}`, `{"metadata":{"name":"a"}}`, `{"metadata":{"name":"b"}}`
+	send := func(msg string) *NodeInfo {
+		t.Helper()
+		if st, out := dispatch.Call(hostabi.ExportSchedNodes, []byte(msg)); st != hostabi.StatusOK {
+			t.Fatalf("nodes: %v %s", st, out)
+		}
+		return reg.nodes.get(1)
+	}
+	first := send(`{"set":[{"id":1,"node":` + node + `,"pods":[` + a + `]}]}`)
+	second := send(`{"set":[{"id":1,"node":` + node + `,"pods":[` + b + `,` + a + `]}]}`)
+	if second == first || second.Node != first.Node || second.Pods[1] != first.Pods[0] || second.Pods[0].Name != "b" {
+		t.Fatalf("the node and pod a were decoded again, or b is wrong: %+v", second)
+	}
+	third := send(`{"set":[{"id":1,"node":{"metadata":{"name":"n","labels":{"x":"y"}}},"pods":[` + a + `]}]}`)
+	if third.Node == first.Node || third.Node.Labels["x"] != "y" || third.Pods[0] != first.Pods[0] {
+		t.Fatalf("a changed node kept its old state, or its unchanged pod was decoded again: %+v", third)
+	}
+}

@@ -1,9 +1,11 @@
 package tug
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 	"slices"
+	"unsafe"
 
 	"github.com/tugboat-io/tug/sdk/go/internal/jsonread"
 )
@@ -95,7 +97,7 @@ func decodeNodeChanges(in []byte) (set []*NodeInfo, remove []uint32, err error) 
 		case "set":
 			if r.Begin('[') {
 				for r.Next(']') {
-					ni, err := readNodeEntry(r)
+					ni, err := readNodeEntry(r, reg.nodes.get)
 					if err != nil {
 						return nil, nil, err
 					}
@@ -118,11 +120,24 @@ func decodeNodeChanges(in []byte) (set []*NodeInfo, remove []uint32, err error) 
 	return set, remove, nil
 }
 
-// readNodeEntry reads one {"id", "node", "pods"} entry of node changes.
-func readNodeEntry(r *jsonread.Reader) (*NodeInfo, error) {
+// readNodeEntry reads one {"id", "node", "pods"} entry of node changes. A host resends a
+// node whole when one of its pods changes, so the Node and the pods whose JSON is what the
+// id's current state was decoded from are kept, not decoded again: resident returns that
+// state.
+func readNodeEntry(r *jsonread.Reader, resident func(id uint32) *NodeInfo) (*NodeInfo, error) {
 	ni := &NodeInfo{}
 	var hasID bool
 	var err error
+	var old *NodeInfo
+	var oldPods map[string]*Pod // by their JSON, built on the first pod
+	// ABI.md §4.1 does not order an entry's fields; the id comes first in practice, and a
+	// node or pods before it are merely decoded.
+	lookup := func() *NodeInfo {
+		if old == nil && hasID {
+			old = resident(ni.ID)
+		}
+		return old
+	}
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {
@@ -131,6 +146,10 @@ func readNodeEntry(r *jsonread.Reader) (*NodeInfo, error) {
 			case "node":
 				raw := r.Skip()
 				if r.Err() != nil {
+					break
+				}
+				if o := lookup(); o != nil && bytes.Equal(o.Node.Raw, raw) {
+					ni.Node = o.Node
 					break
 				}
 				if ni.Node, err = DecodeNode(raw); err != nil {
@@ -143,6 +162,18 @@ func readNodeEntry(r *jsonread.Reader) (*NodeInfo, error) {
 						raw := r.Skip()
 						if r.Err() != nil {
 							break
+						}
+						if o := lookup(); o != nil && oldPods == nil {
+							oldPods = make(map[string]*Pod, len(o.Pods))
+							for _, p := range o.Pods {
+								// Keyed by the JSON in place: inputs are never written after
+								// they arrive (every tug_alloc is a fresh region).
+								oldPods[unsafe.String(unsafe.SliceData(p.Raw), len(p.Raw))] = p
+							}
+						}
+						if p := oldPods[string(raw)]; p != nil {
+							ni.Pods = append(ni.Pods, p)
+							continue
 						}
 						p, err := DecodePod(raw)
 						if err != nil {
@@ -175,12 +206,12 @@ func readNodeEntry(r *jsonread.Reader) (*NodeInfo, error) {
 }
 
 // NodeCache keeps a value derived from each resident node, for a plugin that keeps per-node
-// state across cycles (the pods with affinity terms, match counts): the value is derived
-// again only when the node's NodeInfo is replaced, and dropped when the node goes. The zero
-// value is ready to use.
+// state across cycles (the sums of its pods' requests, match counts): the value is derived
+// again only when the node's NodeInfo is replaced. Lookups index by node id, as the SDK's
+// node table does, since they run once per node per cycle. The zero value is ready to use.
 type NodeCache[T any] struct {
-	entries map[uint32]nodeCached[T]
-	gen     uint64 // NodesGeneration when entries were last pruned
+	dense  []nodeCached[T]
+	sparse map[uint32]nodeCached[T]
 }
 
 type nodeCached[T any] struct {
@@ -190,26 +221,41 @@ type nodeCached[T any] struct {
 
 // Get returns ni's value, calling derive if ni is new to the cache.
 func (c *NodeCache[T]) Get(ni *NodeInfo, derive func(*NodeInfo) T) T {
-	if c.gen != reg.nodes.gen {
-		// Once per change of the resident nodes: drop what belongs to replaced or removed
-		// node states, by lookup rather than by walking the cluster.
-		for id, e := range c.entries {
-			if reg.nodes.get(id) != e.info {
-				delete(c.entries, id)
-			}
+	if ni.ID < maxDense {
+		if ni.ID < uint32(len(c.dense)) && c.dense[ni.ID].info == ni {
+			return c.dense[ni.ID].v
 		}
-		c.gen = reg.nodes.gen
+		for uint32(len(c.dense)) <= ni.ID {
+			c.dense = append(c.dense, nodeCached[T]{})
+		}
+		v := derive(ni)
+		c.dense[ni.ID] = nodeCached[T]{info: ni, v: v}
+		return v
 	}
-	if e, ok := c.entries[ni.ID]; ok && e.info == ni {
+	if e, ok := c.sparse[ni.ID]; ok && e.info == ni {
 		return e.v
 	}
 	v := derive(ni)
-	if c.entries == nil {
-		c.entries = map[uint32]nodeCached[T]{}
+	if c.sparse == nil {
+		c.sparse = map[uint32]nodeCached[T]{}
 	}
-	c.entries[ni.ID] = nodeCached[T]{info: ni, v: v}
+	c.sparse[ni.ID] = nodeCached[T]{info: ni, v: v}
 	return v
 }
 
-// Len is how many nodes have a value.
-func (c *NodeCache[T]) Len() int { return len(c.entries) }
+// Len is how many resident nodes have a value: values of replaced or removed node states do
+// not count (their memory is reused when their id is).
+func (c *NodeCache[T]) Len() int {
+	n := 0
+	for id, e := range c.dense {
+		if e.info != nil && reg.nodes.get(uint32(id)) == e.info {
+			n++
+		}
+	}
+	for id, e := range c.sparse {
+		if reg.nodes.get(id) == e.info {
+			n++
+		}
+	}
+	return n
+}

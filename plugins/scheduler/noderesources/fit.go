@@ -120,13 +120,17 @@ const fitStateKey = FitName
 // Fit is NodeResourcesFit.
 type Fit struct {
 	cfg   FitConfig
-	nodes map[uint32]*nodeState
+	nodes tug.NodeCache[*nodeState]
+	// The cycle whose pod state ps is: read from the CycleState once per cycle rather than
+	// once per node.
+	cycle *tug.CycleState
+	ps    *podState
 }
 
 // NewFit returns a Fit with kube-scheduler's defaults: LeastAllocated over cpu and memory,
 // weight 1 each.
 func NewFit() *Fit {
-	f := &Fit{nodes: map[uint32]*nodeState{}}
+	f := &Fit{}
 	f.cfg.ScoringStrategy.Type = LeastAllocated
 	f.cfg.ScoringStrategy.Resources = []ResourceWeight{{"cpu", 1}, {"memory", 1}}
 	return f
@@ -169,20 +173,20 @@ func (f *Fit) Configure(raw []byte) error {
 // state returns the sums for a node state, computing them the first time it is seen (the SDK
 // replaces a NodeInfo when its node or pods change).
 func (f *Fit) state(node *tug.NodeInfo) *nodeState {
-	if s := f.nodes[node.ID]; s != nil && s.info == node {
-		return s
-	}
-	s := nodeStateOf(node)
-	f.nodes[node.ID] = s
-	return s
+	return f.nodes.Get(node, nodeStateOf)
 }
 
-// NodeChanged forgets the sums of a node that went (a changed node's are computed anew on
-// its first use).
-func (f *Fit) NodeChanged(old, new *tug.NodeInfo) {
-	if new == nil {
-		delete(f.nodes, old.ID)
+// pod is the cycle's pod state.
+func (f *Fit) pod(state *tug.CycleState) (*podState, *tug.Status) {
+	if state == f.cycle {
+		return f.ps, nil
 	}
+	ps, st := podFromState(state)
+	if st != nil {
+		return nil, st
+	}
+	f.cycle, f.ps = state, ps
+	return ps, nil
 }
 
 func nodeStateOf(node *tug.NodeInfo) *nodeState {
@@ -237,7 +241,7 @@ func podFromState(state *tug.CycleState) (*podState, *tug.Status) {
 // name). Only resources the pod requests are checked. Kubernetes reports every short
 // resource; one reason per node keeps FailedScheduling's counts per reason exact.
 func (f *Fit) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug.Status {
-	ps, st := podFromState(state)
+	ps, st := f.pod(state)
 	if st != nil {
 		return st
 	}
@@ -284,7 +288,7 @@ func checkOrder(r Resources) []string {
 // extended resources the pod does not request, as in kube-scheduler (a GPU node is not
 // preferred for a pod that wants no GPU because its GPUs are free).
 func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
-	ps, st := podFromState(state)
+	ps, st := f.pod(state)
 	if st != nil {
 		return 0, st
 	}
@@ -342,9 +346,6 @@ func shapeScore(shape []ShapePoint, u int64) int64 {
 	return shape[len(shape)-1].Score * scale
 }
 
-// NodeChanged forgets the sums of a node that went.
-func (b *BalancedAllocation) NodeChanged(old, new *tug.NodeInfo) { b.fit.NodeChanged(old, new) }
-
 // BalancedAllocation is NodeResourcesBalancedAllocation: nodes where cpu and memory would be
 // used in equal shares (with the pod) score higher — 100 × (1 − their standard deviation).
 // As in kube-scheduler, the shares are of what pods request (not the scoring defaults Fit
@@ -382,7 +383,7 @@ func (b *BalancedAllocation) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.St
 
 // Score is 100 × (1 − std) over the cpu and memory fractions the node would be at.
 func (b *BalancedAllocation) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int64, *tug.Status) {
-	ps, st := podFromState(state)
+	ps, st := b.fit.pod(state)
 	if st != nil {
 		return 0, st
 	}
