@@ -48,6 +48,8 @@ const (
 	ExportSchedFilterAt    = "tug_sched_filter_at"
 	ExportSchedScoreAt     = "tug_sched_score_at"
 	ExportSchedNormalizeAt = "tug_sched_normalize_at"
+	// Since 1.2: a hosted plugin that chooses among preemption candidates (ABI.md §4.9).
+	ExportSchedPostFilterAt = "tug_sched_postfilter_at"
 )
 
 // Status is what an operation export returns.

@@ -254,11 +254,31 @@ type HostedPlugin struct {
 	Filter    bool   `json:"filter,omitempty"`
 	Score     bool   `json:"score,omitempty"`
 	Normalize bool   `json:"normalize,omitempty"`
-	// PostFilter says the plugin chooses among preemption candidates (ABI.md §4.8).
+	// PostFilter says the plugin chooses among preemption candidates (ABI.md §4.9).
 	PostFilter bool `json:"postFilter,omitempty"`
 	// Weight is the plugin's default score weight (1..100; 0 or absent means 1), which a
 	// profile may override.
 	Weight int64 `json:"weight,omitempty"`
+}
+
+// PostFilterInput is the input of tug_sched_postfilter_at after the plugin index (ABI.md
+// §4.9): the nodes where the cycle's pod would fit if some of their pods were gone.
+type PostFilterInput struct {
+	Candidates []Candidate `json:"candidates"`
+}
+
+// Candidate is one node of PostFilterInput and the pods ("namespace/name", resident on it)
+// that would have to go.
+type Candidate struct {
+	Node    uint32   `json:"node"`
+	Victims []string `json:"victims"`
+}
+
+// PostFilterOutput is tug_sched_postfilter_at's answer: the index of the chosen candidate,
+// or -1 and why none is.
+type PostFilterOutput struct {
+	Candidate int    `json:"candidate"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // HostedPlugins is the output of tug_sched_plugins.

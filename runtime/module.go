@@ -155,8 +155,10 @@ func (m *Module) checkHosted(out []byte) ([]hostabi.HostedPlugin, error) {
 			return nil, fmt.Errorf("plugin %d has no name", i)
 		case seen[p.Name]:
 			return nil, fmt.Errorf("plugin %q is listed twice", p.Name)
-		case !p.Filter && !p.Score:
-			return nil, fmt.Errorf("plugin %q neither filters nor scores", p.Name)
+		case !p.Filter && !p.Score && !p.PostFilter:
+			return nil, fmt.Errorf("plugin %q neither filters, scores nor chooses preemption candidates", p.Name)
+		case p.PostFilter && !m.info.ops[hostabi.ExportSchedPostFilterAt]:
+			return nil, fmt.Errorf("plugin %q chooses preemption candidates but the module does not export %s", p.Name, hostabi.ExportSchedPostFilterAt)
 		case p.Filter && !m.info.ops[hostabi.ExportSchedFilterAt]:
 			return nil, fmt.Errorf("plugin %q filters but the module does not export %s", p.Name, hostabi.ExportSchedFilterAt)
 		case p.Score && !m.info.ops[hostabi.ExportSchedScoreAt]:

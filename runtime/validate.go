@@ -12,12 +12,13 @@ import (
 // wasiModule is the import module name of WASI preview 1, which guests may import (ABI.md §6).
 const wasiModule = "wasi_snapshot_preview1"
 
-// operations are the operation exports of ABI v1.1; all have the signature (i32, i32) -> i32.
+// operations are the operation exports of ABI v1.2; all have the signature (i32, i32) -> i32.
 var operations = []string{
 	hostabi.ExportSchedPlugins,
 	hostabi.ExportSchedFilterAt,
 	hostabi.ExportSchedScoreAt,
 	hostabi.ExportSchedNormalizeAt,
+	hostabi.ExportSchedPostFilterAt,
 	hostabi.ExportConfigure,
 	hostabi.ExportSchedNodes,
 	hostabi.ExportSchedPreFilter,

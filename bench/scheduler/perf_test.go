@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"github.com/tugboat-io/tug/core/apiserver"
 	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
 	"github.com/tugboat-io/tug/core/scheduler"
@@ -48,7 +49,12 @@ var (
 	perfPods       = flag.Int("perf.pods", 0, "measured pods, instead of the case's (for trying the benchmark quickly)")
 	perfNodes      = flag.Int("perf.nodes", 0, "nodes, instead of the case's 5000")
 	perfTimeout    = flag.Duration("perf.timeout", 10*time.Minute, "give up waiting for the measured pods to be bound after this long")
+	perfBacklog    = flag.Bool("perf.backlog", false, "create the measured pods first, for a scheduler name no profile serves, then measure from "+
+		"the kubectl-apply of a SchedulerProfile for that name: the scheduler's throughput without the API server's pod creation beside it")
 )
+
+// backlogScheduler is the schedulerName of the measured pods under -perf.backlog.
+const backlogScheduler = "backlog"
 
 // perfCase is one scheduler_perf workload: Nodes nodes, InitPods pods bound to them before the
 // scheduler starts, then MeasuredPods pending pods created while it runs.
@@ -203,8 +209,16 @@ func perfRound(b *testing.B, pc perfCase, chain string, load func(testing.TB) (*
 	setup := time.Since(setupStart)
 
 	logs := &countingHandler{}
+	// Under -perf.backlog the measured pods wait for a SchedulerProfile of their own, built
+	// from the same chain.
+	watch := &scheduler.ProfileWatch{Config: &rest.Config{Host: srv.URL, QPS: -1},
+		Build: func(_ context.Context, spec *pluginsv1alpha1.SchedulerProfileSpec) (*scheduler.Profile, func(), error) {
+			p := *prof
+			p.SchedulerName = spec.SchedulerName
+			return &p, func() {}, nil
+		}}
 	s := scheduler.New(scheduler.Config{Client: perfClient(b, srv.URL, *perfQPS), Profiles: []*scheduler.Profile{prof},
-		Logger: slog.New(logs)})
+		Logger: slog.New(logs), Watch: watch})
 	schedCtx, stopScheduler := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(schedCtx) }()
@@ -244,6 +258,27 @@ func perfRound(b *testing.B, pc perfCase, chain string, load func(testing.TB) (*
 	}
 
 	w := watchBindings(b, ctx, client, pc.MeasuredPods)
+	var createErrs atomic.Int64
+	create := func() time.Duration {
+		start := time.Now()
+		parallel(b, *perfCreators, pc.MeasuredPods, func(i int) error {
+			p := pc.Measured(i)
+			p.Name, p.Namespace = fmt.Sprintf("pod-%05d", i), measureNS
+			if *perfBacklog {
+				p.Spec.SchedulerName = backlogScheduler
+			}
+			if _, err := client.CoreV1().Pods(measureNS).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				createErrs.Add(1)
+				return err
+			}
+			return nil
+		})
+		return time.Since(start)
+	}
+	var created time.Duration
+	if *perfBacklog {
+		created = create()
+	}
 	timing.reset()
 	var stopProfile func()
 	if *perfCPUProfile != "" {
@@ -251,17 +286,20 @@ func perfRound(b *testing.B, pc perfCase, chain string, load func(testing.TB) (*
 	}
 	b.StartTimer()
 	start := time.Now()
-	var createErrs atomic.Int64
-	parallel(b, *perfCreators, pc.MeasuredPods, func(i int) error {
-		p := pc.Measured(i)
-		p.Name, p.Namespace = fmt.Sprintf("pod-%05d", i), measureNS
-		if _, err := client.CoreV1().Pods(measureNS).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			createErrs.Add(1)
-			return err
+	if *perfBacklog {
+		sp := &pluginsv1alpha1.SchedulerProfile{TypeMeta: metav1.TypeMeta{APIVersion: pluginsv1alpha1.SchemeGroupVersion.String(), Kind: "SchedulerProfile"},
+			ObjectMeta: metav1.ObjectMeta{Name: backlogScheduler}, Spec: pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: backlogScheduler}}
+		body, err := json.Marshal(sp)
+		if err != nil {
+			b.Fatal(err)
 		}
-		return nil
-	})
-	created := time.Since(start)
+		if err := client.CoreV1().RESTClient().Post().AbsPath("/apis/plugins.tug.dev/v1alpha1/schedulerprofiles").
+			SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Error(); err != nil {
+			b.Fatalf("create the backlog's SchedulerProfile: %v", err)
+		}
+	} else {
+		created = create()
+	}
 	var timedOut bool
 	giveUp := time.After(*perfTimeout - created)
 	progress := time.NewTicker(30 * time.Second)
@@ -293,8 +331,12 @@ wait:
 	pending, violations := checkPlacements(b, ctx, client, pc)
 	twice, failed := countEvents(b, ctx, client, bound)
 	perSecond := w.perSecond(start)
-	b.Logf("%s/%s: %d nodes, %d initial pods, %d measured pods (%d creators; scheduler client QPS %v)",
-		pc.Name, chain, pc.Nodes, pc.InitPods, pc.MeasuredPods, *perfCreators, qpsName(*perfQPS))
+	mode := "created while the scheduler runs"
+	if *perfBacklog {
+		mode = "created first, a backlog"
+	}
+	b.Logf("%s/%s: %d nodes, %d initial pods, %d measured pods %s (%d creators; scheduler client QPS %v)",
+		pc.Name, chain, pc.Nodes, pc.InitPods, pc.MeasuredPods, mode, *perfCreators, qpsName(*perfQPS))
 	b.Logf("%s/%s: setup %v, warm-up pod bound after %v; measured pods created in %v (%.0f/s), all bound after %v",
 		pc.Name, chain, setup.Round(time.Millisecond), warmup.Round(time.Millisecond), created.Round(time.Millisecond),
 		float64(pc.MeasuredPods)/created.Seconds(), elapsed.Round(time.Millisecond))

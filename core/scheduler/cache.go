@@ -60,6 +60,8 @@ type cachedPod struct {
 	node     string
 	assumed  bool
 	deadline time.Time // set when an assumed pod's binding is written
+	// nominated: assumed only to keep room for a preemptor (Nominate), not chosen by a cycle.
+	nominated bool
 }
 
 type tombstone struct {
@@ -402,3 +404,68 @@ func (s *idSet) free(id uint32) { s.freed = append(s.freed, id) }
 
 // unused returns the ids handed out before and free now.
 func (s *idSet) unused() []uint32 { return slices.Clone(s.freed) }
+
+// podsOn returns a node's ref and the pods the cache has on it (nil if it has no such node).
+func (c *Cache) podsOn(name string) (NodeRef, []*corev1.Pod, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cn := c.nodes[name]
+	if cn == nil {
+		return NodeRef{}, nil, false
+	}
+	pods := make([]*corev1.Pod, 0, len(cn.pods))
+	for _, cp := range cn.pods {
+		pods = append(pods, cp.pod)
+	}
+	return NodeRef{cn.id, cn.name}, pods, true
+}
+
+// entry is a tug_sched_nodes message that sets a node with only the pods keep allows (all
+// when keep is nil) — a what-if for preemption, and the way back from it. A node that is gone
+// is removed.
+func (c *Cache) entry(ref NodeRef, keep func(*corev1.Pod) bool) []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cn := c.nodes[ref.Name]
+	if cn == nil || cn.id != ref.ID {
+		return []byte(`{"remove":[` + strconv.FormatUint(uint64(ref.ID), 10) + `]}`)
+	}
+	msg := []byte(`{"set":[{"id":`)
+	msg = strconv.AppendUint(msg, uint64(cn.id), 10)
+	msg = append(msg, `,"node":`...)
+	msg = append(msg, cn.json...)
+	msg = append(msg, `,"pods":[`...)
+	first := true
+	for _, cp := range cn.pods {
+		if keep != nil && !keep(cp.pod) {
+			continue
+		}
+		if !first {
+			msg = append(msg, ',')
+		}
+		first = false
+		msg = append(msg, cp.json...)
+	}
+	return append(msg, "]}]}"...)
+}
+
+// Nominate keeps room on node for a pod that preempted pods there, until its next cycle
+// (Unnominate), its binding, or its deletion: pods scheduled meanwhile see the room taken.
+func (c *Cache) Nominate(p *corev1.Pod, node string) error {
+	if err := c.Assume(p, node); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods[Key(p)].nominated = true
+	return nil
+}
+
+// Unnominate gives back the room Nominate kept for a pod.
+func (c *Cache) Unnominate(p *corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp := c.pods[Key(p)]; cp != nil && cp.nominated {
+		c.removePodLocked(Key(p))
+	}
+}

@@ -40,5 +40,10 @@
 //     scores — for `tug explain pod`, served by Handler at the URL the leader records on
 //     its Lease.
 //
-// Still to come (issue 4): preemption as PostFilter.
+//   - Preemption (preempt.go) runs when no node fits: what-ifs through the chain find, per
+//     node, the fewest lower-priority victims; the profile's PostFilter plugin picks the node;
+//     the scheduler deletes the victims and nominates the node, keeping room for the pod.
+//
+//   - Pre-filters may skip plugins with nothing to do for a pod (ABI.md §4.8), so a plain pod
+//     costs the filters and scores that matter to it, not the whole chain.
 package scheduler

@@ -13,7 +13,7 @@ import (
 )
 
 // The framework runs one scheduling cycle of a profile's plugins, at the level of the ABI's
-// frames, in kube-scheduler's order: PreFilter, Filter, (PostFilter is the caller's), Score,
+// frames, in kube-scheduler's order: PreFilter, Filter, PostFilter (preemption, preempt.go), Score,
 // NormalizeScore with weights, then selecting the node. Each plugin is a wasm module in
 // practice; the framework sees only Instance, so the same chain can run natively for
 // comparison.
@@ -51,8 +51,8 @@ type Plugin struct {
 	Module *Module
 	// Hosted says the module hosts several plugins and this is the one called Name.
 	Hosted bool
-	// Which extension points the profile enables for it. PostFilter is accepted from profiles
-	// but not run yet: no plugin implements it until DefaultPreemption (issue 4).
+	// Which extension points the profile enables for it. PostFilter chooses where to preempt
+	// (a hosted plugin's, ABI.md §4.9); the first one enabled in the chain is used.
 	Filter, Score, PostFilter bool
 	// Weight multiplies its normalized scores (kube-scheduler's defaults: TaintToleration 3,
 	// NodeAffinity, PodTopologySpread and InterPodAffinity 2, others 1).
@@ -93,6 +93,8 @@ type Result struct {
 	// explaining.
 	Passed []string
 	Scores map[string]map[string]int64
+	// Preemption, when no node fits, is where the profile's PostFilter chose to make room.
+	Preemption *Preemption
 }
 
 // Verdict is why one node was rejected: the first plugin in the chain that did.
@@ -231,39 +233,12 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 	}
 
 	res := &Result{Diagnosis: &Diagnosis{NumAllNodes: len(nodes), Rejected: map[string]Verdict{}}}
-	var skips skipped
 	if len(nodes) == 0 {
 		return res, nil
 	}
-	for _, h := range hs {
-		if h.skip {
-			continue
-		}
-		out, st, err := h.inst.Call(ctx, hostabi.ExportSchedPreFilter, pod)
-		if err != nil || st != hostabi.StatusOK {
-			if err := fail(h, "PreFilter", statusErr(st, err)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if len(out) > 0 {
-			var v hostabi.PreFilterVerdict
-			if err := json.Unmarshal(out, &v); err != nil {
-				if err := fail(h, "PreFilter", fmt.Errorf("verdict %q: %w", out, err)); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			if v.Code != hostabi.CodeSuccess {
-				plugin := v.Plugin
-				if plugin == "" {
-					plugin = h.name
-				}
-				res.Diagnosis.PreFilter = &Verdict{Plugin: plugin, Code: v.Code, Reason: v.Reason}
-				return res, nil
-			}
-			skips.add(prof, h, v.Skip)
-		}
+	skips, ended, err := prefilter(ctx, prof, hs, pod, res)
+	if err != nil || ended {
+		return res, err
 	}
 
 	feasible, err := f.filter(ctx, prof, byModule, nodes, res, skips.filter)
@@ -276,7 +251,10 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 	}
 	switch len(feasible) {
 	case 0:
-		return res, nil
+		if !res.Diagnosis.Unresolvable() {
+			res.Preemption, err = f.preempt(ctx, prof, byModule, hs, pod, res)
+		}
+		return res, err
 	case 1:
 		res.Node = feasible[0].Name // nothing to compare
 		return res, nil
@@ -308,6 +286,42 @@ func (s *skipped) add(prof *Profile, h *held, skips []hostabi.Skip) {
 			}
 		}
 	}
+}
+
+// prefilter runs every module's pre-filter for pod. ended says a pre-filter rejected the
+// pod (res.Diagnosis says why); skipped are the plugins it has nothing for.
+func prefilter(ctx context.Context, prof *Profile, hs []*held, pod []byte, res *Result) (skips skipped, ended bool, err error) {
+	for _, h := range hs {
+		if h.skip {
+			continue
+		}
+		out, st, err := h.inst.Call(ctx, hostabi.ExportSchedPreFilter, pod)
+		if err != nil || st != hostabi.StatusOK {
+			if err := fail(h, "PreFilter", statusErr(st, err)); err != nil {
+				return skips, false, err
+			}
+			continue
+		}
+		if len(out) > 0 {
+			var v hostabi.PreFilterVerdict
+			if err := json.Unmarshal(out, &v); err != nil {
+				if err := fail(h, "PreFilter", fmt.Errorf("verdict %q: %w", out, err)); err != nil {
+					return skips, false, err
+				}
+				continue
+			}
+			if v.Code != hostabi.CodeSuccess {
+				plugin := v.Plugin
+				if plugin == "" {
+					plugin = h.name
+				}
+				res.Diagnosis.PreFilter = &Verdict{Plugin: plugin, Code: v.Code, Reason: v.Reason}
+				return skips, true, nil
+			}
+			skips.add(prof, h, v.Skip)
+		}
+	}
+	return skips, false, nil
 }
 
 // numFeasibleNodesToFind is kube-scheduler's: all nodes in small clusters, else a share of

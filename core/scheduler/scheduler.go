@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -291,6 +292,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		s.queue.Done(qp)
 		return
 	}
+	s.cache.Unnominate(pod) // its own room, kept since it preempted, is its to take now
 	res, err := s.fw.Schedule(ctx, prof, body)
 	s.explained.record(explain(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, prof.SchedulerName, res, err))
 	switch {
@@ -301,6 +303,10 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	case res.Node == "":
 		msg := res.Diagnosis.Message()
+		if res.Preemption != nil {
+			s.preempt(ctx, pod, res.Preemption)
+			msg += fmt.Sprintf(" preemption: making room on node %s (%d victims).", res.Preemption.Node, len(res.Preemption.Victims))
+		}
 		s.log.Debug("pod unschedulable", "pod", Key(pod), "reason", msg)
 		s.failed(ctx, pod, corev1.PodReasonUnschedulable, msg)
 		s.queue.Requeue(qp, true)
@@ -312,6 +318,32 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	}
 	go s.bind(ctx, qp, res.Node)
+}
+
+// preempt carries out a PostFilter's decision as kube-scheduler does: the pod is nominated to
+// the node (status.nominatedNodeName, and room kept in the cache), and each victim is deleted
+// with a Preempted event. The pod is tried again when the victims are gone.
+func (s *Scheduler) preempt(ctx context.Context, pod *corev1.Pod, p *Preemption) {
+	if err := s.cache.Nominate(pod, p.Node); err != nil {
+		s.log.Warn("nomination not kept", "pod", Key(pod), "node", p.Node, "error", err)
+	}
+	if pod.Status.NominatedNodeName != p.Node {
+		patch, _ := json.Marshal(map[string]any{"status": map[string]any{"nominatedNodeName": p.Node}})
+		if _, err := s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch,
+			metav1.PatchOptions{}, "status"); err != nil && ctx.Err() == nil {
+			s.log.Warn("nominatedNodeName not written", "pod", Key(pod), "error", err)
+		}
+	}
+	for _, v := range p.Victims {
+		uid := v.UID
+		err := s.client.CoreV1().Pods(v.Namespace).Delete(ctx, v.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			s.log.Warn("victim not deleted", "pod", Key(v), "preemptor", Key(pod), "error", err)
+			continue
+		}
+		s.event(ctx, v, corev1.EventTypeNormal, "Preempted", fmt.Sprintf("Preempted by pod %s on node %s", Key(pod), p.Node))
+	}
+	s.log.Info("preempting", "pod", Key(pod), "node", p.Node, "victims", len(p.Victims))
 }
 
 func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {

@@ -17,5 +17,5 @@
 //	interpodaffinity   InterPodAffinity: required and preferred pod affinity and anti-affinity,
 //	                   existing pods' anti-affinity and preferences towards the pod (weight 2)
 //
-// Still to write: DefaultPreemption (victim selection, run by the scheduler's PostFilter).
+// DefaultPreemption chooses where to preempt among candidates the scheduler finds.
 package scheduler

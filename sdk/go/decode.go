@@ -288,6 +288,8 @@ func readPodStatus(r *jsonread.Reader, s *PodStatus) {
 			s.Phase = r.String()
 		case "nominatedNodeName":
 			s.NominatedNodeName = r.String()
+		case "startTime":
+			s.StartTime = r.String()
 		default:
 			r.Skip()
 		}

@@ -26,10 +26,11 @@ func init() {
 		hostabi.ExportAdmit:          admit,
 		hostabi.ExportReconcile:      reconcile,
 		// Hosted plugins (ABI.md §4.7), hosted.go.
-		hostabi.ExportSchedPlugins:     schedPlugins,
-		hostabi.ExportSchedFilterAt:    schedFilterAt,
-		hostabi.ExportSchedScoreAt:     schedScoreAt,
-		hostabi.ExportSchedNormalizeAt: schedNormalizeAt,
+		hostabi.ExportSchedPlugins:      schedPlugins,
+		hostabi.ExportSchedFilterAt:     schedFilterAt,
+		hostabi.ExportSchedScoreAt:      schedScoreAt,
+		hostabi.ExportSchedNormalizeAt:  schedNormalizeAt,
+		hostabi.ExportSchedPostFilterAt: schedPostFilterAt,
 	} {
 		dispatch.Handle(export, guard(export, h))
 	}

@@ -34,6 +34,7 @@ type hostedPlugin struct {
 	norm    Normalizer
 	conf    Configurer
 	watch   NodeWatcher
+	post    PostFilter
 	weight  int64
 	enabled bool
 }
@@ -52,14 +53,15 @@ func RegisterPlugin(name string, p any) {
 	hp.norm, _ = p.(Normalizer)
 	hp.conf, _ = p.(Configurer)
 	hp.watch, _ = p.(NodeWatcher)
+	hp.post, _ = p.(PostFilter)
 	if w, ok := p.(Weighted); ok {
 		hp.weight = w.DefaultWeight()
 	}
 	switch {
 	case name == "":
 		panic("tug.RegisterPlugin: a plugin needs a name")
-	case hp.filter == nil && hp.score == nil:
-		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements neither tug.Filter nor tug.Score", name, p))
+	case hp.filter == nil && hp.score == nil && hp.post == nil:
+		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements none of tug.Filter, tug.Score and tug.PostFilter", name, p))
 	case hp.weight < 0 || hp.weight > 100:
 		panic(fmt.Sprintf("tug.RegisterPlugin(%q): DefaultWeight %d is not in 1..100", name, hp.weight))
 	case slices.ContainsFunc(reg.hosted, func(o hostedPlugin) bool { return o.name == name }):
@@ -119,7 +121,7 @@ func schedPlugins([]byte) (hostabi.Status, []byte) {
 	var hp hostabi.HostedPlugins
 	for _, h := range reg.hosted {
 		hp.Plugins = append(hp.Plugins, hostabi.HostedPlugin{Name: h.name, Filter: h.filter != nil,
-			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil, Weight: h.weight})
+			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil, PostFilter: h.post != nil, Weight: h.weight})
 	}
 	out, err := json.Marshal(hp)
 	if err != nil {
@@ -167,6 +169,49 @@ func schedScoreAt(in []byte) (hostabi.Status, []byte) {
 		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not score", hostabi.ExportSchedScoreAt, h.name)
 	}
 	return runScore(hostabi.ExportSchedScoreAt, h.score, rest, reg.skipScore[h.name])
+}
+
+// schedPostFilterAt is tug_sched_postfilter_at (ABI.md §4.9).
+func schedPostFilterAt(in []byte) (hostabi.Status, []byte) {
+	h, rest, st, out := hostedAt(hostabi.ExportSchedPostFilterAt, in)
+	if st != hostabi.StatusOK {
+		return st, out
+	}
+	if h.post == nil {
+		return fail(hostabi.StatusInvalidInput, "%s: plugin %s does not choose preemption candidates", hostabi.ExportSchedPostFilterAt, h.name)
+	}
+	if reg.pod == nil {
+		return fail(hostabi.StatusInvalidInput, "%s before %s: no pod in this cycle", hostabi.ExportSchedPostFilterAt, hostabi.ExportSchedPreFilter)
+	}
+	var input hostabi.PostFilterInput
+	if err := json.Unmarshal(rest, &input); err != nil {
+		return fail(hostabi.StatusInvalidInput, "%s: %v", hostabi.ExportSchedPostFilterAt, err)
+	}
+	cands := make([]Candidate, len(input.Candidates))
+	for i, c := range input.Candidates {
+		node := reg.nodes.get(c.Node)
+		if node == nil {
+			return unknownNode(c.Node)
+		}
+		cands[i].Node = node
+		for _, key := range c.Victims {
+			j := slices.IndexFunc(node.Pods, func(p *Pod) bool { return p.Namespace+"/"+p.Name == key })
+			if j < 0 {
+				return fail(hostabi.StatusInvalidInput, "candidate %d: pod %s is not on node %s", i, key, node.Name())
+			}
+			cands[i].Victims = append(cands[i].Victims, node.Pods[j])
+		}
+	}
+	chosen, st2 := h.post.PostFilter(reg.state, reg.pod, cands)
+	res := hostabi.PostFilterOutput{Candidate: chosen, Reason: st2.Message()}
+	if chosen < 0 || chosen >= len(cands) {
+		res.Candidate = -1
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fail(hostabi.StatusError, "encode post-filter answer: %v", err)
+	}
+	return ok(b)
 }
 
 func schedNormalizeAt(in []byte) (hostabi.Status, []byte) {

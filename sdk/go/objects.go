@@ -65,6 +65,8 @@ type PodStatus struct {
 	// Phase is Pending, Running, Succeeded, Failed or Unknown.
 	Phase             string `json:"phase,omitempty"`
 	NominatedNodeName string `json:"nominatedNodeName,omitempty"`
+	// StartTime is when the node agent accepted the pod (RFC 3339), "" before.
+	StartTime string `json:"startTime,omitempty"`
 }
 
 // Container is the part of a container the SDK decodes.

@@ -40,6 +40,21 @@ type PreScore interface {
 	PreScore(state *CycleState, pod *Pod) *Status
 }
 
+// Candidate is a node where the cycle's pod would fit if Victims, pods resident on it of lower
+// priority than the pod, were gone.
+type Candidate struct {
+	Node    *NodeInfo
+	Victims []*Pod
+}
+
+// PostFilter chooses where to preempt when no node fits the cycle's pod (the framework's
+// PostFilter, as DefaultPreemption): the host finds the candidates and the fewest victims on
+// each (ABI.md §4.9); PostFilter returns the index of the one to preempt on, or -1 and a
+// Status saying why none. A hosted plugin may implement PostFilter alone.
+type PostFilter interface {
+	PostFilter(state *CycleState, pod *Pod, candidates []Candidate) (int, *Status)
+}
+
 // NodeWatcher is implemented by a Filter or Score that keeps cluster-wide state (counts per
 // topology domain, the nodes holding an image, the nodes with pods that have affinity
 // terms) up to date as nodes change, instead of walking every node in each cycle.

@@ -3,6 +3,7 @@
 package defaults
 
 import (
+	"github.com/tugboat-io/tug/plugins/scheduler/defaultpreemption"
 	"github.com/tugboat-io/tug/plugins/scheduler/imagelocality"
 	"github.com/tugboat-io/tug/plugins/scheduler/interpodaffinity"
 	"github.com/tugboat-io/tug/plugins/scheduler/nodeaffinity"
@@ -28,4 +29,5 @@ func Register() {
 	tug.RegisterPlugin(interpodaffinity.Name, interpodaffinity.New())
 	tug.RegisterPlugin(noderesources.BalancedName, noderesources.NewBalancedAllocation())
 	tug.RegisterPlugin(imagelocality.Name, imagelocality.New())
+	tug.RegisterPlugin(defaultpreemption.Name, defaultpreemption.New())
 }

@@ -20,6 +20,11 @@ func filterAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedFil
 //go:wasmexport tug_sched_score_at
 func scoreAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedScoreAt, ptr, size) }
 
+//go:wasmexport tug_sched_postfilter_at
+func postFilterAt(ptr, size uint32) int32 {
+	return guest.Call(hostabi.ExportSchedPostFilterAt, ptr, size)
+}
+
 //go:wasmexport tug_sched_normalize_at
 func normalizeAt(ptr, size uint32) int32 {
 	return guest.Call(hostabi.ExportSchedNormalizeAt, ptr, size)
