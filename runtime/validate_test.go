@@ -19,7 +19,7 @@ func TestCheckHosted(t *testing.T) {
 		{`{"plugins":[]}`, "lists no plugins"},
 		{`{"plugins":[{"filter":true}]}`, "has no name"},
 		{`{"plugins":[{"name":"A","filter":true},{"name":"A","score":true}]}`, "listed twice"},
-		{`{"plugins":[{"name":"A"}]}`, "neither filters nor scores"},
+		{`{"plugins":[{"name":"A"}]}`, "neither filters, scores nor chooses preemption candidates"},
 		{`{"plugins":[{"name":"A","score":true,"normalize":true}]}`, "does not export tug_sched_normalize_at"},
 		{`{"plugins":[{"name":"A","score":true,"weight":101}]}`, "not 1..100"},
 	} {
@@ -34,5 +34,8 @@ func TestCheckHosted(t *testing.T) {
 	m.info.ops = map[string]bool{hostabi.ExportSchedPlugins: true, hostabi.ExportSchedScoreAt: true}
 	if _, err := m.checkHosted([]byte(`{"plugins":[{"name":"A","filter":true}]}`)); err == nil || !strings.Contains(err.Error(), "does not export tug_sched_filter_at") {
 		t.Errorf("a filter without filter_at: %v", err)
+	}
+	if _, err := m.checkHosted([]byte(`{"plugins":[{"name":"A","postFilter":true}]}`)); err == nil || !strings.Contains(err.Error(), "does not export tug_sched_postfilter_at") {
+		t.Errorf("a post-filter without postfilter_at: %v", err)
 	}
 }

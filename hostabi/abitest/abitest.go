@@ -242,11 +242,12 @@ func runHosted(t *testing.T, g Guest) {
 		switch {
 		case p.Name == "" || seen[p.Name]:
 			t.Errorf("plugin %d: name %q is empty or repeated", i, p.Name)
-		case !p.Filter && !p.Score:
-			t.Errorf("plugin %s neither filters nor scores", p.Name)
+		case !p.Filter && !p.Score && !p.PostFilter:
+			t.Errorf("plugin %s neither filters, scores nor chooses preemption candidates", p.Name)
 		case p.Weight < 0 || p.Weight > 100:
 			t.Errorf("plugin %s has weight %d, not 1..100", p.Name, p.Weight)
-		case p.Filter && !g.Has(hostabi.ExportSchedFilterAt), p.Score && !g.Has(hostabi.ExportSchedScoreAt):
+		case p.Filter && !g.Has(hostabi.ExportSchedFilterAt), p.Score && !g.Has(hostabi.ExportSchedScoreAt),
+			p.PostFilter && !g.Has(hostabi.ExportSchedPostFilterAt):
 			t.Errorf("plugin %s: the module lacks its _at export", p.Name)
 		}
 		seen[p.Name] = true
