@@ -212,7 +212,9 @@ func (c *Cache) removePodLocked(key string) {
 
 // Assume places a pod on a node before its binding is written, so that the next cycle
 // counts what it takes. The pod must not be in the cache already.
-func (c *Cache) Assume(p *corev1.Pod, node string) error {
+func (c *Cache) Assume(p *corev1.Pod, node string) error { return c.assume(p, node, false) }
+
+func (c *Cache) assume(p *corev1.Pod, node string, nominated bool) error {
 	q := p.DeepCopy()
 	q.Spec.NodeName = node
 	b, err := json.Marshal(q)
@@ -227,7 +229,7 @@ func (c *Cache) Assume(p *corev1.Pod, node string) error {
 	if c.nodes[node] == nil {
 		return fmt.Errorf("cache: no node %s", node)
 	}
-	c.placeLocked(&cachedPod{pod: q, json: b, node: node, assumed: true})
+	c.placeLocked(&cachedPod{pod: q, json: b, node: node, assumed: true, nominated: nominated})
 	return nil
 }
 
@@ -346,20 +348,7 @@ func (c *Cache) deltaLocked(since uint64) Delta {
 			msg = append(msg, ',')
 		}
 		set[cn.id] = true
-		msg = append(msg, `{"id":`...)
-		msg = strconv.AppendUint(msg, uint64(cn.id), 10)
-		msg = append(msg, `,"node":`...)
-		msg = append(msg, cn.json...)
-		msg = append(msg, `,"pods":[`...)
-		first := true
-		for _, cp := range cn.pods {
-			if !first {
-				msg = append(msg, ',')
-			}
-			first = false
-			msg = append(msg, cp.json...)
-		}
-		msg = append(msg, "]}"...)
+		msg = appendNodeEntry(msg, cn, nil)
 	}
 	msg = append(msg, `],"remove":[`...)
 	var removed []uint32
@@ -430,7 +419,13 @@ func (c *Cache) entry(ref NodeRef, keep func(*corev1.Pod) bool) []byte {
 	if cn == nil || cn.id != ref.ID {
 		return []byte(`{"remove":[` + strconv.FormatUint(uint64(ref.ID), 10) + `]}`)
 	}
-	msg := []byte(`{"set":[{"id":`)
+	return append(appendNodeEntry([]byte(`{"set":[`), cn, keep), "]}"...)
+}
+
+// appendNodeEntry appends one entry of node changes (ABI.md §4.1): the node and its pods, or
+// those keep allows when keep is not nil.
+func appendNodeEntry(msg []byte, cn *cachedNode, keep func(*corev1.Pod) bool) []byte {
+	msg = append(msg, `{"id":`...)
 	msg = strconv.AppendUint(msg, uint64(cn.id), 10)
 	msg = append(msg, `,"node":`...)
 	msg = append(msg, cn.json...)
@@ -446,20 +441,12 @@ func (c *Cache) entry(ref NodeRef, keep func(*corev1.Pod) bool) []byte {
 		first = false
 		msg = append(msg, cp.json...)
 	}
-	return append(msg, "]}]}"...)
+	return append(msg, "]}"...)
 }
 
 // Nominate keeps room on node for a pod that preempted pods there, until its next cycle
 // (Unnominate), its binding, or its deletion: pods scheduled meanwhile see the room taken.
-func (c *Cache) Nominate(p *corev1.Pod, node string) error {
-	if err := c.Assume(p, node); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pods[Key(p)].nominated = true
-	return nil
-}
+func (c *Cache) Nominate(p *corev1.Pod, node string) error { return c.assume(p, node, true) }
 
 // Unnominate gives back the room Nominate kept for a pod.
 func (c *Cache) Unnominate(p *corev1.Pod) {

@@ -241,7 +241,13 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		return res, err
 	}
 
-	feasible, err := f.filter(ctx, prof, byModule, nodes, res, skips.filter)
+	f.mu.Lock()
+	start := f.start
+	f.mu.Unlock()
+	feasible, err := f.filter(ctx, prof, byModule, nodes, start, res, skips.filter)
+	f.mu.Lock()
+	f.start = (start + res.Evaluated) % len(nodes)
+	f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -341,14 +347,12 @@ func numFeasibleNodesToFind(all int, percentage int32) int {
 	return max(n, minFeasible)
 }
 
-// filter runs the filter chain over chunks of nodes, starting where the last cycle stopped,
-// until enough feasible nodes are found. Within a chunk each plugin sees only the nodes every
+// filter runs the filter chain over chunks of nodes, starting at nodes[start] (where the last
+// cycle stopped, for Schedule), until enough feasible nodes are found. Within a chunk each plugin sees only the nodes every
 // earlier plugin passed, so a node's verdict is the first rejection in chain order.
-func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Module]*held, nodes []NodeRef, res *Result, skip map[*Plugin]bool) ([]NodeRef, error) {
+func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Module]*held, nodes []NodeRef, start int, res *Result, skip map[*Plugin]bool) ([]NodeRef, error) {
 	want := numFeasibleNodesToFind(len(nodes), prof.PercentageOfNodesToScore)
-	f.mu.Lock()
-	start := f.start % len(nodes)
-	f.mu.Unlock()
+	start %= len(nodes)
 	var feasible []NodeRef
 	byID := make(map[uint32]NodeRef, len(nodes))
 	evaluated := 0
@@ -419,9 +423,6 @@ func (f *Framework) filter(ctx context.Context, prof *Profile, byModule map[*Mod
 		}
 	}
 	res.Evaluated = evaluated
-	f.mu.Lock()
-	f.start = (start + evaluated) % len(nodes)
-	f.mu.Unlock()
 	return feasible, nil
 }
 

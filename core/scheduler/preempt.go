@@ -84,26 +84,25 @@ func (f *Framework) preempt(ctx context.Context, prof *Profile, byModule map[*Mo
 	}
 	sort.Strings(names)
 
-	// The what-ifs change node states in every instance; put them back however this ends.
+	// The what-ifs change node states in every instance; restore puts them back, before the
+	// PostFilter looks at the candidates, or however this ends.
 	var touched []NodeRef
-	defer func() {
+	restore := func() error {
 		for _, ref := range touched {
 			msg := f.cache.entry(ref, nil)
 			for _, h := range hs {
-				if !h.skip {
-					_, _, _ = h.inst.Call(ctx, hostabi.ExportSchedNodes, msg)
+				if h.skip {
+					continue
+				}
+				if _, st, err := h.inst.Call(ctx, hostabi.ExportSchedNodes, msg); err != nil || st != hostabi.StatusOK {
+					return &PluginError{h.name, "PostFilter", statusErr(st, err)}
 				}
 			}
 		}
-	}()
-	f.mu.Lock()
-	start := f.start
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.start = start // the what-ifs filter one node at a time
-		f.mu.Unlock()
-	}()
+		touched = nil
+		return nil
+	}
+	defer func() { _ = restore() }()
 
 	var cands []candidate
 	for _, name := range names {
@@ -165,16 +164,13 @@ func (f *Framework) preempt(ctx context.Context, prof *Profile, byModule map[*Mo
 	if err != nil {
 		return nil, err
 	}
-	// The candidates' node states must be the real ones when the plugin looks at victims.
-	for _, c := range cands {
-		msg := f.cache.entry(c.ref, nil)
-		for _, h := range hs {
-			if !h.skip {
-				if _, st, err := h.inst.Call(ctx, hostabi.ExportSchedNodes, msg); err != nil || st != hostabi.StatusOK {
-					return nil, &PluginError{h.name, "PostFilter", statusErr(st, err)}
-				}
-			}
-		}
+	// The plugin sees the real node states, and the cycle state the pre-filters leave for
+	// them (the last what-if left its own).
+	if err := restore(); err != nil {
+		return nil, err
+	}
+	if _, _, err := prefilter(ctx, prof, hs, podJSON, &Result{Diagnosis: &Diagnosis{Rejected: map[string]Verdict{}}}); err != nil {
+		return nil, err
 	}
 	h := byModule[post.Module]
 	export, prefix, err := h.op(post, "", hostabi.ExportSchedPostFilterAt)
@@ -218,6 +214,6 @@ func (f *Framework) fitsWithout(ctx context.Context, prof *Profile, byModule map
 	if err != nil || ended {
 		return false, err
 	}
-	feasible, err := f.filter(ctx, prof, byModule, []NodeRef{ref}, res, skips.filter)
+	feasible, err := f.filter(ctx, prof, byModule, []NodeRef{ref}, 0, res, skips.filter)
 	return len(feasible) == 1, err
 }

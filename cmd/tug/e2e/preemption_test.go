@@ -32,15 +32,9 @@ func TestSchedulerPreemption(t *testing.T) {
 	}
 	running := func(what string, names ...string) {
 		t.Helper()
-		s.waitKubectl(t, what, []string{"get", "pods", "--no-headers", "-o=custom-columns=NAME:.metadata.name,STATUS:.status.phase"},
-			func(out string) bool {
-				for _, n := range names {
-					if !strings.Contains(out, n+" ") || !strings.Contains(strings.SplitN(out[strings.Index(out, n+" "):], "\n", 2)[0], "Running") {
-						return false
-					}
-				}
-				return true
-			})
+		for _, n := range names {
+			s.waitKubectl(t, what, []string{"get", "pod", n, "-o=jsonpath={.status.phase}"}, func(out string) bool { return out == "Running" })
+		}
 	}
 	run("low-1", "1", "")
 	run("low-2", "1", "")
