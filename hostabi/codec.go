@@ -384,14 +384,40 @@ type ReconcileRequest struct {
 	Parent   json.RawMessage              `json:"parent"`
 	Children map[string][]json.RawMessage `json:"children,omitempty"`
 	Related  map[string][]json.RawMessage `json:"related,omitempty"`
+	// Now is the host's clock when it gathered the input, RFC 3339 with nanoseconds (1.3):
+	// a plugin has no clock of its own, and deadlines (minReadySeconds, progress deadlines,
+	// schedules) are measured against this.
+	Now string `json:"now,omitempty"`
 }
 
 // ReconcileResult is the output of tug_reconcile (ABI.md §4.6): the desired children keyed
-// as in ReconcileRequest, the parent's status, and events to record on the parent.
+// as in ReconcileRequest, actions on single children (1.3), the parent's status, events to
+// record on the parent, and when to reconcile again.
 type ReconcileResult struct {
+	// Children, per key present, is every child of that kind that should exist: the host
+	// creates the new, updates the changed and deletes the rest.
 	Children map[string][]json.RawMessage `json:"children,omitempty"`
-	Status   json.RawMessage              `json:"status,omitempty"`
-	Events   []Event                      `json:"events,omitempty"`
+	// Create, Update and Delete act on single children of kinds Children leaves out (1.3),
+	// for parents with many children of which a reconcile changes few.
+	Create []json.RawMessage `json:"create,omitempty"`
+	Update []json.RawMessage `json:"update,omitempty"`
+	Delete []ObjectRef       `json:"delete,omitempty"`
+	Status json.RawMessage   `json:"status,omitempty"`
+	// ParentAnnotations are merged into the parent's annotations (1.3): for what a
+	// controller records on the object itself, like a Deployment's revision.
+	ParentAnnotations map[string]string `json:"parentAnnotations,omitempty"`
+	Events            []Event           `json:"events,omitempty"`
+	// RequeueAfterSeconds asks for another reconcile this long after now even if nothing
+	// changes (1.3): for a deadline or a schedule. Zero asks for none.
+	RequeueAfterSeconds float64 `json:"requeueAfterSeconds,omitempty"`
+}
+
+// ObjectRef names one child: its kind, its name and, as a precondition, its UID.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
 }
 
 // Event is an event a reconcile asks the host to record on the parent.

@@ -5,7 +5,7 @@ go 1.26.8
 require (
 	github.com/tugboat-io/tug v0.0.0-00010101000000-000000000000
 	github.com/tugboat-io/tug/hostabi v0.0.0-00010101000000-000000000000
-	github.com/tugboat-io/tug/plugins/scheduler v0.0.0-00010101000000-000000000000
+	github.com/tugboat-io/tug/plugins v0.0.0-00010101000000-000000000000
 	github.com/tugboat-io/tug/sdk/go v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -116,6 +116,6 @@ require (
 replace (
 	github.com/tugboat-io/tug => ../..
 	github.com/tugboat-io/tug/hostabi => ../../hostabi
-	github.com/tugboat-io/tug/plugins/scheduler => ../../plugins/scheduler
+	github.com/tugboat-io/tug/plugins => ../../plugins
 	github.com/tugboat-io/tug/sdk/go => ../../sdk/go
 )

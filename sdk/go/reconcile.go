@@ -2,8 +2,8 @@ package tug
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tugboat-io/tug/hostabi"
 )
@@ -31,48 +31,124 @@ func RegisterReconcile(r Reconciler) {
 // Event is an event the host records on the parent.
 type Event = hostabi.Event
 
+// ObjectRef names one child to delete: its kind, name and (a precondition) UID.
+type ObjectRef = hostabi.ObjectRef
+
 // ReconcileRequest is a reconcile's input (ABI.md §4.6). Children and Related are keyed by
 // ObjectKey: "v1/Pod", "apps/v1/Deployment".
 type ReconcileRequest struct {
 	Parent   json.RawMessage              `json:"parent"`
 	Children map[string][]json.RawMessage `json:"children,omitempty"`
 	Related  map[string][]json.RawMessage `json:"related,omitempty"`
+	// Now is the host's clock when it gathered the input (RFC 3339); see Time.
+	Now string `json:"now,omitempty"`
 }
 
 // DecodeParent decodes the parent into v.
 func (r *ReconcileRequest) DecodeParent(v any) error { return decodeInto("parent", r.Parent, v) }
 
-// ReconcileResult is a reconcile's output: every child that should exist, keyed as in the
-// request (the host creates, updates and deletes children to match), the parent's status,
-// and events. Build it with AddChild, SetStatus and AddEvent.
+// Time is the host's clock when it gathered the input: a plugin has no clock of its own,
+// and measures deadlines against this. It is the zero time from a host older than ABI 1.3.
+func (r *ReconcileRequest) Time() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, r.Now)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// ReconcileResult is a reconcile's output (ABI.md §4.6). Per kind of child, either declare
+// every child that should exist (AddChild; the host creates, updates and deletes to match)
+// or name single changes (Create, Update, Delete) — the latter for parents with many
+// children of which a reconcile changes few. Add the parent's status with SetStatus, events
+// with AddEvent, and a deadline with RequeueAfter.
 type ReconcileResult struct {
-	Children map[string][]json.RawMessage `json:"children,omitempty"`
-	Status   json.RawMessage              `json:"status,omitempty"`
-	Events   []Event                      `json:"events,omitempty"`
+	Children            map[string][]json.RawMessage `json:"children,omitempty"`
+	Creates             []json.RawMessage            `json:"create,omitempty"`
+	Updates             []json.RawMessage            `json:"update,omitempty"`
+	Deletes             []ObjectRef                  `json:"delete,omitempty"`
+	Status              json.RawMessage              `json:"status,omitempty"`
+	ParentAnnotations   map[string]string            `json:"parentAnnotations,omitempty"`
+	Events              []Event                      `json:"events,omitempty"`
+	RequeueAfterSeconds float64                      `json:"requeueAfterSeconds,omitempty"`
 }
 
 // ObjectKey is the key of objects of a kind in a ReconcileRequest or ReconcileResult: the
 // apiVersion and the kind, "v1/Pod" or "apps/v1/Deployment".
 func ObjectKey(apiVersion, kind string) string { return apiVersion + "/" + kind }
 
-// AddChild adds a desired child, which must have apiVersion and kind set: a struct with
-// TypeMeta, a map, or raw JSON ([]byte or json.RawMessage).
-func (r *ReconcileResult) AddChild(obj any) error {
+// DeclareNone declares that no child of the kind should exist (an empty declared set), where
+// leaving the kind out would leave its children alone.
+func (r *ReconcileResult) DeclareNone(apiVersion, kind string) {
+	if r.Children == nil {
+		r.Children = map[string][]json.RawMessage{}
+	}
+	k := ObjectKey(apiVersion, kind)
+	if r.Children[k] == nil {
+		r.Children[k] = []json.RawMessage{}
+	}
+}
+
+// Create asks the host to create a child (apiVersion and kind set; metadata.generateName
+// may stand in for the name).
+func (r *ReconcileResult) Create(obj any) error {
+	b, _, err := childJSON("create", obj)
+	if err != nil {
+		return err
+	}
+	r.Creates = append(r.Creates, b)
+	return nil
+}
+
+// Update asks the host to update a child, which carries the resourceVersion it was read at.
+func (r *ReconcileResult) Update(obj any) error {
+	b, _, err := childJSON("update", obj)
+	if err != nil {
+		return err
+	}
+	r.Updates = append(r.Updates, b)
+	return nil
+}
+
+// Delete asks the host to delete a child; a non-empty UID is a precondition.
+func (r *ReconcileResult) Delete(apiVersion, kind, name, uid string) {
+	r.Deletes = append(r.Deletes, ObjectRef{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid})
+}
+
+// RequeueAfter asks for another reconcile d after the request's time even if nothing
+// changes; of several calls the soonest wins.
+func (r *ReconcileResult) RequeueAfter(d time.Duration) {
+	s := max(d.Seconds(), 0.001)
+	if r.RequeueAfterSeconds == 0 || s < r.RequeueAfterSeconds {
+		r.RequeueAfterSeconds = s
+	}
+}
+
+func childJSON(what string, obj any) (json.RawMessage, string, error) {
 	b, err := toJSON(obj)
 	if err != nil {
-		return fmt.Errorf("add child: %w", err)
+		return nil, "", fmt.Errorf("%s child: %w", what, err)
 	}
 	var tm TypeMeta
 	if err := decodeObject(b, &tm); err != nil {
-		return fmt.Errorf("add child: %w", err)
+		return nil, "", fmt.Errorf("%s child: %w", what, err)
 	}
 	if tm.APIVersion == "" || tm.Kind == "" {
-		return errors.New("add child: apiVersion and kind must be set")
+		return nil, "", fmt.Errorf("%s child: apiVersion and kind must be set", what)
+	}
+	return b, ObjectKey(tm.APIVersion, tm.Kind), nil
+}
+
+// AddChild adds a desired child, which must have apiVersion and kind set: a struct with
+// TypeMeta, a map, or raw JSON ([]byte or json.RawMessage).
+func (r *ReconcileResult) AddChild(obj any) error {
+	b, k, err := childJSON("add", obj)
+	if err != nil {
+		return err
 	}
 	if r.Children == nil {
 		r.Children = map[string][]json.RawMessage{}
 	}
-	k := ObjectKey(tm.APIVersion, tm.Kind)
 	r.Children[k] = append(r.Children[k], b)
 	return nil
 }
@@ -85,6 +161,14 @@ func (r *ReconcileResult) SetStatus(v any) error {
 	}
 	r.Status = b
 	return nil
+}
+
+// AnnotateParent sets an annotation on the parent's metadata.
+func (r *ReconcileResult) AnnotateParent(key, value string) {
+	if r.ParentAnnotations == nil {
+		r.ParentAnnotations = map[string]string{}
+	}
+	r.ParentAnnotations[key] = value
 }
 
 // AddEvent adds an event of type Normal or Warning.

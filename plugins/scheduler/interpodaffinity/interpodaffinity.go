@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/labels"
+	"github.com/tugboat-io/tug/sdk/go/labels"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 

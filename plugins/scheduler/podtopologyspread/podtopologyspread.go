@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/labels"
+	"github.com/tugboat-io/tug/sdk/go/labels"
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
 	tug "github.com/tugboat-io/tug/sdk/go"

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/plugins/internal/wasmhost"
 	"github.com/tugboat-io/tug/plugins/scheduler/defaults"
 	tug "github.com/tugboat-io/tug/sdk/go"
 	"github.com/tugboat-io/tug/sdk/go/sdktest"
@@ -139,13 +140,13 @@ func (n *nativeBackend) call(t *testing.T, export string, in []byte) (hostabi.St
 func (n *nativeBackend) state() *resident { return &n.r }
 
 type wasmBackend struct {
-	h *wasmHost
+	h *wasmhost.Host
 	r resident
 }
 
 func (w *wasmBackend) call(t *testing.T, export string, in []byte) (hostabi.Status, []byte) {
 	t.Helper()
-	st, out, err := w.h.call(t, export, in)
+	st, out, err := w.h.Call(t, export, in)
 	if err != nil {
 		w.r.nodes = 0 // a fresh instance has no nodes
 		t.Fatalf("%s: %v", export, err)
@@ -181,7 +182,7 @@ func open(t *testing.T, name string) backend {
 		t.Skip("builds the wasm module with the Go toolchain; skipped in -short runs")
 	}
 	if backends.wasm == nil && backends.wasmErr == nil {
-		h, err := loadWasm()
+		h, err := wasmhost.Load("./scheduler/cmd/defaults")
 		if err != nil {
 			backends.wasmErr = err
 		} else {

@@ -1,4 +1,14 @@
-package testutil
+// Package wasmhost runs a plugin module of this repository's plugins/ on wazero for tests:
+// a minimal host of the ABI's call protocol (ABI.md §2, §5) — _initialize, tug_alloc, the
+// operation export, set_result and log — which is all a test of plugin decisions needs.
+// tug's own host (runtime/, which this module does not import: it would bring the whole
+// server's dependencies) adds pools, deadlines, memory caps and hot swap; core/ and bench/
+// run the modules on it.
+//
+// wazero's interpreter runs the module: it compiles a Go guest in about half a second where
+// the compiler takes five, and every package's test binary loads a module once. The cases
+// are small, and both engines run the same module bytes with the same semantics.
+package wasmhost
 
 import (
 	"bytes"
@@ -18,20 +28,9 @@ import (
 	"github.com/tugboat-io/tug/hostabi"
 )
 
-// The wasm side: cmd/defaults built to wasm once per test binary and run on wazero by a host
-// of the ABI's call protocol (ABI.md §2, §5) — _initialize, tug_alloc, the operation export,
-// set_result and log — which is all a test of plugin decisions needs. tug's own host
-// (runtime/, which this module does not import: it would bring the whole server's
-// dependencies) adds pools, deadlines, memory caps and hot swap; bench/scheduler and
-// core/scheduler run the module on it.
-//
-// wazero's interpreter runs the module: it compiles a Go guest in about half a second where
-// the compiler takes five, and every package's test binary loads the module once. The cases
-// are small, and both engines run the same module bytes with the same semantics.
-
-// wasmHost is the loaded module and its one instance. A call that traps discards the
+// Host is a loaded module and its one instance. A call that traps discards the
 // instance; the next call gets a fresh one from the compiled module.
-type wasmHost struct {
+type Host struct {
 	ctx      context.Context
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
@@ -43,28 +42,33 @@ type wasmHost struct {
 	tb     testing.TB
 }
 
-var wasm struct {
+var loaded sync.Map // package path → *loading
+
+type loading struct {
 	once sync.Once
-	host *wasmHost
+	host *Host
 	err  error
 }
 
-// loadWasm builds and loads the module the first time it is called.
-func loadWasm() (*wasmHost, error) {
-	wasm.once.Do(func() { wasm.host, wasm.err = newWasmHost() })
-	return wasm.host, wasm.err
+// Load builds the main package pkg (relative to the plugins module, "./scheduler/cmd/defaults")
+// to wasm and loads it, once per test binary and package.
+func Load(pkg string) (*Host, error) {
+	v, _ := loaded.LoadOrStore(pkg, &loading{})
+	l := v.(*loading)
+	l.once.Do(func() { l.host, l.err = newHost(pkg) })
+	return l.host, l.err
 }
 
-func newWasmHost() (*wasmHost, error) {
+func newHost(pkg string) (*Host, error) {
 	dir, err := moduleDir()
 	if err != nil {
 		return nil, err
 	}
-	bin, err := buildDefaults(dir)
+	bin, err := build(dir, pkg)
 	if err != nil {
 		return nil, err
 	}
-	h := &wasmHost{ctx: context.Background()}
+	h := &Host{ctx: context.Background()}
 	h.rt = wazero.NewRuntimeWithConfig(h.ctx, wazero.NewRuntimeConfigInterpreter())
 	if _, err := wasi_snapshot_preview1.Instantiate(h.ctx, h.rt); err != nil {
 		return nil, fmt.Errorf("wasi: %w", err)
@@ -80,7 +84,7 @@ func newWasmHost() (*wasmHost, error) {
 		return nil, fmt.Errorf("host module %s: %w", hostabi.ImportModule, err)
 	}
 	if h.compiled, err = h.rt.CompileModule(h.ctx, bin); err != nil {
-		return nil, fmt.Errorf("compiling cmd/defaults: %w", err)
+		return nil, fmt.Errorf("compiling %s: %w", pkg, err)
 	}
 	if err := h.instantiate(); err != nil {
 		return nil, err
@@ -88,7 +92,7 @@ func newWasmHost() (*wasmHost, error) {
 	return h, nil
 }
 
-// moduleDir is the directory of plugins/scheduler's go.mod, above the test's package.
+// moduleDir is the directory of the plugins module's go.mod, above the test's package.
 func moduleDir() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -106,30 +110,30 @@ func moduleDir() (string, error) {
 	}
 }
 
-// buildDefaults builds ./cmd/defaults as plugin authors build modules (and as the Makefile
-// builds the one tug embeds).
-func buildDefaults(dir string) ([]byte, error) {
-	tmp, err := os.MkdirTemp("", "tug-defaults-wasm-")
+// build builds pkg as plugin authors build modules (and as the Makefile builds the ones tug
+// embeds).
+func build(dir, pkg string) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "tug-plugin-wasm-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "defaults.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./cmd/defaults")
+	out := filepath.Join(tmp, "plugin.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared ./cmd/defaults in %s: %w\n%s", dir, err, b)
+		return nil, fmt.Errorf("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared %s in %s: %w\n%s", pkg, dir, err, b)
 	}
 	return os.ReadFile(out)
 }
 
 // instantiate makes a fresh instance and runs the reactor's _initialize, as the host does.
-func (h *wasmHost) instantiate() error {
+func (h *Host) instantiate() error {
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStderr(&h.stderr).WithStdout(&h.stderr)
 	mod, err := h.rt.InstantiateModule(h.ctx, h.compiled, cfg)
 	if err != nil {
-		return fmt.Errorf("instantiating cmd/defaults: %w", err)
+		return fmt.Errorf("instantiating the module: %w", err)
 	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(h.ctx); err != nil {
@@ -142,17 +146,17 @@ func (h *wasmHost) instantiate() error {
 
 // output is what the guest wrote to stdout and stderr since the last call (a Go guest's
 // panic, say), for an error message.
-func (h *wasmHost) output() string {
+func (h *Host) output() string {
 	if h.stderr.Len() == 0 {
 		return ""
 	}
 	return "\nguest output:\n" + h.stderr.String()
 }
 
-// call performs one operation: the input copied into a region from tug_alloc, the export
+// Call performs one operation: the input copied into a region from tug_alloc, the export
 // called with it, the result set_result copied out. An error is a failure of the call
 // itself (a trap), after which the instance is discarded.
-func (h *wasmHost) call(tb testing.TB, export string, in []byte) (hostabi.Status, []byte, error) {
+func (h *Host) Call(tb testing.TB, export string, in []byte) (hostabi.Status, []byte, error) {
 	if h.mod == nil {
 		if err := h.instantiate(); err != nil {
 			return hostabi.StatusError, nil, err
@@ -182,7 +186,7 @@ func (h *wasmHost) call(tb testing.TB, export string, in []byte) (hostabi.Status
 	return hostabi.Status(int32(res[0])), h.result, nil
 }
 
-func (h *wasmHost) trapped(export string, err error) (hostabi.Status, []byte, error) {
+func (h *Host) trapped(export string, err error) (hostabi.Status, []byte, error) {
 	err = fmt.Errorf("%s trapped: %w%s", export, err, h.output())
 	_ = h.mod.Close(h.ctx)
 	h.mod = nil
@@ -190,7 +194,7 @@ func (h *wasmHost) trapped(export string, err error) (hostabi.Status, []byte, er
 }
 
 // setResult is tug:host/v1.set_result: it copies the bytes at once; the last call wins.
-func (h *wasmHost) setResult(_ context.Context, mod api.Module, stack []uint64) {
+func (h *Host) setResult(_ context.Context, mod api.Module, stack []uint64) {
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b, ok := mod.Memory().Read(ptr, n)
 	if !ok {
@@ -200,7 +204,7 @@ func (h *wasmHost) setResult(_ context.Context, mod api.Module, stack []uint64) 
 }
 
 // log is tug:host/v1.log: the message goes to the test's log.
-func (h *wasmHost) log(_ context.Context, mod api.Module, stack []uint64) {
+func (h *Host) log(_ context.Context, mod api.Module, stack []uint64) {
 	level, ptr, n := api.DecodeI32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
 	b, ok := mod.Memory().Read(ptr, n)
 	if !ok {

@@ -1,4 +1,4 @@
-module github.com/tugboat-io/tug/plugins/scheduler
+module github.com/tugboat-io/tug/plugins
 
 go 1.25.0
 
@@ -11,6 +11,6 @@ require (
 require golang.org/x/sys v0.44.0 // indirect
 
 replace (
-	github.com/tugboat-io/tug/hostabi => ../../hostabi
-	github.com/tugboat-io/tug/sdk/go => ../../sdk/go
+	github.com/tugboat-io/tug/hostabi => ../hostabi
+	github.com/tugboat-io/tug/sdk/go => ../sdk/go
 )
