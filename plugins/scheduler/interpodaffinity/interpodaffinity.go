@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tugboat-io/tug/sdk/go/labels"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/labels"
 )
 
 // Name is the plugin's name in profiles; Weight its default score weight.

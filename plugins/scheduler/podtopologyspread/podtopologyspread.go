@@ -12,10 +12,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tugboat-io/tug/sdk/go/labels"
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/labels"
 )
 
 // Name is the plugin's name in profiles; Weight its default score weight.
