@@ -31,9 +31,11 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build bin/tug, stamped with the version and commit, with the default scheduling plugins embedded
-	cd plugins/scheduler && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
-		-o ../../cmd/tug/internal/defaultplugins/wasm/defaults.wasm ./cmd/defaults
+build: ## Build bin/tug, stamped with the version and commit, with the default scheduling plugins and controllers embedded
+	cd plugins && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
+		-o ../cmd/tug/internal/defaultplugins/wasm/defaults.wasm ./scheduler/cmd/defaults
+	cd plugins && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
+		-o ../cmd/tug/internal/defaultplugins/wasm/controllers.wasm ./controllers/cmd/defaults
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tug
 
 run: build ## Start a cluster on this machine (bin/tug up; data in ./.tug)

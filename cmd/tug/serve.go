@@ -5,6 +5,7 @@ import (
 	cryptorand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
+	"github.com/tugboat-io/tug/core/controller"
 	"github.com/tugboat-io/tug/core/leader"
 	"github.com/tugboat-io/tug/core/plugins"
 	"github.com/tugboat-io/tug/core/scheduler"
@@ -60,6 +62,8 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("scheduler-module", "", "wasm module of the default scheduling plugins (default: the one built into this binary by make build)")
 	f.String("scheduler-listen", "127.0.0.1:0", "address of the scheduler's explain endpoint (tug explain pod; port 0: any free port, advertised on its Lease)")
 	f.String("scheduler-config", "", "YAML file of scheduler profiles (default: one, default-scheduler, with every default plugin; see docs/SCHEDULER.md)")
+	f.Bool("controllers", true, "run the controller manager (leader-elected: one of several servers runs it)")
+	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
 }
 
 // apiOptions are the resolved API server settings.
@@ -337,6 +341,11 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = rt.Close(context.Background())
 		return nil, err
 	}
+	ctrls, err := a.newControllers(ctx, rt, serverURL)
+	if err != nil {
+		_ = rt.Close(context.Background())
+		return nil, err
+	}
 	var explainSrv *http.Server
 	if explainLn != nil {
 		explainSrv = &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -349,6 +358,15 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		defer wg.Done()
 		_ = mgr.Run(pctx)
 	}()
+	if ctrls != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ctrls.Run(pctx); err != nil {
+				a.logger("controller-manager").Error("controller manager stopped", "err", err)
+			}
+		}()
+	}
 	if sched != nil {
 		wg.Add(1)
 		go func() {
@@ -438,4 +456,43 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: "http://" + ln.Addr().String(),
 		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},
 		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), ln, nil
+}
+
+// controllersLease is the Lease the controller managers of a cluster elect their leader by.
+const controllersLease = "tug-controller-manager"
+
+// newControllers loads the default controllers module once per controller (the runtime
+// compiles it once) and returns the manager running them, or nil when --controllers is off
+// or this build has no module.
+func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, serverURL string) (*controller.Manager, error) {
+	log := a.logger("controller-manager")
+	if on, err := a.settings.Bool("controllers"); err != nil || !on {
+		return nil, err
+	}
+	wasm, ok := defaultplugins.Controllers()
+	if path := a.settings.String("controllers-module"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--controllers-module: %w", err)
+		}
+		wasm, ok = b, true
+	}
+	if !ok {
+		log.Warn("no controllers: this binary has no default controllers built in (build it with make build, or pass --controllers-module)")
+		return nil, nil
+	}
+	var ctrls []controller.Controller
+	for _, def := range controller.Builtins() {
+		slot := rt.NewSlot("controller/" + def.Name)
+		cfg, _ := json.Marshal(map[string]string{"controller": def.Name})
+		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: cfg, PoolSize: max(def.Workers, 2), Deadline: 5 * time.Second}); err != nil {
+			return nil, fmt.Errorf("controller %s: %w", def.Name, err)
+		}
+		ctrls = append(ctrls, controller.Controller{Definition: def, Plugin: slot})
+	}
+	host, _ := os.Hostname()
+	id := make([]byte, 4)
+	_, _ = cryptorand.Read(id)
+	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Controllers: ctrls, Logger: a.log,
+		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}})
 }

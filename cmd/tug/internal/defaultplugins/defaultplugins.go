@@ -1,7 +1,8 @@
-// Package defaultplugins carries the default scheduling plugins — plugins/scheduler/cmd/defaults,
-// one wasm module hosting them all — into the tug binary. `make build` builds the module into
-// wasm/ before it builds tug; a plain `go build ./cmd/tug` embeds none, and the scheduler then
-// needs --scheduler-module.
+// Package defaultplugins carries tug's default plugins into the binary: the scheduling
+// plugins (plugins/scheduler/cmd/defaults, one wasm module hosting them all) and the
+// controllers (plugins/controllers/cmd/defaults, likewise). `make build` builds both modules
+// into wasm/ before it builds tug; a plain `go build ./cmd/tug` embeds none, and the
+// scheduler and controllers then need --scheduler-module and --controllers-module.
 package defaultplugins
 
 import "embed"
@@ -9,8 +10,13 @@ import "embed"
 //go:embed wasm
 var files embed.FS
 
-// Module returns the embedded module, if this build has one.
-func Module() ([]byte, bool) {
-	b, err := files.ReadFile("wasm/defaults.wasm")
+// Module returns the embedded scheduling module, if this build has one.
+func Module() ([]byte, bool) { return file("wasm/defaults.wasm") }
+
+// Controllers returns the embedded controllers module, if this build has one.
+func Controllers() ([]byte, bool) { return file("wasm/controllers.wasm") }
+
+func file(name string) ([]byte, bool) {
+	b, err := files.ReadFile(name)
 	return b, err == nil && len(b) > 0
 }

@@ -1,0 +1,348 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/tugboat-io/tug/hostabi"
+)
+
+// runner runs one controller: its queue of parents and its workers.
+type runner struct {
+	m       *Manager
+	c       Controller
+	log     *slog.Logger
+	parents cache.SharedIndexInformer
+	// children and related by Kind.Key().
+	children map[string]childSource
+	related  map[string]childSource
+	queue    workqueue.TypedRateLimitingInterface[string]
+	pending  *pending
+
+	mu       sync.Mutex
+	failures map[string]string // the last failure reported on each parent, to not repeat it
+}
+
+type childSource struct {
+	kind     Kind
+	informer cache.SharedIndexInformer
+}
+
+func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIndexInformer, error)) (*runner, error) {
+	r := &runner{m: m, c: c, log: m.log.With("controller", c.Name), children: map[string]childSource{}, related: map[string]childSource{},
+		pending: newPending(), failures: map[string]string{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: c.Name})}
+	var err error
+	if r.parents, err = informerFor(c.Parent); err != nil {
+		return nil, err
+	}
+	if _, err := r.parents.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    r.enqueueObject,
+		UpdateFunc: func(_, obj any) { r.enqueueObject(obj) },
+		DeleteFunc: func(obj any) {
+			if u, ok := unstructuredOf(obj); ok {
+				r.pending.forget(u.GetUID())
+			}
+			r.enqueueObject(obj)
+		},
+	}); err != nil {
+		return nil, err
+	}
+	for _, k := range c.Children {
+		inf, err := informerFor(k)
+		if err != nil {
+			return nil, err
+		}
+		r.children[k.Key()] = childSource{k, inf}
+		key := k.Key()
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { r.childChanged(key, obj, false) },
+			UpdateFunc: func(_, obj any) { r.childChanged(key, obj, false) },
+			DeleteFunc: func(obj any) { r.childChanged(key, obj, true) },
+		}); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range c.Related {
+		inf, err := informerFor(k)
+		if err != nil {
+			return nil, err
+		}
+		r.related[k.Key()] = childSource{k, inf}
+		kind := k
+		h := func(obj any) { r.relatedChanged(kind, obj) }
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: h,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *runner) enqueueObject(obj any) {
+	if u, ok := unstructuredOf(obj); ok {
+		r.queue.Add(objectKey(u.GetNamespace(), u.GetName()))
+	}
+}
+
+func objectKey(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}
+
+// childChanged wakes the child's controlling parent, if it is of this controller's kind.
+func (r *runner) childChanged(kind string, obj any, gone bool) {
+	u, ok := unstructuredOf(obj)
+	if !ok {
+		return
+	}
+	ref := metav1.GetControllerOfNoCopy(u)
+	if ref == nil || ref.Kind != r.c.Parent.Kind || ref.APIVersion != r.c.Parent.APIVersion() {
+		return
+	}
+	r.pending.observe(ref.UID, kind, u, gone)
+	ns := ""
+	if r.c.Parent.Namespaced {
+		ns = u.GetNamespace()
+	}
+	r.queue.Add(objectKey(ns, ref.Name))
+}
+
+// relatedChanged wakes every parent the object may concern: those of its namespace, or all.
+func (r *runner) relatedChanged(kind Kind, obj any) {
+	u, ok := unstructuredOf(obj)
+	if !ok {
+		return
+	}
+	for _, p := range r.parents.GetStore().List() {
+		pu := p.(*unstructured.Unstructured)
+		if kind.Namespaced && r.c.Parent.Namespaced && pu.GetNamespace() != u.GetNamespace() {
+			continue
+		}
+		r.queue.Add(objectKey(pu.GetNamespace(), pu.GetName()))
+	}
+}
+
+func (r *runner) start(ctx context.Context, wg *sync.WaitGroup) {
+	workers := r.c.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r.next(ctx) {
+			}
+		}()
+	}
+}
+
+func (r *runner) next(ctx context.Context) bool {
+	key, quit := r.queue.Get()
+	if quit {
+		return false
+	}
+	defer r.queue.Done(key)
+	after, err := r.reconcile(ctx, key)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			r.log.Debug("reconcile failed; retrying", "parent", key, "err", err, "retries", r.queue.NumRequeues(key))
+		}
+		r.queue.AddRateLimited(key)
+	default:
+		r.queue.Forget(key)
+		if after > 0 {
+			r.queue.AddAfter(key, after)
+		}
+	}
+	return true
+}
+
+// reconcile gathers a parent's input, asks the plugin, and applies the answer. It returns
+// when the plugin asked to be called again.
+func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, error) {
+	item, exists, err := r.parents.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return 0, err
+	}
+	parent := item.(*unstructured.Unstructured)
+	now := r.m.now()
+	req, observed, err := r.request(parent, now)
+	if err != nil {
+		return 0, err
+	}
+	in, err := json.Marshal(req)
+	if err != nil {
+		return 0, fmt.Errorf("encode reconcile request: %w", err)
+	}
+	out, st, err := r.c.Plugin.Call(ctx, hostabi.ExportReconcile, in)
+	if err == nil && st != hostabi.StatusOK {
+		err = fmt.Errorf("plugin answered %s: %s", st, out)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		r.failed(ctx, key, parent, "ReconcileFailed", err)
+		return 0, err
+	}
+	var res hostabi.ReconcileResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		err = fmt.Errorf("malformed reconcile result: %w", err)
+		r.failed(ctx, key, parent, "ReconcileFailed", err)
+		return 0, err
+	}
+	if err := r.apply(ctx, parent, observed, &res, now); err != nil {
+		if !apierrors.IsConflict(err) && ctx.Err() == nil {
+			r.failed(ctx, key, parent, "ApplyFailed", err)
+		}
+		return 0, err
+	}
+	r.mu.Lock()
+	delete(r.failures, key)
+	r.mu.Unlock()
+	var after time.Duration
+	if res.RequeueAfterSeconds > 0 {
+		after = time.Duration(res.RequeueAfterSeconds * float64(time.Second))
+	}
+	return after, nil
+}
+
+// request builds the reconcile's input and returns the children it observed by kind key.
+func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hostabi.ReconcileRequest, map[string][]*unstructured.Unstructured, error) {
+	praw, err := parent.MarshalJSON()
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode parent: %w", err)
+	}
+	req := &hostabi.ReconcileRequest{Parent: praw, Now: now.UTC().Format(time.RFC3339Nano),
+		Children: map[string][]json.RawMessage{}}
+	observed := map[string][]*unstructured.Unstructured{}
+	for key, src := range r.children {
+		items, err := src.informer.GetIndexer().ByIndex(ownerIndex, string(parent.GetUID()))
+		if err != nil {
+			return nil, nil, err
+		}
+		var owned []*unstructured.Unstructured
+		for _, it := range items {
+			u := it.(*unstructured.Unstructured)
+			if ref := metav1.GetControllerOfNoCopy(u); ref != nil && ref.UID == parent.GetUID() {
+				owned = append(owned, u)
+			}
+		}
+		owned = r.pending.merge(parent.GetUID(), key, owned, now)
+		observed[key] = owned
+		list := make([]json.RawMessage, 0, len(owned))
+		for _, u := range owned {
+			b, err := u.MarshalJSON()
+			if err != nil {
+				return nil, nil, fmt.Errorf("encode %s %s: %w", src.kind.Kind, u.GetName(), err)
+			}
+			list = append(list, b)
+		}
+		req.Children[key] = list
+	}
+	for key, src := range r.related {
+		var items []any
+		if src.kind.Namespaced && r.c.Parent.Namespaced {
+			items, err = src.informer.GetIndexer().ByIndex(cache.NamespaceIndex, parent.GetNamespace())
+			if err != nil {
+				return nil, nil, err
+			}
+		} else {
+			items = src.informer.GetStore().List()
+		}
+		if req.Related == nil {
+			req.Related = map[string][]json.RawMessage{}
+		}
+		list := make([]json.RawMessage, 0, len(items))
+		for _, it := range items {
+			b, err := it.(*unstructured.Unstructured).MarshalJSON()
+			if err != nil {
+				return nil, nil, err
+			}
+			list = append(list, b)
+		}
+		req.Related[key] = list
+	}
+	return req, observed, nil
+}
+
+// failed reports a failure on the parent as a Warning event, once per distinct message.
+func (r *runner) failed(ctx context.Context, key string, parent *unstructured.Unstructured, reason string, err error) {
+	msg := err.Error()
+	r.mu.Lock()
+	same := r.failures[key] == msg
+	r.failures[key] = msg
+	r.mu.Unlock()
+	if same {
+		return
+	}
+	r.log.Warn("reconcile failed", "parent", key, "reason", reason, "err", err)
+	r.m.event(ctx, r.c.Name, parent, corev1.EventTypeWarning, reason, fmt.Sprintf("controller %s: %s", r.c.Name, msg))
+}
+
+// event records an event on obj.
+func (m *Manager) event(ctx context.Context, controller string, obj *unstructured.Unstructured, typ, reason, msg string) {
+	now := metav1.NewTime(m.now())
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	if len(msg) > 1024 {
+		msg = msg[:1021] + "..."
+	}
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", obj.GetName(), now.UnixNano()), Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(),
+			Name: obj.GetName(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()},
+		Type: typ, Reason: reason, Message: msg, Count: 1, FirstTimestamp: now, LastTimestamp: now,
+		Source:              corev1.EventSource{Component: "tug-controller-manager"},
+		ReportingController: "tug.dev/" + controller,
+	}
+	if _, err := m.client.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+		m.log.Debug("event not written", "object", objectKey(obj.GetNamespace(), obj.GetName()), "reason", reason, "err", err)
+	}
+}
+
+// errorsOf joins errors, keeping a conflict recognisable (it only means "decide again").
+func errorsOf(errs []error) error {
+	errs = nonNil(errs)
+	if len(errs) == 0 {
+		return nil
+	}
+	for _, e := range errs {
+		if !apierrors.IsConflict(e) {
+			return errors.Join(errs...)
+		}
+	}
+	return errs[0]
+}
+
+func nonNil(errs []error) []error {
+	out := errs[:0]
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
