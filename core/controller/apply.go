@@ -124,9 +124,12 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 	}
 
 	errs := runAll(ops)
-	parent, err := r.annotate(ctx, parent, res.ParentAnnotations)
-	errs = append(errs, err)
-	if err == nil {
+	// The status is written to the parent as annotated (its new resourceVersion); when that
+	// fails, the next reconcile writes both.
+	if annotated, err := r.annotate(ctx, parent, res.ParentAnnotations); err != nil {
+		errs = append(errs, err)
+	} else {
+		parent = annotated
 		errs = append(errs, r.setStatus(ctx, parent, res.Status))
 	}
 	for _, ev := range res.Events {
@@ -278,7 +281,10 @@ func (r *runner) annotate(ctx context.Context, parent *unstructured.Unstructured
 		return nil, err
 	}
 	out, err := r.m.dyn.Resource(r.c.Parent.GVR()).Namespace(parent.GetNamespace()).Patch(ctx, parent.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
-	if err != nil {
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("annotate %s: %w", parent.GetName(), err)
 	}
 	return out, nil

@@ -160,6 +160,13 @@ func (r *runner) next(ctx context.Context) bool {
 		return false
 	}
 	defer r.queue.Done(key)
+	// A bug of the host side of one reconcile must not take the process down with it.
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("reconcile panicked; retrying", "parent", key, "panic", p)
+			r.queue.AddRateLimited(key)
+		}
+	}()
 	after, err := r.reconcile(ctx, key)
 	switch {
 	case err != nil:
