@@ -352,4 +352,3 @@ func nonNil(errs []error) []error {
 	}
 	return out
 }
-
