@@ -398,5 +398,3 @@ func number(v any) (float64, bool) {
 	}
 	return 0, false
 }
-
-
