@@ -187,7 +187,9 @@ func TestDeploymentLifecycle(t *testing.T) {
 		t.Errorf("after undo: image and revision %q, want \"nginx:1 3\"", out)
 	}
 	s.waitKubectl(t, "two ReplicaSets, the first one back at 5", []string{"get", "rs", "-l", "app=web", "--no-headers", "-o=custom-columns=D:.spec.replicas"},
-		func(out string) bool { return len(strings.Fields(out)) == 2 && strings.Count(out, "5") == 1 && strings.Count(out, "0") == 1 })
+		func(out string) bool {
+			return len(strings.Fields(out)) == 2 && strings.Count(out, "5") == 1 && strings.Count(out, "0") == 1
+		})
 
 	k("scale", "deployment/web", "--replicas=8")
 	s.waitKubectl(t, "8 available", []string{"get", "deployment", "web", "-o=jsonpath={.status.availableReplicas}/{.status.replicas}"},
