@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
@@ -220,19 +221,9 @@ func decodeReplicaSets(raws []json.RawMessage) ([]*replicaSet, error) {
 		if c := a.Metadata.CreationTimestamp.Compare(b.Metadata.CreationTimestamp); c != 0 {
 			return c
 		}
-		return compareStrings(a.Metadata.Name, b.Metadata.Name)
+		return strings.Compare(a.Metadata.Name, b.Metadata.Name)
 	})
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // resolveBounds resolves maxSurge (rounded up) and maxUnavailable (rounded down) against

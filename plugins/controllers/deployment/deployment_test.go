@@ -61,12 +61,8 @@ type child struct {
 
 func reconcile(t *testing.T, parent string, sets ...string) (*tug.ReconcileResult, []child, deployment.Status) {
 	t.Helper()
-	objs := make([]any, len(sets))
-	for i, s := range sets {
-		objs[i] = s
-	}
 	res := testutil.Reconcile(t, "Deployment", &tug.ReconcileRequest{Parent: json.RawMessage(parent), Now: now.Format(time.RFC3339Nano),
-		Children: map[string][]json.RawMessage{deployment.ReplicaSetKey: testutil.Objects(t, objs...)}})
+		Children: map[string][]json.RawMessage{deployment.ReplicaSetKey: testutil.Raw(sets...)}})
 	declared, ok := res.Children[deployment.ReplicaSetKey]
 	if !ok {
 		t.Fatalf("the result does not declare the ReplicaSets: %+v", res)

@@ -30,8 +30,8 @@ var (
 	PodKey = tug.ObjectKey("v1", "Pod")
 )
 
-// set is a ReplicaSet or a ReplicationController: the two differ only in how they write
-// their selector.
+// set is a ReplicaSet or a ReplicationController: they differ only in how they write their
+// selector, which this decision does not read — the host hands it the pods the set controls.
 type set struct {
 	APIVersion string        `json:"apiVersion"`
 	Kind       string        `json:"kind"`
@@ -39,7 +39,6 @@ type set struct {
 	Spec       struct {
 		Replicas        *int32          `json:"replicas,omitempty"`
 		MinReadySeconds int32           `json:"minReadySeconds,omitempty"`
-		Selector        json.RawMessage `json:"selector,omitempty"`
 		Template        json.RawMessage `json:"template,omitempty"`
 	} `json:"spec"`
 	Status Status `json:"status"`
@@ -55,25 +54,6 @@ type Status struct {
 	Conditions           []workload.Condition `json:"conditions,omitempty"`
 }
 
-func (s *set) selector() (*labels.Selector, error) {
-	if s.Kind == "ReplicationController" {
-		var m map[string]string
-		if len(s.Spec.Selector) > 0 {
-			if err := json.Unmarshal(s.Spec.Selector, &m); err != nil {
-				return nil, fmt.Errorf("spec.selector: %w", err)
-			}
-		}
-		return &labels.Selector{MatchLabels: m}, nil
-	}
-	var sel *labels.Selector
-	if len(s.Spec.Selector) > 0 {
-		if err := json.Unmarshal(s.Spec.Selector, &sel); err != nil {
-			return nil, fmt.Errorf("spec.selector: %w", err)
-		}
-	}
-	return sel, nil
-}
-
 // Reconcile decides one ReplicaSet or ReplicationController.
 func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	var s set
@@ -82,10 +62,6 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	}
 	now := req.Time()
 	tmpl, err := workload.DecodeTemplate(s.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := s.selector()
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +110,10 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	st := Status{Replicas: int32(len(active)), ObservedGeneration: s.Metadata.Generation, Conditions: s.Status.Conditions}
 	minReady := time.Duration(s.Spec.MinReadySeconds) * time.Second
 	var wait time.Duration
-	tmplLabels := tmpl.Labels()
+	// Fully labeled: carrying every label of the template, not only the selector's.
+	fullyLabeled := &labels.Selector{MatchLabels: tmpl.Labels()}
 	for _, p := range active {
-		if (&labels.Selector{MatchLabels: tmplLabels}).Matches(p.Metadata.Labels) {
+		if fullyLabeled.Matches(p.Metadata.Labels) {
 			st.FullyLabeledReplicas++
 		}
 		if p.Ready() {
@@ -152,9 +129,6 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	if wait > 0 {
 		// A ready pod becomes available without any event: come back when it does.
 		res.RequeueAfter(wait)
-	}
-	if sel == nil {
-		res.AddEvent("Warning", "InvalidSelector", "the set has no selector")
 	}
 	if err := res.SetStatus(st); err != nil {
 		return nil, err

@@ -34,13 +34,9 @@ func pod(name, node, phase string, readyAgo time.Duration, restarts int, age tim
 
 const notReady = -1
 
-func request(t *testing.T, parent string, pods ...string) *tug.ReconcileRequest {
-	objs := make([]any, len(pods))
-	for i, p := range pods {
-		objs[i] = p
-	}
+func request(parent string, pods ...string) *tug.ReconcileRequest {
 	return &tug.ReconcileRequest{Parent: json.RawMessage(parent), Now: now.Format(time.RFC3339Nano),
-		Children: map[string][]json.RawMessage{replicaset.PodKey: testutil.Objects(t, objs...)}}
+		Children: map[string][]json.RawMessage{replicaset.PodKey: testutil.Raw(pods...)}}
 }
 
 func status(t *testing.T, res *tug.ReconcileResult) replicaset.Status {
@@ -53,7 +49,7 @@ func status(t *testing.T, res *tug.ReconcileResult) replicaset.Status {
 }
 
 func TestScaleUpCreatesFromTemplate(t *testing.T) {
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(3, 0), pod("web-a", "n1", "Running", time.Minute, 0, time.Hour)))
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(3, 0), pod("web-a", "n1", "Running", time.Minute, 0, time.Hour)))
 	if len(res.Creates) != 2 || len(res.Deletes) != 0 {
 		t.Fatalf("creates %d deletes %d, want 2 and 0", len(res.Creates), len(res.Deletes))
 	}
@@ -80,14 +76,14 @@ func TestScaleUpCreatesFromTemplate(t *testing.T) {
 }
 
 func TestScaleUpIsBounded(t *testing.T) {
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(800, 0)))
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(800, 0)))
 	if len(res.Creates) != replicaset.BurstReplicas {
 		t.Fatalf("creates %d, want %d", len(res.Creates), replicaset.BurstReplicas)
 	}
 }
 
 func TestScaleDownDeletesLeastUsefulFirst(t *testing.T) {
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(2, 0),
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(2, 0),
 		pod("old-ready", "n1", "Running", time.Hour, 0, 2*time.Hour),
 		pod("unscheduled", "", "Pending", notReady, 0, time.Hour),
 		pod("young-ready", "n1", "Running", time.Minute, 0, 2*time.Hour),
@@ -112,7 +108,7 @@ func TestScaleDownDeletesLeastUsefulFirst(t *testing.T) {
 }
 
 func TestRestartsBreakTies(t *testing.T) {
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(1, 0),
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(1, 0),
 		pod("calm", "n1", "Running", time.Hour, 0, time.Hour),
 		pod("flappy", "n1", "Running", time.Hour, 3, time.Hour)))
 	if len(res.Deletes) != 1 || res.Deletes[0].Name != "flappy" {
@@ -122,7 +118,7 @@ func TestRestartsBreakTies(t *testing.T) {
 
 func TestFinishedAndTerminatingPodsDoNotCount(t *testing.T) {
 	term := strings.Replace(pod("going", "n1", "Running", time.Hour, 0, time.Hour), `"creationTimestamp"`, fmt.Sprintf(`"deletionTimestamp":%q,"creationTimestamp"`, now.Format(time.RFC3339)), 1)
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(3, 0),
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(3, 0),
 		pod("a", "n1", "Running", time.Hour, 0, time.Hour),
 		pod("b", "n1", "Running", time.Hour, 0, time.Hour),
 		term,
@@ -136,7 +132,7 @@ func TestFinishedAndTerminatingPodsDoNotCount(t *testing.T) {
 }
 
 func TestMinReadySecondsDelaysAvailability(t *testing.T) {
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, rs(2, 10),
+	res := testutil.Reconcile(t, "ReplicaSet", request(rs(2, 10),
 		pod("a", "n1", "Running", time.Hour, 0, time.Hour),
 		pod("b", "n1", "Running", 4*time.Second, 0, time.Hour)))
 	st := status(t, res)
@@ -148,10 +144,10 @@ func TestMinReadySecondsDelaysAvailability(t *testing.T) {
 	}
 }
 
-func TestReplicationControllerSelector(t *testing.T) {
+func TestReplicationController(t *testing.T) {
 	rc := `{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"rc","uid":"rc-1","generation":1},
 	"spec":{"replicas":2,"selector":{"app":"web"},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`
-	res := testutil.Reconcile(t, "ReplicationController", request(t, rc, pod("a", "n1", "Running", time.Hour, 0, time.Hour)))
+	res := testutil.Reconcile(t, "ReplicationController", request(rc, pod("a", "n1", "Running", time.Hour, 0, time.Hour)))
 	if len(res.Creates) != 1 || !strings.Contains(string(res.Creates[0]), `"generateName":"rc-"`) {
 		t.Fatalf("creates %s", res.Creates)
 	}
@@ -159,7 +155,7 @@ func TestReplicationControllerSelector(t *testing.T) {
 
 func TestDeletingSetMakesNoPods(t *testing.T) {
 	parent := strings.Replace(rs(3, 0), `"generation":3`, fmt.Sprintf(`"generation":3,"deletionTimestamp":%q`, now.Format(time.RFC3339)), 1)
-	res := testutil.Reconcile(t, "ReplicaSet", request(t, parent))
+	res := testutil.Reconcile(t, "ReplicaSet", request(parent))
 	if len(res.Creates) != 0 {
 		t.Fatalf("a set being deleted created %d pods", len(res.Creates))
 	}

@@ -71,21 +71,11 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Objects encodes objects (structs, maps or JSON strings) as a request's list.
-func Objects(t *testing.T, objs ...any) []json.RawMessage {
-	t.Helper()
-	out := make([]json.RawMessage, 0, len(objs))
-	for _, o := range objs {
-		switch o := o.(type) {
-		case string:
-			out = append(out, json.RawMessage(o))
-		default:
-			b, err := json.Marshal(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, b)
-		}
+// Raw is a request's list of objects from their JSON.
+func Raw(objs ...string) []json.RawMessage {
+	out := make([]json.RawMessage, len(objs))
+	for i, o := range objs {
+		out[i] = json.RawMessage(o)
 	}
 	return out
 }

@@ -174,19 +174,6 @@ func (v *IntOrString) Scaled(total int32, roundUp bool) (int32, error) {
 	return int32(math.Floor(f)), nil
 }
 
-// Canonical returns raw JSON re-encoded with sorted keys and no insignificant space, so two
-// encodings of the same value compare equal.
-func Canonical(raw json.RawMessage) ([]byte, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return []byte("null"), nil
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
 // Template is a pod template, kept as a generic JSON value so that every field survives
 // into the pods made from it.
 type Template map[string]any
@@ -205,9 +192,6 @@ func DecodeTemplate(raw json.RawMessage) (Template, error) {
 
 // Labels are the template's labels.
 func (t Template) Labels() map[string]string { return stringMap(t.meta()["labels"]) }
-
-// Annotations are the template's annotations.
-func (t Template) Annotations() map[string]string { return stringMap(t.meta()["annotations"]) }
 
 func (t Template) meta() map[string]any {
 	m, _ := t["metadata"].(map[string]any)
@@ -272,12 +256,12 @@ func (t Template) Hash() string {
 	b, _ := json.Marshal(map[string]any(t)) // maps encode with sorted keys
 	h := fnv.New32a()
 	h.Write(b)
-	return SafeEncode(strconv.FormatUint(uint64(h.Sum32()), 10))
+	return safeEncode(strconv.FormatUint(uint64(h.Sum32()), 10))
 }
 
-// SafeEncode maps each byte of s onto "bcdfghjklmnpqrstvwxz2456789", as apimachinery's
+// safeEncode maps each byte of s onto "bcdfghjklmnpqrstvwxz2456789", as apimachinery's
 // rand.SafeEncodeString does.
-func SafeEncode(s string) string {
+func safeEncode(s string) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	r := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
@@ -331,14 +315,4 @@ func (o Object) Set(value any, path ...string) {
 		m = next
 	}
 	m[path[len(path)-1]] = value
-}
-
-// IsControlledBy reports whether meta names uid as its controller.
-func IsControlledBy(m *Meta, uid string) bool {
-	for _, o := range m.OwnerReferences {
-		if o.Controller != nil && *o.Controller && o.UID == uid {
-			return true
-		}
-	}
-	return false
 }
