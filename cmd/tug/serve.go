@@ -446,16 +446,13 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 	if err != nil {
 		return nil, nil, err
 	}
-	host, _ := os.Hostname()
-	id := make([]byte, 4)
-	_, _ = cryptorand.Read(id)
 	ln, err := net.Listen("tcp", a.settings.String("scheduler-listen"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("--scheduler-listen: %w", err)
 	}
 	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: "http://" + ln.Addr().String(),
 		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},
-		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}}), ln, nil
+		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: candidateID(), Logger: a.log}}), ln, nil
 }
 
 // controllersLease is the Lease the controller managers of a cluster elect their leader by.
@@ -490,9 +487,15 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, server
 		}
 		ctrls = append(ctrls, controller.Controller{Definition: def, Plugin: slot})
 	}
+	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Controllers: ctrls, Logger: a.log,
+		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: candidateID(), Logger: a.log}})
+}
+
+// candidateID names this process in a leader election: the host and a random suffix, so
+// that two processes on one host are two candidates.
+func candidateID() string {
 	host, _ := os.Hostname()
 	id := make([]byte, 4)
 	_, _ = cryptorand.Read(id)
-	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Controllers: ctrls, Logger: a.log,
-		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: fmt.Sprintf("%s-%x", host, id), Logger: a.log}})
+	return fmt.Sprintf("%s-%x", host, id)
 }

@@ -158,18 +158,14 @@ func (g *gc) collect(ctx context.Context, it gcItem, u *unstructured.Unstructure
 	}
 	foreground := false
 	for _, ref := range refs {
-		owner, err := g.owner(ctx, u.GetNamespace(), ref)
-		if err != nil {
+		switch st, err := g.owner(ctx, u.GetNamespace(), ref); {
+		case err != nil:
 			return err
-		}
-		if owner == nil {
-			continue
-		}
-		if owner.GetDeletionTimestamp() != nil && slices.Contains(owner.GetFinalizers(), metav1.FinalizerDeleteDependents) {
+		case st == ownerAlive:
+			return nil
+		case st == ownerDeletingDependents:
 			foreground = true
-			continue
 		}
-		return nil // an owner is alive
 	}
 	policy := metav1.DeletePropagationBackground
 	if foreground {
@@ -187,32 +183,46 @@ func (g *gc) collect(ctx context.Context, it gcItem, u *unstructured.Unstructure
 	return nil
 }
 
-// owner is the live owner ref names, or nil when it is gone (or another object of its name
-// has taken its place). An owner of a kind the collector does not follow is taken as alive.
-func (g *gc) owner(ctx context.Context, ns string, ref metav1.OwnerReference) (*unstructured.Unstructured, error) {
+// ownerState is what became of an owner.
+type ownerState int
+
+const (
+	ownerGone               ownerState = iota // deleted, or its name taken by another object
+	ownerAlive                                // there (or of a kind the collector does not follow)
+	ownerDeletingDependents                   // being deleted in the foreground
+)
+
+// owner looks up the owner ref names: in the cache, and when the cache lacks it (it may lag
+// behind a new owner) from the API server.
+func (g *gc) owner(ctx context.Context, ns string, ref metav1.OwnerReference) (ownerState, error) {
 	k, ok := g.byKind[ref.APIVersion+"/"+ref.Kind]
 	if !ok {
-		return &unstructured.Unstructured{}, nil
+		return ownerAlive, nil
 	}
 	if !k.Namespaced {
 		ns = ""
 	}
+	var u *unstructured.Unstructured
 	if obj, exists, err := g.informers[k.GVR()].GetStore().GetByKey(objectKey(ns, ref.Name)); err == nil && exists {
-		if u := obj.(*unstructured.Unstructured); u.GetUID() == ref.UID {
-			return u, nil
+		u = obj.(*unstructured.Unstructured)
+	}
+	if u == nil || u.GetUID() != ref.UID {
+		var err error
+		u, err = g.m.dyn.Resource(k.GVR()).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return ownerGone, nil
+		case err != nil:
+			return ownerGone, err
 		}
 	}
-	// Not in the cache: ask the API server, as the cache may lag behind a new owner.
-	u, err := g.m.dyn.Resource(k.GVR()).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, err
 	case u.GetUID() != ref.UID:
-		return nil, nil
+		return ownerGone, nil
+	case u.GetDeletionTimestamp() != nil && slices.Contains(u.GetFinalizers(), metav1.FinalizerDeleteDependents):
+		return ownerDeletingDependents, nil
 	}
-	return u, nil
+	return ownerAlive, nil
 }
 
 // finalize carries out an owner's propagation finalizer.

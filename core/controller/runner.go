@@ -99,12 +99,8 @@ func (r *runner) enqueueObject(obj any) {
 	}
 }
 
-func objectKey(ns, name string) string {
-	if ns == "" {
-		return name
-	}
-	return ns + "/" + name
-}
+// objectKey is an informer store's key: "namespace/name", or "name" when cluster-scoped.
+func objectKey(ns, name string) string { return cache.NewObjectName(ns, name).String() }
 
 // childChanged wakes the child's controlling parent, if it is of this controller's kind.
 func (r *runner) childChanged(kind string, obj any, gone bool) {
@@ -218,7 +214,8 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 		return 0, err
 	}
 	if err := r.apply(ctx, parent, observed, &res, now); err != nil {
-		if !apierrors.IsConflict(err) && ctx.Err() == nil {
+		// A conflict means "decide again"; not found, that the parent went meanwhile.
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 			r.failed(ctx, key, parent, "ApplyFailed", err)
 		}
 		return 0, err
@@ -329,26 +326,20 @@ func (m *Manager) event(ctx context.Context, controller string, obj *unstructure
 	}
 }
 
-// errorsOf joins errors, keeping a conflict recognisable (it only means "decide again").
+// errorsOf joins errors; when every one is a conflict (which only means "decide again") it
+// returns the first, so that the caller can tell.
 func errorsOf(errs []error) error {
-	errs = nonNil(errs)
-	if len(errs) == 0 {
-		return nil
-	}
+	var first error
 	for _, e := range errs {
+		if e == nil {
+			continue
+		}
 		if !apierrors.IsConflict(e) {
 			return errors.Join(errs...)
 		}
-	}
-	return errs[0]
-}
-
-func nonNil(errs []error) []error {
-	out := errs[:0]
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
+		if first == nil {
+			first = e
 		}
 	}
-	return out
+	return first
 }

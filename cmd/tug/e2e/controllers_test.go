@@ -135,8 +135,8 @@ func (b *rolloutBounds) result() (maxPods, minReady int, images map[string]bool,
 // a 5-replica Deployment gets a ReplicaSet and 5 running pods and rolls out; kubectl set
 // image rolls within maxSurge and maxUnavailable at every moment, as a watch over the whole
 // rollout sees it; kubectl rollout undo brings the previous template back; scaling goes both
-// ways; deleting with --cascade=orphan leaves the ReplicaSets and pods, and a plain delete
-// takes them along.
+// ways; deleting with --cascade=orphan leaves the ReplicaSets and pods, a plain delete takes
+// them along, and --cascade=foreground removes them before the Deployment.
 func TestDeploymentLifecycle(t *testing.T) {
 	t.Parallel()
 	s := startWithControllers(t)
@@ -217,4 +217,13 @@ func TestDeploymentLifecycle(t *testing.T) {
 	k("delete", "deployment", "api")
 	s.waitKubectl(t, "api's ReplicaSet and pods collected", []string{"get", "rs,pods", "-l", "app=api", "--no-headers"},
 		func(out string) bool { return strings.TrimSpace(out) == "" })
+
+	// Foreground: kubectl waits until the Deployment is gone, which is after its dependents.
+	k("create", "deployment", "fg", "--image=nginx", "--replicas=2")
+	s.waitKubectl(t, "fg's 2 pods", []string{"get", "pods", "-l", "app=fg", "--no-headers"},
+		func(out string) bool { return strings.Count(out, "Running") == 2 })
+	k("delete", "deployment", "fg", "--cascade=foreground", "--wait", "--timeout=60s")
+	if out := k("get", "deployment,rs,pods", "-l", "app=fg", "--no-headers", "--ignore-not-found"); strings.TrimSpace(out) != "" {
+		t.Errorf("after a foreground delete returned, left:\n%s", out)
+	}
 }
