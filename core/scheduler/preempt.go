@@ -84,8 +84,9 @@ func (f *Framework) preempt(ctx context.Context, prof *Profile, byModule map[*Mo
 	}
 	sort.Strings(names)
 
-	// The what-ifs change node states in every instance; restore puts them back, before the
-	// PostFilter looks at the candidates, or however this ends.
+	// A what-if changes one node's state in every instance; restore puts it back before the
+	// next node's what-if (each candidate is judged against the real cluster, as cluster-wide
+	// pre-filters see it), before the PostFilter looks at the candidates, or however this ends.
 	var touched []NodeRef
 	restore := func() error {
 		for _, ref := range touched {
@@ -109,6 +110,9 @@ func (f *Framework) preempt(ctx context.Context, prof *Profile, byModule map[*Mo
 		if len(cands) >= maxCandidates(res.Diagnosis.NumAllNodes) {
 			break
 		}
+		if err := restore(); err != nil {
+			return nil, err
+		}
 		ref, pods, ok := f.cache.podsOn(name)
 		if !ok {
 			continue
@@ -117,11 +121,11 @@ func (f *Framework) preempt(ctx context.Context, prof *Profile, byModule map[*Mo
 		gone := map[*corev1.Pod]bool{}
 		var lower []*corev1.Pod
 		for _, p := range pods {
-			switch {
-			case p.DeletionTimestamp != nil && priority(p) < prio:
-				gone[p] = true
-			case priority(p) < prio:
-				gone[p] = true
+			if priority(p) >= prio {
+				continue
+			}
+			gone[p] = true
+			if p.DeletionTimestamp == nil {
 				lower = append(lower, p)
 			}
 		}

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
@@ -105,9 +104,6 @@ func NewProfileBuilder(ctx context.Context, rt *tugruntime.Runtime, wasm []byte,
 	}
 	return &ProfileBuilder{rt: rt, probe: m, wasm: wasm, opts: opts, slots: slots, defaults: m.Hosted()}, nil
 }
-
-// Defaults lists the default plugins, in the module's order.
-func (b *ProfileBuilder) Defaults() []hostabi.HostedPlugin { return slices.Clone(b.defaults) }
 
 // Build loads spec's chain. close releases it once the profile is replaced: cycles in flight
 // on it finish first. The chain is resolved before the module is loaded, so a profile waiting

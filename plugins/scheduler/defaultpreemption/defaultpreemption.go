@@ -71,9 +71,6 @@ func summarize(c tug.Candidate) summary {
 			s.earliest = start
 		}
 	}
-	if len(c.Victims) == 0 {
-		s.highest = math.MinInt32
-	}
 	return s
 }
 

@@ -111,17 +111,17 @@ func (p *PodTopologySpread) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.
 	}
 	p.count(cs.filters, cs.counts, pod, sel)
 	for _, c := range cs.filters {
-		min, domains := math.MaxInt, 0
+		least, domains := math.MaxInt, 0
 		for p, n := range cs.counts {
 			if p.key == c.TopologyKey {
 				domains++
-				min = minInt(min, n)
+				least = min(least, n)
 			}
 		}
 		if domains == 0 || (c.MinDomains != nil && domains < int(*c.MinDomains)) {
-			min = 0
+			least = 0
 		}
-		cs.minMatch = append(cs.minMatch, min)
+		cs.minMatch = append(cs.minMatch, least)
 	}
 	p.count(cs.scorers, cs.scoreCounts, pod, sel)
 	if len(cs.filters) == 0 {
@@ -140,13 +140,6 @@ func (*PodTopologySpread) PreScore(state *tug.CycleState, _ *tug.Pod) *tug.Statu
 		return tug.Skip
 	}
 	return tug.Success
-}
-
-func minInt(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
 }
 
 // withMatchLabelKeys adds, for each key the pod carries, a requirement that matching pods

@@ -3,7 +3,6 @@ package testutil
 import (
 	"os"
 	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -32,12 +31,11 @@ func TestSamePlugins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the wasm module with the Go toolchain; skipped in -short runs")
 	}
-	n, w := open(t, "native").state().plugins, open(t, "wasm").state().plugins
+	// Opening the wasm backend fails the test when its plugins differ from the native ones.
+	n := open(t, "native").state().plugins
+	open(t, "wasm")
 	if len(n) == 0 || n[0].Name != nodename.Name {
 		t.Fatalf("the test binary hosts %+v, want the default plugins, NodeName first", n)
-	}
-	if !reflect.DeepEqual(n, w) {
-		t.Errorf("native hosts %+v\nwasm hosts   %+v", n, w)
 	}
 }
 
