@@ -2,12 +2,13 @@ package hostabi
 
 import "strconv"
 
-// Version is the ABI version this package describes: major 1, minor 3 (1.1 added modules
+// Version is the ABI version this package describes: major 1, minor 4 (1.1 added modules
 // hosting several scheduling plugins, ABI.md §4.7; 1.2 the pre-filter's skips, §4.8, and
-// preemption, §4.9; 1.3 the reconcile's clock, actions and requeue, §4.6).
+// preemption, §4.9; 1.3 the reconcile's clock, actions and requeue, §4.6; 1.4 the
+// reconcile's parent patch and deletion, and deletes of related objects, §4.6).
 const (
 	Major = 1
-	Minor = 3
+	Minor = 4
 	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
 	Version = Major<<16 | Minor
 )

@@ -410,6 +410,13 @@ type ReconcileResult struct {
 	// RequeueAfterSeconds asks for another reconcile this long after now even if nothing
 	// changes (1.3): for a deadline or a schedule. Zero asks for none.
 	RequeueAfterSeconds float64 `json:"requeueAfterSeconds,omitempty"`
+	// ParentPatch is a JSON merge patch (RFC 7386) of the parent's metadata and spec (1.4),
+	// applied at the resourceVersion the reconcile read: for what a controller changes on
+	// the object itself, like a Node's taints. It may not touch status.
+	ParentPatch json.RawMessage `json:"parentPatch,omitempty"`
+	// DeleteParent asks the host to delete the parent (1.4), with its UID as a precondition:
+	// a finished Job past its ttlSecondsAfterFinished.
+	DeleteParent bool `json:"deleteParent,omitempty"`
 }
 
 // ObjectRef names one child: its kind, its name and, as a precondition, its UID.

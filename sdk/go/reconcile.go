@@ -71,6 +71,10 @@ type ReconcileResult struct {
 	ParentAnnotations   map[string]string            `json:"parentAnnotations,omitempty"`
 	Events              []Event                      `json:"events,omitempty"`
 	RequeueAfterSeconds float64                      `json:"requeueAfterSeconds,omitempty"`
+	ParentPatch         json.RawMessage              `json:"parentPatch,omitempty"`
+	// DeleteParent asks the host to delete the parent (ABI 1.4): a finished Job past its
+	// ttlSecondsAfterFinished.
+	DeleteParent bool `json:"deleteParent,omitempty"`
 }
 
 // ObjectKey is the key of objects of a kind in a ReconcileRequest or ReconcileResult: the
@@ -110,7 +114,8 @@ func (r *ReconcileResult) Update(obj any) error {
 	return nil
 }
 
-// Delete asks the host to delete a child; a non-empty UID is a precondition.
+// Delete asks the host to delete a child, or a related object of a kind the controller may
+// delete (ABI 1.4); a non-empty UID is a precondition.
 func (r *ReconcileResult) Delete(apiVersion, kind, name, uid string) {
 	r.Deletes = append(r.Deletes, ObjectRef{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid})
 }
@@ -169,6 +174,17 @@ func (r *ReconcileResult) AnnotateParent(key, value string) {
 		r.ParentAnnotations = map[string]string{}
 	}
 	r.ParentAnnotations[key] = value
+}
+
+// PatchParent sets a JSON merge patch (RFC 7386) of the parent's metadata and spec, applied
+// at the resourceVersion the request carried (ABI 1.4): a map, a struct or raw JSON.
+func (r *ReconcileResult) PatchParent(patch any) error {
+	b, err := toJSON(patch)
+	if err != nil {
+		return fmt.Errorf("patch parent: %w", err)
+	}
+	r.ParentPatch = b
+	return nil
 }
 
 // AddEvent adds an event of type Normal or Warning.
