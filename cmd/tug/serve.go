@@ -64,6 +64,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("scheduler-config", "", "YAML file of scheduler profiles (default: one, default-scheduler, with every default plugin; see docs/SCHEDULER.md)")
 	f.Bool("controllers", true, "run the controller manager (leader-elected: one of several servers runs it)")
 	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
+	f.Duration("node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and its pods evicted")
 }
 
 // apiOptions are the resolved API server settings.
@@ -478,10 +479,14 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, server
 		log.Warn("no controllers: this binary has no default controllers built in (build it with make build, or pass --controllers-module)")
 		return nil, nil
 	}
+	grace, err := a.settings.Duration("node-monitor-grace-period")
+	if err != nil {
+		return nil, err
+	}
 	var ctrls []controller.Controller
 	for _, def := range controller.Builtins() {
 		slot := rt.NewSlot("controller/" + def.Name)
-		cfg, _ := json.Marshal(map[string]string{"controller": def.Name})
+		cfg, _ := json.Marshal(map[string]string{"controller": def.Name, "nodeMonitorGracePeriod": grace.String()})
 		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: cfg, PoolSize: max(def.Workers, 2), Deadline: 5 * time.Second}); err != nil {
 			return nil, fmt.Errorf("controller %s: %w", def.Name, err)
 		}

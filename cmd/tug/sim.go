@@ -19,7 +19,8 @@ func newSimCmd(a *app) *cobra.Command {
 		Short: "Run hollow nodes: simulated nodes that take pods but run nothing",
 		Long: `Register N hollow nodes with the cluster, as kwok does: each reports the capacity, labels
 and taints given, stays Ready, renews its Lease, and marks the pods bound to it Running at once
-(and removes them at once when they are deleted). Use them to try scheduling policies at scale.
+(and removes them at once when they are deleted); pods that run to completion exit after
+--run-for. Use them to try scheduling policies at scale.
 The nodes stay registered when tug sim stops; delete them with kubectl delete node -l type=hollow.`,
 		Example: `  tug sim --nodes 100 --cpu 16 --memory 64Gi --labels zone=a
   tug sim --nodes 10 --prefix gpu --extended nvidia.com/gpu=4 --taints gpu=true:NoSchedule`,
@@ -31,6 +32,10 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 				return err
 			}
 			heartbeat, err := s.Duration("heartbeat")
+			if err != nil {
+				return err
+			}
+			runFor, err := s.Duration("run-for")
 			if err != nil {
 				return err
 			}
@@ -84,7 +89,7 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 				return err
 			}
 			nodes, err := sim.New(sim.Config{Client: client, Prefix: s.String("prefix"), Count: int(count),
-				Capacity: capacity, Labels: labels, Taints: taints, Heartbeat: heartbeat, Logger: a.log})
+				Capacity: capacity, Labels: labels, Taints: taints, Heartbeat: heartbeat, RunFor: runFor, Logger: a.log})
 			if err != nil {
 				return err
 			}
@@ -102,5 +107,6 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 	f.StringSlice("labels", nil, "node labels, KEY=VALUE")
 	f.StringSlice("taints", nil, "node taints, KEY=VALUE:EFFECT")
 	f.Duration("heartbeat", 10*time.Second, "how often each node renews its Lease (0: never)")
+	f.Duration("run-for", time.Second, "how long pods that run to completion (restartPolicy Never, OnFailure) run before they exit 0 (per pod: annotations sim.tug.dev/run-for, sim.tug.dev/exit-code)")
 	return cmd
 }

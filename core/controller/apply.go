@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
 	"github.com/tugboat-io/tug/hostabi"
 )
 
@@ -58,7 +60,7 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		}
 		for name, cur := range byName {
 			if !keep[name] && cur.GetDeletionTimestamp() == nil {
-				ops = append(ops, r.delete(ctx, src.kind, parent, name, cur.GetUID(), now))
+				ops = append(ops, r.delete(ctx, src.kind, parent, cur.GetNamespace(), name, cur.GetUID(), now))
 			}
 		}
 	}
@@ -108,11 +110,15 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 	for _, ref := range res.Delete {
 		key := ref.APIVersion + "/" + ref.Kind
 		src, ok := r.children[key]
+		candidates := observed[key]
+		if rel, isRel := r.related[key]; isRel && rel.Deletable && !ok {
+			src, ok, candidates = childSource{kind: rel.Kind}, true, observed[relatedKey(key)]
+		}
 		if !ok || declared[key] {
 			return fmt.Errorf("delete %s %s: not a child kind of controller %s, or declared too", key, ref.Name, r.c.Name)
 		}
 		var cur *unstructured.Unstructured
-		for _, o := range observed[key] {
+		for _, o := range candidates {
 			if o.GetName() == ref.Name && (ref.UID == "" || string(o.GetUID()) == ref.UID) {
 				cur = o
 			}
@@ -120,17 +126,27 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		if cur == nil {
 			continue // gone already, or not this parent's: nothing to do
 		}
-		ops = append(ops, r.delete(ctx, src.kind, parent, ref.Name, cur.GetUID(), now))
+		ops = append(ops, r.delete(ctx, src.kind, parent, cur.GetNamespace(), ref.Name, cur.GetUID(), now))
 	}
-
 	errs := runAll(ops)
+	if res.DeleteParent {
+		uid := parent.GetUID()
+		bg := metav1.DeletePropagationBackground
+		err := r.m.dyn.Resource(r.c.Parent.GVR()).Namespace(parent.GetNamespace()).Delete(ctx, parent.GetName(),
+			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &bg})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", parent.GetName(), err))
+		}
+		return errorsOf(errs)
+	}
 	// The status is written to the parent as annotated (its new resourceVersion); when that
 	// fails, the next reconcile writes both.
 	if annotated, err := r.annotate(ctx, parent, res.ParentAnnotations); err != nil {
 		errs = append(errs, err)
+	} else if patched, err := r.patchParent(ctx, annotated, res.ParentPatch); err != nil {
+		errs = append(errs, err)
 	} else {
-		parent = annotated
-		errs = append(errs, r.setStatus(ctx, parent, res.Status))
+		errs = append(errs, r.setStatus(ctx, patched, res.Status))
 	}
 	for _, ev := range res.Events {
 		r.m.event(ctx, r.c.Name, parent, ev.Type, ev.Reason, ev.Message)
@@ -244,14 +260,16 @@ func (r *runner) update(ctx context.Context, k Kind, parent, cur, desired *unstr
 	}
 }
 
-func (r *runner) delete(ctx context.Context, k Kind, parent *unstructured.Unstructured, name string, uid types.UID, now time.Time) func() error {
+func (r *runner) delete(ctx context.Context, k Kind, parent *unstructured.Unstructured, ns, name string, uid types.UID, now time.Time) func() error {
 	return func() error {
 		bg := metav1.DeletePropagationBackground
-		err := r.m.dyn.Resource(k.GVR()).Namespace(parent.GetNamespace()).Delete(ctx, name,
+		err := r.m.dyn.Resource(k.GVR()).Namespace(ns).Delete(ctx, name,
 			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &bg})
 		switch {
 		case err == nil:
-			r.pending.deleted(parent.GetUID(), k.Key(), name, uid, now)
+			if _, child := r.children[k.Key()]; child {
+				r.pending.deleted(parent.GetUID(), k.Key(), name, uid, now)
+			}
 		case apierrors.IsNotFound(err):
 			err = nil
 		case apierrors.IsConflict(err):
@@ -262,6 +280,62 @@ func (r *runner) delete(ctx context.Context, k Kind, parent *unstructured.Unstru
 		}
 		return err
 	}
+}
+
+// patchParent applies a reconcile's merge patch of the parent's metadata and spec, at the
+// resourceVersion the reconcile read, and returns the parent as written.
+func (r *runner) patchParent(ctx context.Context, parent *unstructured.Unstructured, patch json.RawMessage) (*unstructured.Unstructured, error) {
+	if len(patch) == 0 || string(patch) == "null" {
+		return parent, nil
+	}
+	var p map[string]any
+	if err := utiljson.Unmarshal(patch, &p); err != nil {
+		return nil, fmt.Errorf("parentPatch: %w", err)
+	}
+	for f := range p {
+		if f != "metadata" && f != "spec" {
+			return nil, fmt.Errorf("parentPatch: may change metadata and spec, not %q", f)
+		}
+	}
+	cur, err := parent.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	next, err := jsonpatch.MergePatch(cur, patch)
+	if err != nil {
+		return nil, fmt.Errorf("parentPatch: %w", err)
+	}
+	var after map[string]any
+	if err := utiljson.Unmarshal(next, &after); err != nil {
+		return nil, fmt.Errorf("parentPatch: %w", err)
+	}
+	if covers(parent.Object, after) && covers(after, parent.Object) {
+		return parent, nil
+	}
+	p["metadata"] = withResourceVersion(p["metadata"], parent.GetResourceVersion())
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.m.dyn.Resource(r.c.Parent.GVR()).Namespace(parent.GetNamespace()).Patch(ctx, parent.GetName(), types.MergePatchType, body, metav1.PatchOptions{})
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("patch %s: %w", parent.GetName(), err)
+	}
+	return out, nil
+}
+
+// withResourceVersion adds a resourceVersion precondition to a patch's metadata.
+func withResourceVersion(meta any, rv string) map[string]any {
+	m, _ := meta.(map[string]any)
+	out := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	out["resourceVersion"] = rv
+	return out
 }
 
 // annotate merges annotations into the parent's, returning the parent as written.

@@ -15,5 +15,7 @@
 // A reconcile plugin that fails — a trap, a deadline, an error — is contained by the
 // runtime; the parent gets a Warning event and is retried with backoff while every other
 // parent and controller keeps working. The garbage collector (gc.go) deletes objects whose
-// owners are gone and carries out foreground and orphan deletion.
+// owners are gone and carries out foreground and orphan deletion; the namespace deleter
+// (namespace.go) empties a terminating namespace and then finalizes it. Both are Go, not
+// plugins: what they do is fixed by the API, not a policy.
 package controller

@@ -29,10 +29,51 @@ func (k Kind) GVR() schema.GroupVersionResource {
 // The kinds the built-in controllers use.
 var (
 	Pods                   = Kind{Version: "v1", Resource: "pods", Kind: "Pod", Namespaced: true}
+	Nodes                  = Kind{Version: "v1", Resource: "nodes", Kind: "Node"}
+	Namespaces             = Kind{Version: "v1", Resource: "namespaces", Kind: "Namespace"}
+	Services               = Kind{Version: "v1", Resource: "services", Kind: "Service", Namespaced: true}
+	Endpoints              = Kind{Version: "v1", Resource: "endpoints", Kind: "Endpoints", Namespaced: true}
+	ServiceAccounts        = Kind{Version: "v1", Resource: "serviceaccounts", Kind: "ServiceAccount", Namespaced: true}
+	ConfigMaps             = Kind{Version: "v1", Resource: "configmaps", Kind: "ConfigMap", Namespaced: true}
+	Secrets                = Kind{Version: "v1", Resource: "secrets", Kind: "Secret", Namespaced: true}
+	PersistentVolumeClaims = Kind{Version: "v1", Resource: "persistentvolumeclaims", Kind: "PersistentVolumeClaim", Namespaced: true}
+	ResourceQuotas         = Kind{Version: "v1", Resource: "resourcequotas", Kind: "ResourceQuota", Namespaced: true}
 	ReplicationControllers = Kind{Version: "v1", Resource: "replicationcontrollers", Kind: "ReplicationController", Namespaced: true}
 	ReplicaSets            = Kind{Group: "apps", Version: "v1", Resource: "replicasets", Kind: "ReplicaSet", Namespaced: true}
 	Deployments            = Kind{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", Namespaced: true}
+	DaemonSets             = Kind{Group: "apps", Version: "v1", Resource: "daemonsets", Kind: "DaemonSet", Namespaced: true}
+	StatefulSets           = Kind{Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", Namespaced: true}
+	Jobs                   = Kind{Group: "batch", Version: "v1", Resource: "jobs", Kind: "Job", Namespaced: true}
+	CronJobs               = Kind{Group: "batch", Version: "v1", Resource: "cronjobs", Kind: "CronJob", Namespaced: true}
+	EndpointSlices         = Kind{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices", Kind: "EndpointSlice", Namespaced: true}
+	Leases                 = Kind{Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Kind: "Lease", Namespaced: true}
 )
+
+// Scope says which objects of a related kind a parent's reconcile reads, and so which
+// parents a change to one wakes.
+type Scope int
+
+const (
+	// InNamespace: the objects in the parent's namespace, or all of them when either kind
+	// is cluster-scoped (a DaemonSet's nodes).
+	InNamespace Scope = iota
+	// OnNode: the pods bound to the Node that is the parent (spec.nodeName).
+	OnNode
+	// SameName: the object named like the parent in Relation.Namespace (a Node's Lease in
+	// kube-node-lease).
+	SameName
+)
+
+// Relation is a kind of object a controller's decisions read without owning them.
+type Relation struct {
+	Kind  Kind
+	Scope Scope
+	// Namespace is where SameName looks.
+	Namespace string
+	// Deletable lets the reconcile delete these objects (the node lifecycle controller
+	// evicts pods); any other related object is read-only to it.
+	Deletable bool
+}
 
 // Definition is a controller: its parent kind, the kinds of children it owns and writes,
 // the kinds of related objects its decisions read, and the reconcile plugin deciding.
@@ -41,9 +82,9 @@ type Definition struct {
 	Name     string
 	Parent   Kind
 	Children []Kind
-	// Related objects are handed to every reconcile: those in the parent's namespace when
-	// both are namespaced, else all. A change to one reconciles the parents it may concern.
-	Related []Kind
+	// Related objects are handed to every reconcile, as their scope selects; a change to
+	// one reconciles the parents it may concern.
+	Related []Relation
 	// Workers is how many parents are reconciled at once (default 2).
 	Workers int
 }
@@ -54,5 +95,9 @@ func Builtins() []Definition {
 		{Name: "Deployment", Parent: Deployments, Children: []Kind{ReplicaSets}},
 		{Name: "ReplicaSet", Parent: ReplicaSets, Children: []Kind{Pods}, Workers: 4},
 		{Name: "ReplicationController", Parent: ReplicationControllers, Children: []Kind{Pods}},
+		{Name: "NodeLifecycle", Parent: Nodes, Workers: 4, Related: []Relation{
+			{Kind: Leases, Scope: SameName, Namespace: "kube-node-lease"},
+			{Kind: Pods, Scope: OnNode, Deletable: true},
+		}},
 	}
 }

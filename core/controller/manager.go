@@ -46,7 +46,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Manager runs controllers and the garbage collector over shared informers.
+// Manager runs controllers, the garbage collector and the namespace deleter over shared
+// informers.
 type Manager struct {
 	cfg    Config
 	dyn    dynamic.Interface
@@ -137,6 +138,14 @@ func (m *Manager) run(ctx context.Context) error {
 		}
 		ctrls = append(ctrls, r)
 	}
+	nsInformer, err := informerFor(Namespaces)
+	if err != nil {
+		return err
+	}
+	nsd, err := m.newNamespaceDeleter(nsInformer)
+	if err != nil {
+		return fmt.Errorf("namespace deleter: %w", err)
+	}
 	gc, err := m.newGC(informers, kinds)
 	if err != nil {
 		return fmt.Errorf("garbage collector: %w", err)
@@ -158,11 +167,14 @@ func (m *Manager) run(ctx context.Context) error {
 		r.start(ctx, &wg)
 	}
 	gc.start(ctx, &wg)
+	wg.Add(1)
+	go func() { defer wg.Done(); nsd.start(ctx) }()
 	<-ctx.Done()
 	for _, r := range ctrls {
 		r.queue.ShutDown()
 	}
 	gc.queue.ShutDown()
+	nsd.queue.ShutDown()
 	wg.Wait()
 	factory.Shutdown()
 	return nil

@@ -27,7 +27,7 @@ type runner struct {
 	parents cache.SharedIndexInformer
 	// children and related by Kind.Key().
 	children map[string]childSource
-	related  map[string]childSource
+	related  map[string]relatedSource
 	queue    workqueue.TypedRateLimitingInterface[string]
 	pending  *pending
 
@@ -40,8 +40,27 @@ type childSource struct {
 	informer cache.SharedIndexInformer
 }
 
+type relatedSource struct {
+	Relation
+	informer cache.SharedIndexInformer
+}
+
+// nodeIndex indexes pods by the node they are bound to.
+const nodeIndex = "spec.nodeName"
+
+func podNode(obj any) ([]string, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, nil
+	}
+	if n, _, _ := unstructured.NestedString(u.Object, "spec", "nodeName"); n != "" {
+		return []string{n}, nil
+	}
+	return nil, nil
+}
+
 func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIndexInformer, error)) (*runner, error) {
-	r := &runner{m: m, c: c, log: m.log.With("controller", c.Name), children: map[string]childSource{}, related: map[string]childSource{},
+	r := &runner{m: m, c: c, log: m.log.With("controller", c.Name), children: map[string]childSource{}, related: map[string]relatedSource{},
 		pending: newPending(), failures: map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: c.Name})}
@@ -76,14 +95,20 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 			return nil, err
 		}
 	}
-	for _, k := range c.Related {
-		inf, err := informerFor(k)
+	for _, rel := range c.Related {
+		inf, err := informerFor(rel.Kind)
 		if err != nil {
 			return nil, err
 		}
-		r.related[k.Key()] = childSource{k, inf}
-		kind := k
-		h := func(obj any) { r.relatedChanged(kind, obj) }
+		if rel.Scope == OnNode {
+			if _, ok := inf.GetIndexer().GetIndexers()[nodeIndex]; !ok {
+				if err := inf.AddIndexers(cache.Indexers{nodeIndex: podNode}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		r.related[rel.Kind.Key()] = relatedSource{rel, inf}
+		h := func(obj any) { r.relatedChanged(rel, obj) }
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: h,
 		}); err != nil {
@@ -113,17 +138,35 @@ func (r *runner) childChanged(kind string, obj any, gone bool) {
 		return
 	}
 	r.pending.observe(ref.UID, kind, u, gone)
-	ns := ""
-	if r.c.Parent.Namespaced {
-		ns = u.GetNamespace()
-	}
-	r.queue.Add(objectKey(ns, ref.Name))
+	r.queue.Add(objectKey(r.parentNamespace(u), ref.Name))
 }
 
-// relatedChanged wakes every parent the object may concern: those of its namespace, or all.
-func (r *runner) relatedChanged(kind Kind, obj any) {
+// parentNamespace is the namespace of a parent an object of u's namespace names: none when
+// parents are cluster-scoped.
+func (r *runner) parentNamespace(u *unstructured.Unstructured) string {
+	if r.c.Parent.Namespaced {
+		return u.GetNamespace()
+	}
+	return ""
+}
+
+// relatedChanged wakes every parent the object may concern, as the relation's scope says.
+func (r *runner) relatedChanged(rel Relation, obj any) {
 	u, ok := unstructuredOf(obj)
 	if !ok {
+		return
+	}
+	kind := rel.Kind
+	switch rel.Scope {
+	case OnNode:
+		if names, _ := podNode(u); len(names) == 1 {
+			r.queue.Add(objectKey("", names[0]))
+		}
+		return
+	case SameName:
+		if u.GetNamespace() == rel.Namespace {
+			r.queue.Add(objectKey(r.parentNamespace(u), u.GetName()))
+		}
 		return
 	}
 	for _, p := range r.parents.GetStore().List() {
@@ -230,7 +273,12 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 	return after, nil
 }
 
-// request builds the reconcile's input and returns the children it observed by kind key.
+// relatedKey is where request files the related objects of a kind the reconcile may delete
+// among the observed objects, apart from children of the same kind.
+func relatedKey(key string) string { return "related:" + key }
+
+// request builds the reconcile's input and returns the children it observed by kind key
+// (and the deletable related objects by relatedKey).
 func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hostabi.ReconcileRequest, map[string][]*unstructured.Unstructured, error) {
 	praw, err := parent.MarshalJSON()
 	if err != nil {
@@ -265,24 +313,37 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 	}
 	for key, src := range r.related {
 		var items []any
-		if src.kind.Namespaced && r.c.Parent.Namespaced {
-			items, err = src.informer.GetIndexer().ByIndex(cache.NamespaceIndex, parent.GetNamespace())
-			if err != nil {
-				return nil, nil, err
+		switch {
+		case src.Scope == OnNode:
+			items, err = src.informer.GetIndexer().ByIndex(nodeIndex, parent.GetName())
+		case src.Scope == SameName:
+			var it any
+			var ok bool
+			if it, ok, err = src.informer.GetStore().GetByKey(objectKey(src.Namespace, parent.GetName())); ok {
+				items = []any{it}
 			}
-		} else {
+		case src.Kind.Namespaced && r.c.Parent.Namespaced:
+			items, err = src.informer.GetIndexer().ByIndex(cache.NamespaceIndex, parent.GetNamespace())
+		default:
 			items = src.informer.GetStore().List()
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 		if req.Related == nil {
 			req.Related = map[string][]json.RawMessage{}
 		}
 		list := make([]json.RawMessage, 0, len(items))
 		for _, it := range items {
-			b, err := it.(*unstructured.Unstructured).MarshalJSON()
+			u := it.(*unstructured.Unstructured)
+			b, err := u.MarshalJSON()
 			if err != nil {
 				return nil, nil, err
 			}
 			list = append(list, b)
+			if src.Deletable {
+				observed[relatedKey(key)] = append(observed[relatedKey(key)], u)
+			}
 		}
 		req.Related[key] = list
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +34,18 @@ type Config struct {
 	Taints   []corev1.Taint
 	// Heartbeat is how often each node renews its Lease (0: never, for very large runs).
 	Heartbeat time.Duration
-	Logger    *slog.Logger
+	// RunFor is how long a pod that runs to completion (restartPolicy Never or OnFailure)
+	// runs before it exits; a pod's annotation sim.tug.dev/run-for overrides it, and
+	// sim.tug.dev/exit-code sets its exit code (default 0). Zero means 1s.
+	RunFor time.Duration
+	Logger *slog.Logger
 }
+
+// Annotations a pod may carry to steer how a hollow node pretends to run it.
+const (
+	AnnotationRunFor   = "sim.tug.dev/run-for"
+	AnnotationExitCode = "sim.tug.dev/exit-code"
+)
 
 // DefaultCapacity is a node of 8 cpu, 32 GiB and 110 pods.
 func DefaultCapacity() corev1.ResourceList {
@@ -51,9 +62,10 @@ type Nodes struct {
 	log   *slog.Logger
 	names map[string]int // node name → index
 
-	mu   sync.Mutex
-	ips  map[string]int // pod UID → address number
-	next int
+	mu      sync.Mutex
+	ips     map[string]int      // pod UID → address number
+	running map[string]struct{} // pod UIDs with an exit scheduled
+	next    int
 }
 
 // New checks cfg and returns the nodes, not yet registered.
@@ -71,7 +83,7 @@ func New(cfg Config) (*Nodes, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Nodes{cfg: cfg, log: log.With("component", "sim"), names: map[string]int{}, ips: map[string]int{}}
+	n := &Nodes{cfg: cfg, log: log.With("component", "sim"), names: map[string]int{}, ips: map[string]int{}, running: map[string]struct{}{}}
 	for i := range cfg.Count {
 		n.names[n.name(i)] = i
 	}
@@ -219,6 +231,9 @@ func (n *Nodes) onPod(ctx context.Context, o any) {
 		}
 		return
 	}
+	if p.Status.Phase == corev1.PodRunning {
+		n.scheduleExit(ctx, p)
+	}
 	if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return
 	}
@@ -252,6 +267,98 @@ func (n *Nodes) onPod(ctx context.Context, o any) {
 		!apierrors.IsNotFound(err) && ctx.Err() == nil {
 		n.log.Warn("pod status not written", "pod", p.Namespace+"/"+p.Name, "error", err)
 	}
+}
+
+// scheduleExit makes a running pod that runs to completion exit after its run time: it
+// succeeds, or with a non-zero exit code fails (restartPolicy Never) or is restarted
+// (OnFailure), as a kubelet would report it.
+func (n *Nodes) scheduleExit(ctx context.Context, p *corev1.Pod) {
+	if p.Spec.RestartPolicy != corev1.RestartPolicyNever && p.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		return
+	}
+	n.mu.Lock()
+	_, scheduled := n.running[string(p.UID)]
+	n.running[string(p.UID)] = struct{}{}
+	n.mu.Unlock()
+	if scheduled {
+		return
+	}
+	runFor := n.cfg.RunFor
+	if runFor <= 0 {
+		runFor = time.Second
+	}
+	if d, err := time.ParseDuration(p.Annotations[AnnotationRunFor]); err == nil && d >= 0 {
+		runFor = d
+	}
+	code := int32(0)
+	if c, err := strconv.ParseInt(p.Annotations[AnnotationExitCode], 10, 32); err == nil {
+		code = int32(c)
+	}
+	ns, name, uid := p.Namespace, p.Name, p.UID
+	var exit func()
+	exit = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		pods := n.cfg.Client.CoreV1().Pods(ns)
+		cur, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil || cur.UID != uid || cur.DeletionTimestamp != nil {
+			n.forget(uid)
+			return
+		}
+		now := metav1.Now()
+		status := cur.Status.DeepCopy()
+		restart := code != 0 && cur.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
+		for i := range status.ContainerStatuses {
+			cs := &status.ContainerStatuses[i]
+			started := now
+			if cs.State.Running != nil {
+				started = cs.State.Running.StartedAt
+			}
+			done := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Completed",
+				StartedAt: started, FinishedAt: now, ContainerID: cs.ContainerID}}
+			if code != 0 {
+				done.Terminated.Reason = "Error"
+			}
+			if restart {
+				cs.LastTerminationState, cs.RestartCount = done, cs.RestartCount+1
+				cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
+				continue
+			}
+			cs.State, cs.Ready, cs.Started = done, false, ptr(false)
+		}
+		if !restart {
+			status.Phase = corev1.PodSucceeded
+			if code != 0 {
+				status.Phase = corev1.PodFailed
+			}
+			for i := range status.Conditions {
+				if t := status.Conditions[i].Type; t == corev1.PodReady || t == corev1.ContainersReady {
+					status.Conditions[i].Status, status.Conditions[i].Reason, status.Conditions[i].LastTransitionTime = corev1.ConditionFalse, "PodCompleted", now
+				}
+			}
+		}
+		cur.Status = *status
+		if _, err := pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
+			if apierrors.IsConflict(err) {
+				time.AfterFunc(100*time.Millisecond, exit)
+				return
+			}
+			n.log.Warn("pod exit not written", "pod", ns+"/"+name, "error", err)
+		}
+		if restart {
+			time.AfterFunc(runFor, exit)
+			return
+		}
+		n.forget(uid)
+	}
+	time.AfterFunc(runFor, exit)
+}
+
+func (n *Nodes) forget(uid types.UID) {
+	n.mu.Lock()
+	delete(n.running, string(uid))
+	n.mu.Unlock()
 }
 
 // podIP is a pod's address: 10.x.y.z from 10.0.0.2 up, one per pod for the life of the

@@ -86,6 +86,32 @@ func TestHollowNodes(t *testing.T) {
 		_, err := client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
+
+	// Pods that run to completion exit: with 0 they succeed, else fail (Never) or restart
+	// (OnFailure).
+	for _, c := range []struct {
+		name   string
+		policy corev1.RestartPolicy
+		code   string
+	}{{"ok", corev1.RestartPolicyNever, ""}, {"bad", corev1.RestartPolicyNever, "3"}, {"retry", corev1.RestartPolicyOnFailure, "1"}} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: "default",
+			Annotations: map[string]string{AnnotationRunFor: "50ms", AnnotationExitCode: c.code}},
+			Spec: corev1.PodSpec{RestartPolicy: c.policy, NodeName: "hollow-0", Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase := func(name string) (corev1.PodPhase, int32) {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) != 1 {
+			return "", 0
+		}
+		return p.Status.Phase, p.Status.ContainerStatuses[0].RestartCount
+	}
+	waitFor("ok to succeed", func() bool { ph, _ := phase("ok"); return ph == corev1.PodSucceeded })
+	waitFor("bad to fail", func() bool { ph, _ := phase("bad"); return ph == corev1.PodFailed })
+	waitFor("retry to restart twice", func() bool { ph, n := phase("retry"); return ph == corev1.PodRunning && n >= 2 })
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

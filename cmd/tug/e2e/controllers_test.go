@@ -16,8 +16,8 @@ import (
 )
 
 // startWithControllers starts `tug up` with the default scheduling plugins and controllers
-// (built here as make build builds them) and three hollow nodes.
-func startWithControllers(t *testing.T) *server {
+// (built here as make build builds them), the extra flags, and three hollow nodes.
+func startWithControllers(t *testing.T, extra ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	sched, ctrls := filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
@@ -28,7 +28,7 @@ func startWithControllers(t *testing.T) *server {
 	if err := os.WriteFile(ctrls, wasmbuild.Build(t, plugins, "./controllers/cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startUp(t, t.TempDir(), "--scheduler-module", sched, "--controllers-module", ctrls)
+	s := startUp(t, t.TempDir(), append([]string{"--scheduler-module", sched, "--controllers-module", ctrls}, extra...)...)
 	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--heartbeat", "2s")
 	s.waitKubectl(t, "three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
 		return strings.Count(strings.TrimSpace(out), "\n") == 2

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
+	"github.com/tugboat-io/tug/plugins/controllers/nodelifecycle"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
@@ -19,6 +21,7 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicaSet":            replicaset.Reconcile,
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
+	"NodeLifecycle":         nodelifecycle.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
@@ -35,6 +38,9 @@ func Names() []string {
 type Config struct {
 	// Controller names the controller an instance runs.
 	Controller string `json:"controller"`
+	// NodeMonitorGracePeriod is how long a node may be silent before NodeLifecycle marks it
+	// Unknown (a Go duration; default 40s).
+	NodeMonitorGracePeriod string `json:"nodeMonitorGracePeriod,omitempty"`
 }
 
 var chosen tug.ReconcileFunc
@@ -58,6 +64,14 @@ func configure(raw []byte) error {
 	f, ok := Controllers[c.Controller]
 	if !ok {
 		return fmt.Errorf("controller: %q is not one of %s", c.Controller, strings.Join(Names(), ", "))
+	}
+	nodelifecycle.GracePeriod = nodelifecycle.DefaultGracePeriod
+	if c.NodeMonitorGracePeriod != "" {
+		d, err := time.ParseDuration(c.NodeMonitorGracePeriod)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("nodeMonitorGracePeriod: %q is not a positive duration", c.NodeMonitorGracePeriod)
+		}
+		nodelifecycle.GracePeriod = d
 	}
 	chosen = f
 	return nil

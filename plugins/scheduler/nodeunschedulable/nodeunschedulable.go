@@ -4,7 +4,7 @@
 package nodeunschedulable
 
 import (
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
+	"github.com/tugboat-io/tug/plugins/internal/taints"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 

@@ -13,7 +13,7 @@ import (
 	"math"
 
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
+	"github.com/tugboat-io/tug/plugins/internal/taints"
 	tug "github.com/tugboat-io/tug/sdk/go"
 	"github.com/tugboat-io/tug/sdk/go/labels"
 )

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/scores"
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/taints"
+	"github.com/tugboat-io/tug/plugins/internal/taints"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 

@@ -1,5 +1,5 @@
 // Package taints matches tolerations to taints as Kubernetes does (ToleratesTaint in
-// k8s.io/api/core/v1's helpers), for the plugins that read taints.
+// k8s.io/api/core/v1's helpers), for the scheduling and controller plugins that read taints.
 package taints
 
 import tug "github.com/tugboat-io/tug/sdk/go"
