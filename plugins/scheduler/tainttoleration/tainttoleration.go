@@ -6,8 +6,8 @@ package tainttoleration
 import (
 	"fmt"
 
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/scores"
 	"github.com/tugboat-io/tug/plugins/internal/taints"
+	"github.com/tugboat-io/tug/plugins/scheduler/internal/scores"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
