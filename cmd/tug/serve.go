@@ -342,7 +342,7 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = rt.Close(context.Background())
 		return nil, err
 	}
-	ctrls, err := a.newControllers(ctx, rt, serverURL)
+	ctrls, err := a.newControllers(ctx, rt, mgr, serverURL)
 	if err != nil {
 		_ = rt.Close(context.Background())
 		return nil, err
@@ -462,7 +462,7 @@ const controllersLease = "tug-controller-manager"
 // newControllers loads the default controllers module once per controller (the runtime
 // compiles it once) and returns the manager running them, or nil when --controllers is off
 // or this build has no module.
-func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, serverURL string) (*controller.Manager, error) {
+func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, wasmPlugins *plugins.Manager, serverURL string) (*controller.Manager, error) {
 	log := a.logger("controller-manager")
 	if on, err := a.settings.Bool("controllers"); err != nil || !on {
 		return nil, err
@@ -492,7 +492,14 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, server
 		}
 		ctrls = append(ctrls, controller.Controller{Definition: def, Plugin: slot})
 	}
-	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Controllers: ctrls, Logger: a.log,
+	lookup := func(name string) (controller.Plugin, bool) {
+		slot, ok := wasmPlugins.Slot(name)
+		if !ok {
+			return nil, false
+		}
+		return slot, true
+	}
+	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Builtins: ctrls, Plugins: lookup, Logger: a.log,
 		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: candidateID(), Logger: a.log}})
 }
 

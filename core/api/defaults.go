@@ -50,6 +50,7 @@ var defaulters = map[string]func(runtime.Object){
 	"endpointslices":         defaulter(defaultEndpointSlice),
 	"wasmplugins":            defaulter(defaultWasmPlugin),
 	"schedulerprofiles":      defaulter(defaultSchedulerProfile),
+	"controllers":            defaulter(defaultController),
 }
 
 // defaulter adapts a typed defaulting func; an object of another type is left alone because

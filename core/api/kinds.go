@@ -91,6 +91,7 @@ func Builtin() []*Kind {
 			New: func() runtime.Object { return &networkingv1.Ingress{} }, NewList: func() runtime.Object { return &networkingv1.IngressList{} }},
 		wasmPluginKind(),
 		schedulerProfileKind(),
+		controllerKind(),
 	}
 	for _, k := range ks {
 		applyStrategy(k)

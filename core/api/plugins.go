@@ -8,6 +8,7 @@ import (
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -214,4 +215,106 @@ var schedulerProfileTable = printer(columns(
 		}
 	}
 	return []any{p.Name, p.Spec.SchedulerName, active, reason, translateAge(p.CreationTimestamp)}
+})
+
+func controllerKind() *Kind {
+	return &Kind{
+		GVK: pluginsv1alpha1.SchemeGroupVersion.WithKind("Controller"), Resource: "controllers", Singular: "controller",
+		ShortNames: []string{"ctrl"}, Categories: []string{"tug"}, Subresources: []string{SubStatus},
+		HasStatus: true, BumpsGeneration: true,
+		New:     func() runtime.Object { return &pluginsv1alpha1.Controller{} },
+		NewList: func() runtime.Object { return &pluginsv1alpha1.ControllerList{} },
+	}
+}
+
+func defaultController(c *pluginsv1alpha1.Controller) {
+	for i := range c.Spec.Related {
+		if c.Spec.Related[i].Scope == "" {
+			c.Spec.Related[i].Scope = pluginsv1alpha1.ScopeNamespace
+		}
+	}
+}
+
+func validateController(c *pluginsv1alpha1.Controller) field.ErrorList {
+	errs := validateMeta(&c.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	spec := field.NewPath("spec")
+	if p := c.Spec.Plugin; p != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(p) {
+			errs = append(errs, field.Invalid(spec.Child("plugin"), p, msg))
+		}
+	}
+	errs = append(errs, validateKindReference(c.Spec.Parent, spec.Child("parent"))...)
+	seen := map[pluginsv1alpha1.KindReference]bool{}
+	for i, k := range c.Spec.Children {
+		at := spec.Child("children").Index(i)
+		errs = append(errs, validateKindReference(k, at)...)
+		if seen[k] {
+			errs = append(errs, field.Duplicate(at, k.APIVersion+"/"+k.Kind))
+		}
+		seen[k] = true
+	}
+	scopes := []string{pluginsv1alpha1.ScopeNamespace, pluginsv1alpha1.ScopeNode, pluginsv1alpha1.ScopeSameName}
+	related := map[pluginsv1alpha1.KindReference]bool{}
+	for i, r := range c.Spec.Related {
+		at := spec.Child("related").Index(i)
+		errs = append(errs, validateKindReference(r.KindReference, at)...)
+		if related[r.KindReference] {
+			errs = append(errs, field.Duplicate(at, r.APIVersion+"/"+r.Kind))
+		}
+		related[r.KindReference] = true
+		switch r.Scope {
+		case pluginsv1alpha1.ScopeNamespace:
+		case pluginsv1alpha1.ScopeNode:
+			if c.Spec.Parent != (pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Node"}) || r.KindReference != (pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Pod"}) {
+				errs = append(errs, field.Invalid(at.Child("scope"), r.Scope, "Node relates v1 Pods to a v1 Node parent only"))
+			}
+		case pluginsv1alpha1.ScopeSameName:
+			if r.Namespace == "" {
+				errs = append(errs, field.Required(at.Child("namespace"), "SameName looks in a namespace"))
+			}
+		default:
+			errs = append(errs, field.NotSupported(at.Child("scope"), r.Scope, scopes))
+		}
+		if r.Namespace != "" && r.Scope != pluginsv1alpha1.ScopeSameName {
+			errs = append(errs, field.Invalid(at.Child("namespace"), r.Namespace, "only SameName looks in a namespace"))
+		}
+	}
+	if w := c.Spec.Workers; w < 0 || w > 64 {
+		errs = append(errs, field.Invalid(spec.Child("workers"), w, "must be between 0 (the default, 2) and 64"))
+	}
+	return errs
+}
+
+func validateKindReference(k pluginsv1alpha1.KindReference, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if k.APIVersion == "" {
+		errs = append(errs, field.Required(path.Child("apiVersion"), ""))
+	} else if gv, err := schema.ParseGroupVersion(k.APIVersion); err != nil || gv.Version == "" {
+		errs = append(errs, field.Invalid(path.Child("apiVersion"), k.APIVersion, "must be group/version or version"))
+	}
+	if k.Kind == "" {
+		errs = append(errs, field.Required(path.Child("kind"), ""))
+	}
+	return errs
+}
+
+var controllerTable = printer(columns(
+	nameColumn(),
+	column("Parent", "string", "The kind the controller reconciles."),
+	column("Plugin", "string", "The WasmPlugin deciding, or (built-in)."),
+	column("Active", "string", "Whether the controller is reconciling with its spec's plugin."),
+	column("Reason", "string", "Why it is or is not active."),
+	ageColumn(),
+), func(c *pluginsv1alpha1.Controller) []any {
+	active, reason := "Unknown", ""
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == pluginsv1alpha1.ConditionControllerActive {
+			active, reason = string(cond.Status), cond.Reason
+		}
+	}
+	plugin := c.Spec.Plugin
+	if plugin == "" {
+		plugin = "(built-in)"
+	}
+	return []any{c.Name, c.Spec.Parent.APIVersion + "/" + c.Spec.Parent.Kind, plugin, active, reason, translateAge(c.CreationTimestamp)}
 })

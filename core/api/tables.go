@@ -49,6 +49,7 @@ var tables = map[string]table{
 	"leases":            leaseTable,
 	"wasmplugins":       wasmPluginTable,
 	"schedulerprofiles": schedulerProfileTable,
+	"controllers":       controllerTable,
 	"endpointslices":    endpointSliceTable,
 	"ingresses":         ingressTable,
 }

@@ -90,6 +90,8 @@ func tableSamples() map[string]runtime.Object {
 			Spec: pluginsv1alpha1.WasmPluginSpec{Kinds: []string{"admission"}, Module: pluginsv1alpha1.ModuleSource{Digest: "sha256:abababababababababababababababababababababababababababababababab"}}},
 		"schedulerprofiles": &pluginsv1alpha1.SchedulerProfile{ObjectMeta: metav1.ObjectMeta{Name: "sp"},
 			Spec: pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "sp"}},
+		"controllers": &pluginsv1alpha1.Controller{ObjectMeta: metav1.ObjectMeta{Name: "c"},
+			Spec: pluginsv1alpha1.ControllerSpec{Parent: pluginsv1alpha1.KindReference{APIVersion: "apps/v1", Kind: "ReplicaSet"}}},
 	}
 }
 

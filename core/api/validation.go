@@ -55,6 +55,7 @@ var validators = map[string]validator{
 	"ingresses":              typed(validateIngress, nil),
 	"wasmplugins":            typed(validateWasmPlugin, validateWasmPluginUpdate),
 	"schedulerprofiles":      typed(validateSchedulerProfile, nil),
+	"controllers":            typed(validateController, nil),
 }
 
 // metaObject is what every validated kind is: a typed object with ObjectMeta.

@@ -29,11 +29,14 @@ import (
 // It is mechanics, not policy — what deleting an owner means is fixed by the API — so it is
 // Go in the core, not a plugin.
 type gc struct {
-	m         *Manager
-	log       *slog.Logger
+	m     *Manager
+	log   *slog.Logger
+	queue workqueue.TypedRateLimitingInterface[gcItem]
+
+	// The kinds followed, which grow as controllers come: by resource and by apiVersion/kind.
+	mu        sync.RWMutex
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
-	byKind    map[string]Kind // by apiVersion/kind
-	queue     workqueue.TypedRateLimitingInterface[gcItem]
+	byKind    map[string]Kind
 }
 
 type gcItem struct {
@@ -44,22 +47,32 @@ type gcItem struct {
 // dependentsPoll is how often an owner waiting for its dependents to go is looked at again.
 const dependentsPoll = 500 * time.Millisecond
 
-func (m *Manager) newGC(informers map[schema.GroupVersionResource]cache.SharedIndexInformer, kinds map[schema.GroupVersionResource]Kind) (*gc, error) {
-	g := &gc{m: m, log: m.log.With("controller", "garbage-collector"), informers: informers, byKind: map[string]Kind{},
+func (m *Manager) newGC() *gc {
+	return &gc{m: m, log: m.log.With("controller", "garbage-collector"),
+		informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{}, byKind: map[string]Kind{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[gcItem](),
 			workqueue.TypedRateLimitingQueueConfig[gcItem]{Name: "garbage-collector"})}
-	for gvr, inf := range informers {
-		k := kinds[gvr]
-		g.byKind[k.Key()] = k
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { g.changed(gvr, obj) },
-			UpdateFunc: func(_, obj any) { g.changed(gvr, obj) },
-			DeleteFunc: func(obj any) { g.gone(obj) },
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+}
+
+// watch makes the collector follow a kind through its informer.
+func (g *gc) watch(k Kind, inf cache.SharedIndexInformer) error {
+	gvr := k.GVR()
+	g.mu.Lock()
+	g.informers[gvr], g.byKind[k.Key()] = inf, k
+	g.mu.Unlock()
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { g.changed(gvr, obj) },
+		UpdateFunc: func(_, obj any) { g.changed(gvr, obj) },
+		DeleteFunc: func(obj any) { g.gone(obj) },
+	})
+	return err
+}
+
+func (g *gc) informer(gvr schema.GroupVersionResource) (cache.SharedIndexInformer, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	inf, ok := g.informers[gvr]
+	return inf, ok
 }
 
 func (g *gc) changed(gvr schema.GroupVersionResource, obj any) {
@@ -96,6 +109,8 @@ type dependent struct {
 // dependents are the objects naming uid as an owner.
 func (g *gc) dependents(uid types.UID) []dependent {
 	var out []dependent
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	for gvr, inf := range g.informers {
 		items, err := inf.GetIndexer().ByIndex(ownerIndex, string(uid))
 		if err != nil {
@@ -137,7 +152,10 @@ func (g *gc) start(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 func (g *gc) process(ctx context.Context, it gcItem) (time.Duration, error) {
-	inf := g.informers[it.gvr]
+	inf, ok := g.informer(it.gvr)
+	if !ok {
+		return 0, nil
+	}
 	obj, exists, err := inf.GetStore().GetByKey(objectKey(it.namespace, it.name))
 	if err != nil || !exists {
 		return 0, err
@@ -195,15 +213,18 @@ const (
 // owner looks up the owner ref names: in the cache, and when the cache lacks it (it may lag
 // behind a new owner) from the API server.
 func (g *gc) owner(ctx context.Context, ns string, ref metav1.OwnerReference) (ownerState, error) {
+	g.mu.RLock()
 	k, ok := g.byKind[ref.APIVersion+"/"+ref.Kind]
+	g.mu.RUnlock()
 	if !ok {
 		return ownerAlive, nil
 	}
+	inf, _ := g.informer(k.GVR())
 	if !k.Namespaced {
 		ns = ""
 	}
 	var u *unstructured.Unstructured
-	if obj, exists, err := g.informers[k.GVR()].GetStore().GetByKey(objectKey(ns, ref.Name)); err == nil && exists {
+	if obj, exists, err := inf.GetStore().GetByKey(objectKey(ns, ref.Name)); err == nil && exists {
 		u = obj.(*unstructured.Unstructured)
 	}
 	if u == nil || u.GetUID() != ref.UID {

@@ -36,8 +36,13 @@ type Controller struct {
 type Config struct {
 	// Rest reaches the API server.
 	Rest *rest.Config
-	// Controllers are the controllers to run.
-	Controllers []Controller
+	// Builtins are tug's own controllers with the plugins deciding them. Each runs through a
+	// Controller object (plugins.tug.dev) named after it in lower case, which the manager
+	// creates, or brings up to date, when its term starts; a spec.plugin set on that object
+	// swaps the builtin's plugin for a WasmPlugin.
+	Builtins []Controller
+	// Plugins finds a loaded WasmPlugin by name, for the Controllers naming one (nil: none).
+	Plugins func(name string) (Plugin, bool)
 	// Election, when set, runs the controllers only while this process holds the lease
 	// (Client is filled in from Rest when nil).
 	Election *leader.Config
@@ -46,8 +51,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Manager runs controllers, the garbage collector and the namespace deleter over shared
-// informers.
+// Manager runs the controllers the cluster's Controller objects define, the garbage
+// collector and the namespace deleter, over shared informers.
 type Manager struct {
 	cfg    Config
 	dyn    dynamic.Interface
@@ -88,7 +93,7 @@ func New(cfg Config) (*Manager, error) {
 	if now == nil {
 		now = time.Now
 	}
-	for _, c := range cfg.Controllers {
+	for _, c := range cfg.Builtins {
 		if c.Name == "" || c.Plugin == nil || c.Parent.Resource == "" {
 			return nil, fmt.Errorf("controller: %q needs a name, a parent kind and a plugin", c.Name)
 		}
@@ -110,35 +115,66 @@ func (m *Manager) Run(ctx context.Context) error {
 	return errors.Join(err, runErr)
 }
 
-// run is one term: informers, controllers and the garbage collector until ctx ends.
-func (m *Manager) run(ctx context.Context) error {
-	factory := dynamicinformer.NewDynamicSharedInformerFactory(m.dyn, resync)
-	informers := map[schema.GroupVersionResource]cache.SharedIndexInformer{}
-	kinds := map[schema.GroupVersionResource]Kind{}
-	informerFor := func(k Kind) (cache.SharedIndexInformer, error) {
-		if inf, ok := informers[k.GVR()]; ok {
-			return inf, nil
-		}
-		inf := factory.ForResource(k.GVR()).Informer()
-		if err := inf.AddIndexers(cache.Indexers{ownerIndex: ownerUIDs}); err != nil {
-			return nil, err
-		}
-		if err := inf.SetTransform(stripManagedFields); err != nil {
-			return nil, err
-		}
-		informers[k.GVR()], kinds[k.GVR()] = inf, k
+// term is one term of the manager: its informers and what runs on them.
+type term struct {
+	m       *Manager
+	ctx     context.Context
+	factory dynamicinformer.DynamicSharedInformerFactory
+
+	mu        sync.Mutex
+	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
+	gc        *gc
+}
+
+// informerFor returns the shared informer of a kind, made and started on first use.
+func (t *term) informerFor(k Kind) (cache.SharedIndexInformer, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if inf, ok := t.informers[k.GVR()]; ok {
 		return inf, nil
 	}
-
-	var ctrls []*runner
-	for _, c := range m.cfg.Controllers {
-		r, err := m.newRunner(c, informerFor)
-		if err != nil {
-			return fmt.Errorf("controller %s: %w", c.Name, err)
-		}
-		ctrls = append(ctrls, r)
+	inf := t.factory.ForResource(k.GVR()).Informer()
+	indexers := cache.Indexers{ownerIndex: ownerUIDs}
+	if k == Pods {
+		indexers[nodeIndex] = podNode
 	}
-	nsInformer, err := informerFor(Namespaces)
+	if err := inf.AddIndexers(indexers); err != nil {
+		return nil, err
+	}
+	if err := inf.SetTransform(stripManagedFields); err != nil {
+		return nil, err
+	}
+	t.informers[k.GVR()] = inf
+	if t.gc != nil {
+		if err := t.gc.watch(k, inf); err != nil {
+			return nil, err
+		}
+	}
+	return inf, nil
+}
+
+// sync starts the informers made since the last call and waits until they have synced.
+func (t *term) sync() error {
+	t.factory.Start(t.ctx.Done())
+	for gvr, ok := range t.factory.WaitForCacheSync(t.ctx.Done()) {
+		if !ok {
+			if t.ctx.Err() != nil {
+				return t.ctx.Err()
+			}
+			return fmt.Errorf("controller: %s did not sync", gvr)
+		}
+	}
+	return nil
+}
+
+// run is one term: informers, the controllers of the Controller objects, the garbage
+// collector and the namespace deleter, until ctx ends.
+func (m *Manager) run(ctx context.Context) error {
+	t := &term{m: m, ctx: ctx, factory: dynamicinformer.NewDynamicSharedInformerFactory(m.dyn, resync),
+		informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{}}
+	defer t.factory.Shutdown()
+	t.gc = m.newGC()
+	nsInformer, err := t.informerFor(Namespaces)
 	if err != nil {
 		return err
 	}
@@ -146,37 +182,34 @@ func (m *Manager) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("namespace deleter: %w", err)
 	}
-	gc, err := m.newGC(informers, kinds)
-	if err != nil {
-		return fmt.Errorf("garbage collector: %w", err)
-	}
-
-	factory.Start(ctx.Done())
-	for gvr, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			factory.Shutdown()
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("controller: %s did not sync", gvr)
+	if err := m.ensureBuiltins(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return err
 	}
-	m.log.Info("controllers started", "controllers", len(ctrls))
+	cs, err := m.newControllerSet(t)
+	if err != nil {
+		return err
+	}
+	if err := t.sync(); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	m.log.Info("controller manager started", "builtins", len(m.cfg.Builtins))
 	var wg sync.WaitGroup
-	for _, r := range ctrls {
-		r.start(ctx, &wg)
-	}
-	gc.start(ctx, &wg)
-	wg.Add(1)
+	t.gc.start(ctx, &wg)
+	wg.Add(2)
 	go func() { defer wg.Done(); nsd.start(ctx) }()
+	go func() { defer wg.Done(); cs.start(ctx) }()
 	<-ctx.Done()
-	for _, r := range ctrls {
-		r.queue.ShutDown()
-	}
-	gc.queue.ShutDown()
+	t.gc.queue.ShutDown()
 	nsd.queue.ShutDown()
+	cs.queue.ShutDown()
 	wg.Wait()
-	factory.Shutdown()
+	cs.stopAll()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,9 +31,43 @@ type runner struct {
 	related  map[string]relatedSource
 	queue    workqueue.TypedRateLimitingInterface[string]
 	pending  *pending
+	// plugin decides; a new plugin swaps in between reconciles (controllerset.go).
+	plugin atomic.Pointer[pluginHolder]
+	// regs are the runner's event handlers on shared informers, removed when it stops.
+	regs    []registration
+	workers sync.WaitGroup
 
 	mu       sync.Mutex
 	failures map[string]string // the last failure reported on each parent, to not repeat it
+}
+
+type pluginHolder struct{ Plugin }
+
+type registration struct {
+	informer cache.SharedIndexInformer
+	reg      cache.ResourceEventHandlerRegistration
+}
+
+func (r *runner) setPlugin(p Plugin) { r.plugin.Store(&pluginHolder{p}) }
+
+// handle adds the runner's event handler to a shared informer.
+func (r *runner) handle(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
+	reg, err := inf.AddEventHandler(h)
+	if err != nil {
+		return err
+	}
+	r.regs = append(r.regs, registration{inf, reg})
+	return nil
+}
+
+// stop ends the runner: its handlers come off the informers, its queue shuts down, and it
+// returns once the reconciles in flight are done.
+func (r *runner) stop() {
+	for _, reg := range r.regs {
+		_ = reg.informer.RemoveEventHandler(reg.reg)
+	}
+	r.queue.ShutDown()
+	r.workers.Wait()
 }
 
 type childSource struct {
@@ -64,11 +99,12 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		pending: newPending(), failures: map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: c.Name})}
+	r.setPlugin(c.Plugin)
 	var err error
 	if r.parents, err = informerFor(c.Parent); err != nil {
 		return nil, err
 	}
-	if _, err := r.parents.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if err := r.handle(r.parents, cache.ResourceEventHandlerFuncs{
 		AddFunc:    r.enqueueObject,
 		UpdateFunc: func(_, obj any) { r.enqueueObject(obj) },
 		DeleteFunc: func(obj any) {
@@ -87,7 +123,7 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		}
 		r.children[k.Key()] = childSource{k, inf}
 		key := k.Key()
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { r.childChanged(key, obj, false) },
 			UpdateFunc: func(_, obj any) { r.childChanged(key, obj, false) },
 			DeleteFunc: func(obj any) { r.childChanged(key, obj, true) },
@@ -100,16 +136,12 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		if err != nil {
 			return nil, err
 		}
-		if rel.Scope == OnNode {
-			if _, ok := inf.GetIndexer().GetIndexers()[nodeIndex]; !ok {
-				if err := inf.AddIndexers(cache.Indexers{nodeIndex: podNode}); err != nil {
-					return nil, err
-				}
-			}
+		if _, ok := inf.GetIndexer().GetIndexers()[nodeIndex]; rel.Scope == OnNode && !ok {
+			return nil, fmt.Errorf("related %s: only pods relate to a node", rel.Kind.Key())
 		}
 		r.related[rel.Kind.Key()] = relatedSource{rel, inf}
 		h := func(obj any) { r.relatedChanged(rel, obj) }
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
 			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: h,
 		}); err != nil {
 			return nil, err
@@ -178,15 +210,15 @@ func (r *runner) relatedChanged(rel Relation, obj any) {
 	}
 }
 
-func (r *runner) start(ctx context.Context, wg *sync.WaitGroup) {
+func (r *runner) start(ctx context.Context) {
 	workers := r.c.Workers
 	if workers <= 0 {
 		workers = 2
 	}
 	for range workers {
-		wg.Add(1)
+		r.workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.workers.Done()
 			for r.next(ctx) {
 			}
 		}()
@@ -239,7 +271,7 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 	if err != nil {
 		return 0, fmt.Errorf("encode reconcile request: %w", err)
 	}
-	out, st, err := r.c.Plugin.Call(ctx, hostabi.ExportReconcile, in)
+	out, st, err := r.plugin.Load().Call(ctx, hostabi.ExportReconcile, in)
 	if err == nil && st != hostabi.StatusOK {
 		err = fmt.Errorf("plugin answered %s: %s", st, out)
 	}

@@ -1,0 +1,352 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/tugboat-io/tug/hostabi"
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
+)
+
+// ControllerObjects are the Controller objects defining what runs.
+var ControllerObjects = Kind{Group: pluginsv1alpha1.GroupName, Version: "v1alpha1", Resource: "controllers", Kind: "Controller"}
+
+// controllerSet keeps a runner per Controller object in step with the object: a new object
+// starts one; a changed parent, children, related kinds or workers replace it; a changed
+// plugin is swapped into the running one, which keeps its queue and its record of pending
+// writes, so the new plugin takes over without duplicate children. A spec that cannot run
+// (a kind not served, a plugin not loaded) leaves the previous runner running and says why
+// in the object's Active condition — a bad change never stops a working controller.
+type controllerSet struct {
+	m      *Manager
+	t      *term
+	log    *slog.Logger
+	store  cache.Store
+	queue  workqueue.TypedRateLimitingInterface[string]
+	mapper meta.ResettableRESTMapper
+
+	mu      sync.Mutex
+	running map[string]*active
+}
+
+type active struct {
+	def Definition
+	r   *runner
+}
+
+// specPoll is how soon a Controller that cannot run yet (its plugin still loading, its
+// kinds not served yet) is looked at again.
+const specPoll = 2 * time.Second
+
+func (m *Manager) newControllerSet(t *term) (*controllerSet, error) {
+	inf, err := t.informerFor(ControllerObjects)
+	if err != nil {
+		return nil, err
+	}
+	cs := &controllerSet{m: m, t: t, log: m.log, store: inf.GetStore(), running: map[string]*active{},
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(m.client.Discovery())),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "controllers"})}
+	enqueue := func(obj any) {
+		if u, ok := unstructuredOf(obj); ok {
+			cs.queue.Add(u.GetName())
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
+	}); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+func (cs *controllerSet) start(ctx context.Context) {
+	for {
+		name, quit := cs.queue.Get()
+		if quit {
+			return
+		}
+		again, err := cs.sync(ctx, name)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			cs.log.Warn("controller not started", "controller", name, "err", err)
+			cs.queue.AddRateLimited(name)
+		case again:
+			cs.queue.Forget(name)
+			cs.queue.AddAfter(name, specPoll)
+		default:
+			cs.queue.Forget(name)
+		}
+		cs.queue.Done(name)
+	}
+}
+
+// stopAll stops every runner, at the end of a term.
+func (cs *controllerSet) stopAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for name, a := range cs.running {
+		a.r.stop()
+		delete(cs.running, name)
+	}
+}
+
+// sync brings the runner of one Controller object in step with it; it reports whether to
+// look again soon.
+func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
+	obj, exists, err := cs.store.GetByKey(name)
+	if err != nil {
+		return false, err
+	}
+	cs.mu.Lock()
+	cur := cs.running[name]
+	cs.mu.Unlock()
+	if !exists {
+		if cur != nil {
+			cur.r.stop()
+			cs.mu.Lock()
+			delete(cs.running, name)
+			cs.mu.Unlock()
+			cs.log.Info("controller stopped", "controller", name)
+		}
+		return false, nil
+	}
+	u := obj.(*unstructured.Unstructured)
+	var c pluginsv1alpha1.Controller
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &c); err != nil {
+		return false, fmt.Errorf("decode controller %s: %w", name, err)
+	}
+	def, err := cs.definition(&c)
+	if err != nil {
+		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonKindNotFound, err.Error())
+		return true, nil
+	}
+	plugin, err := cs.plugin(&c)
+	if err != nil {
+		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonPluginNotFound, err.Error())
+		return true, nil
+	}
+	switch {
+	case cur != nil && reflect.DeepEqual(cur.def, def):
+		cur.r.setPlugin(plugin)
+	default:
+		r, err := cs.m.newRunner(Controller{Definition: def, Plugin: plugin}, cs.t.informerFor)
+		if err != nil {
+			return false, fmt.Errorf("controller %s: %w", name, err)
+		}
+		if err := cs.t.sync(); err != nil {
+			r.stop()
+			return false, err
+		}
+		if cur != nil {
+			cur.r.stop()
+		}
+		r.start(ctx)
+		cs.mu.Lock()
+		cs.running[name] = &active{def: def, r: r}
+		cs.mu.Unlock()
+		cs.log.Info("controller started", "controller", name, "parent", def.Parent.Key(), "plugin", pluginName(&c))
+	}
+	cs.setActive(ctx, u, metav1.ConditionTrue, pluginsv1alpha1.ReasonRunning, "reconciling "+def.Parent.Key()+" with "+pluginName(&c))
+	return false, nil
+}
+
+func pluginName(c *pluginsv1alpha1.Controller) string {
+	if c.Spec.Plugin == "" {
+		return "the built-in plugin"
+	}
+	return "WasmPlugin " + c.Spec.Plugin
+}
+
+// definition resolves a Controller's kinds through discovery.
+func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, error) {
+	def := Definition{Name: c.Name, Workers: int(c.Spec.Workers)}
+	var err error
+	if def.Parent, err = cs.kind(c.Spec.Parent); err != nil {
+		return def, err
+	}
+	for _, ref := range c.Spec.Children {
+		k, err := cs.kind(ref)
+		if err != nil {
+			return def, err
+		}
+		def.Children = append(def.Children, k)
+	}
+	for _, rel := range c.Spec.Related {
+		k, err := cs.kind(rel.KindReference)
+		if err != nil {
+			return def, err
+		}
+		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable}
+		switch rel.Scope {
+		case pluginsv1alpha1.ScopeNode:
+			r.Scope = OnNode
+		case pluginsv1alpha1.ScopeSameName:
+			r.Scope = SameName
+		}
+		def.Related = append(def.Related, r)
+	}
+	return def, nil
+}
+
+// kind maps an apiVersion and kind to the resource serving it; a kind discovery does not
+// know yet (a CustomResourceDefinition just made) is looked up afresh.
+func (cs *controllerSet) kind(ref pluginsv1alpha1.KindReference) (Kind, error) {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return Kind{}, err
+	}
+	mapping, err := cs.mapper.RESTMapping(gv.WithKind(ref.Kind).GroupKind(), gv.Version)
+	if meta.IsNoMatchError(err) {
+		cs.mapper.Reset()
+		mapping, err = cs.mapper.RESTMapping(gv.WithKind(ref.Kind).GroupKind(), gv.Version)
+	}
+	if err != nil {
+		return Kind{}, fmt.Errorf("kind %s/%s: %w", ref.APIVersion, ref.Kind, err)
+	}
+	return Kind{Group: gv.Group, Version: gv.Version, Resource: mapping.Resource.Resource, Kind: ref.Kind,
+		Namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace}, nil
+}
+
+// plugin finds the plugin a Controller names: a loaded WasmPlugin, or with none named the
+// built-in controller of the object's name.
+func (cs *controllerSet) plugin(c *pluginsv1alpha1.Controller) (Plugin, error) {
+	if c.Spec.Plugin == "" {
+		for _, b := range cs.m.cfg.Builtins {
+			if BuiltinObjectName(b.Name) == c.Name {
+				return b.Plugin, nil
+			}
+		}
+		return nil, fmt.Errorf("spec.plugin is empty, and %s is not a built-in controller", c.Name)
+	}
+	if cs.m.cfg.Plugins == nil {
+		return nil, errors.New("this controller manager runs built-in plugins only")
+	}
+	if _, ok := cs.m.cfg.Plugins(c.Spec.Plugin); !ok {
+		return nil, fmt.Errorf("WasmPlugin %s is not loaded", c.Spec.Plugin)
+	}
+	return namedPlugin{name: c.Spec.Plugin, lookup: cs.m.cfg.Plugins}, nil
+}
+
+// namedPlugin is a WasmPlugin found by name on every call, so that whatever the plugin
+// manager last loaded under the name serves.
+type namedPlugin struct {
+	name   string
+	lookup func(string) (Plugin, bool)
+}
+
+func (p namedPlugin) Call(ctx context.Context, export string, input []byte) ([]byte, hostabi.Status, error) {
+	slot, ok := p.lookup(p.name)
+	if !ok {
+		return nil, 0, fmt.Errorf("WasmPlugin %s is not loaded", p.name)
+	}
+	return slot.Call(ctx, export, input)
+}
+
+// setActive writes the Controller's Active condition when it changed.
+func (cs *controllerSet) setActive(ctx context.Context, u *unstructured.Unstructured, status metav1.ConditionStatus, reason, msg string) {
+	var st pluginsv1alpha1.ControllerStatus
+	if raw, ok := u.Object["status"].(map[string]any); ok {
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &st)
+	}
+	changed := meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: pluginsv1alpha1.ConditionControllerActive,
+		Status: status, Reason: reason, Message: msg, ObservedGeneration: u.GetGeneration()})
+	if !changed && st.ObservedGeneration == u.GetGeneration() {
+		return
+	}
+	st.ObservedGeneration = u.GetGeneration()
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+	if err != nil {
+		return
+	}
+	next := u.DeepCopy()
+	next.Object["status"] = raw
+	if _, err := cs.m.dyn.Resource(ControllerObjects.GVR()).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
+		cs.log.Debug("controller status not written", "controller", u.GetName(), "err", err)
+	}
+}
+
+// BuiltinObjectName is the name of the Controller object of a built-in controller.
+func BuiltinObjectName(name string) string { return strings.ToLower(name) }
+
+// builtinSpec is the Controller spec of a built-in definition.
+func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
+	ref := func(k Kind) pluginsv1alpha1.KindReference {
+		return pluginsv1alpha1.KindReference{APIVersion: k.APIVersion(), Kind: k.Kind}
+	}
+	spec := pluginsv1alpha1.ControllerSpec{Parent: ref(def.Parent), Workers: int32(def.Workers)}
+	for _, k := range def.Children {
+		spec.Children = append(spec.Children, ref(k))
+	}
+	for _, r := range def.Related {
+		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: pluginsv1alpha1.ScopeNamespace, Namespace: r.Namespace, Deletable: r.Deletable}
+		switch r.Scope {
+		case OnNode:
+			rel.Scope = pluginsv1alpha1.ScopeNode
+		case SameName:
+			rel.Scope = pluginsv1alpha1.ScopeSameName
+		}
+		spec.Related = append(spec.Related, rel)
+	}
+	return spec
+}
+
+// ensureBuiltins creates the built-in controllers' objects, and brings their kinds up to
+// date with this version's definitions, keeping a plugin a user swapped in.
+func (m *Manager) ensureBuiltins(ctx context.Context) error {
+	client := m.dyn.Resource(ControllerObjects.GVR())
+	for _, b := range m.cfg.Builtins {
+		name := BuiltinObjectName(b.Name)
+		want := builtinSpec(b.Definition)
+		cur, err := client.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			obj := &pluginsv1alpha1.Controller{TypeMeta: metav1.TypeMeta{APIVersion: pluginsv1alpha1.SchemeGroupVersion.String(), Kind: "Controller"},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"tug.dev/builtin": "true"}}, Spec: want}
+			raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+			if err != nil {
+				return err
+			}
+			if _, err := client.Create(ctx, &unstructured.Unstructured{Object: raw}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("create controller %s: %w", name, err)
+			}
+		case err != nil:
+			return fmt.Errorf("controller %s: %w", name, err)
+		default:
+			var c pluginsv1alpha1.Controller
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(cur.Object, &c); err != nil {
+				return fmt.Errorf("decode controller %s: %w", name, err)
+			}
+			want.Plugin = c.Spec.Plugin
+			if reflect.DeepEqual(c.Spec, want) {
+				continue
+			}
+			c.Spec = want
+			raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&c)
+			if err != nil {
+				return err
+			}
+			if _, err := client.Update(ctx, &unstructured.Unstructured{Object: raw}, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+				return fmt.Errorf("update controller %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
