@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/tugboat-io/tug/hostabi"
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
+	"github.com/tugboat-io/tug/hostabi"
 )
 
 // ControllerObjects are the Controller objects defining what runs.
