@@ -61,7 +61,9 @@ func ready(m map[string]any) {
 }
 
 func index(ix int) podOpt {
-	return func(m map[string]any) { field(m, "metadata", "annotations")[job.CompletionIndexAnnotation] = fmt.Sprint(ix) }
+	return func(m map[string]any) {
+		field(m, "metadata", "annotations")[job.CompletionIndexAnnotation] = fmt.Sprint(ix)
+	}
 }
 
 // exited says when the pod's container terminated.
@@ -293,9 +295,9 @@ func TestFailedPodsAreReplacedAfterBackoff(t *testing.T) {
 		creates int
 		requeue float64
 	}{
-		{"one failure waits 10s", []string{pod("pi-a", "Failed", exited(4 * time.Second))}, 0, 6},
+		{"one failure waits 10s", []string{pod("pi-a", "Failed", exited(4*time.Second))}, 0, 6},
 		{"two failures wait 20s", []string{pod("pi-a", "Failed", exited(time.Hour)), pod("pi-b", "Failed", exited(15*time.Second))}, 0, 5},
-		{"waited long enough", []string{pod("pi-a", "Failed", exited(11 * time.Second))}, 1, 0},
+		{"waited long enough", []string{pod("pi-a", "Failed", exited(11*time.Second))}, 1, 0},
 		{"failures before a success do not count", []string{pod("pi-a", "Failed", exited(time.Second)),
 			pod("pi-b", "Succeeded", exited(0))}, 1, 0},
 	} {
