@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tugboat-io/tug/plugins/controllers/cronjob"
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/job"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
@@ -21,6 +22,7 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
 	"Job":                   job.Reconcile,
+	"CronJob":               cronjob.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
