@@ -300,7 +300,8 @@ func latest(s cron.Schedule, from, now time.Time) time.Time {
 	t1 := s.Next(from)
 	span := max(s.Next(t1).Sub(t1), time.Second)
 	start := now.Add(-span)
-	for start.After(from) && s.Next(start).After(now) {
+	// The cron parser finds no time more than five years on, so a longer span is pointless.
+	for start.After(from) && span < 5*365*24*time.Hour && s.Next(start).After(now) {
 		span *= 2
 		start = now.Add(-span)
 	}
