@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tugboat-io/tug/plugins/controllers/cronjob"
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/nodelifecycle"
+	"github.com/tugboat-io/tug/plugins/controllers/job"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
@@ -22,6 +24,8 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
 	"NodeLifecycle":         nodelifecycle.Reconcile,
+	"Job":                   job.Reconcile,
+	"CronJob":               cronjob.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
