@@ -10,7 +10,10 @@ import (
 	"strings"
 
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
+	"github.com/tugboat-io/tug/plugins/controllers/endpoints"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
+	"github.com/tugboat-io/tug/plugins/controllers/resourcequota"
+	"github.com/tugboat-io/tug/plugins/controllers/serviceaccount"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -19,6 +22,10 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicaSet":            replicaset.Reconcile,
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
+	"ResourceQuota":         resourcequota.Reconcile,
+	"Endpoints":             endpoints.Reconcile,
+	"EndpointSlice":         endpoints.ReconcileSlices,
+	"ServiceAccount":        serviceaccount.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
