@@ -14,7 +14,10 @@ import (
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/nodelifecycle"
 	"github.com/tugboat-io/tug/plugins/controllers/job"
+	"github.com/tugboat-io/tug/plugins/controllers/endpoints"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
+	"github.com/tugboat-io/tug/plugins/controllers/resourcequota"
+	"github.com/tugboat-io/tug/plugins/controllers/serviceaccount"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -26,6 +29,10 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"NodeLifecycle":         nodelifecycle.Reconcile,
 	"Job":                   job.Reconcile,
 	"CronJob":               cronjob.Reconcile,
+	"ResourceQuota":         resourcequota.Reconcile,
+	"Endpoints":             endpoints.Reconcile,
+	"EndpointSlice":         endpoints.ReconcileSlices,
+	"ServiceAccount":        serviceaccount.Reconcile,
 }
 
 // Names are the controllers' names, sorted.

@@ -1,0 +1,305 @@
+// Package quantity is an exact Kubernetes resource quantity ("500m", "1.5Gi", "2", "1e3"):
+// parsed, added, compared and written in kube's canonical form, so that what a controller
+// writes back ("used": {"cpu": "1500m", "memory": "3Gi"}) reads exactly as
+// kube-controller-manager's would. apimachinery's resource.Quantity would do the same but
+// makes the wasm module several megabytes bigger.
+//
+// A quantity holds its value in nano-units (10^-9, kube's finest precision; finer input
+// rounds up, as kube's does) in a big.Int, so that petabytes of storage add up without
+// overflow, and remembers the format it was written in: a value written with a binary
+// suffix ("Mi") is written back with one when it is a whole multiple of 1024.
+package quantity
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Format is how a quantity is written: the family of suffix it was parsed with.
+type Format int
+
+// Formats, as apimachinery's.
+const (
+	DecimalSI       Format = iota // "500m", "2", "3k", "1G"
+	BinarySI                      // "512Ki", "1Gi"
+	DecimalExponent               // "1e3", "5e-3"
+)
+
+// ErrSyntax is the error of a string that is not a quantity.
+var ErrSyntax = errors.New("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+
+// Quantity is an exact resource quantity. The zero value is 0; quantities are values:
+// operations return new ones and never change their operands.
+type Quantity struct {
+	nano   *big.Int // nil is zero
+	format Format
+}
+
+var (
+	nanoPerUnit = big.NewInt(1_000_000_000)
+	ten         = big.NewInt(10)
+	kibi        = big.NewInt(1024)
+)
+
+// decimalExp is each decimal suffix's power of ten.
+var decimalExp = map[string]int{"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+// binaryExp is each binary suffix's power of 1024.
+var binaryExp = map[string]int{"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+
+// New is n whole units in the given format.
+func New(n int64, f Format) Quantity {
+	v := big.NewInt(n)
+	return Quantity{nano: v.Mul(v, nanoPerUnit), format: f}
+}
+
+// Parse parses a quantity as Kubernetes writes them: a signed decimal number and a suffix,
+// binary (Ki … Ei), decimal (n, u, m, k, M … E) or an exponent (e3, E-2).
+func Parse(s string) (Quantity, error) {
+	num, suffix := splitNumber(s)
+	if num == "" {
+		return Quantity{}, fmt.Errorf("quantity %q: %w", s, ErrSyntax)
+	}
+	neg := false
+	switch num[0] {
+	case '-':
+		neg = true
+		num = num[1:]
+	case '+':
+		num = num[1:]
+	}
+	whole, frac, _ := strings.Cut(num, ".")
+	if whole == "" && frac == "" {
+		return Quantity{}, fmt.Errorf("quantity %q: %w", s, ErrSyntax)
+	}
+	mant, ok := new(big.Int).SetString(whole+frac, 10)
+	if !ok {
+		return Quantity{}, fmt.Errorf("quantity %q: %w", s, ErrSyntax)
+	}
+	// value = mant × 10^exp10 × 1024^exp1024
+	exp10, exp1024 := -len(frac), 0
+	format := DecimalSI
+	if e, ok := decimalExp[suffix]; ok {
+		exp10 += e
+	} else if e, ok := binaryExp[suffix]; ok {
+		exp1024, format = e, BinarySI
+	} else if suffix[0] == 'e' || suffix[0] == 'E' {
+		e, err := strconv.Atoi(suffix[1:])
+		// Bounded so that a hostile exponent cannot make a huge number.
+		if err != nil || e < -1000 || e > 1000 {
+			return Quantity{}, fmt.Errorf("quantity %q: %w", s, ErrSyntax)
+		}
+		exp10, format = exp10+e, DecimalExponent
+	} else {
+		return Quantity{}, fmt.Errorf("quantity %q: unknown suffix %q: %w", s, suffix, ErrSyntax)
+	}
+	if exp1024 > 0 {
+		mant.Mul(mant, new(big.Int).Exp(kibi, big.NewInt(int64(exp1024)), nil))
+	}
+	// To nano-units, rounding anything finer up (away from zero), as kube does.
+	if shift := exp10 + 9; shift >= 0 {
+		mant.Mul(mant, pow10(shift))
+	} else {
+		q, r := new(big.Int).QuoRem(mant, pow10(-shift), new(big.Int))
+		if r.Sign() != 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		mant = q
+	}
+	if neg {
+		mant.Neg(mant)
+	}
+	return Quantity{nano: mant, format: format}, nil
+}
+
+// MustParse is Parse for literals known to be valid; it panics on an error.
+func MustParse(s string) Quantity {
+	q, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+// splitNumber splits s into its signed number and its suffix.
+func splitNumber(s string) (num, suffix string) {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits, point := 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			digits++
+		} else if c == '.' && !point {
+			point = true
+		} else {
+			break
+		}
+	}
+	if digits == 0 {
+		return "", ""
+	}
+	return s[:i], s[i:]
+}
+
+func pow10(n int) *big.Int { return new(big.Int).Exp(ten, big.NewInt(int64(n)), nil) }
+
+func (q Quantity) value() *big.Int {
+	if q.nano == nil {
+		return new(big.Int)
+	}
+	return q.nano
+}
+
+// Format is the format q is written in.
+func (q Quantity) Format() Format { return q.format }
+
+// IsZero reports whether q is 0.
+func (q Quantity) IsZero() bool { return q.nano == nil || q.nano.Sign() == 0 }
+
+// Sign is -1, 0 or 1 as q is negative, zero or positive.
+func (q Quantity) Sign() int { return q.value().Sign() }
+
+// Cmp compares q and o: -1, 0 or 1.
+func (q Quantity) Cmp(o Quantity) int { return q.value().Cmp(o.value()) }
+
+// Add is q+o in q's format, or o's when q is zero (as kube's Add keeps the receiver's).
+func (q Quantity) Add(o Quantity) Quantity {
+	f := q.format
+	if q.IsZero() {
+		f = o.format
+	}
+	return Quantity{nano: new(big.Int).Add(q.value(), o.value()), format: f}
+}
+
+// RoundUp is q rounded up to a whole number of units, in q's format.
+func (q Quantity) RoundUp() Quantity {
+	n, r := new(big.Int).QuoRem(q.value(), nanoPerUnit, new(big.Int))
+	if r.Sign() > 0 {
+		n.Add(n, big.NewInt(1))
+	}
+	return Quantity{nano: n.Mul(n, nanoPerUnit), format: q.format}
+}
+
+// MilliValue is q in thousandths, rounded up, and whether that fits an int64.
+func (q Quantity) MilliValue() (int64, bool) {
+	n, r := new(big.Int).QuoRem(q.value(), big.NewInt(1_000_000), new(big.Int))
+	if r.Sign() > 0 {
+		n.Add(n, big.NewInt(1))
+	}
+	return n.Int64(), n.IsInt64()
+}
+
+// String is q in kube's canonical form: "0"; binary suffixes for a whole multiple of 1024
+// parsed as binary; otherwise the smallest integer mantissa with a decimal suffix (or an
+// exponent, for a quantity parsed with one) whose power of ten is a multiple of 3.
+func (q Quantity) String() string {
+	v := q.value()
+	if v.Sign() == 0 {
+		return "0"
+	}
+	format := q.format
+	if format == BinarySI {
+		units, r := new(big.Int).QuoRem(v, nanoPerUnit, new(big.Int))
+		// Below 1024 or fractional, binary suffixes would only confuse: kube writes those
+		// as decimal.
+		if r.Sign() != 0 || new(big.Int).Abs(units).Cmp(kibi) < 0 {
+			format = DecimalSI
+		} else {
+			exp := 0
+			for ; exp < len(binarySuffixes)-1; exp++ {
+				d, m := new(big.Int).QuoRem(units, kibi, new(big.Int))
+				if m.Sign() != 0 {
+					break
+				}
+				units = d
+			}
+			return units.String() + binarySuffixes[exp]
+		}
+	}
+	mant, exp := new(big.Int).Set(v), -9
+	for {
+		d, m := new(big.Int).QuoRem(mant, ten, new(big.Int))
+		if m.Sign() != 0 {
+			break
+		}
+		mant, exp = d, exp+1
+	}
+	// Down to a multiple of 3, so that a suffix names the power.
+	if r := ((exp % 3) + 3) % 3; r != 0 {
+		mant.Mul(mant, pow10(r))
+		exp -= r
+	}
+	if format == DecimalExponent {
+		if exp == 0 {
+			return mant.String()
+		}
+		return mant.String() + "e" + strconv.Itoa(exp)
+	}
+	// Beyond exa there is no suffix: stay with E and a longer mantissa.
+	if exp > 18 {
+		mant.Mul(mant, pow10(exp-18))
+		exp = 18
+	}
+	return mant.String() + decimalSuffixes[(exp+9)/3]
+}
+
+var (
+	binarySuffixes  = []string{"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+	decimalSuffixes = []string{"n", "u", "m", "", "k", "M", "G", "T", "P", "E"}
+)
+
+// MarshalJSON writes q as a JSON string in canonical form.
+func (q Quantity) MarshalJSON() ([]byte, error) { return json.Marshal(q.String()) }
+
+// UnmarshalJSON reads a quantity from a JSON string or number, as Kubernetes accepts both.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("quantity: want a string or a number, got %s", b)
+		}
+		s = string(n)
+	}
+	p, err := Parse(strings.TrimSpace(s))
+	if err != nil {
+		return err
+	}
+	*q = p
+	return nil
+}
+
+// List is a ResourceList: quantities by resource name.
+type List map[string]Quantity
+
+// Add adds o into l, each resource in l's format when l has it.
+func (l List) Add(o List) {
+	for k, v := range o {
+		l[k] = l[k].Add(v)
+	}
+}
+
+// Max raises each of l's resources to o's where o's is greater (or l lacks it).
+func (l List) Max(o List) {
+	for k, v := range o {
+		if cur, ok := l[k]; !ok || v.Cmp(cur) > 0 {
+			l[k] = v
+		}
+	}
+}
+
+// Clone is a copy of l (quantities are values, so a shallow copy is one).
+func (l List) Clone() List {
+	c := make(List, len(l))
+	for k, v := range l {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,242 @@
+package resourcequota
+
+import (
+	"strings"
+	"time"
+
+	"github.com/tugboat-io/tug/plugins/controllers/internal/quantity"
+	"github.com/tugboat-io/tug/sdk/go/labels"
+)
+
+// pod is what quota reads of a pod.
+type pod struct {
+	Metadata struct {
+		Name                       string     `json:"name"`
+		DeletionTimestamp          *time.Time `json:"deletionTimestamp,omitempty"`
+		DeletionGracePeriodSeconds *int64     `json:"deletionGracePeriodSeconds,omitempty"`
+	} `json:"metadata"`
+	Spec struct {
+		Containers            []container   `json:"containers,omitempty"`
+		InitContainers        []container   `json:"initContainers,omitempty"`
+		Overhead              quantity.List `json:"overhead,omitempty"`
+		Resources             *resources    `json:"resources,omitempty"`
+		ActiveDeadlineSeconds *int64        `json:"activeDeadlineSeconds,omitempty"`
+		PriorityClassName     string        `json:"priorityClassName,omitempty"`
+		Affinity              *struct {
+			PodAffinity     *podAffinity `json:"podAffinity,omitempty"`
+			PodAntiAffinity *podAffinity `json:"podAntiAffinity,omitempty"`
+		} `json:"affinity,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		Phase string `json:"phase,omitempty"`
+	} `json:"status"`
+}
+
+type container struct {
+	RestartPolicy string    `json:"restartPolicy,omitempty"`
+	Resources     resources `json:"resources"`
+}
+
+type resources struct {
+	Requests quantity.List `json:"requests,omitempty"`
+	Limits   quantity.List `json:"limits,omitempty"`
+}
+
+// podAffinity is the part of pod (anti-)affinity the CrossNamespacePodAffinity scope reads:
+// whether any term reaches beyond the pod's namespace.
+type podAffinity struct {
+	Required  []affinityTerm `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	Preferred []struct {
+		Term affinityTerm `json:"podAffinityTerm"`
+	} `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+type affinityTerm struct {
+	Namespaces        []string        `json:"namespaces,omitempty"`
+	NamespaceSelector *map[string]any `json:"namespaceSelector,omitempty"`
+}
+
+func (t *affinityTerm) crossNamespace() bool {
+	return len(t.Namespaces) > 0 || t.NamespaceSelector != nil
+}
+
+// charged reports whether the pod is charged compute resources: not finished, and not
+// stuck terminating past its grace period (a lost node's pods must not block their
+// replacements). For a pod still within its grace, it also says how long until it is not.
+func (p *pod) charged(now time.Time) (bool, time.Duration) {
+	if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+		return false, 0
+	}
+	if d, g := p.Metadata.DeletionTimestamp, p.Metadata.DeletionGracePeriodSeconds; d != nil && g != nil {
+		end := d.Add(time.Duration(*g) * time.Second)
+		if now.After(end) {
+			return false, 0
+		}
+		// A deadline needs a clock: a host without one (zero now) is not asked to wait.
+		if !now.IsZero() {
+			// Charged until strictly after the end, as kube compares: come back just then.
+			return true, end.Sub(now) + time.Millisecond
+		}
+	}
+	return true, 0
+}
+
+// usage is what a charged pod uses: a pod, and its requests and limits under their quota
+// names.
+func (p *pod) usage() quantity.List {
+	reqs, lims := p.requests(), p.limits()
+	u := quantity.List{resPods: one}
+	for _, c := range computeNames {
+		if v, ok := reqs[c]; ok {
+			u[c] = v
+			u[requestsPrefix+c] = v
+		}
+		if v, ok := lims[c]; ok {
+			u[limitsPrefix+c] = v
+		}
+	}
+	for name, v := range reqs {
+		switch {
+		case strings.HasPrefix(name, hugePagesPref):
+			u[name] = v
+			u[requestsPrefix+name] = v
+		case isExtended(name):
+			u[requestsPrefix+name] = v
+		}
+	}
+	return u
+}
+
+// requests are the pod's effective requests: per resource the larger of what its
+// containers run with together and what its largest init container needs (with the
+// sidecars started before it), pod-level requests where set, plus the overhead.
+func (p *pod) requests() quantity.List {
+	l := p.aggregate(func(r *resources) quantity.List { return r.Requests })
+	if p.Spec.Resources != nil {
+		podLevel(l, p.Spec.Resources.Requests)
+	}
+	l.Add(p.Spec.Overhead)
+	return l
+}
+
+// limits are the pod's effective limits, aggregated as requests are; the overhead adds
+// only to resources that have a limit (an unlimited resource stays unlimited).
+func (p *pod) limits() quantity.List {
+	l := p.aggregate(func(r *resources) quantity.List { return r.Limits })
+	if p.Spec.Resources != nil {
+		podLevel(l, p.Spec.Resources.Limits)
+	}
+	for name, v := range p.Spec.Overhead {
+		if cur, ok := l[name]; ok {
+			l[name] = cur.Add(v)
+		}
+	}
+	return l
+}
+
+// podLevel lets pod-level resources (spec.resources) stand for the containers' in the
+// resources kube allows there.
+func podLevel(l, pod quantity.List) {
+	for _, name := range []string{"cpu", "memory"} {
+		if v, ok := pod[name]; ok {
+			l[name] = v
+		}
+	}
+}
+
+func (p *pod) aggregate(of func(*resources) quantity.List) quantity.List {
+	sum := quantity.List{}
+	for i := range p.Spec.Containers {
+		sum.Add(of(&p.Spec.Containers[i].Resources))
+	}
+	sidecars, init := quantity.List{}, quantity.List{}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		var need quantity.List
+		if c.RestartPolicy == "Always" {
+			// A sidecar runs alongside everything after it, the app containers included.
+			sum.Add(of(&c.Resources))
+			sidecars.Add(of(&c.Resources))
+			need = sidecars
+		} else {
+			need = of(&c.Resources).Clone()
+			need.Add(sidecars)
+		}
+		init.Max(need)
+	}
+	sum.Max(init)
+	return sum
+}
+
+// bestEffort reports whether the pod's QoS class is BestEffort: no container (nor the pod)
+// requests or limits any cpu or memory.
+func (p *pod) bestEffort() bool {
+	positive := func(l quantity.List) bool {
+		return l["cpu"].Sign() > 0 || l["memory"].Sign() > 0
+	}
+	all := append(append([]container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
+	for _, c := range all {
+		if positive(c.Resources.Requests) || positive(c.Resources.Limits) {
+			return false
+		}
+	}
+	return p.Spec.Resources == nil || (!positive(p.Spec.Resources.Requests) && !positive(p.Spec.Resources.Limits))
+}
+
+func (p *pod) crossNamespaceAffinity() bool {
+	if p.Spec.Affinity == nil {
+		return false
+	}
+	for _, a := range []*podAffinity{p.Spec.Affinity.PodAffinity, p.Spec.Affinity.PodAntiAffinity} {
+		if a == nil {
+			continue
+		}
+		for i := range a.Required {
+			if a.Required[i].crossNamespace() {
+				return true
+			}
+		}
+		for i := range a.Preferred {
+			if a.Preferred[i].Term.crossNamespace() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchesAll reports whether the pod is in every scope.
+func (p *pod) matchesAll(scopes []ScopeRequirement) bool {
+	for _, s := range scopes {
+		if !p.matches(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether the pod is in one scope; an unknown scope holds no pod.
+func (p *pod) matches(s ScopeRequirement) bool {
+	terminating := p.Spec.ActiveDeadlineSeconds != nil && *p.Spec.ActiveDeadlineSeconds >= 0
+	switch s.ScopeName {
+	case "Terminating":
+		return terminating
+	case "NotTerminating":
+		return !terminating
+	case "BestEffort":
+		return p.bestEffort()
+	case "NotBestEffort":
+		return !p.bestEffort()
+	case "CrossNamespacePodAffinity":
+		return p.crossNamespaceAffinity()
+	case "PriorityClass":
+		if s.Operator == "Exists" {
+			return p.Spec.PriorityClassName != ""
+		}
+		// As a label selector on {PriorityClass: <name>}: the key is always there, so
+		// DoesNotExist holds no pod and NotIn holds pods without a class — as in kube.
+		sel := &labels.Selector{MatchExpressions: []labels.Requirement{{Key: s.ScopeName, Operator: s.Operator, Values: s.Values}}}
+		return sel.Matches(map[string]string{s.ScopeName: p.Spec.PriorityClassName})
+	}
+	return false
+}
