@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tugboat-io/tug/plugins/controllers/daemonset"
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
 	tug "github.com/tugboat-io/tug/sdk/go"
@@ -19,6 +20,7 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicaSet":            replicaset.Reconcile,
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
+	"DaemonSet":             daemonset.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
