@@ -382,7 +382,7 @@ func (p *plan) create(nodeName string, failures int) error {
 		gen = strconv.FormatInt(p.ds.Metadata.Generation, 10)
 	}
 	pod := p.tmpl.WithLabel(HashLabel, p.hash).WithLabel(GenerationLabel, gen).Pod(p.ds.Metadata.Name + "-")
-	spec, _ := deepCopy(p.tmpl["spec"]).(map[string]any)
+	spec, _ := workload.DeepCopy(p.tmpl["spec"]).(map[string]any)
 	if spec == nil {
 		spec = map[string]any{}
 	}
@@ -440,26 +440,6 @@ func pinned(aff any, nodeName string) map[string]any {
 		}},
 	}
 	return a
-}
-
-// deepCopy copies a JSON value, so that a pod's spec can change without changing the
-// template's.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		c := make(map[string]any, len(x))
-		for k, e := range x {
-			c[k] = deepCopy(e)
-		}
-		return c
-	case []any:
-		c := make([]any, len(x))
-		for i, e := range x {
-			c[i] = deepCopy(e)
-		}
-		return c
-	}
-	return v
 }
 
 // countDesired is the number of nodes that should run a daemon pod.

@@ -64,8 +64,9 @@ func nodes(names ...string) []string {
 	return out
 }
 
-// pod is a daemon pod of template hash ("old" or newHash) bound to a node, created age ago,
-// ready readyAgo ago (notReady: not ready), in phase.
+// pod is a daemon pod of template hash ("old" or newHash) on a node (bound, or only pinned),
+// created age ago, ready since readyAgo ago (notReady: not ready), in phase (Running when
+// empty), perhaps being deleted.
 type pod struct {
 	name, node, hash, phase string
 	age, readyAgo           time.Duration
@@ -189,11 +190,10 @@ func deleted(res *tug.ReconcileResult) []string {
 
 func TestPlacement(t *testing.T) {
 	for _, c := range []struct {
-		name      string
-		podSpec   string // more template pod spec fields
-		node      string
-		wantPod   bool
-		wantPlace bool // status: desired
+		name    string
+		podSpec string // more template pod spec fields
+		node    string
+		wantPod bool
 	}{
 		{name: "plain node", node: node("n", "", ""), wantPod: true},
 		{name: "nodeSelector matches", podSpec: `"nodeSelector":{"disk":"ssd"}`, node: node("n", `{"disk":"ssd"}`, ""), wantPod: true},
@@ -332,13 +332,12 @@ func TestTerminatingPodHoldsItsNode(t *testing.T) {
 }
 
 func TestFailedPodIsReplacedAfterBackoff(t *testing.T) {
-	failed := func(failedAgo time.Duration, failures int) pod {
-		p := pod{name: "a", node: "n1", hash: newHash, phase: "Failed", age: time.Hour, readyAgo: notReady}
-		p.age = failedAgo // the pod failed when it was created, as a pod the kubelet rejects
-		return p
+	// The pod failed when it was created, as a pod the kubelet rejects does.
+	failed := func(failedAgo time.Duration) pod {
+		return pod{name: "a", node: "n1", hash: newHash, phase: "Failed", age: failedAgo, readyAgo: notReady}
 	}
 	t.Run("backing off", func(t *testing.T) {
-		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(300*time.Millisecond, 0))
+		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(300*time.Millisecond))
 		if len(res.Creates) != 0 || len(res.Deletes) != 0 {
 			t.Fatalf("creates %d deletes %v during the backoff", len(res.Creates), deleted(res))
 		}
@@ -347,7 +346,7 @@ func TestFailedPodIsReplacedAfterBackoff(t *testing.T) {
 		}
 	})
 	t.Run("replaced", func(t *testing.T) {
-		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(2*time.Second, 0))
+		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(2*time.Second))
 		if got := deleted(res); !slices.Equal(got, []string{"a"}) {
 			t.Fatalf("deleted %v, want the failed pod", got)
 		}
