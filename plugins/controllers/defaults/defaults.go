@@ -12,6 +12,7 @@ import (
 	"github.com/tugboat-io/tug/plugins/controllers/daemonset"
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
+	"github.com/tugboat-io/tug/plugins/controllers/statefulset"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -21,6 +22,7 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"ReplicationController": replicaset.Reconcile,
 	"Deployment":            deployment.Reconcile,
 	"DaemonSet":             daemonset.Reconcile,
+	"StatefulSet":           statefulset.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
