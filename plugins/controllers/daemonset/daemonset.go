@@ -17,6 +17,7 @@ package daemonset
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -48,6 +49,10 @@ const (
 	failedBackoffBase = time.Second
 	failedBackoffMax  = 15 * time.Minute
 )
+
+// ErrNoNodes is the answer to a request without the nodes: deciding without them would
+// delete every daemon pod as if its node were gone.
+var ErrNoNodes = errors.New("the request has no related v1/Node list: the DaemonSet controller needs every node")
 
 // Keys of the objects this controller reads.
 var (
@@ -178,7 +183,11 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	}
 	p.spec = t.Spec
 	p.hash = p.tmpl.Hash()
-	for _, raw := range req.Related[NodeKey] {
+	rawNodes, ok := req.Related[NodeKey]
+	if !ok {
+		return nil, ErrNoNodes
+	}
+	for _, raw := range rawNodes {
 		n := &node{}
 		if err := json.Unmarshal(raw, n); err != nil {
 			return nil, fmt.Errorf("decode node: %w", err)

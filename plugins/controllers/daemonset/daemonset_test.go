@@ -2,6 +2,7 @@ package daemonset_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -505,5 +506,14 @@ func TestDeletingSetMakesNoPods(t *testing.T) {
 	res, _ := reconcile(t, parent, nodes("n1"))
 	if len(res.Creates) != 0 {
 		t.Fatalf("a set being deleted created %d pods", len(res.Creates))
+	}
+}
+
+func TestRequestWithoutNodesIsRefused(t *testing.T) {
+	// Natively only: the error is the point, and testutil fails on errors.
+	_, err := daemonset.Reconcile(&tug.ReconcileRequest{Parent: json.RawMessage(ds(template, rolling, "")), Now: now.Format(time.RFC3339Nano),
+		Children: map[string][]json.RawMessage{daemonset.PodKey: testutil.Raw(running("a", "n1", newHash).json())}})
+	if !errors.Is(err, daemonset.ErrNoNodes) {
+		t.Fatalf("error %v, want ErrNoNodes", err)
 	}
 }
