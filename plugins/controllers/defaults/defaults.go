@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/cronjob"
+	"github.com/tugboat-io/tug/plugins/controllers/daemonset"
 	"github.com/tugboat-io/tug/plugins/controllers/deployment"
 	"github.com/tugboat-io/tug/plugins/controllers/nodelifecycle"
 	"github.com/tugboat-io/tug/plugins/controllers/job"
@@ -18,6 +19,7 @@ import (
 	"github.com/tugboat-io/tug/plugins/controllers/replicaset"
 	"github.com/tugboat-io/tug/plugins/controllers/resourcequota"
 	"github.com/tugboat-io/tug/plugins/controllers/serviceaccount"
+	"github.com/tugboat-io/tug/plugins/controllers/statefulset"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -33,6 +35,8 @@ var Controllers = map[string]tug.ReconcileFunc{
 	"Endpoints":             endpoints.Reconcile,
 	"EndpointSlice":         endpoints.ReconcileSlices,
 	"ServiceAccount":        serviceaccount.Reconcile,
+	"DaemonSet":             daemonset.Reconcile,
+	"StatefulSet":           statefulset.Reconcile,
 }
 
 // Names are the controllers' names, sorted.
