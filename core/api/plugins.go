@@ -253,7 +253,7 @@ func validateController(c *pluginsv1alpha1.Controller) field.ErrorList {
 		}
 		seen[k] = true
 	}
-	scopes := []string{pluginsv1alpha1.ScopeNamespace, pluginsv1alpha1.ScopeNode, pluginsv1alpha1.ScopeSameName}
+	scopes := []string{pluginsv1alpha1.ScopeNamespace, pluginsv1alpha1.ScopeNode, pluginsv1alpha1.ScopeSameName, pluginsv1alpha1.ScopeInside}
 	related := map[pluginsv1alpha1.KindReference]bool{}
 	for i, r := range c.Spec.Related {
 		at := spec.Child("related").Index(i)
@@ -267,6 +267,10 @@ func validateController(c *pluginsv1alpha1.Controller) field.ErrorList {
 		case pluginsv1alpha1.ScopeNode:
 			if c.Spec.Parent != (pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Node"}) || r.KindReference != (pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Pod"}) {
 				errs = append(errs, field.Invalid(at.Child("scope"), r.Scope, "Node relates v1 Pods to a v1 Node parent only"))
+			}
+		case pluginsv1alpha1.ScopeInside:
+			if c.Spec.Parent != (pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Namespace"}) {
+				errs = append(errs, field.Invalid(at.Child("scope"), r.Scope, "Inside relates objects to a v1 Namespace parent only"))
 			}
 		case pluginsv1alpha1.ScopeSameName:
 			if r.Namespace == "" {

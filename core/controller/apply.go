@@ -80,6 +80,12 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		return src, obj, nil
 	}
 	for _, raw := range res.Create {
+		if obj, err := decodeChild(raw); err == nil {
+			if rel, ok := r.related[obj.GetAPIVersion()+"/"+obj.GetKind()]; ok && rel.Creatable {
+				ops = append(ops, r.createUnowned(ctx, rel.Kind, parent, obj))
+				continue
+			}
+		}
 		src, obj, err := kindOf(raw, "create")
 		if err != nil {
 			return err
@@ -189,11 +195,8 @@ func controllerRef(parent *unstructured.Unstructured) metav1.OwnerReference {
 // own makes obj a child of parent: its namespace, and the controller reference, which a
 // plugin may set but not point elsewhere.
 func own(k Kind, parent, obj *unstructured.Unstructured) error {
-	if k.Namespaced {
-		if ns := obj.GetNamespace(); ns != "" && ns != parent.GetNamespace() {
-			return fmt.Errorf("%s %s: namespace %q is not the parent's %q", k.Kind, obj.GetName(), ns, parent.GetNamespace())
-		}
-		obj.SetNamespace(parent.GetNamespace())
+	if err := place(k, parent, obj); err != nil {
+		return err
 	}
 	refs := obj.GetOwnerReferences()
 	for _, ref := range refs {
@@ -208,6 +211,72 @@ func own(k Kind, parent, obj *unstructured.Unstructured) error {
 	return nil
 }
 
+// place puts an object a reconcile writes in its namespace: the parent's, when the parent
+// is namespaced; the Namespace's own, when the parent is one; and when the parent is
+// otherwise cluster-scoped, the one the plugin names.
+func place(k Kind, parent, obj *unstructured.Unstructured) error {
+	if !k.Namespaced {
+		obj.SetNamespace("")
+		return nil
+	}
+	want := parent.GetNamespace()
+	if parent.GetAPIVersion() == Namespaces.APIVersion() && parent.GetKind() == Namespaces.Kind {
+		want = parent.GetName()
+	}
+	ns := obj.GetNamespace()
+	switch {
+	case want == "" && ns == "":
+		return fmt.Errorf("%s %s: no namespace, and the parent %s has none to give", k.Kind, obj.GetName(), parent.GetName())
+	case want == "":
+	case ns != "" && ns != want:
+		return fmt.Errorf("%s %s: namespace %q is not the parent's %q", k.Kind, obj.GetName(), ns, want)
+	default:
+		obj.SetNamespace(want)
+	}
+	return nil
+}
+
+// createUnowned creates a related object the controller may create: placed like a child,
+// but not owned, and made already when one of its name exists.
+func (r *runner) createUnowned(ctx context.Context, k Kind, parent, obj *unstructured.Unstructured) func() error {
+	return func() error {
+		if err := place(k, parent, obj); err != nil {
+			return err
+		}
+		obj.SetResourceVersion("")
+		obj.SetUID("")
+		_, err := r.m.dyn.Resource(k.GVR()).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %s %s: %w", k.Kind, obj.GetName()+obj.GetGenerateName(), err)
+		}
+		return nil
+	}
+}
+
+// adopt makes an existing object of a child's name the parent's child when nothing
+// controls it — an Endpoints written before its Service had a selector, a default
+// ServiceAccount made by hand — as kube's controllers adopt orphans. It returns a conflict
+// either way, so that the parent is decided again with the object observed.
+func (r *runner) adopt(ctx context.Context, k Kind, parent, obj *unstructured.Unstructured, exists error) error {
+	client := r.m.dyn.Resource(k.GVR()).Namespace(obj.GetNamespace())
+	cur, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), exists)
+	}
+	if ref := metav1.GetControllerOfNoCopy(cur); ref != nil {
+		if ref.UID == parent.GetUID() {
+			return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), exists)
+		}
+		return fmt.Errorf("create %s %s: it exists, controlled by %s %s", k.Kind, obj.GetName(), ref.Kind, ref.Name)
+	}
+	cur.SetOwnerReferences(append(cur.GetOwnerReferences(), controllerRef(parent)))
+	if _, err := client.Update(ctx, cur, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("adopt %s %s: %w", k.Kind, obj.GetName(), err)
+	}
+	r.log.Info("adopted an orphan", "parent", objectKey(parent.GetNamespace(), parent.GetName()), "kind", k.Kind, "name", obj.GetName())
+	return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), exists)
+}
+
 func (r *runner) create(ctx context.Context, k Kind, parent, obj *unstructured.Unstructured, now time.Time) func() error {
 	return func() error {
 		if err := own(k, parent, obj); err != nil {
@@ -218,8 +287,9 @@ func (r *runner) create(ctx context.Context, k Kind, parent, obj *unstructured.U
 		created, err := r.m.dyn.Resource(k.GVR()).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{})
 		if err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				// Made by an earlier reconcile the watch has not shown yet: decide again.
-				return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), err)
+				// Made by an earlier reconcile the watch has not shown yet (decide again), or
+				// an orphan to adopt.
+				return r.adopt(ctx, k, parent, obj, err)
 			}
 			return fmt.Errorf("create %s %s: %w", k.Kind, obj.GetName()+obj.GetGenerateName(), err)
 		}

@@ -194,12 +194,14 @@ func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, 
 		if err != nil {
 			return def, err
 		}
-		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable}
+		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable, Creatable: rel.Creatable}
 		switch rel.Scope {
 		case pluginsv1alpha1.ScopeNode:
 			r.Scope = OnNode
 		case pluginsv1alpha1.ScopeSameName:
 			r.Scope = SameName
+		case pluginsv1alpha1.ScopeInside:
+			r.Scope = Inside
 		}
 		def.Related = append(def.Related, r)
 	}
@@ -296,12 +298,15 @@ func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
 		spec.Children = append(spec.Children, ref(k))
 	}
 	for _, r := range def.Related {
-		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: pluginsv1alpha1.ScopeNamespace, Namespace: r.Namespace, Deletable: r.Deletable}
+		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: pluginsv1alpha1.ScopeNamespace, Namespace: r.Namespace,
+			Deletable: r.Deletable, Creatable: r.Creatable}
 		switch r.Scope {
 		case OnNode:
 			rel.Scope = pluginsv1alpha1.ScopeNode
 		case SameName:
 			rel.Scope = pluginsv1alpha1.ScopeSameName
+		case Inside:
+			rel.Scope = pluginsv1alpha1.ScopeInside
 		}
 		spec.Related = append(spec.Related, rel)
 	}

@@ -62,6 +62,8 @@ const (
 	// SameName: the object named like the parent in Relation.Namespace (a Node's Lease in
 	// kube-node-lease).
 	SameName
+	// Inside: the objects in the Namespace that is the parent.
+	Inside
 )
 
 // Relation is a kind of object a controller's decisions read without owning them.
@@ -73,6 +75,10 @@ type Relation struct {
 	// Deletable lets the reconcile delete these objects (the node lifecycle controller
 	// evicts pods); any other related object is read-only to it.
 	Deletable bool
+	// Creatable lets the reconcile create these objects, which the parent does not own and
+	// which outlive it (a StatefulSet's claims); one of the name already there is taken as
+	// made.
+	Creatable bool
 }
 
 // Definition is a controller: its parent kind, the kinds of children it owns and writes,
@@ -91,10 +97,28 @@ type Definition struct {
 
 // Builtins are the definitions of the controllers tug's default module decides.
 func Builtins() []Definition {
+	inNS := func(kinds ...Kind) []Relation {
+		out := make([]Relation, len(kinds))
+		for i, k := range kinds {
+			out[i] = Relation{Kind: k}
+		}
+		return out
+	}
 	return []Definition{
 		{Name: "Deployment", Parent: Deployments, Children: []Kind{ReplicaSets}},
 		{Name: "ReplicaSet", Parent: ReplicaSets, Children: []Kind{Pods}, Workers: 4},
 		{Name: "ReplicationController", Parent: ReplicationControllers, Children: []Kind{Pods}},
+		{Name: "DaemonSet", Parent: DaemonSets, Children: []Kind{Pods}, Related: inNS(Nodes)},
+		{Name: "StatefulSet", Parent: StatefulSets, Children: []Kind{Pods},
+			Related: []Relation{{Kind: PersistentVolumeClaims, Creatable: true}}},
+		{Name: "Job", Parent: Jobs, Children: []Kind{Pods}, Workers: 4},
+		{Name: "CronJob", Parent: CronJobs, Children: []Kind{Jobs}},
+		{Name: "Endpoints", Parent: Services, Children: []Kind{Endpoints}, Related: inNS(Pods), Workers: 4},
+		{Name: "EndpointSlice", Parent: Services, Children: []Kind{EndpointSlices}, Related: inNS(Pods), Workers: 4},
+		{Name: "ServiceAccount", Parent: Namespaces, Children: []Kind{ServiceAccounts},
+			Related: []Relation{{Kind: ServiceAccounts, Scope: Inside}}},
+		{Name: "ResourceQuota", Parent: ResourceQuotas, Related: inNS(Pods, Services, ConfigMaps, Secrets,
+			PersistentVolumeClaims, ReplicationControllers, ResourceQuotas)},
 		{Name: "NodeLifecycle", Parent: Nodes, Workers: 4, Related: []Relation{
 			{Kind: Leases, Scope: SameName, Namespace: "kube-node-lease"},
 			{Kind: Pods, Scope: OnNode, Deletable: true},

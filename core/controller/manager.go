@@ -182,6 +182,10 @@ func (m *Manager) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("namespace deleter: %w", err)
 	}
+	pgc, err := m.newPodGC(t)
+	if err != nil {
+		return fmt.Errorf("pod collector: %w", err)
+	}
 	if err := m.ensureBuiltins(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -201,12 +205,14 @@ func (m *Manager) run(ctx context.Context) error {
 	m.log.Info("controller manager started", "builtins", len(m.cfg.Builtins))
 	var wg sync.WaitGroup
 	t.gc.start(ctx, &wg)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); nsd.start(ctx) }()
+	go func() { defer wg.Done(); pgc.start(ctx) }()
 	go func() { defer wg.Done(); cs.start(ctx) }()
 	<-ctx.Done()
 	t.gc.queue.ShutDown()
 	nsd.queue.ShutDown()
+	pgc.queue.ShutDown()
 	cs.queue.ShutDown()
 	wg.Wait()
 	cs.stopAll()

@@ -200,6 +200,9 @@ func (r *runner) relatedChanged(rel Relation, obj any) {
 			r.queue.Add(objectKey(r.parentNamespace(u), u.GetName()))
 		}
 		return
+	case Inside:
+		r.queue.Add(objectKey("", u.GetNamespace()))
+		return
 	}
 	for _, p := range r.parents.GetStore().List() {
 		pu := p.(*unstructured.Unstructured)
@@ -348,6 +351,8 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 		switch {
 		case src.Scope == OnNode:
 			items, err = src.informer.GetIndexer().ByIndex(nodeIndex, parent.GetName())
+		case src.Scope == Inside:
+			items, err = src.informer.GetIndexer().ByIndex(cache.NamespaceIndex, parent.GetName())
 		case src.Scope == SameName:
 			var it any
 			var ok bool

@@ -169,7 +169,9 @@ func (p *plan) decode(req *tug.ReconcileRequest) error {
 		name, _ := meta["name"].(string)
 		p.claimTemplates = append(p.claimTemplates, claimTemplate{name: name, obj: obj})
 	}
-	for _, raw := range req.Children[ClaimKey] {
+	// The host hands claims over as related objects (the set does not own them, so they
+	// outlive it, kube's Retain); as children they are read the same.
+	for _, raw := range append(req.Children[ClaimKey], req.Related[ClaimKey]...) {
 		c := &claim{}
 		if err := json.Unmarshal(raw, c); err != nil {
 			return fmt.Errorf("decode persistent volume claim: %w", err)

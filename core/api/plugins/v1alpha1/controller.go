@@ -24,6 +24,7 @@ const (
 	ScopeNamespace = "Namespace" // those of the parent's namespace (all when either is cluster-scoped)
 	ScopeNode      = "Node"      // the pods bound to the Node that is the parent
 	ScopeSameName  = "SameName"  // the object named like the parent in the relation's namespace
+	ScopeInside    = "Inside"    // the objects in the Namespace that is the parent
 )
 
 // Controller runs a reconcile plugin over a parent kind: each parent, with the children it
@@ -65,13 +66,16 @@ type KindReference struct {
 // RelatedKind is a kind read without owning it, and which of its objects.
 type RelatedKind struct {
 	KindReference `json:",inline"`
-	// Scope is Namespace (the default), Node or SameName.
+	// Scope is Namespace (the default), Node, SameName or Inside.
 	Scope string `json:"scope,omitempty"`
 	// Namespace is where SameName looks.
 	Namespace string `json:"namespace,omitempty"`
 	// Deletable lets the plugin delete these objects (the node lifecycle controller evicts
 	// pods).
 	Deletable bool `json:"deletable,omitempty"`
+	// Creatable lets the plugin create these objects, unowned: they outlive the parent (a
+	// StatefulSet's claims).
+	Creatable bool `json:"creatable,omitempty"`
 }
 
 // ControllerStatus is what the controller manager last did with the controller.
