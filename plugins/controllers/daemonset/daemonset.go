@@ -391,25 +391,15 @@ func (p *plan) create(nodeName string, failures int) error {
 	if gen == "" {
 		gen = strconv.FormatInt(p.ds.Metadata.Generation, 10)
 	}
-	pod := p.tmpl.WithLabel(HashLabel, p.hash).WithLabel(GenerationLabel, gen).Pod(p.ds.Metadata.Name + "-")
-	spec, _ := workload.DeepCopy(p.tmpl["spec"]).(map[string]any)
-	if spec == nil {
-		spec = map[string]any{}
+	tmpl := p.tmpl.WithLabel(HashLabel, p.hash).WithLabel(GenerationLabel, gen)
+	if failures > 0 {
+		tmpl = tmpl.WithAnnotation(FailuresAnnotation, strconv.Itoa(failures))
 	}
+	pod := tmpl.Pod(p.ds.Metadata.Name + "-")
+	spec := p.tmpl.Spec()
 	spec["tolerations"] = withTolerations(spec["tolerations"], daemonTolerations(p.spec.HostNetwork))
 	spec["affinity"] = pinned(spec["affinity"], nodeName)
 	pod["spec"] = spec
-	if failures > 0 {
-		meta := pod["metadata"].(map[string]any)
-		ann := map[string]any{}
-		if old, ok := meta["annotations"].(map[string]any); ok {
-			for k, v := range old {
-				ann[k] = v
-			}
-		}
-		ann[FailuresAnnotation] = strconv.Itoa(failures)
-		meta["annotations"] = ann
-	}
 	if err := p.res.Create(pod); err != nil {
 		return fmt.Errorf("daemon pod for node %s: %w", nodeName, err)
 	}
