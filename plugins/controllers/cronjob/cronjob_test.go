@@ -9,6 +9,7 @@ import (
 
 	"github.com/tugboat-io/tug/plugins/controllers/cronjob"
 	"github.com/tugboat-io/tug/plugins/controllers/internal/testutil"
+	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -77,14 +78,10 @@ func deleted(res *tug.ReconcileResult) string {
 }
 
 type createdJob struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name        string            `json:"name"`
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec json.RawMessage `json:"spec"`
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   workload.Meta   `json:"metadata"`
+	Spec       json.RawMessage `json:"spec"`
 }
 
 // createdNames are the names of the Jobs created.

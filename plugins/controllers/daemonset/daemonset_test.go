@@ -117,13 +117,8 @@ func reconcile(t *testing.T, parent string, nodeList []string, pods ...pod) (*tu
 
 // createdPod is what the tests read of a created pod.
 type createdPod struct {
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		NodeName    string `json:"nodeName"`
 		Tolerations []struct {
 			Key, Operator, Effect string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/internal/testutil"
+	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
 	"github.com/tugboat-io/tug/plugins/controllers/job"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
@@ -103,13 +104,8 @@ func conditions(st job.Status) string {
 func deleted(res *tug.ReconcileResult) string { return strings.Join(testutil.Deleted(res), ",") }
 
 type createdPod struct {
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		RestartPolicy string `json:"restartPolicy"`
 		Hostname      string `json:"hostname"`
 		Containers    []struct {

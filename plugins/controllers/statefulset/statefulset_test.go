@@ -105,13 +105,9 @@ func reconcile(t *testing.T, s set, claims []string, pods ...pod) (*tug.Reconcil
 }
 
 type object struct {
-	Kind     string `json:"kind"`
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-	} `json:"metadata"`
-	Spec struct {
+	Kind     string        `json:"kind"`
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		Hostname  string `json:"hostname"`
 		Subdomain string `json:"subdomain"`
 		Volumes   []struct {
