@@ -55,11 +55,12 @@ type Pod struct {
 
 // Of decodes a pod's node selection.
 func Of(p *tug.Pod) (*Pod, error) {
+	if len(p.Spec.Affinity) == 0 {
+		return New(p.Spec.NodeSelector, nil), nil
+	}
 	var a Affinity
-	if len(p.Spec.Affinity) > 0 {
-		if err := json.Unmarshal(p.Spec.Affinity, &a); err != nil {
-			return nil, fmt.Errorf("pod has a malformed affinity: %w", err)
-		}
+	if err := json.Unmarshal(p.Spec.Affinity, &a); err != nil {
+		return nil, fmt.Errorf("pod has a malformed affinity: %w", err)
 	}
 	return New(p.Spec.NodeSelector, &a), nil
 }
