@@ -9,6 +9,7 @@ import (
 
 	"github.com/tugboat-io/tug/plugins/controllers/cronjob"
 	"github.com/tugboat-io/tug/plugins/controllers/internal/testutil"
+	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -54,26 +55,13 @@ func request(parent string, jobs ...string) *tug.ReconcileRequest {
 }
 
 func status(t *testing.T, res *tug.ReconcileResult) cronjob.Status {
-	t.Helper()
-	var st cronjob.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatalf("status %s: %v", res.Status, err)
-	}
-	return st
+	return testutil.Decode[cronjob.Status](t, res.Status)
 }
 
 func active(st cronjob.Status) string {
 	var out []string
 	for _, r := range st.Active {
 		out = append(out, r.Name)
-	}
-	return strings.Join(out, ",")
-}
-
-func reasons(res *tug.ReconcileResult) string {
-	var out []string
-	for _, e := range res.Events {
-		out = append(out, e.Reason)
 	}
 	return strings.Join(out, ",")
 }
@@ -90,25 +78,17 @@ func deleted(res *tug.ReconcileResult) string {
 }
 
 type createdJob struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name        string            `json:"name"`
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec json.RawMessage `json:"spec"`
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   workload.Meta   `json:"metadata"`
+	Spec       json.RawMessage `json:"spec"`
 }
 
 // createdNames are the names of the Jobs created.
 func createdNames(t *testing.T, res *tug.ReconcileResult) string {
 	t.Helper()
 	var out []string
-	for _, raw := range res.Creates {
-		var j createdJob
-		if err := json.Unmarshal(raw, &j); err != nil {
-			t.Fatal(err)
-		}
+	for _, j := range testutil.DecodeAll[createdJob](t, res.Creates) {
 		out = append(out, j.Metadata.Name)
 	}
 	return strings.Join(out, ",")
@@ -119,10 +99,7 @@ func TestRunsAtScheduleTime(t *testing.T) {
 	if len(res.Creates) != 1 {
 		t.Fatalf("creates %d, want 1", len(res.Creates))
 	}
-	var j createdJob
-	if err := json.Unmarshal(res.Creates[0], &j); err != nil {
-		t.Fatal(err)
-	}
+	j := testutil.Decode[createdJob](t, res.Creates[0])
 	if j.APIVersion != "batch/v1" || j.Kind != "Job" || j.Metadata.Name != jobName(at(10, 0)) ||
 		j.Metadata.Labels["app"] != "hello" || j.Metadata.Annotations["a"] != "b" ||
 		j.Metadata.Annotations[cronjob.ScheduledTimestampAnnotation] != "2026-11-22T10:00:00Z" ||
@@ -133,8 +110,8 @@ func TestRunsAtScheduleTime(t *testing.T) {
 	if !st.LastScheduleTime.Equal(at(10, 0)) || active(st) != jobName(at(10, 0)) || st.Active[0].Kind != "Job" || st.Active[0].Namespace != "default" {
 		t.Fatalf("status %s", res.Status)
 	}
-	if reasons(res) != "SuccessfulCreate" {
-		t.Fatalf("events %s", reasons(res))
+	if testutil.Reasons(res) != "SuccessfulCreate" {
+		t.Fatalf("events %s", testutil.Reasons(res))
 	}
 	if want := at(10, 5).Sub(now).Seconds() + 0.1; res.RequeueAfterSeconds != want {
 		t.Fatalf("requeue after %vs, want %vs (10:05)", res.RequeueAfterSeconds, want)
@@ -164,21 +141,21 @@ func TestJobOfTheRunIsNotCreatedTwice(t *testing.T) {
 
 func TestMissedRunsStartOnlyTheLatest(t *testing.T) {
 	res := testutil.Reconcile(t, "CronJob", request(cj(`"schedule":"0 * * * *"`, last(at(6, 0)))))
-	if got := createdNames(t, res); got != jobName(at(10, 0)) || reasons(res) != "SuccessfulCreate" {
-		t.Fatalf("created %q events %s, want only the 10:00 run", got, reasons(res))
+	if got := createdNames(t, res); got != jobName(at(10, 0)) || testutil.Reasons(res) != "SuccessfulCreate" {
+		t.Fatalf("created %q events %s, want only the 10:00 run", got, testutil.Reasons(res))
 	}
 }
 
 func TestTooManyMissedRuns(t *testing.T) {
 	// Created a day ago and never run: 1440 minutes missed.
 	res := testutil.Reconcile(t, "CronJob", request(cj(`"schedule":"* * * * *"`, "")))
-	if got := createdNames(t, res); got != jobName(at(10, 0)) || reasons(res) != "TooManyMissedTimes,SuccessfulCreate" {
-		t.Fatalf("created %q events %s", got, reasons(res))
+	if got := createdNames(t, res); got != jobName(at(10, 0)) || testutil.Reasons(res) != "TooManyMissedTimes,SuccessfulCreate" {
+		t.Fatalf("created %q events %s", got, testutil.Reasons(res))
 	}
 	// A starting deadline bounds the runs considered.
 	res = testutil.Reconcile(t, "CronJob", request(cj(`"schedule":"* * * * *","startingDeadlineSeconds":300`, "")))
-	if got := createdNames(t, res); got != jobName(at(10, 0)) || reasons(res) != "SuccessfulCreate" {
-		t.Fatalf("with a deadline: created %q events %s", got, reasons(res))
+	if got := createdNames(t, res); got != jobName(at(10, 0)) || testutil.Reasons(res) != "SuccessfulCreate" {
+		t.Fatalf("with a deadline: created %q events %s", got, testutil.Reasons(res))
 	}
 }
 
@@ -227,7 +204,7 @@ func TestConcurrencyPolicy(t *testing.T) {
 			if got := active(status(t, res)); got != tc.active {
 				t.Errorf("active %q, want %q", got, tc.active)
 			}
-			if got := reasons(res); got != tc.eventReasons {
+			if got := testutil.Reasons(res); got != tc.eventReasons {
 				t.Errorf("events %s, want %s", got, tc.eventReasons)
 			}
 		})
@@ -270,8 +247,8 @@ func TestFinishedJobLeavesActive(t *testing.T) {
 	if active(got) != "" || got.LastSuccessfulTime == nil || !got.LastSuccessfulTime.Equal(at(9, 51)) {
 		t.Fatalf("status %s", res.Status)
 	}
-	if reasons(res) != "SawCompletedJob,MissingJob" {
-		t.Fatalf("events %s", reasons(res))
+	if testutil.Reasons(res) != "SawCompletedJob,MissingJob" {
+		t.Fatalf("events %s", testutil.Reasons(res))
 	}
 }
 
@@ -288,10 +265,7 @@ func TestTimeZone(t *testing.T) {
 	if len(res.Creates) != 1 {
 		t.Fatalf("creates %d, want the 11:00 Berlin run", len(res.Creates))
 	}
-	var j createdJob
-	if err := json.Unmarshal(res.Creates[0], &j); err != nil {
-		t.Fatal(err)
-	}
+	j := testutil.Decode[createdJob](t, res.Creates[0])
 	if j.Metadata.Name != jobName(at(10, 0)) || j.Metadata.Annotations[cronjob.ScheduledTimestampAnnotation] != "2026-11-22T11:00:00+01:00" {
 		t.Fatalf("created %s", res.Creates[0])
 	}
@@ -308,7 +282,7 @@ func TestBadScheduleIsReported(t *testing.T) {
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			res := testutil.Reconcile(t, "CronJob", request(cj(tc.spec, "")))
-			if len(res.Creates) != 0 || reasons(res) != tc.reason || res.Events[0].Type != "Warning" || res.Status == nil {
+			if len(res.Creates) != 0 || testutil.Reasons(res) != tc.reason || res.Events[0].Type != "Warning" || res.Status == nil {
 				t.Fatalf("creates %d events %+v status %s", len(res.Creates), res.Events, res.Status)
 			}
 		})

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
+	"github.com/tugboat-io/tug/plugins/internal/nodeselect"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
 
@@ -101,7 +102,7 @@ type daemonPod struct {
 // podExtra is what this controller reads of a pod beyond workload.Pod.
 type podExtra struct {
 	Spec struct {
-		Affinity *affinity `json:"affinity,omitempty"`
+		Affinity *nodeselect.Affinity `json:"affinity,omitempty"`
 	} `json:"spec"`
 	Status struct {
 		ContainerStatuses []struct {
@@ -125,7 +126,7 @@ func decodePod(raw json.RawMessage) (*daemonPod, error) {
 	}
 	p.node = p.Spec.NodeName
 	if p.node == "" {
-		p.node = x.Spec.Affinity.pinnedNode()
+		p.node = pinnedNode(x.Spec.Affinity)
 	}
 	// When the pod failed: its last container's end, else when it stopped being ready,
 	// else its creation.
@@ -188,15 +189,15 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 		return nil, ErrNoNodes
 	}
 	for _, raw := range rawNodes {
-		n := &node{}
-		if err := json.Unmarshal(raw, n); err != nil {
-			return nil, fmt.Errorf("decode node: %w", err)
+		n, err := decodeNode(raw)
+		if err != nil {
+			return nil, err
 		}
 		p.nodes = append(p.nodes, n)
 	}
 	// Sorted, so that every choice among equals (which nodes get the surge, which old pods
 	// go first) is the same natively and in wasm, and from one reconcile to the next.
-	slices.SortFunc(p.nodes, func(a, b *node) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(p.nodes, func(a, b *node) int { return strings.Compare(a.Name, b.Name) })
 	for _, raw := range req.Children[PodKey] {
 		dp, err := decodePod(raw)
 		if err != nil {
@@ -264,7 +265,7 @@ func (p *plan) bounds(desired int32) (surge, unavailable int32, err error) {
 func (p *plan) manage() error {
 	known := map[string]bool{}
 	for _, n := range p.nodes {
-		name := n.Metadata.Name
+		name := n.Name
 		known[name] = true
 		shouldRun, shouldContinue := p.spec.placement(n)
 		pods := p.byNode[name]
@@ -390,25 +391,15 @@ func (p *plan) create(nodeName string, failures int) error {
 	if gen == "" {
 		gen = strconv.FormatInt(p.ds.Metadata.Generation, 10)
 	}
-	pod := p.tmpl.WithLabel(HashLabel, p.hash).WithLabel(GenerationLabel, gen).Pod(p.ds.Metadata.Name + "-")
-	spec, _ := workload.DeepCopy(p.tmpl["spec"]).(map[string]any)
-	if spec == nil {
-		spec = map[string]any{}
+	tmpl := p.tmpl.WithLabel(HashLabel, p.hash).WithLabel(GenerationLabel, gen)
+	if failures > 0 {
+		tmpl = tmpl.WithAnnotation(FailuresAnnotation, strconv.Itoa(failures))
 	}
+	pod := tmpl.Pod(p.ds.Metadata.Name + "-")
+	spec := p.tmpl.Spec()
 	spec["tolerations"] = withTolerations(spec["tolerations"], daemonTolerations(p.spec.HostNetwork))
 	spec["affinity"] = pinned(spec["affinity"], nodeName)
 	pod["spec"] = spec
-	if failures > 0 {
-		meta := pod["metadata"].(map[string]any)
-		ann := map[string]any{}
-		if old, ok := meta["annotations"].(map[string]any); ok {
-			for k, v := range old {
-				ann[k] = v
-			}
-		}
-		ann[FailuresAnnotation] = strconv.Itoa(failures)
-		meta["annotations"] = ann
-	}
 	if err := p.res.Create(pod); err != nil {
 		return fmt.Errorf("daemon pod for node %s: %w", nodeName, err)
 	}
@@ -416,7 +407,7 @@ func (p *plan) create(nodeName string, failures int) error {
 }
 
 // withTolerations adds the tolerations the pod lacks to its list.
-func withTolerations(have any, add []toleration) []any {
+func withTolerations(have any, add []tug.Toleration) []any {
 	list, _ := have.([]any)
 	for _, t := range add {
 		found := slices.ContainsFunc(list, func(v any) bool {
@@ -505,7 +496,7 @@ func (p *plan) replaceInPlace(maxUnavailable int32) {
 	var unavailable int32
 	var allowed, candidates []*daemonPod
 	for _, n := range p.nodes {
-		name := n.Metadata.Name
+		name := n.Name
 		pods, has := p.byNode[name]
 		if !has {
 			if run, _ := p.spec.placement(n); !run {
@@ -540,7 +531,7 @@ func (p *plan) surge(maxSurge, desired int32) error {
 	var allowedNodes, candidateNodes []string
 	var misplaced []*daemonPod // old available pods on nodes that should no longer run one
 	for _, n := range p.nodes {
-		name := n.Metadata.Name
+		name := n.Name
 		pods, has := p.byNode[name]
 		run, _ := p.spec.placement(n)
 		if !has && !run {
@@ -602,7 +593,7 @@ func (p *plan) status() Status {
 	for _, n := range p.nodes {
 		run, _ := p.spec.placement(n)
 		var pods []*daemonPod
-		for _, pod := range p.byNode[n.Metadata.Name] {
+		for _, pod := range p.byNode[n.Name] {
 			// Terminal pods being deleted are as good as gone.
 			if pod.Metadata.DeletionTimestamp != nil && (pod.Status.Phase == workload.PodFailed || pod.Status.Phase == workload.PodSucceeded) {
 				continue

@@ -112,22 +112,13 @@ func reconcile(t *testing.T, parent string, nodeList []string, pods ...pod) (*tu
 	res := testutil.Reconcile(t, "DaemonSet", &tug.ReconcileRequest{Parent: json.RawMessage(parent), Now: now.Format(time.RFC3339Nano),
 		Children: map[string][]json.RawMessage{daemonset.PodKey: testutil.Raw(raws...)},
 		Related:  map[string][]json.RawMessage{daemonset.NodeKey: testutil.Raw(nodeList...)}})
-	var st daemonset.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatalf("status %s: %v", res.Status, err)
-	}
-	return res, st
+	return res, testutil.Decode[daemonset.Status](t, res.Status)
 }
 
 // createdPod is what the tests read of a created pod.
 type createdPod struct {
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		NodeName    string `json:"nodeName"`
 		Tolerations []struct {
 			Key, Operator, Effect string
@@ -151,16 +142,7 @@ type createdPod struct {
 }
 
 func created(t *testing.T, res *tug.ReconcileResult) []createdPod {
-	t.Helper()
-	var out []createdPod
-	for _, raw := range res.Creates {
-		var p createdPod
-		if err := json.Unmarshal(raw, &p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
+	return testutil.DecodeAll[createdPod](t, res.Creates)
 }
 
 // pinnedTo is the node each created pod is pinned to, in order.
@@ -177,14 +159,6 @@ func pinnedTo(t *testing.T, res *tug.ReconcileResult) []string {
 			t.Fatalf("created pod's matchFields %+v", f)
 		}
 		out = append(out, f.Values[0])
-	}
-	return out
-}
-
-func deleted(res *tug.ReconcileResult) []string {
-	var out []string
-	for _, d := range res.Deletes {
-		out = append(out, d.Name)
 	}
 	return out
 }
@@ -293,7 +267,7 @@ func TestPodsLeaveNodesThatAreGoneOrIneligible(t *testing.T) {
 		running("a", "n1", newHash), running("b", "evicting", newHash), running("c", "cordoned", newHash),
 		running("d", "relabelled", newHash), running("e", "gone", newHash), pod{name: "f", node: "gone", hash: newHash, pinnedOnly: true, readyAgo: notReady})
 	// A NoSchedule taint keeps new pods out but lets c stay; a NoExecute one evicts b.
-	if got := deleted(res); !slices.Equal(got, []string{"b", "d", "e", "f"}) {
+	if got := testutil.Deleted(res); !slices.Equal(got, []string{"b", "d", "e", "f"}) {
 		t.Fatalf("deleted %v, want b d e f", got)
 	}
 	if len(res.Creates) != 0 {
@@ -312,7 +286,7 @@ func TestPlacementWithoutSelector(t *testing.T) {
 		pod{name: "b-old", node: "n2", hash: newHash, age: 3 * time.Hour, readyAgo: time.Hour},
 		pod{name: "b-new", node: "n2", hash: newHash, age: time.Hour, readyAgo: time.Minute},
 		running("gone", "n9", newHash))
-	if got := deleted(res); !slices.Equal(got, []string{"b-new", "gone"}) {
+	if got := testutil.Deleted(res); !slices.Equal(got, []string{"b-new", "gone"}) {
 		t.Fatalf("deleted %v, want b-new and gone", got)
 	}
 	if got := pinnedTo(t, res); !slices.Equal(got, []string{"n3"}) {
@@ -328,7 +302,7 @@ func TestTerminatingPodHoldsItsNode(t *testing.T) {
 	res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"),
 		pod{name: "a", node: "n1", hash: "old", deleting: true, readyAgo: notReady})
 	if len(res.Creates) != 0 || len(res.Deletes) != 0 {
-		t.Fatalf("creates %d deletes %v: a node waits for its terminating pod", len(res.Creates), deleted(res))
+		t.Fatalf("creates %d deletes %v: a node waits for its terminating pod", len(res.Creates), testutil.Deleted(res))
 	}
 }
 
@@ -340,7 +314,7 @@ func TestFailedPodIsReplacedAfterBackoff(t *testing.T) {
 	t.Run("backing off", func(t *testing.T) {
 		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(300*time.Millisecond))
 		if len(res.Creates) != 0 || len(res.Deletes) != 0 {
-			t.Fatalf("creates %d deletes %v during the backoff", len(res.Creates), deleted(res))
+			t.Fatalf("creates %d deletes %v during the backoff", len(res.Creates), testutil.Deleted(res))
 		}
 		if res.RequeueAfterSeconds < 0.69 || res.RequeueAfterSeconds > 0.71 {
 			t.Fatalf("requeue after %vs, want 0.7s (the rest of the 1s backoff)", res.RequeueAfterSeconds)
@@ -348,7 +322,7 @@ func TestFailedPodIsReplacedAfterBackoff(t *testing.T) {
 	})
 	t.Run("replaced", func(t *testing.T) {
 		res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1"), failed(2*time.Second))
-		if got := deleted(res); !slices.Equal(got, []string{"a"}) {
+		if got := testutil.Deleted(res); !slices.Equal(got, []string{"a"}) {
 			t.Fatalf("deleted %v, want the failed pod", got)
 		}
 		cs := created(t, res)
@@ -405,7 +379,7 @@ func TestRollingUpdateWithinMaxUnavailable(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, _ := reconcile(t, ds(template, c.strategy, ""), four, c.pods...)
-			if got := deleted(res); !slices.Equal(got, c.want) {
+			if got := testutil.Deleted(res); !slices.Equal(got, c.want) {
 				t.Fatalf("deleted %v, want %v", got, c.want)
 			}
 			if len(res.Creates) != 0 {
@@ -419,7 +393,7 @@ func TestRollingUpdateWaitsForPlacement(t *testing.T) {
 	// n3 lacks a pod: placement creates it and the update waits for the next reconcile.
 	res, _ := reconcile(t, ds(template, rolling, ""), nodes("n1", "n2", "n3"), running("a", "n1", "old"), running("b", "n2", "old"))
 	if len(res.Deletes) != 0 || !slices.Equal(pinnedTo(t, res), []string{"n3"}) {
-		t.Fatalf("deleted %v created on %v, want only a create on n3", deleted(res), pinnedTo(t, res))
+		t.Fatalf("deleted %v created on %v, want only a create on n3", testutil.Deleted(res), pinnedTo(t, res))
 	}
 }
 
@@ -452,7 +426,7 @@ func TestRollingUpdateWithSurge(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, _ := reconcile(t, ds(template, surge, ""), three, c.pods...)
-			if got := deleted(res); !slices.Equal(got, c.wantDeleted) {
+			if got := testutil.Deleted(res); !slices.Equal(got, c.wantDeleted) {
 				t.Fatalf("deleted %v, want %v", got, c.wantDeleted)
 			}
 			if got := pinnedTo(t, res); !slices.Equal(got, c.wantCreate) {
@@ -481,7 +455,7 @@ func TestStatusDuringRollout(t *testing.T) {
 	}
 	// b is new but not yet available and c is unavailable: two count against
 	// maxUnavailable 1 already, and c (old, not available) is replaced anyway.
-	if got := deleted(res); !slices.Equal(got, []string{"c"}) {
+	if got := testutil.Deleted(res); !slices.Equal(got, []string{"c"}) {
 		t.Fatalf("deleted %v, want c", got)
 	}
 }

@@ -67,19 +67,7 @@ func reconcile(t *testing.T, parent string, sets ...string) (*tug.ReconcileResul
 	if !ok {
 		t.Fatalf("the result does not declare the ReplicaSets: %+v", res)
 	}
-	var children []child
-	for _, raw := range declared {
-		var c child
-		if err := json.Unmarshal(raw, &c); err != nil {
-			t.Fatal(err)
-		}
-		children = append(children, c)
-	}
-	var st deployment.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatal(err)
-	}
-	return res, children, st
+	return res, testutil.DecodeAll[child](t, declared), testutil.Decode[deployment.Status](t, res.Status)
 }
 
 // replicas is "name=replicas@revision" for each declared ReplicaSet, by template image.

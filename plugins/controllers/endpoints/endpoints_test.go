@@ -69,14 +69,10 @@ func declaredEndpoints(t *testing.T, res *tug.ReconcileResult) endpoints.Endpoin
 	if !ok || len(list) != 1 || len(res.Children) != 1 {
 		t.Fatalf("result declares %v, want one v1/Endpoints", res.Children)
 	}
-	var ep endpoints.Endpoints
-	if err := json.Unmarshal(list[0], &ep); err != nil {
-		t.Fatal(err)
-	}
 	if len(res.Creates)+len(res.Updates)+len(res.Deletes) != 0 || res.Status != nil {
 		t.Fatalf("result acts or sets a status: %+v", res)
 	}
-	return ep
+	return testutil.Decode[endpoints.Endpoints](t, list[0])
 }
 
 // summary writes subsets compactly: "ready=[ip/pod@node …] notReady=[…] ports=[name:port/proto …]".

@@ -521,18 +521,8 @@ func (p *plan) newPod(index int) map[string]any {
 		return t.Pod(name + "-")
 	}
 	ix := strconv.Itoa(index)
-	pod := workload.Object(t.WithLabel(CompletionIndexAnnotation, ix).Pod(name + "-" + ix + "-"))
-	meta := pod["metadata"].(map[string]any)
-	annotations := map[string]any{}
-	if old, ok := meta["annotations"].(map[string]any); ok {
-		for k, v := range old {
-			annotations[k] = v
-		}
-	}
-	annotations[CompletionIndexAnnotation] = ix
-	meta["annotations"] = annotations
-	// The spec is the template's own map: change a copy.
-	spec := cloneMap(pod["spec"])
+	pod := t.WithLabel(CompletionIndexAnnotation, ix).WithAnnotation(CompletionIndexAnnotation, ix).Pod(name + "-" + ix + "-")
+	spec := p.tmpl.Spec()
 	if h, _ := spec["hostname"].(string); h == "" {
 		spec["hostname"] = name + "-" + ix
 	}
@@ -568,14 +558,6 @@ func withIndexEnv(containers []any) []any {
 		out[i] = m
 	}
 	return out
-}
-
-// cloneMap deep-copies a JSON object.
-func cloneMap(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	m := map[string]any{}
-	_ = json.Unmarshal(b, &m)
-	return m
 }
 
 func plural(n int, noun string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/controllers/internal/testutil"
+	"github.com/tugboat-io/tug/plugins/controllers/internal/workload"
 	"github.com/tugboat-io/tug/plugins/controllers/job"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )
@@ -88,15 +89,7 @@ func request(parent string, pods ...string) *tug.ReconcileRequest {
 }
 
 func status(t *testing.T, res *tug.ReconcileResult) job.Status {
-	t.Helper()
-	if res.Status == nil {
-		t.Fatal("no status")
-	}
-	var st job.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatalf("status %s: %v", res.Status, err)
-	}
-	return st
+	return testutil.Decode[job.Status](t, res.Status)
 }
 
 // conditions are the status's conditions as "Type=Status/Reason".
@@ -108,30 +101,11 @@ func conditions(st job.Status) string {
 	return strings.Join(out, ",")
 }
 
-func reasons(res *tug.ReconcileResult) string {
-	var out []string
-	for _, e := range res.Events {
-		out = append(out, e.Reason)
-	}
-	return strings.Join(out, ",")
-}
-
-func deleted(res *tug.ReconcileResult) string {
-	var out []string
-	for _, d := range res.Deletes {
-		out = append(out, d.Name)
-	}
-	return strings.Join(out, ",")
-}
+func deleted(res *tug.ReconcileResult) string { return strings.Join(testutil.Deleted(res), ",") }
 
 type createdPod struct {
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		RestartPolicy string `json:"restartPolicy"`
 		Hostname      string `json:"hostname"`
 		Containers    []struct {
@@ -145,14 +119,7 @@ type createdPod struct {
 }
 
 func created(t *testing.T, res *tug.ReconcileResult) []createdPod {
-	t.Helper()
-	out := make([]createdPod, len(res.Creates))
-	for i, raw := range res.Creates {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+	return testutil.DecodeAll[createdPod](t, res.Creates)
 }
 
 func TestCreatesPodsUpToParallelism(t *testing.T) {
@@ -177,8 +144,8 @@ func TestCreatesPodsUpToParallelism(t *testing.T) {
 	if st.Active != 1 || *st.Ready != 1 || st.Succeeded != 1 || st.Failed != 0 || st.StartTime == nil || !st.StartTime.Equal(now) {
 		t.Fatalf("status %s", res.Status)
 	}
-	if reasons(res) != "SuccessfulCreate" {
-		t.Fatalf("events %s", reasons(res))
+	if testutil.Reasons(res) != "SuccessfulCreate" {
+		t.Fatalf("events %s", testutil.Reasons(res))
 	}
 }
 
@@ -201,8 +168,8 @@ func TestCompletionsReachedCompletesTheJob(t *testing.T) {
 	if st.CompletionTime == nil || !st.CompletionTime.Equal(now) || st.Succeeded != 2 || len(res.Creates) != 0 {
 		t.Fatalf("status %s, creates %d", res.Status, len(res.Creates))
 	}
-	if reasons(res) != "Completed" {
-		t.Fatalf("events %s", reasons(res))
+	if testutil.Reasons(res) != "Completed" {
+		t.Fatalf("events %s", testutil.Reasons(res))
 	}
 }
 
@@ -322,8 +289,8 @@ func TestActiveDeadline(t *testing.T) {
 	}
 
 	res = testutil.Reconcile(t, "Job", request(jobOf(`"activeDeadlineSeconds":60`, started)))
-	if got := conditions(status(t, res)); got != "FailureTarget=True/DeadlineExceeded,Failed=True/DeadlineExceeded" || reasons(res) != "DeadlineExceeded" {
-		t.Fatalf("past the deadline, no pods: conditions %s, events %s", got, reasons(res))
+	if got := conditions(status(t, res)); got != "FailureTarget=True/DeadlineExceeded,Failed=True/DeadlineExceeded" || testutil.Reasons(res) != "DeadlineExceeded" {
+		t.Fatalf("past the deadline, no pods: conditions %s, events %s", got, testutil.Reasons(res))
 	}
 }
 
@@ -333,8 +300,8 @@ func TestSuspend(t *testing.T) {
 	if got := conditions(st); got != "Suspended=True/JobSuspended" || deleted(res) != "pi-a" || len(res.Creates) != 0 {
 		t.Fatalf("conditions %s, deleted %q, creates %d", got, deleted(res), len(res.Creates))
 	}
-	if reasons(res) != "Suspended,SuccessfulDelete" || res.RequeueAfterSeconds != 0 {
-		t.Fatalf("events %s, requeue %v (a suspended job has no running deadline)", reasons(res), res.RequeueAfterSeconds)
+	if testutil.Reasons(res) != "Suspended,SuccessfulDelete" || res.RequeueAfterSeconds != 0 {
+		t.Fatalf("events %s, requeue %v (a suspended job has no running deadline)", testutil.Reasons(res), res.RequeueAfterSeconds)
 	}
 
 	res = testutil.Reconcile(t, "Job", request(jobOf(`"suspend":true`, "")))

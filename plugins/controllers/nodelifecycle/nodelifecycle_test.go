@@ -81,15 +81,6 @@ func patchedTaints(t *testing.T, res *tug.ReconcileResult) (ts []taint, ok bool)
 	return p.Spec.Taints, true
 }
 
-func deleted(res *tug.ReconcileResult) []string {
-	var names []string
-	for _, d := range res.Deletes {
-		names = append(names, d.Name)
-	}
-	slices.Sort(names)
-	return names
-}
-
 func TestHeartbeatingNodeIsLeftAlone(t *testing.T) {
 	// The Ready heartbeat is old, but the Lease is fresh: the node is alive.
 	res := testutil.Reconcile(t, "NodeLifecycle", request(node("True", 5*time.Minute, `[]`), lease(10*time.Second), pod("a", noTolerations, false)))
@@ -139,7 +130,7 @@ func TestSilentNodeGoesUnknownAndEvicts(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("taints %v, want %v", got, want)
 	}
-	if d := deleted(res); !slices.Equal(d, []string{"plain"}) {
+	if d := testutil.Deleted(res); !slices.Equal(d, []string{"plain"}) {
 		t.Errorf("evicted %v, want only the pod tolerating nothing", d)
 	}
 	if res.RequeueAfterSeconds != 300 {
@@ -161,7 +152,7 @@ func TestTolerationSecondsRunOut(t *testing.T) {
 	if len(res.ParentPatch) != 0 {
 		t.Errorf("taints already right were patched: %s", res.ParentPatch)
 	}
-	if d := deleted(res); !slices.Equal(d, []string{"short"}) {
+	if d := testutil.Deleted(res); !slices.Equal(d, []string{"short"}) {
 		t.Errorf("evicted %v, want the pod whose 60s ran out", d)
 	}
 	if res.RequeueAfterSeconds != 200 {
@@ -192,7 +183,7 @@ func TestNotReadyNodeGetsNotReadyTaints(t *testing.T) {
 	if !slices.Equal(got, []string{"node.kubernetes.io/not-ready:NoSchedule", "node.kubernetes.io/not-ready:NoExecute"}) {
 		t.Errorf("taints %v", got)
 	}
-	if d := deleted(res); !slices.Equal(d, []string{"a"}) {
+	if d := testutil.Deleted(res); !slices.Equal(d, []string{"a"}) {
 		t.Errorf("evicted %v, want a", d)
 	}
 }

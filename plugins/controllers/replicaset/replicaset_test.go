@@ -40,12 +40,7 @@ func request(parent string, pods ...string) *tug.ReconcileRequest {
 }
 
 func status(t *testing.T, res *tug.ReconcileResult) replicaset.Status {
-	t.Helper()
-	var st replicaset.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatalf("status %s: %v", res.Status, err)
-	}
-	return st
+	return testutil.Decode[replicaset.Status](t, res.Status)
 }
 
 func TestScaleUpCreatesFromTemplate(t *testing.T) {

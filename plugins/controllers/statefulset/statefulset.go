@@ -439,10 +439,7 @@ func (p *plan) createPod(ordinal int) error {
 	meta := pod["metadata"].(map[string]any)
 	delete(meta, "generateName")
 	meta["name"] = name
-	spec, _ := workload.DeepCopy(p.tmpl["spec"]).(map[string]any)
-	if spec == nil {
-		spec = map[string]any{}
-	}
+	spec := p.tmpl.Spec()
 	spec["hostname"] = name
 	if sn := p.set.Spec.ServiceName; sn != "" {
 		spec["subdomain"] = sn

@@ -101,21 +101,13 @@ func reconcile(t *testing.T, s set, claims []string, pods ...pod) (*tug.Reconcil
 	if res.Children != nil {
 		t.Fatalf("the result declares children %v: pods and claims are only acted on", res.Children)
 	}
-	var st statefulset.Status
-	if err := json.Unmarshal(res.Status, &st); err != nil {
-		t.Fatalf("status %s: %v", res.Status, err)
-	}
-	return res, st
+	return res, testutil.Decode[statefulset.Status](t, res.Status)
 }
 
 type object struct {
-	Kind     string `json:"kind"`
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Labels       map[string]string `json:"labels"`
-	} `json:"metadata"`
-	Spec struct {
+	Kind     string        `json:"kind"`
+	Metadata workload.Meta `json:"metadata"`
+	Spec     struct {
 		Hostname  string `json:"hostname"`
 		Subdomain string `json:"subdomain"`
 		Volumes   []struct {
@@ -129,16 +121,7 @@ type object struct {
 }
 
 func creates(t *testing.T, res *tug.ReconcileResult) []object {
-	t.Helper()
-	var out []object
-	for _, raw := range res.Creates {
-		var o object
-		if err := json.Unmarshal(raw, &o); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, o)
-	}
-	return out
+	return testutil.DecodeAll[object](t, res.Creates)
 }
 
 // actions is "+Kind/name" for each create and "-name" for each (pod) delete, in order.

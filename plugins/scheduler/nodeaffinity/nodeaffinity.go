@@ -4,7 +4,7 @@
 package nodeaffinity
 
 import (
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
+	"github.com/tugboat-io/tug/plugins/internal/nodeselect"
 	"github.com/tugboat-io/tug/plugins/scheduler/internal/scores"
 	tug "github.com/tugboat-io/tug/sdk/go"
 )

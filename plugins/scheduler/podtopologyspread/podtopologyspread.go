@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tugboat-io/tug/plugins/internal/nodeselect"
 	"github.com/tugboat-io/tug/plugins/internal/taints"
-	"github.com/tugboat-io/tug/plugins/scheduler/internal/nodeselect"
 	tug "github.com/tugboat-io/tug/sdk/go"
 	"github.com/tugboat-io/tug/sdk/go/labels"
 )

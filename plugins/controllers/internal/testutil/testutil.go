@@ -1,11 +1,13 @@
 // Package testutil runs a controller's reconcile twice, natively (the SDK's sdktest, in the
 // test binary) and through the wasm module of cmd/defaults (on wazero), and checks that both
-// answer the same; tests then assert on the one answer.
+// answer the same; tests then assert on the one answer, which the rest of the package helps
+// read.
 package testutil
 
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tugboat-io/tug/hostabi"
@@ -78,4 +80,43 @@ func Raw(objs ...string) []json.RawMessage {
 		out[i] = json.RawMessage(o)
 	}
 	return out
+}
+
+// Decode decodes JSON of a result (its status, a child it creates or declares), failing the
+// test when it is malformed or missing.
+func Decode[T any](t testing.TB, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, raw, err)
+	}
+	return v
+}
+
+// DecodeAll decodes each of raws as Decode does; nil for none.
+func DecodeAll[T any](t testing.TB, raws []json.RawMessage) []T {
+	t.Helper()
+	var out []T
+	for _, raw := range raws {
+		out = append(out, Decode[T](t, raw))
+	}
+	return out
+}
+
+// Deleted are the names of the objects the result deletes, in its order.
+func Deleted(res *tug.ReconcileResult) []string {
+	var out []string
+	for _, d := range res.Deletes {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+// Reasons are the reasons of the result's events, in order and comma-separated.
+func Reasons(res *tug.ReconcileResult) string {
+	var out []string
+	for _, e := range res.Events {
+		out = append(out, e.Reason)
+	}
+	return strings.Join(out, ",")
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -201,22 +202,43 @@ func (t Template) meta() map[string]any {
 // WithLabel returns a copy of the template with one more label (the copy shares everything
 // but the metadata).
 func (t Template) WithLabel(key, value string) Template {
-	c := Template{}
-	for k, v := range t {
-		c[k] = v
-	}
-	meta := map[string]any{}
-	for k, v := range t.meta() {
-		meta[k] = v
-	}
 	labels := map[string]any{}
 	for k, v := range t.Labels() {
 		labels[k] = v
 	}
 	labels[key] = value
-	meta["labels"] = labels
+	return t.withMeta("labels", labels)
+}
+
+// WithAnnotation returns a copy of the template with one more annotation (the copy shares
+// everything but the metadata).
+func (t Template) WithAnnotation(key, value string) Template {
+	annotations := map[string]any{}
+	old, _ := t.meta()["annotations"].(map[string]any)
+	maps.Copy(annotations, old)
+	annotations[key] = value
+	return t.withMeta("annotations", annotations)
+}
+
+// withMeta returns a copy of the template with one metadata field set.
+func (t Template) withMeta(field string, value any) Template {
+	c := Template{}
+	maps.Copy(c, t)
+	meta := map[string]any{}
+	maps.Copy(meta, t.meta())
+	meta[field] = value
 	c["metadata"] = meta
 	return c
+}
+
+// Spec is a deep copy of the template's spec, for a child made from it to change; empty
+// when the template has none.
+func (t Template) Spec() map[string]any {
+	spec, _ := DeepCopy(t["spec"]).(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	return spec
 }
 
 // WithoutLabel returns a copy of the template without the label.

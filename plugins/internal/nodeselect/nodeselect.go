@@ -1,6 +1,7 @@
 // Package nodeselect decodes a pod's node affinity and matches nodes against it and the pod's
-// nodeSelector, as Kubernetes does; NodeAffinity filters and scores with it, and
-// PodTopologySpread uses it to know which nodes a pod could go to.
+// nodeSelector, as Kubernetes does. The scheduler's NodeAffinity filters and scores with it,
+// PodTopologySpread uses it to know which nodes a pod could go to, and the DaemonSet
+// controller to know which nodes should run a daemon pod.
 package nodeselect
 
 import (
@@ -14,11 +15,14 @@ import (
 
 // The parts of a v1 Affinity node selection reads.
 type (
-	affinity struct {
-		NodeAffinity *struct {
-			Required  *Selector       `json:"requiredDuringSchedulingIgnoredDuringExecution"`
-			Preferred []PreferredTerm `json:"preferredDuringSchedulingIgnoredDuringExecution"`
-		} `json:"nodeAffinity"`
+	// Affinity is a pod's v1 Affinity, of which only the node affinity is decoded.
+	Affinity struct {
+		NodeAffinity *NodeAffinity `json:"nodeAffinity"`
+	}
+	// NodeAffinity is a pod's required and preferred node selection.
+	NodeAffinity struct {
+		Required  *Selector       `json:"requiredDuringSchedulingIgnoredDuringExecution"`
+		Preferred []PreferredTerm `json:"preferredDuringSchedulingIgnoredDuringExecution"`
 	}
 	// Selector is a required node selector: its terms are ORed.
 	Selector struct {
@@ -51,17 +55,23 @@ type Pod struct {
 
 // Of decodes a pod's node selection.
 func Of(p *tug.Pod) (*Pod, error) {
-	ps := &Pod{NodeSelector: p.Spec.NodeSelector}
-	if len(p.Spec.Affinity) > 0 {
-		var a affinity
-		if err := json.Unmarshal(p.Spec.Affinity, &a); err != nil {
-			return nil, fmt.Errorf("pod has a malformed affinity: %w", err)
-		}
-		if a.NodeAffinity != nil {
-			ps.Required, ps.Preferred = a.NodeAffinity.Required, a.NodeAffinity.Preferred
-		}
+	if len(p.Spec.Affinity) == 0 {
+		return New(p.Spec.NodeSelector, nil), nil
 	}
-	return ps, nil
+	var a Affinity
+	if err := json.Unmarshal(p.Spec.Affinity, &a); err != nil {
+		return nil, fmt.Errorf("pod has a malformed affinity: %w", err)
+	}
+	return New(p.Spec.NodeSelector, &a), nil
+}
+
+// New is the node selection of a pod with this nodeSelector and affinity (nil for none).
+func New(nodeSelector map[string]string, a *Affinity) *Pod {
+	ps := &Pod{NodeSelector: nodeSelector}
+	if a != nil && a.NodeAffinity != nil {
+		ps.Required, ps.Preferred = a.NodeAffinity.Required, a.NodeAffinity.Preferred
+	}
+	return ps
 }
 
 // Allows reports whether the node carries every nodeSelector pair and matches at least one
