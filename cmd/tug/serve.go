@@ -456,6 +456,9 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: candidateID(), Logger: a.log}}), ln, nil
 }
 
+// controllerMemoryPages caps each built-in controller instance's memory: 512 MiB.
+const controllerMemoryPages = 8192
+
 // controllersLease is the Lease the controller managers of a cluster elect their leader by.
 const controllersLease = "tug-controller-manager"
 
@@ -487,7 +490,10 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, wasmPl
 	for _, def := range controller.Builtins() {
 		slot := rt.NewSlot("controller/" + def.Name)
 		cfg, _ := json.Marshal(map[string]string{"controller": def.Name, "nodeMonitorGracePeriod": grace.String()})
-		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: cfg, PoolSize: max(def.Workers, 2), Deadline: 5 * time.Second}); err != nil {
+		// A reconcile holds its parent's every child: a 1000-pod ReplicaSet's input is over
+		// a megabyte of JSON, which a Go guest decodes into several times that.
+		if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{Config: cfg, PoolSize: max(def.Workers, 2), Deadline: 5 * time.Second,
+			MemoryLimitPages: controllerMemoryPages}); err != nil {
 			return nil, fmt.Errorf("controller %s: %w", def.Name, err)
 		}
 		ctrls = append(ctrls, controller.Controller{Definition: def, Plugin: slot})

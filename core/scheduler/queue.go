@@ -256,6 +256,11 @@ func (q *Queue) requeueLocked(qp *QueuedPod, now time.Time) {
 func (q *Queue) pushActiveLocked(qp *QueuedPod) {
 	qp.where = inActive
 	heap.Push(&q.active, qp)
+	if q.closed {
+		// Pop already answers ErrQueueClosed: nobody is left to wake (and the channel
+		// is closed already), as when a term's last profile change lands after Close.
+		return
+	}
 	close(q.wake)
 	q.wake = make(chan struct{})
 }

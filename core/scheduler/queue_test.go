@@ -247,3 +247,20 @@ func TestQueuePopBlocksUntilAddOrClose(t *testing.T) {
 		t.Fatalf("Pop with a cancelled context: %v", err)
 	}
 }
+
+// A cluster event after Close (a scheduler term's last profile change, as it ends) must not
+// take the process down: Pop goes on answering ErrQueueClosed.
+func TestQueueMoveAfterCloseIsHarmless(t *testing.T) {
+	c := newClock()
+	q := NewQueue(c.now)
+	q.Add(pod("p", 0))
+	q.Requeue(pop(t, q), true)
+	q.Close()
+	c.step(time.Minute)
+	q.MoveAll()
+	q.Add(pod("q", 0))
+	q.Flush()
+	if _, err := q.Pop(context.Background()); !errors.Is(err, ErrQueueClosed) {
+		t.Fatalf("Pop after Close: %v, want ErrQueueClosed", err)
+	}
+}
