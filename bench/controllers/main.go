@@ -86,7 +86,7 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	listen, etcdClient, etcdPeer := freeAddr(), freeAddr(), freeAddr()
 	data := filepath.Join(dir, "data")
 	up := exec.CommandContext(ctx, bin, "up", "--data-dir", data, "--listen", listen, "--etcd-client-listen", etcdClient,
-		"--etcd-peer-listen", etcdPeer, "--scheduler-module", sched, "--controllers-module", ctrls, "--log-level", "warn")
+		"--etcd-peer-listen", etcdPeer, "--scheduler-module", sched, "--controllers-module", ctrls, "--log-level", "info")
 	upLog, _ := os.Create(filepath.Join(dir, "up.log"))
 	up.Stdout, up.Stderr = upLog, upLog
 	if err := up.Start(); err != nil {
