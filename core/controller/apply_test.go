@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/tugboat-io/tug/hostabi"
 )
 
 func decode(t *testing.T, s string) any {
@@ -96,5 +100,28 @@ func TestPendingWritesStandInForASlowWatch(t *testing.T) {
 	p.deleted(parent, "v1/Pod", "web", "w1", now)
 	if got := names(p.merge(parent, "v1/Pod", []*unstructured.Unstructured{child("web", "w2", false)}, now)); strings.Join(got, ",") != "web" {
 		t.Fatalf("a new object of a deleted name was hidden: %v", got)
+	}
+}
+
+// The hand-written request is what encoding/json writes.
+func TestEncodeRequestMatchesEncodingJSON(t *testing.T) {
+	for _, req := range []*hostabi.ReconcileRequest{
+		{Parent: json.RawMessage(`{"kind":"ReplicaSet"}`)},
+		{Parent: json.RawMessage(`{"a":1}`), Now: "2026-11-22T10:00:00Z",
+			Children: map[string][]json.RawMessage{"v1/Pod": {json.RawMessage(`{"b":"\u003c"}`), json.RawMessage(`{}`)}, "apps/v1/X": {}},
+			Related:  map[string][]json.RawMessage{"v1/Node": {json.RawMessage(`{"c":[1,2]}`)}}},
+	} {
+		want, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(encodeRequest(req), &a); err != nil {
+			t.Fatalf("encodeRequest wrote invalid JSON %s: %v", encodeRequest(req), err)
+		}
+		_ = json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("encodeRequest:\n got %s\nwant %s", encodeRequest(req), want)
+		}
 	}
 }

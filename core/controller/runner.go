@@ -31,6 +31,7 @@ type runner struct {
 	related  map[string]relatedSource
 	queue    workqueue.TypedRateLimitingInterface[string]
 	pending  *pending
+	encoded  *jsonCache
 	// plugin decides; a new plugin swaps in between reconciles (controllerset.go).
 	plugin atomic.Pointer[pluginHolder]
 	// regs are the runner's event handlers on shared informers, removed when it stops.
@@ -96,7 +97,7 @@ func podNode(obj any) ([]string, error) {
 
 func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIndexInformer, error)) (*runner, error) {
 	r := &runner{m: m, c: c, log: m.log.With("controller", c.Name), children: map[string]childSource{}, related: map[string]relatedSource{},
-		pending: newPending(), failures: map[string]string{},
+		pending: newPending(), encoded: newJSONCache(), failures: map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: c.Name})}
 	r.setPlugin(c.Plugin)
@@ -126,7 +127,7 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { r.childChanged(key, obj, false) },
 			UpdateFunc: func(_, obj any) { r.childChanged(key, obj, false) },
-			DeleteFunc: func(obj any) { r.childChanged(key, obj, true) },
+			DeleteFunc: func(obj any) { r.encoded.forget(obj); r.childChanged(key, obj, true) },
 		}); err != nil {
 			return nil, err
 		}
@@ -142,7 +143,7 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		r.related[rel.Kind.Key()] = relatedSource{rel, inf}
 		h := func(obj any) { r.relatedChanged(rel, obj) }
 		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
-			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: h,
+			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: func(obj any) { r.encoded.forget(obj); h(obj) },
 		}); err != nil {
 			return nil, err
 		}
@@ -270,10 +271,7 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	in, err := json.Marshal(req)
-	if err != nil {
-		return 0, fmt.Errorf("encode reconcile request: %w", err)
-	}
+	in := encodeRequest(req)
 	out, st, err := r.plugin.Load().Call(ctx, hostabi.ExportReconcile, in)
 	if err == nil && st != hostabi.StatusOK {
 		err = fmt.Errorf("plugin answered %s: %s", st, out)
@@ -338,7 +336,7 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 		observed[key] = owned
 		list := make([]json.RawMessage, 0, len(owned))
 		for _, u := range owned {
-			b, err := u.MarshalJSON()
+			b, err := r.encoded.encode(u)
 			if err != nil {
 				return nil, nil, fmt.Errorf("encode %s %s: %w", src.kind.Kind, u.GetName(), err)
 			}
@@ -373,7 +371,7 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 		list := make([]json.RawMessage, 0, len(items))
 		for _, it := range items {
 			u := it.(*unstructured.Unstructured)
-			b, err := u.MarshalJSON()
+			b, err := r.encoded.encode(u)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -130,3 +130,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The reconcile request decoder gives what encoding/json gives, raw objects compared as
+// bytes after compaction.
+func TestDecodeReconcileRequestMatchesEncodingJSON(t *testing.T) {
+	for _, doc := range []string{
+		`{"parent":{"kind":"ReplicaSet","metadata":{"name":"web"}},"children":{"v1/Pod":[` + decodeCorpus[0] + `,{"metadata":{"name":"b"}}],"v1/Empty":[]},
+		  "related":{"v1/Node":[` + decodeCorpus[7] + `]},"now":"2026-11-22T10:00:00.5Z","future":{"x":[1,2]}}`,
+		`{"parent":{}}`,
+		` { "parent" : { "a" : [ 1 , { } ] } , "children" : { "v1/Pod" : null } , "related" : null } `,
+	} {
+		var want ReconcileRequest
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("encoding/json refuses %s: %v", doc, err)
+		}
+		got, err := decodeReconcileRequest([]byte(doc))
+		if err != nil {
+			t.Fatalf("decodeReconcileRequest(%s): %v", doc, err)
+		}
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(&want)
+		if !bytes.Equal(a, b) {
+			t.Errorf("decodeReconcileRequest(%.60s…):\n got %s\nwant %s", doc, a, b)
+		}
+	}
+	for _, bad := range []string{``, `null`, `{"parent":}`, `{"children":{"v1/Pod":[{]}}`, `{"children":[]}`, `{"now":1}`} {
+		if r, err := decodeReconcileRequest([]byte(bad)); err == nil {
+			t.Errorf("decodeReconcileRequest(%q) = %+v, want an error", bad, r)
+		}
+	}
+}

@@ -473,11 +473,11 @@ func reconcile(in []byte) (hostabi.Status, []byte) {
 	if reg.reconcile == nil {
 		return unsupported(hostabi.ExportReconcile, "RegisterReconcile")
 	}
-	var req ReconcileRequest
-	if err := json.Unmarshal(in, &req); err != nil {
+	req, err := decodeReconcileRequest(in)
+	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "decode reconcile request: %v", err)
 	}
-	res, err := reg.reconcile.Reconcile(&req)
+	res, err := reg.reconcile.Reconcile(req)
 	switch {
 	case err != nil:
 		return fail(hostabi.StatusError, "%v", err)
