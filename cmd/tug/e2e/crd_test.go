@@ -66,7 +66,6 @@ func widgetYAML(name string, replicas int) string {
 		"\nspec:\n  size: M\n  replicas: " + strconv.Itoa(replicas) + "\n"
 }
 
-
 // TestCustomResourceDefinitionsWithKubectl drives a CRD's whole life with kubectl 1.33: apply,
 // wait for Established, custom resources applied, printed with their columns, refused when
 // invalid, scaled, listed by `get all`, read by client-go's dynamic client, kept across a
