@@ -68,6 +68,18 @@ type Kind struct {
 
 	// Scale reads and writes replicas for kinds serving the scale subresource.
 	Scale *ScaleFuncs
+
+	// ListKind names the list type ("" means Kind+"List"); custom resources may choose it.
+	ListKind string
+	// Unstructured means objects are *unstructured.Unstructured: custom resources, which have
+	// no Go type. They are served in JSON (and YAML) only, as kube-apiserver serves them, and
+	// strategic merge patch, which needs a Go type's patch tags, is refused.
+	Unstructured bool
+	// Prune drops the fields of a decoded request body that the kind's schema does not
+	// declare and returns their paths, so the server can warn about them or, under
+	// fieldValidation=Strict, refuse the request. Typed kinds drop unknown fields while
+	// decoding and leave this nil.
+	Prune func(obj runtime.Object) []string
 }
 
 // ScaleFuncs adapts a kind to the autoscaling/v1 Scale subresource.
@@ -75,6 +87,17 @@ type ScaleFuncs struct {
 	// Get returns spec replicas, status replicas and the label selector string.
 	Get func(obj runtime.Object) (spec, status int32, selector string)
 	Set func(obj runtime.Object, replicas int32)
+}
+
+// ListGVK returns the group/version/kind of the kind's list type.
+func (k *Kind) ListGVK() schema.GroupVersionKind {
+	gvk := k.GVK
+	if k.ListKind != "" {
+		gvk.Kind = k.ListKind
+	} else {
+		gvk.Kind += "List"
+	}
+	return gvk
 }
 
 // GroupVersion returns the kind's group/version.
@@ -141,6 +164,42 @@ func (r *Registry) Add(kinds ...*Kind) error {
 		}
 	}
 	return nil
+}
+
+// Remove unregisters kinds (custom resources whose definition went away or changed). A group
+// version left without kinds is no longer listed. Kinds not registered are ignored.
+func (r *Registry) Remove(kinds ...*Kind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range kinds {
+		gvr := k.GroupVersion().WithResource(k.Resource)
+		if r.byGVR[gvr] != k {
+			continue
+		}
+		delete(r.byGVR, gvr)
+		delete(r.byGVK, k.GVK)
+		left := false
+		for other := range r.byGVR {
+			if other.Group == gvr.Group && other.Version == gvr.Version {
+				left = true
+				break
+			}
+		}
+		if left {
+			continue
+		}
+		vs := r.versions[k.GVK.Group][:0:0]
+		for _, v := range r.versions[k.GVK.Group] {
+			if v != k.GVK.Version {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) == 0 {
+			delete(r.versions, k.GVK.Group)
+		} else {
+			r.versions[k.GVK.Group] = vs
+		}
+	}
 }
 
 // Lookup finds the kind serving group/version/resource.

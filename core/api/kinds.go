@@ -92,6 +92,7 @@ func Builtin() []*Kind {
 		wasmPluginKind(),
 		schedulerProfileKind(),
 		controllerKind(),
+		crdKind(),
 	}
 	for _, k := range ks {
 		applyStrategy(k)

@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,7 +19,8 @@ import (
 )
 
 // Scheme knows every Go type the server reads or writes: the served kinds plus the meta types
-// (Status, DeleteOptions, Table, WatchEvent) and autoscaling/v1 Scale.
+// (Status, DeleteOptions, Table, WatchEvent) and autoscaling/v1 Scale. Custom resources have no
+// Go type and are not in it: they are served as unstructured objects.
 var Scheme = runtime.NewScheme()
 
 // Codecs decodes request bodies (JSON, YAML, protobuf) and encodes responses.
@@ -28,7 +30,7 @@ func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme,
 		discoveryv1.AddToScheme, networkingv1.AddToScheme, autoscalingv1.AddToScheme,
-		policyv1.AddToScheme, pluginsv1alpha1.AddToScheme,
+		policyv1.AddToScheme, pluginsv1alpha1.AddToScheme, apiextensionsv1.AddToScheme,
 	} {
 		utilruntime.Must(add(Scheme))
 	}

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -92,6 +93,7 @@ func tableSamples() map[string]runtime.Object {
 			Spec: pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "sp"}},
 		"controllers": &pluginsv1alpha1.Controller{ObjectMeta: metav1.ObjectMeta{Name: "c"},
 			Spec: pluginsv1alpha1.ControllerSpec{Parent: pluginsv1alpha1.KindReference{APIVersion: "apps/v1", Kind: "ReplicaSet"}}},
+		"customresourcedefinitions": &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "widgets.example.com"}},
 	}
 }
 

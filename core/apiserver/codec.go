@@ -144,6 +144,37 @@ func decodeBody(body []byte, media string, into runtime.Object, gvk schema.Group
 	return warnings, nil
 }
 
+// decodeFor decodes a request body as an object of kind k. Custom resources are read from JSON
+// or YAML only, as kube-apiserver reads them; the fields their schema does not declare are
+// pruned and treated like unknown fields of a typed kind: warned about, or refused under
+// fieldValidation=Strict.
+func decodeFor(k *api.Kind, body []byte, media string, fv fieldValidation) (runtime.Object, []string, error) {
+	if k.Unstructured && media == mediaProtobuf {
+		return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s", mediaJSON, mediaYAML), 0, false)
+	}
+	obj := k.New()
+	warnings, err := decodeBody(body, media, obj, k.GVK, fv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k.Prune == nil {
+		return obj, warnings, nil
+	}
+	var unknown []string
+	for _, p := range k.Prune(obj) {
+		unknown = append(unknown, fmt.Sprintf("unknown field %q", p))
+	}
+	switch {
+	case len(unknown) == 0 || fv == fvIgnore:
+	case fv == fvStrict:
+		return nil, nil, badRequest("%s", strings.Join(append([]string{"strict decoding error:"}, unknown...), " "))
+	default:
+		warnings = append(warnings, unknown...)
+	}
+	return obj, warnings, nil
+}
+
 func cleanDecodeErr(err error) string {
 	s := err.Error()
 	if len(s) > 500 {

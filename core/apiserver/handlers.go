@@ -111,8 +111,7 @@ func (rc *reqCtx) decodeRequest() (runtime.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj := rc.kind.New()
-	warnings, err := decodeBody(body, mediaTypeOf(rc.r), obj, rc.kind.GVK, fv)
+	obj, warnings, err := decodeFor(rc.kind, body, mediaTypeOf(rc.r), fv)
 	if err != nil {
 		return nil, err
 	}
@@ -329,9 +328,8 @@ func (rc *reqCtx) respondList(items []runtime.Object, rev int64, next string, re
 	lm.SetResourceVersion(rv)
 	lm.SetContinue(next)
 	lm.SetRemainingItemCount(remaining)
-	listGVK := rc.kind.GVK
-	listGVK.Kind += "List"
-	if out == outProtobuf {
+	listGVK := rc.kind.ListGVK()
+	if out == outProtobuf && !rc.kind.Unstructured {
 		return writeProtobuf(rc.w, http.StatusOK, list, listGVK)
 	}
 	b, err := encodeJSON(list, listGVK)
@@ -387,9 +385,13 @@ func (r *resource) handlePatch(rc *reqCtx) error {
 	}
 	pt := mediaTypeOf(rc.r)
 	switch pt {
-	case mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch:
+	case mediaJSONPatch, mediaMergePatch, mediaApplyPatch:
+	case mediaSMPatch:
+		if r.kind.Unstructured {
+			return unsupportedPatch(r.kind)
+		}
 	default:
-		return unsupportedPatch()
+		return unsupportedPatch(r.kind)
 	}
 	var createIfMissing func() (runtime.Object, error)
 	if pt == mediaApplyPatch {
@@ -397,8 +399,7 @@ func (r *resource) handlePatch(rc *reqCtx) error {
 			return badRequest("PATCH with apply requires the fieldManager query parameter")
 		}
 		createIfMissing = func() (runtime.Object, error) {
-			obj := r.kind.New()
-			w, err := decodeBody(body, mediaApplyPatch, obj, r.kind.GVK, fv)
+			obj, w, err := decodeFor(r.kind, body, mediaApplyPatch, fv)
 			if err != nil {
 				return nil, err
 			}

@@ -53,6 +53,11 @@ func hooksFor(s *Server, k *api.Kind) kindHooks {
 		return namespaceHooks(s)
 	case gvkPod:
 		return podHooks()
+	case gvkCRD:
+		return crdHooks()
+	}
+	if k.Unstructured {
+		return customResourceHooks(s, k)
 	}
 	return kindHooks{}
 }

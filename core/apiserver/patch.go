@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/tugboat-io/tug/core/api"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,6 +49,11 @@ func (r *resource) applyPatch(cur runtime.Object, pt string, patch []byte, fv fi
 			return nil, nil, patchFailed(err)
 		}
 	case mediaSMPatch:
+		if r.kind.Unstructured {
+			// Strategic merge needs the patch tags of a Go type; kube refuses it for custom
+			// resources too, and kubectl falls back to a JSON merge patch.
+			return nil, nil, unsupportedPatch(r.kind)
+		}
 		var m map[string]any
 		if err := json.Unmarshal(patch, &m); err != nil {
 			return nil, nil, badRequest("invalid strategic merge patch: %v", err)
@@ -69,14 +77,20 @@ func (r *resource) applyPatch(cur runtime.Object, pt string, patch []byte, fv fi
 		if m["apiVersion"] != gv || m["kind"] != r.kind.GVK.Kind {
 			return nil, nil, badRequest("the apply configuration must have apiVersion %q and kind %q", gv, r.kind.GVK.Kind)
 		}
-		if out, err = strategicpatch.StrategicMergePatch(curJSON, applied, r.kind.New()); err != nil {
+		if r.kind.Unstructured {
+			// Without a Go type there are no list merge keys: the applied configuration is
+			// merged as a JSON merge patch, lists replaced whole.
+			out, err = jsonpatch.MergePatch(curJSON, applied)
+		} else {
+			out, err = strategicpatch.StrategicMergePatch(curJSON, applied, r.kind.New())
+		}
+		if err != nil {
 			return nil, nil, patchFailed(err)
 		}
 	default:
-		return nil, nil, unsupportedPatch()
+		return nil, nil, unsupportedPatch(r.kind)
 	}
-	next := r.kind.New()
-	warnings, err := decodeBody(out, mediaJSON, next, r.kind.GVK, fv)
+	next, warnings, err := decodeFor(r.kind, out, mediaJSON, fv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,8 +102,12 @@ func patchFailed(err error) error {
 		fmt.Sprintf("the patch could not be applied: %v", err), 0, false)
 }
 
-func unsupportedPatch() error {
+// unsupportedPatch lists the patch types k accepts (all four unless it is a custom resource).
+func unsupportedPatch(k *api.Kind) error {
+	types := []string{mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch}
+	if k != nil && k.Unstructured {
+		types = []string{mediaJSONPatch, mediaMergePatch, mediaApplyPatch}
+	}
 	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schema.GroupResource{}, "",
-		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
-			mediaJSONPatch, mediaMergePatch, mediaSMPatch, mediaApplyPatch), 0, false)
+		"the body of the request was in an unknown format - accepted media types include: "+strings.Join(types, ", "), 0, false)
 }

@@ -29,6 +29,8 @@ type resource struct {
 	cache  *store.Cache
 	gr     schema.GroupResource
 	hooks  kindHooks
+	// stop ends the watch cache, for kinds that stop being served (custom resources).
+	stop context.CancelFunc
 }
 
 func newResource(s *Server, k *api.Kind) *resource {
@@ -332,7 +334,7 @@ func (r *resource) prepareUpdate(ctx context.Context, next, cur runtime.Object, 
 	if r.kind.Default != nil {
 		r.kind.Default(next)
 	}
-	if r.kind.BumpsGeneration && !dataEqual(next, cur) {
+	if r.kind.BumpsGeneration && !dataEqual(next, cur, r.kind.HasStatus || !r.kind.Unstructured) {
 		nm.SetGeneration(cm.GetGeneration() + 1)
 	}
 	// A terminating object whose finalizers are all gone is deleted by this update.

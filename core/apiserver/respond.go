@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/tugboat-io/tug/core/api"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -109,6 +110,9 @@ func (rc *reqCtx) respond(code int, obj runtime.Object) error {
 	}
 	var body runtime.Object = obj
 	gvk := rc.kind.GVK
+	if out == outProtobuf && rc.kind.Unstructured {
+		out = outObject // custom resources have no protobuf encoding: clients accept JSON too
+	}
 	switch out {
 	case outTable:
 		t := rc.res.table([]runtime.Object{obj}, includeObject(rc.r, "Metadata"))
@@ -136,6 +140,13 @@ var (
 func partialMeta(obj runtime.Object, _ schema.GroupVersionKind) *metav1.PartialObjectMetadata {
 	p := &metav1.PartialObjectMetadata{}
 	p.APIVersion, p.Kind = partialGVK.GroupVersion().String(), partialGVK.Kind
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if raw, ok := u.Object["metadata"].(map[string]any); ok {
+			// Stored metadata passed validation, so it converts; a failure leaves it empty.
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &p.ObjectMeta)
+		}
+		return p
+	}
 	if om, ok := structOf(obj).FieldByName("ObjectMeta").Interface().(metav1.ObjectMeta); ok {
 		p.ObjectMeta = *om.DeepCopy()
 	}

@@ -36,6 +36,8 @@ type Server struct {
 
 	mu        sync.RWMutex
 	resources map[*api.Kind]*resource
+	// crds serves the custom resources of established CustomResourceDefinitions.
+	crds *crdController
 	// terminating holds the UIDs of namespaces this server marked for deletion, so creates
 	// into them are refused before the watch cache has seen the change.
 	terminating sync.Map
@@ -110,6 +112,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.ensureSystemNamespaces(ctx); err != nil {
 		return nil, err
 	}
+	// Custom resources defined before a restart are served from the first request on; the
+	// controller then keeps following the definitions.
+	s.crds = newCRDController(s)
+	if err := s.crds.restore(ctx); err != nil {
+		return nil, err
+	}
+	go s.crds.run(ctx)
 	s.echo = s.routes()
 	close(s.ready)
 	return s, nil
@@ -129,12 +138,32 @@ func (s *Server) resourceFor(ctx context.Context, k *api.Kind) (*resource, error
 	if r, ok := s.resources[k]; ok {
 		return r, nil
 	}
+	// A request may hold a kind that was unregistered meanwhile (its CRD deleted): it must
+	// not bring the kind's cache back.
+	if cur, ok := s.registry.Lookup(k.GroupVersion().WithResource(k.Resource)); !ok || cur != k {
+		return nil, apierrors.NewNotFound(k.GroupResource(), "")
+	}
 	r = newResource(s, k)
-	if err := r.cache.Start(s.ctx); err != nil {
+	cctx, cancel := context.WithCancel(s.ctx)
+	if err := r.cache.Start(cctx); err != nil {
+		cancel()
 		return nil, err
 	}
+	r.stop = cancel
 	s.resources[k] = r
 	return r, nil
+}
+
+// dropResource stops serving a kind that left the registry: its watch cache stops and the
+// watches it serves end, so their clients re-list and find the kind gone (or changed).
+func (s *Server) dropResource(k *api.Kind) {
+	s.mu.Lock()
+	r, ok := s.resources[k]
+	delete(s.resources, k)
+	s.mu.Unlock()
+	if ok && r.stop != nil {
+		r.stop()
+	}
 }
 
 // Handler is the server's HTTP handler, for tests and for embedding.
