@@ -47,9 +47,14 @@ type controllerSet struct {
 }
 
 type active struct {
-	def Definition
-	r   *runner
+	def    Definition
+	plugin string // the WasmPlugin deciding, or "" for the built-in
+	r      *runner
 }
+
+// WasmPlugins are the plugins a Controller may name: a new version of one makes its
+// controllers decide every parent again.
+var WasmPlugins = Kind{Group: pluginsv1alpha1.GroupName, Version: "v1alpha1", Resource: "wasmplugins", Kind: "WasmPlugin"}
 
 // specPoll is how soon a Controller that cannot run yet (its plugin still loading, its
 // kinds not served yet) is looked at again.
@@ -74,7 +79,35 @@ func (m *Manager) newControllerSet(t *term) (*controllerSet, error) {
 	}); err != nil {
 		return nil, err
 	}
+	plugins, err := t.informerFor(WasmPlugins)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := plugins.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, obj any) {
+			o, _ := unstructuredOf(old)
+			n, ok := unstructuredOf(obj)
+			if ok && o != nil && !reflect.DeepEqual(o.Object["status"], n.Object["status"]) {
+				cs.pluginChanged(n.GetName())
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
 	return cs, nil
+}
+
+// pluginChanged has the controllers a WasmPlugin decides reconcile every parent again: the
+// plugin manager reports a version it swapped in through the plugin's status, and the new
+// version's answers may differ where nothing in the cluster changed.
+func (cs *controllerSet) pluginChanged(name string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, a := range cs.running {
+		if a.plugin == name {
+			a.r.requeueAll()
+		}
+	}
 }
 
 func (cs *controllerSet) start(ctx context.Context) {
@@ -145,7 +178,14 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 	}
 	switch {
 	case cur != nil && reflect.DeepEqual(cur.def, def):
-		cur.r.setPlugin(plugin)
+		if cur.plugin != c.Spec.Plugin {
+			cur.r.setPlugin(plugin)
+			cs.mu.Lock()
+			cur.plugin = c.Spec.Plugin
+			cs.mu.Unlock()
+			cur.r.requeueAll()
+			cs.log.Info("controller plugin swapped", "controller", name, "plugin", pluginName(&c))
+		}
 	default:
 		r, err := cs.m.newRunner(Controller{Definition: def, Plugin: plugin}, cs.t.informerFor)
 		if err != nil {
@@ -160,7 +200,7 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		}
 		r.start(ctx)
 		cs.mu.Lock()
-		cs.running[name] = &active{def: def, r: r}
+		cs.running[name] = &active{def: def, plugin: c.Spec.Plugin, r: r}
 		cs.mu.Unlock()
 		cs.log.Info("controller started", "controller", name, "parent", def.Parent.Key(), "plugin", pluginName(&c))
 	}

@@ -51,6 +51,13 @@ type registration struct {
 
 func (r *runner) setPlugin(p Plugin) { r.plugin.Store(&pluginHolder{p}) }
 
+// requeueAll queues every parent: a new plugin decides them all again.
+func (r *runner) requeueAll() {
+	for _, key := range r.parents.GetStore().ListKeys() {
+		r.queue.Add(key)
+	}
+}
+
 // handle adds the runner's event handler to a shared informer.
 func (r *runner) handle(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
 	reg, err := inf.AddEventHandler(h)
