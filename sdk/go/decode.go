@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/tugboat-io/tug/sdk/go/internal/jsonread"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
 )
 
 // The decoders of the objects the scheduling hot path reads, without reflection (see
-// internal/jsonread for why). Each reads exactly the fields its struct declares, under their
+// package jsonread for why). Each reads exactly the fields its struct declares, under their
 // Kubernetes JSON names, and skips the rest; the result is what encoding/json would give
 // for the same input (decode_test.go checks it).
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"unsafe"
 
-	"github.com/tugboat-io/tug/sdk/go/internal/jsonread"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
 )
 
 // nodeTable holds the resident nodes by id: a slice for the small, dense ids hosts hand out

@@ -13,7 +13,6 @@ package replicaset
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
@@ -67,11 +66,11 @@ func Reconcile(req *tug.ReconcileRequest) (*tug.ReconcileResult, error) {
 	}
 	pods := make([]*workload.Pod, 0, len(req.Children[PodKey]))
 	for _, raw := range req.Children[PodKey] {
-		var p workload.Pod
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("decode pod: %w", err)
+		p, err := workload.DecodePod(raw)
+		if err != nil {
+			return nil, err
 		}
-		pods = append(pods, &p)
+		pods = append(pods, p)
 	}
 	var active []*workload.Pod
 	for _, p := range pods {
