@@ -456,8 +456,10 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: candidateID(), Logger: a.log}}), ln, nil
 }
 
-// controllerMemoryPages caps each built-in controller instance's memory: 512 MiB.
-const controllerMemoryPages = 8192
+// controllerMemoryPages caps each built-in controller instance's memory: 256 MiB. A Go
+// guest collects only near 80% of its cap (ABI.md §6), so this is also about what a busy
+// instance holds; a 1000-pod ReplicaSet's reconcile needs some 20 MiB live.
+const controllerMemoryPages = 4096
 
 // controllersLease is the Lease the controller managers of a cluster elect their leader by.
 const controllersLease = "tug-controller-manager"
