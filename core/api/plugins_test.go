@@ -127,3 +127,61 @@ func TestValidateSchedulerProfile(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateController(t *testing.T) {
+	ref := func(apiVersion, kind string) pluginsv1alpha1.KindReference {
+		return pluginsv1alpha1.KindReference{APIVersion: apiVersion, Kind: kind}
+	}
+	for _, tt := range []struct {
+		name  string
+		mut   func(*pluginsv1alpha1.ControllerSpec)
+		field string
+		typ   field.ErrorType
+	}{
+		{"valid", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod")}}
+		}, "", ""},
+		{"node scope on nodes", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Parent = ref("v1", "Node")
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Scope: pluginsv1alpha1.ScopeNode, Deletable: true},
+				{KindReference: ref("coordination.k8s.io/v1", "Lease"), Scope: pluginsv1alpha1.ScopeSameName, Namespace: "kube-node-lease"}}
+		}, "", ""},
+		{"no parent kind", func(s *pluginsv1alpha1.ControllerSpec) { s.Parent.Kind = "" }, "spec.parent.kind", field.ErrorTypeRequired},
+		{"bad apiVersion", func(s *pluginsv1alpha1.ControllerSpec) { s.Parent.APIVersion = "a/b/c" }, "spec.parent.apiVersion", field.ErrorTypeInvalid},
+		{"bad plugin name", func(s *pluginsv1alpha1.ControllerSpec) { s.Plugin = "My Plugin" }, "spec.plugin", field.ErrorTypeInvalid},
+		{"child twice", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Children = append(s.Children, s.Children[0])
+		}, "spec.children[1]", field.ErrorTypeDuplicate},
+		{"unknown scope", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Scope: "Cluster"}}
+		}, "spec.related[0].scope", field.ErrorTypeNotSupported},
+		{"node scope elsewhere", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Scope: pluginsv1alpha1.ScopeNode}}
+		}, "spec.related[0].scope", field.ErrorTypeInvalid},
+		{"same name without a namespace", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "ConfigMap"), Scope: pluginsv1alpha1.ScopeSameName}}
+		}, "spec.related[0].namespace", field.ErrorTypeRequired},
+		{"inside a non-namespace", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "ConfigMap"), Scope: pluginsv1alpha1.ScopeInside}}
+		}, "spec.related[0].scope", field.ErrorTypeInvalid},
+		{"too many workers", func(s *pluginsv1alpha1.ControllerSpec) { s.Workers = 65 }, "spec.workers", field.ErrorTypeInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &pluginsv1alpha1.Controller{ObjectMeta: metav1.ObjectMeta{Name: "websites"},
+				Spec: pluginsv1alpha1.ControllerSpec{Plugin: "website", Parent: ref("website.example.tug.dev/v1", "Website"),
+					Children: []pluginsv1alpha1.KindReference{ref("v1", "ConfigMap")}}}
+			tt.mut(&c.Spec)
+			defaulters["controllers"](c)
+			errs := validators["controllers"].create(c)
+			if tt.field == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Field != tt.field || errs[0].Type != tt.typ {
+				t.Fatalf("got %v, want one %s at %s", errs, tt.typ, tt.field)
+			}
+		})
+	}
+}
