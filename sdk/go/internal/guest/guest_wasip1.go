@@ -24,10 +24,22 @@ func init() { dispatch.SetInModule(true) }
 //go:wasmexport tug_abi_version
 func abiVersion() int32 { return hostabi.Version }
 
+// largeInput is the input size from which tug_alloc collects garbage first (see alloc).
+const largeInput = 1 << 20
+
 //go:wasmexport tug_alloc
 func alloc(size uint32) uint32 {
 	if size > maxAlloc {
 		return 0
+	}
+	if size >= largeInput {
+		// Megabyte inputs (a reconcile of a thousand pods) leave megabytes of garbage
+		// in spans of varied sizes; with the collector off until GOMEMLIMIT (ABI.md §6),
+		// which wasm memory cannot give back, the heap crept past its cap over a long
+		// rollout. Collecting before each such input keeps it near what is live; it
+		// costs a few milliseconds against the hundreds the call takes.
+		input = nil
+		runtime.GC()
 	}
 	// A zero-byte request still gets a distinct, non-zero address: 0 means out of memory.
 	input = make([]byte, max(size, 1))
