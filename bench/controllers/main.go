@@ -97,7 +97,9 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	if err := waitReady("http://"+listen, kubeconfig); err != nil {
 		return err
 	}
-	sim := exec.CommandContext(ctx, bin, "sim", "--kubeconfig", kubeconfig, "--nodes", fmt.Sprint(nodes), "--heartbeat", "0")
+	// The nodes heartbeat as kubelets do: silent ones would be marked Unknown after 40 s and
+	// their pods evicted by the node lifecycle controller.
+	sim := exec.CommandContext(ctx, bin, "sim", "--kubeconfig", kubeconfig, "--nodes", fmt.Sprint(nodes), "--heartbeat", "10s")
 	sim.Stdout, sim.Stderr = upLog, upLog
 	if err := sim.Start(); err != nil {
 		return err
@@ -131,19 +133,23 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	fmt.Printf("controllers bench: %d hollow nodes, %d replicas, churn %d×%d, GOMAXPROCS %d, %s\n\n",
 		nodes, replicas, churn, churnReplicas, runtime.GOMAXPROCS(0), host)
 
+	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	direct, err := measureDirect(ctx, client, replicas)
 	if err != nil {
 		return fmt.Errorf("direct: %w", err)
 	}
+	progress("direct: %d pods bound in %.2f s", replicas, direct.Seconds())
 	var available time.Duration
 	deploy, err := measureDeployment(ctx, client, "big", replicas, &available)
 	if err != nil {
 		return fmt.Errorf("deployment: %w", err)
 	}
+	progress("deployment: %d pods bound in %.2f s, available in %.2f s", replicas, deploy.Seconds(), available.Seconds())
 	roll, err := measureRollout(ctx, client, "big", replicas)
 	if err != nil {
 		return fmt.Errorf("rolling update: %w", err)
 	}
+	progress("rolling update: %.2f s", roll.Seconds())
 	if err := deleteDeployments(ctx, client, []string{"big"}); err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 	f.StringSlice("extended", nil, "extended resources, NAME=QUANTITY (e.g. nvidia.com/gpu=4)")
 	f.StringSlice("labels", nil, "node labels, KEY=VALUE")
 	f.StringSlice("taints", nil, "node taints, KEY=VALUE:EFFECT")
-	f.Duration("heartbeat", 10*time.Second, "how often each node renews its Lease (0: never)")
+	f.Duration("heartbeat", 10*time.Second, "how often each node renews its Lease (0: never, and the node lifecycle controller marks the nodes Unknown and evicts their pods after --node-monitor-grace-period)")
 	f.Duration("run-for", time.Second, "how long pods that run to completion (restartPolicy Never, OnFailure) run before they exit 0 (per pod: annotations sim.tug.dev/run-for, sim.tug.dev/exit-code)")
 	return cmd
 }

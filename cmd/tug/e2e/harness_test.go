@@ -303,14 +303,15 @@ func (s *server) waitKubectl(t *testing.T, what string, args []string, ok func(s
 	}
 }
 
-// startServer runs `tug server` against etcdEndpoints and returns once it is ready.
-func startServer(t testing.TB, dataDir string, etcdEndpoints []string) *server {
+// startServer runs `tug server` against etcdEndpoints, with the extra flags, and returns
+// once it is ready.
+func startServer(t testing.TB, dataDir string, etcdEndpoints []string, extra ...string) *server {
 	t.Helper()
 	listen := freeAddr(t)
-	p := startProc(t, "tug server ("+listen+")", "server",
+	p := startProc(t, "tug server ("+listen+")", append([]string{"server",
 		"--etcd-endpoints", strings.Join(etcdEndpoints, ","),
 		"--listen", listen,
-		"--data-dir", dataDir)
+		"--data-dir", dataDir}, extra...)...)
 	s := &server{proc: p, dataDir: dataDir, listen: listen, cacheDir: t.TempDir()}
 	s.waitReady(t)
 	return s
