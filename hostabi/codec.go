@@ -419,11 +419,13 @@ type ReconcileResult struct {
 	DeleteParent bool `json:"deleteParent,omitempty"`
 }
 
-// ObjectRef names one child: its kind, its name and, as a precondition, its UID.
+// ObjectRef names one child: its kind, its name, its namespace (1.4; where a cluster-scoped
+// parent's children are in several) and, as a precondition, its UID.
 type ObjectRef struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Name       string `json:"name"`
+	Namespace  string `json:"namespace,omitempty"`
 	UID        string `json:"uid,omitempty"`
 }
 

@@ -36,9 +36,11 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 			return fmt.Errorf("the result declares %s, which is not a child kind of controller %s", key, r.c.Name)
 		}
 		declared[key] = true
+		// Children are matched by namespace and name: a cluster-scoped parent's may be
+		// in several namespaces.
 		byName := map[string]*unstructured.Unstructured{}
 		for _, o := range observed[key] {
-			byName[o.GetName()] = o
+			byName[objectKey(o.GetNamespace(), o.GetName())] = o
 		}
 		keep := map[string]bool{}
 		for _, raw := range desired {
@@ -49,8 +51,12 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 			if obj.GetName() == "" {
 				return fmt.Errorf("declared %s without a name", key)
 			}
-			keep[obj.GetName()] = true
-			if cur, ok := byName[obj.GetName()]; ok {
+			if err := place(src.kind, parent, obj); err != nil {
+				return err
+			}
+			id := objectKey(obj.GetNamespace(), obj.GetName())
+			keep[id] = true
+			if cur, ok := byName[id]; ok {
 				if op := r.update(ctx, src.kind, parent, cur, obj); op != nil {
 					ops = append(ops, op)
 				}
@@ -81,7 +87,13 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 	}
 	for _, raw := range res.Create {
 		if obj, err := decodeChild(raw); err == nil {
-			if rel, ok := r.related[obj.GetAPIVersion()+"/"+obj.GetKind()]; ok && rel.Creatable {
+			key := obj.GetAPIVersion() + "/" + obj.GetKind()
+			if rel, ok := r.related[key]; ok && rel.Creatable && r.children[key].informer == nil {
+				if obj.GetName() == "" || len(obj.GetOwnerReferences()) > 0 {
+					// Unowned creates are not remembered as pending: a name makes a second
+					// one a no-op, and owners would make the collector delete them.
+					return fmt.Errorf("create %s: an unowned object needs a name and no owner references", key)
+				}
 				ops = append(ops, r.createUnowned(ctx, rel.Kind, parent, obj))
 				continue
 			}
@@ -100,14 +112,17 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		if err != nil {
 			return err
 		}
+		if err := place(src.kind, parent, obj); err != nil {
+			return err
+		}
 		var cur *unstructured.Unstructured
 		for _, o := range observed[src.kind.Key()] {
-			if o.GetName() == obj.GetName() {
+			if o.GetName() == obj.GetName() && o.GetNamespace() == obj.GetNamespace() {
 				cur = o
 			}
 		}
 		if cur == nil {
-			return fmt.Errorf("update %s %s: not a child of %s", src.kind.Key(), obj.GetName(), parent.GetName())
+			return fmt.Errorf("update %s %s: not a child of %s", src.kind.Key(), objectKey(obj.GetNamespace(), obj.GetName()), parent.GetName())
 		}
 		if op := r.update(ctx, src.kind, parent, cur, obj); op != nil {
 			ops = append(ops, op)
@@ -123,19 +138,27 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		if !ok || declared[key] {
 			return fmt.Errorf("delete %s %s: not a child kind of controller %s, or declared too", key, ref.Name, r.c.Name)
 		}
-		var cur *unstructured.Unstructured
+		var matches []*unstructured.Unstructured
 		for _, o := range candidates {
-			if o.GetName() == ref.Name && (ref.UID == "" || string(o.GetUID()) == ref.UID) {
-				cur = o
+			if o.GetName() == ref.Name && (ref.UID == "" || string(o.GetUID()) == ref.UID) &&
+				(ref.Namespace == "" || o.GetNamespace() == ref.Namespace) {
+				matches = append(matches, o)
 			}
 		}
-		if cur == nil {
+		if len(matches) > 1 {
+			return fmt.Errorf("delete %s %s: %d objects of the name in different namespaces; name the uid or the namespace", key, ref.Name, len(matches))
+		}
+		if len(matches) == 0 {
 			continue // gone already, or not this parent's: nothing to do
 		}
+		cur := matches[0]
 		ops = append(ops, r.delete(ctx, src.kind, parent, cur.GetNamespace(), ref.Name, cur.GetUID(), now))
 	}
 	errs := runAll(ops)
 	if res.DeleteParent {
+		for _, ev := range res.Events {
+			r.m.event(ctx, r.c.Name, parent, ev.Type, ev.Reason, ev.Message)
+		}
 		uid := parent.GetUID()
 		bg := metav1.DeletePropagationBackground
 		err := r.m.dyn.Resource(r.c.Parent.GVR()).Namespace(parent.GetNamespace()).Delete(ctx, parent.GetName(),
@@ -268,6 +291,16 @@ func (r *runner) adopt(ctx context.Context, k Kind, parent, obj *unstructured.Un
 			return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), exists)
 		}
 		return fmt.Errorf("create %s %s: it exists, controlled by %s %s", k.Kind, obj.GetName(), ref.Kind, ref.Name)
+	}
+	// As kube's controllers: only an object that carries the labels the child would, and
+	// only while neither it nor the parent is going.
+	for key, v := range obj.GetLabels() {
+		if got, ok := cur.GetLabels()[key]; !ok || got != v {
+			return fmt.Errorf("create %s %s: an object of the name exists without the label %s=%s, so it is not adopted", k.Kind, obj.GetName(), key, v)
+		}
+	}
+	if cur.GetDeletionTimestamp() != nil || parent.GetDeletionTimestamp() != nil {
+		return apierrors.NewConflict(k.GVR().GroupResource(), obj.GetName(), exists)
 	}
 	cur.SetOwnerReferences(append(cur.GetOwnerReferences(), controllerRef(parent)))
 	if _, err := client.Update(ctx, cur, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,10 +85,22 @@ func (m *Manager) newControllerSet(t *term) (*controllerSet, error) {
 		return nil, err
 	}
 	if _, err := plugins.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		// A plugin that comes or goes changes whether its Controllers can run.
+		AddFunc:    func(obj any) { cs.pluginComesOrGoes(obj) },
+		DeleteFunc: func(obj any) { cs.pluginComesOrGoes(obj) },
 		UpdateFunc: func(old, obj any) {
 			o, _ := unstructuredOf(old)
 			n, ok := unstructuredOf(obj)
-			if ok && o != nil && !reflect.DeepEqual(o.Object["status"], n.Object["status"]) {
+			if !ok || o == nil {
+				return
+			}
+			// A new module (its digest) or a new configuration of it (the generation the
+			// plugin manager reports having loaded); a refused version changes neither.
+			wasDigest, _, _ := unstructured.NestedString(o.Object, "status", "activeDigest")
+			digest, _, _ := unstructured.NestedString(n.Object, "status", "activeDigest")
+			wasGen, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
+			gen, _, _ := unstructured.NestedInt64(n.Object, "status", "observedGeneration")
+			if wasDigest != digest || wasGen != gen {
 				cs.pluginChanged(n.GetName())
 			}
 		},
@@ -99,13 +112,34 @@ func (m *Manager) newControllerSet(t *term) (*controllerSet, error) {
 
 // pluginChanged has the controllers a WasmPlugin decides reconcile every parent again: the
 // plugin manager reports a version it swapped in through the plugin's status, and the new
-// version's answers may differ where nothing in the cluster changed.
+// version's answers may differ where nothing in the cluster changed. The status may come
+// from another server's plugin manager, ahead of this one's swap: the parents are decided
+// once more a little later.
 func (cs *controllerSet) pluginChanged(name string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for _, a := range cs.running {
 		if a.plugin == name {
 			a.r.requeueAll()
+			a.r.requeueAllAfter(pluginSettle)
+		}
+	}
+}
+
+// pluginSettle is how long after a WasmPlugin's status changes its controllers decide every
+// parent a second time.
+const pluginSettle = 3 * time.Second
+
+// pluginComesOrGoes looks again at the Controllers naming a WasmPlugin made or deleted.
+func (cs *controllerSet) pluginComesOrGoes(obj any) {
+	u, ok := unstructuredOf(obj)
+	if !ok {
+		return
+	}
+	for _, o := range cs.store.List() {
+		c := o.(*unstructured.Unstructured)
+		if p, _, _ := unstructured.NestedString(c.Object, "spec", "plugin"); p == u.GetName() {
+			cs.queue.Add(c.GetName())
 		}
 	}
 }
@@ -176,6 +210,14 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonPluginNotFound, err.Error())
 		return true, nil
 	}
+	if other := cs.conflicting(name, def); other != "" {
+		// Two controllers writing the same children of the same parents would each create
+		// what the other's pending writes hold, and undo each other: the first one keeps
+		// them.
+		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonConflict,
+			fmt.Sprintf("controller %s already reconciles %s with children of the same kinds; change its spec.plugin instead", other, def.Parent.Key()))
+		return true, nil
+	}
 	switch {
 	case cur != nil && reflect.DeepEqual(cur.def, def):
 		if cur.plugin != c.Spec.Plugin {
@@ -191,7 +233,12 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("controller %s: %w", name, err)
 		}
-		if err := cs.t.sync(); err != nil {
+		if cur != nil && cur.def.Parent == def.Parent {
+			// The same parents: the writes the old runner has in flight stay expected,
+			// so the new one does not make those children again.
+			r.pending, r.encoded = cur.r.pending, cur.r.encoded
+		}
+		if err := cs.t.sync(informerSyncTimeout); err != nil {
 			r.stop()
 			return false, err
 		}
@@ -206,6 +253,31 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 	}
 	cs.setActive(ctx, u, metav1.ConditionTrue, pluginsv1alpha1.ReasonRunning, "reconciling "+def.Parent.Key()+" with "+pluginName(&c))
 	return false, nil
+}
+
+// informerSyncTimeout bounds the wait for a new controller's informers: a kind that lists
+// but never syncs must not hold every other Controller change up.
+const informerSyncTimeout = 30 * time.Second
+
+// conflicting names a running controller, other than name, over the same parent kind with a
+// child kind in common with def (or with none, both writing only the parents' status).
+func (cs *controllerSet) conflicting(name string, def Definition) string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for other, a := range cs.running {
+		if other == name || a.def.Parent != def.Parent {
+			continue
+		}
+		if len(a.def.Children) == 0 && len(def.Children) == 0 {
+			return other
+		}
+		for _, k := range def.Children {
+			if slices.Contains(a.def.Children, k) {
+				return other
+			}
+		}
+	}
+	return ""
 }
 
 func pluginName(c *pluginsv1alpha1.Controller) string {

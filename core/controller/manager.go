@@ -110,9 +110,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	if e.Client == nil {
 		e.Client = m.client
 	}
-	var runErr error
-	err := leader.Run(ctx, e, func(ctx context.Context) { runErr = m.run(ctx) })
-	return errors.Join(err, runErr)
+	return leader.Run(ctx, e, func(ctx context.Context) {
+		// A term that cannot start gives the lease up (leader.Run) and is tried again.
+		if err := m.run(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("controller manager term failed; giving up the lease", "err", err)
+		}
+	})
 }
 
 // term is one term of the manager: its informers and what runs on them.
@@ -153,15 +156,22 @@ func (t *term) informerFor(k Kind) (cache.SharedIndexInformer, error) {
 	return inf, nil
 }
 
-// sync starts the informers made since the last call and waits until they have synced.
-func (t *term) sync() error {
+// sync starts the informers made since the last call and waits until they have synced, or
+// until timeout (none: the term's end).
+func (t *term) sync(timeout time.Duration) error {
 	t.factory.Start(t.ctx.Done())
-	for gvr, ok := range t.factory.WaitForCacheSync(t.ctx.Done()) {
+	ctx := t.ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	for gvr, ok := range t.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			if t.ctx.Err() != nil {
 				return t.ctx.Err()
 			}
-			return fmt.Errorf("controller: %s did not sync", gvr)
+			return fmt.Errorf("controller: %s did not sync within %s", gvr, timeout)
 		}
 	}
 	return nil
@@ -186,17 +196,25 @@ func (m *Manager) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pod collector: %w", err)
 	}
-	if err := m.ensureBuiltins(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	// The built-ins' objects are written once per term; an API server that is briefly
+	// unavailable (a failover) is waited for rather than failing the term.
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := m.ensureBuiltins(ctx)
+		if err == nil {
+			break
 		}
-		return err
+		m.log.Warn("built-in controllers not written yet; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
 	}
 	cs, err := m.newControllerSet(t)
 	if err != nil {
 		return err
 	}
-	if err := t.sync(); err != nil {
+	if err := t.sync(0); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -43,13 +43,15 @@ func (m *Manager) newPodGC(t *term) (*podGC, error) {
 		return nil, err
 	}
 	// A pod bound to a node that is not there (gone while no manager ran) is looked at too.
-	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+	// So is one bound (or shown by a lagging watch) after its node went.
+	orphan := func(obj any) {
 		if names, _ := podNode(obj); len(names) == 1 {
 			if _, ok, _ := g.nodes.GetByKey(names[0]); !ok {
 				g.queue.Add(names[0])
 			}
 		}
-	}}); err != nil {
+	}
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: orphan, UpdateFunc: func(_, obj any) { orphan(obj) }}); err != nil {
 		return nil, err
 	}
 	return g, nil

@@ -58,6 +58,13 @@ func (r *runner) requeueAll() {
 	}
 }
 
+// requeueAllAfter queues every parent after d.
+func (r *runner) requeueAllAfter(d time.Duration) {
+	for _, key := range r.parents.GetStore().ListKeys() {
+		r.queue.AddAfter(key, d)
+	}
+}
+
 // handle adds the runner's event handler to a shared informer.
 func (r *runner) handle(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
 	reg, err := inf.AddEventHandler(h)
@@ -102,13 +109,17 @@ func podNode(obj any) ([]string, error) {
 	return nil, nil
 }
 
-func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIndexInformer, error)) (*runner, error) {
+func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIndexInformer, error)) (_ *runner, err error) {
 	r := &runner{m: m, c: c, log: m.log.With("controller", c.Name), children: map[string]childSource{}, related: map[string]relatedSource{},
 		pending: newPending(), encoded: newJSONCache(), failures: map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: c.Name})}
 	r.setPlugin(c.Plugin)
-	var err error
+	defer func() {
+		if err != nil {
+			r.stop() // the handlers added so far come off
+		}
+	}()
 	if r.parents, err = informerFor(c.Parent); err != nil {
 		return nil, err
 	}

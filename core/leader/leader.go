@@ -51,6 +51,10 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) error 
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
 	}
 	for ctx.Err() == nil {
+		// A term whose lead returns before its context ends (it failed to start) gives the
+		// lease up, so that another candidate — or this one, afresh — can lead: holding a
+		// renewed lease with nothing running would stall the cluster.
+		term, endTerm := context.WithCancel(ctx)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
 			LeaseDuration:   cmp.Or(cfg.LeaseDuration, LeaseDuration),
@@ -62,6 +66,7 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) error 
 				OnStartedLeading: func(ctx context.Context) {
 					log.Info("leading")
 					lead(ctx)
+					endTerm()
 				},
 				OnStoppedLeading: func() { log.Info("stopped leading") },
 				OnNewLeader: func(id string) {
@@ -72,11 +77,13 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) error 
 			},
 		})
 		if err != nil {
+			endTerm()
 			return err
 		}
-		// Run returns when leadership is lost (or ctx ends); a lost lease is campaigned for
-		// again.
-		le.Run(ctx)
+		// Run returns when leadership is lost (or ctx ends, or the term ended); a lost
+		// lease is campaigned for again.
+		le.Run(term)
+		endTerm()
 	}
 	return nil
 }

@@ -302,7 +302,7 @@ func (n *Nodes) scheduleExit(ctx context.Context, p *corev1.Pod) {
 		}
 		pods := n.cfg.Client.CoreV1().Pods(ns)
 		cur, err := pods.Get(ctx, name, metav1.GetOptions{})
-		if err != nil || cur.UID != uid || cur.DeletionTimestamp != nil {
+		if err != nil || cur.UID != uid || cur.DeletionTimestamp != nil || cur.Status.Phase != corev1.PodRunning {
 			n.forget(uid)
 			return
 		}
