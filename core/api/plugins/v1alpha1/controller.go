@@ -15,7 +15,7 @@ const (
 
 	// ReasonRunning: active. ReasonPluginNotFound (shared with profiles): spec.plugin names
 	// no loaded WasmPlugin, or is empty for a controller that is not built in.
-	ReasonRunning      = "Running"
+	ReasonRunning = "Running"
 	// ReasonConflict (shared with profiles): another Controller already writes the same
 	// children of the same parents.
 	ReasonKindNotFound = "KindNotFound" // a kind the spec names is not served by the API server
