@@ -289,7 +289,7 @@ func pluginName(c *pluginsv1alpha1.Controller) string {
 
 // definition resolves a Controller's kinds through discovery.
 func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, error) {
-	def := Definition{Name: c.Name, Workers: int(c.Spec.Workers)}
+	def := Definition{Name: c.Name, Workers: int(c.Spec.Workers), Claims: c.Spec.Claims}
 	var err error
 	if def.Parent, err = cs.kind(c.Spec.Parent); err != nil {
 		return def, err
@@ -405,7 +405,7 @@ func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
 	ref := func(k Kind) pluginsv1alpha1.KindReference {
 		return pluginsv1alpha1.KindReference{APIVersion: k.APIVersion(), Kind: k.Kind}
 	}
-	spec := pluginsv1alpha1.ControllerSpec{Parent: ref(def.Parent), Workers: int32(def.Workers)}
+	spec := pluginsv1alpha1.ControllerSpec{Parent: ref(def.Parent), Workers: int32(def.Workers), Claims: def.Claims}
 	for _, k := range def.Children {
 		spec.Children = append(spec.Children, ref(k))
 	}

@@ -93,6 +93,9 @@ type Definition struct {
 	Related []Relation
 	// Workers is how many parents are reconciled at once (default 2).
 	Workers int
+	// Claims adopts the orphans of the child kinds that the parent's spec.selector
+	// matches, and releases children that stop matching (claim.go).
+	Claims bool
 }
 
 // Builtins are the definitions of the controllers tug's default module decides.
@@ -105,13 +108,13 @@ func Builtins() []Definition {
 		return out
 	}
 	return []Definition{
-		{Name: "Deployment", Parent: Deployments, Children: []Kind{ReplicaSets}},
-		{Name: "ReplicaSet", Parent: ReplicaSets, Children: []Kind{Pods}, Workers: 4},
-		{Name: "ReplicationController", Parent: ReplicationControllers, Children: []Kind{Pods}},
-		{Name: "DaemonSet", Parent: DaemonSets, Children: []Kind{Pods}, Related: inNS(Nodes)},
-		{Name: "StatefulSet", Parent: StatefulSets, Children: []Kind{Pods},
+		{Name: "Deployment", Parent: Deployments, Children: []Kind{ReplicaSets}, Claims: true},
+		{Name: "ReplicaSet", Parent: ReplicaSets, Children: []Kind{Pods}, Workers: 4, Claims: true},
+		{Name: "ReplicationController", Parent: ReplicationControllers, Children: []Kind{Pods}, Claims: true},
+		{Name: "DaemonSet", Parent: DaemonSets, Children: []Kind{Pods}, Related: inNS(Nodes), Claims: true},
+		{Name: "StatefulSet", Parent: StatefulSets, Children: []Kind{Pods}, Claims: true,
 			Related: []Relation{{Kind: PersistentVolumeClaims, Creatable: true}}},
-		{Name: "Job", Parent: Jobs, Children: []Kind{Pods}, Workers: 4},
+		{Name: "Job", Parent: Jobs, Children: []Kind{Pods}, Workers: 4, Claims: true},
 		{Name: "CronJob", Parent: CronJobs, Children: []Kind{Jobs}},
 		{Name: "Endpoints", Parent: Services, Children: []Kind{Endpoints}, Related: inNS(Pods), Workers: 4},
 		{Name: "EndpointSlice", Parent: Services, Children: []Kind{EndpointSlices}, Related: inNS(Pods), Workers: 4},

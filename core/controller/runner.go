@@ -284,6 +284,13 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 		return 0, err
 	}
 	parent := item.(*unstructured.Unstructured)
+	if changed, err := r.claim(ctx, parent); err != nil || changed {
+		// Decided again once the watch shows the children adopted or released.
+		if err == nil {
+			return time.Second, nil
+		}
+		return 0, err
+	}
 	now := r.m.now()
 	req, observed, err := r.request(parent, now)
 	if err != nil {

@@ -133,6 +133,32 @@ spec:
 	if out := k("get", "pvc", "--no-headers"); strings.Count(out, "data-web-") != 3 {
 		t.Errorf("claims after the set was deleted: %q, want all 3 kept", out)
 	}
+
+	// A ReplicaSet adopts an orphan pod its selector matches, and lets go of a pod
+	// relabelled out of it (and replaces it).
+	k("run", "stray", "--image=nginx", "--labels=app=claimed")
+	apply(t, s, `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: claimed}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: claimed}}
+  template:
+    metadata: {labels: {app: claimed}}
+    spec:
+      containers: [{name: c, image: nginx}]
+`)
+	s.waitKubectl(t, "the stray pod adopted", []string{"get", "pod", "stray", "-o=jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}"},
+		func(out string) bool { return out == "ReplicaSet/claimed" })
+	s.waitKubectl(t, "two pods, one of them made", []string{"get", "pods", "-l", "app=claimed", "--no-headers"},
+		func(out string) bool { return strings.Count(strings.TrimSpace(out), "\n") == 1 })
+	k("label", "pod", "stray", "app=debug", "--overwrite")
+	s.waitKubectl(t, "the relabelled pod released and replaced", []string{"get", "pods", "-l", "app=claimed", "--no-headers"},
+		func(out string) bool {
+			return strings.Count(strings.TrimSpace(out), "\n") == 1 && !strings.Contains(out, "stray")
+		})
+	s.waitKubectl(t, "the stray pod without an owner", []string{"get", "pod", "stray", "-o=jsonpath={.metadata.ownerReferences}"},
+		func(out string) bool { return out == "" || out == "[]" })
 }
 
 // TestControllerPluginSwap: the ReplicaSet controller's plugin is swapped live for one that

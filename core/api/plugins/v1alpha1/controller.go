@@ -57,6 +57,9 @@ type ControllerSpec struct {
 	Related []RelatedKind `json:"related,omitempty"`
 	// Workers is how many parents are reconciled at once (default 2).
 	Workers int32 `json:"workers,omitempty"`
+	// Claims adopts orphans of the child kinds that the parent's spec.selector matches,
+	// and releases children that stop matching, as kube's workload controllers do.
+	Claims bool `json:"claims,omitempty"`
 }
 
 // KindReference names a kind by apiVersion and kind, as objects do.
