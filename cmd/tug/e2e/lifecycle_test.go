@@ -73,6 +73,19 @@ func TestNamespaceDeletion(t *testing.T) {
 	s.waitKubectl(t, "3 running pods", []string{"-n", "doomed", "get", "pods", "--no-headers"},
 		func(out string) bool { return strings.Count(out, "Running") == 3 })
 
+	// While it lives, the namespace's other controllers work on it: the service's
+	// endpoints and slices list the 3 pods, the namespace has its default account, and a
+	// quota counts the pods.
+	s.waitKubectl(t, "3 endpoints", []string{"-n", "doomed", "get", "endpoints", "web", "-o=jsonpath={.subsets[*].addresses[*].ip}"},
+		func(out string) bool { return len(strings.Fields(out)) == 3 })
+	s.waitKubectl(t, "an EndpointSlice of 3", []string{"-n", "doomed", "get", "endpointslices", "-l", "kubernetes.io/service-name=web",
+		"-o=jsonpath={.items[*].endpoints[*].addresses[0]}"}, func(out string) bool { return len(strings.Fields(out)) == 3 })
+	s.waitKubectl(t, "the default ServiceAccount", []string{"-n", "doomed", "get", "serviceaccount", "default", "-o=name"},
+		func(out string) bool { return strings.TrimSpace(out) == "serviceaccount/default" })
+	k("-n", "doomed", "create", "quota", "q", "--hard=pods=10,configmaps=5")
+	s.waitKubectl(t, "the quota's usage", []string{"-n", "doomed", "get", "quota", "q", "-o=jsonpath={.status.used.pods}/{.status.used.configmaps}"},
+		func(out string) bool { return out == "3/1" })
+
 	// kubectl delete waits until the namespace is gone.
 	if out := k("delete", "namespace", "doomed", "--timeout=60s"); !strings.Contains(out, "deleted") {
 		t.Fatalf("delete namespace: %s", out)
