@@ -84,19 +84,8 @@ func TestSDKPluginRunsInHost(t *testing.T) {
 // test now guards collection under the runtime's settings; the SDK's yields remain for hosts
 // that set no memory limit.)
 func TestSDKGuestCollectsGarbage(t *testing.T) {
-	wasm := buildSDKExample(t, "nodelabel")
 	ctx := context.Background()
-	m, err := testRT.Load(ctx, "nodelabel-gc", wasm, PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
-		MemoryLimitPages: 512, Config: []byte(`{"label":"zone","values":["a"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	inst, err := m.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Release()
+	inst := nodelabelInstance(t, "nodelabel-gc", 512)
 	pod := []byte(`{"metadata":{"name":"p","annotations":{"big":"` + strings.Repeat("x", 20<<10) + `"}}}`)
 	// 20 KB in and about as much decoded per call: 10000 calls allocate ~400 MB in all.
 	for i := range 10000 {
@@ -116,19 +105,8 @@ func TestSDKGuestCollectsGarbage(t *testing.T) {
 // one arrives: the heap stays near what is live instead of creeping up to the cap (which
 // wasm memory cannot give back), as it did over a 1000-pod rollout.
 func TestSDKGuestCollectsGarbageOfLargeInputs(t *testing.T) {
-	wasm := buildSDKExample(t, "nodelabel")
 	ctx := context.Background()
-	m, err := testRT.Load(ctx, "nodelabel-gc-large", wasm, PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
-		MemoryLimitPages: 1024, Config: []byte(`{"label":"zone","values":["a"]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	inst, err := m.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Release()
+	inst := nodelabelInstance(t, "nodelabel-gc-large", 1024)
 	pod := []byte(`{"metadata":{"name":"p","annotations":{"big":"` + strings.Repeat("x", 4<<20) + `"}}}`)
 	// 4 MiB in and as much decoded per call, 64 MiB cap: 100 calls allocate ~800 MB.
 	for i := range 100 {
@@ -144,4 +122,23 @@ func TestSDKGuestCollectsGarbageOfLargeInputs(t *testing.T) {
 	if mem := inst.MemoryBytes(); mem > 32<<20 {
 		t.Errorf("guest memory after 100 calls of 4 MiB: %d MiB, want at most 32", mem>>20)
 	}
+}
+
+// nodelabelInstance loads the SDK's nodelabel example under a memory cap of pages and
+// returns an instance of it, released and closed when the test ends.
+func nodelabelInstance(t *testing.T, name string, pages uint32) *Instance {
+	t.Helper()
+	ctx := context.Background()
+	m, err := testRT.Load(ctx, name, buildSDKExample(t, "nodelabel"), PluginOptions{PoolSize: 1, Deadline: 10 * time.Second,
+		MemoryLimitPages: pages, Config: []byte(`{"label":"zone","values":["a"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	inst, err := m.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.Release)
+	return inst
 }

@@ -129,6 +129,10 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 		DeleteFunc: func(obj any) {
 			if u, ok := unstructuredOf(obj); ok {
 				r.pending.forget(u.GetUID())
+				// A parent made again under the name gets its own failure events.
+				r.mu.Lock()
+				delete(r.failures, objectKey(u.GetNamespace(), u.GetName()))
+				r.mu.Unlock()
 			}
 			r.enqueueObject(obj)
 		},
