@@ -70,35 +70,33 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 			}
 		}
 	}
-	kindOf := func(raw json.RawMessage, what string) (childSource, *unstructured.Unstructured, error) {
-		obj, err := decodeChild(raw)
-		if err != nil {
-			return childSource{}, nil, fmt.Errorf("%s: %w", what, err)
-		}
+	kindOf := func(obj *unstructured.Unstructured, what string) (childSource, error) {
 		key := obj.GetAPIVersion() + "/" + obj.GetKind()
 		src, ok := r.children[key]
 		switch {
 		case !ok:
-			return childSource{}, nil, fmt.Errorf("%s %s: not a child kind of controller %s", what, key, r.c.Name)
+			return childSource{}, fmt.Errorf("%s %s: not a child kind of controller %s", what, key, r.c.Name)
 		case declared[key]:
-			return childSource{}, nil, fmt.Errorf("%s %s: the result declares that kind's children too", what, key)
+			return childSource{}, fmt.Errorf("%s %s: the result declares that kind's children too", what, key)
 		}
-		return src, obj, nil
+		return src, nil
 	}
 	for _, raw := range res.Create {
-		if obj, err := decodeChild(raw); err == nil {
-			key := obj.GetAPIVersion() + "/" + obj.GetKind()
-			if rel, ok := r.related[key]; ok && rel.Creatable && r.children[key].informer == nil {
-				if obj.GetName() == "" || len(obj.GetOwnerReferences()) > 0 {
-					// Unowned creates are not remembered as pending: a name makes a second
-					// one a no-op, and owners would make the collector delete them.
-					return fmt.Errorf("create %s: an unowned object needs a name and no owner references", key)
-				}
-				ops = append(ops, r.createUnowned(ctx, rel.Kind, parent, obj))
-				continue
-			}
+		obj, err := decodeChild(raw)
+		if err != nil {
+			return fmt.Errorf("create: %w", err)
 		}
-		src, obj, err := kindOf(raw, "create")
+		key := obj.GetAPIVersion() + "/" + obj.GetKind()
+		if rel, ok := r.related[key]; ok && rel.Creatable && r.children[key].informer == nil {
+			if obj.GetName() == "" || len(obj.GetOwnerReferences()) > 0 {
+				// Unowned creates are not remembered as pending: a name makes a second one a
+				// no-op, and owners would make the collector delete them.
+				return fmt.Errorf("create %s: an unowned object needs a name and no owner references", key)
+			}
+			ops = append(ops, r.createUnowned(ctx, rel.Kind, parent, obj))
+			continue
+		}
+		src, err := kindOf(obj, "create")
 		if err != nil {
 			return err
 		}
@@ -108,7 +106,11 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		ops = append(ops, r.create(ctx, src.kind, parent, obj, now))
 	}
 	for _, raw := range res.Update {
-		src, obj, err := kindOf(raw, "update")
+		obj, err := decodeChild(raw)
+		if err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		src, err := kindOf(obj, "update")
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 )
@@ -99,11 +100,7 @@ func selectorOf(parent *unstructured.Unstructured) (labels.Selector, error) {
 		return labels.SelectorFromSet(set), nil
 	}
 	var ls metav1.LabelSelector
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &ls); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls); err != nil {
 		return nil, fmt.Errorf("spec.selector: %w", err)
 	}
 	return metav1.LabelSelectorAsSelector(&ls)

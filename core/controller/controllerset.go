@@ -144,27 +144,6 @@ func (cs *controllerSet) pluginComesOrGoes(obj any) {
 	}
 }
 
-func (cs *controllerSet) start(ctx context.Context) {
-	for {
-		name, quit := cs.queue.Get()
-		if quit {
-			return
-		}
-		again, err := cs.sync(ctx, name)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			cs.log.Warn("controller not started", "controller", name, "err", err)
-			cs.queue.AddRateLimited(name)
-		case again:
-			cs.queue.Forget(name)
-			cs.queue.AddAfter(name, specPoll)
-		default:
-			cs.queue.Forget(name)
-		}
-		cs.queue.Done(name)
-	}
-}
-
 // stopAll stops every runner, at the end of a term.
 func (cs *controllerSet) stopAll() {
 	cs.mu.Lock()
@@ -175,12 +154,12 @@ func (cs *controllerSet) stopAll() {
 	}
 }
 
-// sync brings the runner of one Controller object in step with it; it reports whether to
-// look again soon.
-func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
+// sync brings the runner of one Controller object in step with it, and asks to look again
+// soon when it cannot run yet.
+func (cs *controllerSet) sync(ctx context.Context, name string) (time.Duration, error) {
 	obj, exists, err := cs.store.GetByKey(name)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	cs.mu.Lock()
 	cur := cs.running[name]
@@ -193,22 +172,22 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 			cs.mu.Unlock()
 			cs.log.Info("controller stopped", "controller", name)
 		}
-		return false, nil
+		return 0, nil
 	}
 	u := obj.(*unstructured.Unstructured)
 	var c pluginsv1alpha1.Controller
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &c); err != nil {
-		return false, fmt.Errorf("decode controller %s: %w", name, err)
+		return 0, fmt.Errorf("decode controller %s: %w", name, err)
 	}
 	def, err := cs.definition(&c)
 	if err != nil {
 		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonKindNotFound, err.Error())
-		return true, nil
+		return specPoll, nil
 	}
 	plugin, err := cs.plugin(&c)
 	if err != nil {
 		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonPluginNotFound, err.Error())
-		return true, nil
+		return specPoll, nil
 	}
 	if other := cs.conflicting(name, def); other != "" {
 		// Two controllers writing the same children of the same parents would each create
@@ -216,7 +195,7 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		// them.
 		cs.setActive(ctx, u, metav1.ConditionFalse, pluginsv1alpha1.ReasonConflict,
 			fmt.Sprintf("controller %s already reconciles %s with children of the same kinds; change its spec.plugin instead", other, def.Parent.Key()))
-		return true, nil
+		return specPoll, nil
 	}
 	switch {
 	case cur != nil && reflect.DeepEqual(cur.def, def):
@@ -231,7 +210,7 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 	default:
 		r, err := cs.m.newRunner(Controller{Definition: def, Plugin: plugin}, cs.t.informerFor)
 		if err != nil {
-			return false, fmt.Errorf("controller %s: %w", name, err)
+			return 0, fmt.Errorf("controller %s: %w", name, err)
 		}
 		if cur != nil && cur.def.Parent == def.Parent {
 			// The same parents: the writes the old runner has in flight stay expected,
@@ -240,7 +219,7 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		}
 		if err := cs.t.sync(informerSyncTimeout); err != nil {
 			r.stop()
-			return false, err
+			return 0, err
 		}
 		if cur != nil {
 			cur.r.stop()
@@ -252,7 +231,7 @@ func (cs *controllerSet) sync(ctx context.Context, name string) (bool, error) {
 		cs.log.Info("controller started", "controller", name, "parent", def.Parent.Key(), "plugin", pluginName(&c))
 	}
 	cs.setActive(ctx, u, metav1.ConditionTrue, pluginsv1alpha1.ReasonRunning, "reconciling "+def.Parent.Key()+" with "+pluginName(&c))
-	return false, nil
+	return 0, nil
 }
 
 // informerSyncTimeout bounds the wait for a new controller's informers: a kind that lists
@@ -307,13 +286,10 @@ func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, 
 			return def, err
 		}
 		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable, Creatable: rel.Creatable}
-		switch rel.Scope {
-		case pluginsv1alpha1.ScopeNode:
-			r.Scope = OnNode
-		case pluginsv1alpha1.ScopeSameName:
-			r.Scope = SameName
-		case pluginsv1alpha1.ScopeInside:
-			r.Scope = Inside
+		for sc, n := range scopeNames {
+			if n == rel.Scope {
+				r.Scope = sc
+			}
 		}
 		def.Related = append(def.Related, r)
 	}
@@ -397,6 +373,14 @@ func (cs *controllerSet) setActive(ctx context.Context, u *unstructured.Unstruct
 	}
 }
 
+// scopeNames are the scopes as a Controller's spec writes them.
+var scopeNames = map[Scope]string{
+	InNamespace: pluginsv1alpha1.ScopeNamespace,
+	OnNode:      pluginsv1alpha1.ScopeNode,
+	SameName:    pluginsv1alpha1.ScopeSameName,
+	Inside:      pluginsv1alpha1.ScopeInside,
+}
+
 // BuiltinObjectName is the name of the Controller object of a built-in controller.
 func BuiltinObjectName(name string) string { return strings.ToLower(name) }
 
@@ -410,16 +394,8 @@ func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
 		spec.Children = append(spec.Children, ref(k))
 	}
 	for _, r := range def.Related {
-		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: pluginsv1alpha1.ScopeNamespace, Namespace: r.Namespace,
+		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: scopeNames[r.Scope], Namespace: r.Namespace,
 			Deletable: r.Deletable, Creatable: r.Creatable}
-		switch r.Scope {
-		case OnNode:
-			rel.Scope = pluginsv1alpha1.ScopeNode
-		case SameName:
-			rel.Scope = pluginsv1alpha1.ScopeSameName
-		case Inside:
-			rel.Scope = pluginsv1alpha1.ScopeInside
-		}
 		spec.Related = append(spec.Related, rel)
 	}
 	return spec

@@ -44,6 +44,8 @@ type gcItem struct {
 	namespace, name string
 }
 
+func (it gcItem) String() string { return it.gvr.Resource + "/" + objectKey(it.namespace, it.name) }
+
 // dependentsPoll is how often an owner waiting for its dependents to go is looked at again.
 const dependentsPoll = 500 * time.Millisecond
 
@@ -128,26 +130,7 @@ func (g *gc) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			it, quit := g.queue.Get()
-			if quit {
-				return
-			}
-			after, err := g.process(ctx, it)
-			switch {
-			case err != nil:
-				if ctx.Err() == nil {
-					g.log.Debug("garbage collection failed; retrying", "object", it.gvr.Resource+"/"+objectKey(it.namespace, it.name), "err", err)
-				}
-				g.queue.AddRateLimited(it)
-			case after > 0:
-				g.queue.Forget(it)
-				g.queue.AddAfter(it, after)
-			default:
-				g.queue.Forget(it)
-			}
-			g.queue.Done(it)
-		}
+		work(ctx, g.queue, g.log, slog.LevelDebug, "garbage collection failed; retrying", g.process)
 	}()
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/tugboat-io/tug/core/leader"
 	"github.com/tugboat-io/tug/hostabi"
@@ -224,9 +225,20 @@ func (m *Manager) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	t.gc.start(ctx, &wg)
 	wg.Add(3)
-	go func() { defer wg.Done(); nsd.start(ctx) }()
-	go func() { defer wg.Done(); pgc.start(ctx) }()
-	go func() { defer wg.Done(); cs.start(ctx) }()
+	go func() {
+		defer wg.Done()
+		work(ctx, nsd.queue, nsd.log, slog.LevelWarn, "namespace not emptied yet", nsd.sync)
+	}()
+	go func() {
+		defer wg.Done()
+		work(ctx, pgc.queue, pgc.log, slog.LevelWarn, "orphaned pods not deleted", func(ctx context.Context, node string) (time.Duration, error) {
+			return 0, pgc.collect(ctx, node)
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		work(ctx, cs.queue, cs.log, slog.LevelWarn, "controller not started", cs.sync)
+	}()
 	<-ctx.Done()
 	t.gc.queue.ShutDown()
 	nsd.queue.ShutDown()
@@ -235,6 +247,34 @@ func (m *Manager) run(ctx context.Context) error {
 	wg.Wait()
 	cs.stopAll()
 	return nil
+}
+
+// work runs a queue's items through process until the queue shuts down: an error retries
+// the item with backoff (logged, unless the term is ending), a positive duration looks at it
+// again that much later, and otherwise the item is done. Every worker of the manager — the
+// controller set, the collectors, the namespace deleter — is this loop.
+func work[T comparable](ctx context.Context, q workqueue.TypedRateLimitingInterface[T], log *slog.Logger, level slog.Level,
+	failed string, process func(context.Context, T) (time.Duration, error)) {
+	for {
+		it, quit := q.Get()
+		if quit {
+			return
+		}
+		after, err := process(ctx, it)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				log.Log(ctx, level, failed, "item", it, "err", err)
+			}
+			q.AddRateLimited(it)
+		case after > 0:
+			q.Forget(it)
+			q.AddAfter(it, after)
+		default:
+			q.Forget(it)
+		}
+		q.Done(it)
+	}
 }
 
 // ownerUIDs indexes an object by its owners' UIDs.

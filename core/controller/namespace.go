@@ -50,44 +50,21 @@ func (m *Manager) newNamespaceDeleter(inf cache.SharedIndexInformer) (*nsDeleter
 	return d, nil
 }
 
-func (d *nsDeleter) start(ctx context.Context) {
-	for {
-		name, quit := d.queue.Get()
-		if quit {
-			return
-		}
-		again, err := d.sync(ctx, name)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				d.log.Warn("namespace not emptied yet", "namespace", name, "err", err)
-			}
-			d.queue.AddRateLimited(name)
-		case again:
-			d.queue.Forget(name)
-			d.queue.AddAfter(name, contentPoll)
-		default:
-			d.queue.Forget(name)
-		}
-		d.queue.Done(name)
-	}
-}
-
-// sync deletes what is left in a terminating namespace; it reports whether objects remain,
-// else finalizes the namespace.
-func (d *nsDeleter) sync(ctx context.Context, name string) (bool, error) {
+// sync deletes what is left in a terminating namespace and asks to look again while objects
+// remain; once none does, it finalizes the namespace.
+func (d *nsDeleter) sync(ctx context.Context, name string) (time.Duration, error) {
 	if _, ok, _ := d.store.GetByKey(name); !ok {
-		return false, nil
+		return 0, nil
 	}
 	ns, err := d.m.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if ns.DeletionTimestamp == nil || !slices.Contains(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
-		return false, nil
+		return 0, nil
 	}
 	resources, discoveryErr := d.namespacedResources()
 	remaining := map[string]int{}
@@ -106,14 +83,17 @@ func (d *nsDeleter) sync(ctx context.Context, name string) (bool, error) {
 		if discoveryErr != nil {
 			errs = append(errs, discoveryErr)
 		}
-		return len(errs) == 0, errors.Join(errs...)
+		if len(errs) > 0 {
+			return 0, errors.Join(errs...)
+		}
+		return contentPoll, nil
 	}
 	ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == corev1.FinalizerKubernetes })
 	if _, err := d.m.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("finalize: %w", err)
+		return 0, fmt.Errorf("finalize: %w", err)
 	}
 	d.log.Info("namespace emptied and finalized", "namespace", name)
-	return false, nil
+	return 0, nil
 }
 
 type nsResource struct {

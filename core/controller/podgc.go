@@ -57,22 +57,6 @@ func (m *Manager) newPodGC(t *term) (*podGC, error) {
 	return g, nil
 }
 
-func (g *podGC) start(ctx context.Context) {
-	for {
-		node, quit := g.queue.Get()
-		if quit {
-			return
-		}
-		if err := g.collect(ctx, node); err != nil && ctx.Err() == nil {
-			g.log.Warn("orphaned pods not deleted", "node", node, "err", err)
-			g.queue.AddRateLimited(node)
-		} else {
-			g.queue.Forget(node)
-		}
-		g.queue.Done(node)
-	}
-}
-
 // collect force-deletes the pods of a node, if the node is still gone.
 func (g *podGC) collect(ctx context.Context, node string) error {
 	if _, ok, _ := g.nodes.GetByKey(node); ok {
