@@ -144,7 +144,9 @@ func TestUpLifecycle(t *testing.T) {
 	if err := os.WriteFile(module, wasmbuild.Build(t, filepath.Join("..", "..", "plugins", "scheduler"), "./cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer, "--scheduler-module", module}
+	// With a node agent on free ports, so that it too starts and stops cleanly.
+	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer, "--scheduler-module", module,
+		"--kubelet-listen", "127.0.0.1:0", "--kubelet-healthz-listen", "-"}
 
 	for round := 1; round <= 2; round++ {
 		p := start(t, args...)

@@ -209,7 +209,8 @@ func etcdTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 // serveAPI builds the API server over cli and runs it until ctx ends (then stops it and returns
 // nil), it fails, or storeErr reports the store failed. Once the server answers, it writes
 // <dataDir>/kubeconfig and prints banner with the kubeconfig path to stdout.
-func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *clientv3.Client, storeErr <-chan error, banner string) error {
+// With withNode, a node agent runs in this process too (tug up).
+func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *clientv3.Client, storeErr <-chan error, banner string, withNode bool) error {
 	log := a.logger("tug")
 	serverURL, err := kubeconfig.ServerURL(o.listen)
 	if err != nil {
@@ -273,6 +274,13 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 				return errors.Join(err, stop())
 			}
 			stopClients = stopPlugins
+			if withNode {
+				stopNode, err := a.startNode(runCtx, serverURL, dataDir)
+				if err != nil {
+					return errors.Join(err, stop())
+				}
+				stopClients = func() { stopNode(); stopPlugins() }
+			}
 			fmt.Fprintf(a.stdout, "%s: export KUBECONFIG=%s\n", banner, path)
 			fmt.Fprintf(a.stdout, "then try: kubectl get namespaces\n")
 		case err := <-runErr:
@@ -292,6 +300,31 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 			return nil
 		}
 	}
+}
+
+// startNode runs a node agent in this process (tug up) until the returned stop is called.
+func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop func(), err error) {
+	agent, release, err := a.newAgent(ctx, &rest.Config{Host: serverURL, QPS: 100, Burst: 200}, dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := agent.Run(nctx); err != nil {
+			a.logger("kubelet").Error("node agent stopped", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(shutdownTimeout):
+			a.logger("tug").Warn("node agent did not stop in time", "timeout", shutdownTimeout)
+		}
+		release()
+	}, nil
 }
 
 // waitReady polls serverURL/readyz until it answers 200, or the ctx ends.

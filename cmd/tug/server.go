@@ -68,5 +68,5 @@ func (a *app) runServer(ctx context.Context) error {
 	if err := waitEtcd(ctx, cli, connectTimeout, a.logger("tug")); err != nil {
 		return err
 	}
-	return a.serveAPI(ctx, o, dir, cli, nil, "tug server is up")
+	return a.serveAPI(ctx, o, dir, cli, nil, "tug server is up", false)
 }

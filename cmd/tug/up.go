@@ -28,6 +28,8 @@ its own --data-dir, --listen, --etcd-client-listen and --etcd-peer-listen.`,
 	addAPIServerFlags(f)
 	f.String("etcd-client-listen", store.DefaultEmbedClientListen, "HOST:PORT the embedded etcd serves clients on")
 	f.String("etcd-peer-listen", store.DefaultEmbedPeerListen, "HOST:PORT the embedded etcd serves peers on")
+	f.Bool("node", true, "run a node agent in this process, so the cluster runs pods on this machine")
+	addNodeFlags(f)
 	return cmd
 }
 
@@ -69,5 +71,9 @@ func (a *app) runUp(ctx context.Context) error {
 	}
 	defer a.closeEtcdClient(cli)
 
-	return a.serveAPI(ctx, o, dir, cli, etcd.Err(), "tug is up")
+	withNode, err := a.settings.Bool("node")
+	if err != nil {
+		return err
+	}
+	return a.serveAPI(ctx, o, dir, cli, etcd.Err(), "tug is up", withNode)
 }

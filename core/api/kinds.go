@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -89,6 +90,8 @@ func Builtin() []*Kind {
 		{GVK: gvk("networking.k8s.io", "v1", "Ingress"), Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Namespaced: true,
 			Subresources: []string{SubStatus}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &networkingv1.Ingress{} }, NewList: func() runtime.Object { return &networkingv1.IngressList{} }},
+		{GVK: gvk("node.k8s.io", "v1", "RuntimeClass"), Resource: "runtimeclasses", Singular: "runtimeclass",
+			New: func() runtime.Object { return &nodev1.RuntimeClass{} }, NewList: func() runtime.Object { return &nodev1.RuntimeClassList{} }},
 		wasmPluginKind(),
 		schedulerProfileKind(),
 		controllerKind(),

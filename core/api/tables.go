@@ -52,6 +52,7 @@ var tables = map[string]table{
 	"controllers":       controllerTable,
 	"endpointslices":    endpointSliceTable,
 	"ingresses":         ingressTable,
+	"runtimeclasses":    runtimeClassTable,
 }
 
 // Descriptions shared by most printers, taken from the API's own field docs as the real

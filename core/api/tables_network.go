@@ -9,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	discoveryv1beta1 "k8s.io/api/discovery/v1beta1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
@@ -139,3 +140,11 @@ func ingressAddress(ingress []networkingv1.IngressLoadBalancerIngress) string {
 	}
 	return strings.Join(sets.List(result), ",")
 }
+
+var runtimeClassTable = printer(columns(
+	nameColumn(),
+	column("Handler", "string", nodev1.RuntimeClass{}.SwaggerDoc()["handler"]),
+	ageColumn(),
+), func(rc *nodev1.RuntimeClass) []any {
+	return []any{rc.Name, rc.Handler, translateAge(rc.CreationTimestamp)}
+})

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,6 +88,7 @@ func tableSamples() map[string]runtime.Object {
 		"leases":         &coordinationv1.Lease{ObjectMeta: objMeta("l"), Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("me")}},
 		"endpointslices": &discoveryv1.EndpointSlice{ObjectMeta: objMeta("es"), AddressType: discoveryv1.AddressTypeIPv4},
 		"ingresses":      &networkingv1.Ingress{ObjectMeta: objMeta("ing")},
+		"runtimeclasses": &nodev1.RuntimeClass{ObjectMeta: objMeta("wasm"), Handler: "wasm"},
 		"wasmplugins": &pluginsv1alpha1.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "wp"},
 			Spec: pluginsv1alpha1.WasmPluginSpec{Kinds: []string{"admission"}, Module: pluginsv1alpha1.ModuleSource{Digest: "sha256:abababababababababababababababababababababababababababababababab"}}},
 		"schedulerprofiles": &pluginsv1alpha1.SchedulerProfile{ObjectMeta: metav1.ObjectMeta{Name: "sp"},

@@ -53,6 +53,7 @@ var validators = map[string]validator{
 	"leases":                 typed(validateLease, nil),
 	"endpointslices":         typed(validateEndpointSlice, validateEndpointSliceUpdate),
 	"ingresses":              typed(validateIngress, nil),
+	"runtimeclasses":         typed(validateRuntimeClass, validateRuntimeClassUpdate),
 	"wasmplugins":            typed(validateWasmPlugin, validateWasmPluginUpdate),
 	"schedulerprofiles":      typed(validateSchedulerProfile, nil),
 	"controllers":            typed(validateController, nil),

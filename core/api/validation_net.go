@@ -8,6 +8,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -252,4 +253,24 @@ func validateIngressBackend(b *networkingv1.IngressBackend, p *field.Path) field
 		return errs
 	}
 	return field.ErrorList{field.Invalid(p, "", "resource or service backend is required")}
+}
+
+// --- runtimeclasses ---
+
+// validateRuntimeClass checks the handler, which names a runtime on the nodes: a DNS label,
+// required, and fixed once set (as in Kubernetes).
+func validateRuntimeClass(rc *nodev1.RuntimeClass) field.ErrorList {
+	errs := validateMeta(&rc.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	p := field.NewPath("handler")
+	if rc.Handler == "" {
+		return append(errs, field.Required(p, ""))
+	}
+	for _, msg := range validation.IsDNS1123Label(rc.Handler) {
+		errs = append(errs, field.Invalid(p, rc.Handler, msg))
+	}
+	return errs
+}
+
+func validateRuntimeClassUpdate(rc, old *nodev1.RuntimeClass) field.ErrorList {
+	return append(validateRuntimeClass(rc), immutable(rc.Handler, old.Handler, field.NewPath("handler"))...)
 }

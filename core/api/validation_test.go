@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -367,12 +368,32 @@ func TestValidObjects(t *testing.T) {
 		{name: "limitrange", res: "limitranges", obj: limitRange()},
 		{name: "ingress", res: "ingresses", obj: ingress()},
 		{name: "serviceaccount", res: "serviceaccounts", obj: serviceAccount()},
+		{name: "runtimeclass", res: "runtimeclasses", obj: runtimeClass()},
 		// Each valid object is also a valid no-op update of itself.
 		{name: "pod unchanged", res: "pods", obj: pod(), old: pod()},
 		{name: "statefulset unchanged", res: "statefulsets", obj: statefulSet(), old: statefulSet()},
 		{name: "service unchanged", res: "services", obj: service(), old: service()},
 		{name: "job unchanged", res: "jobs", obj: job(), old: job()},
 		{name: "node unchanged", res: "nodes", obj: node(), old: node()},
+	})
+}
+
+func runtimeClass(m ...func(*nodev1.RuntimeClass)) *nodev1.RuntimeClass {
+	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "wasm"}, Handler: "wasm"}
+	for _, f := range m {
+		f(rc)
+	}
+	return rc
+}
+
+func TestValidateRuntimeClass(t *testing.T) {
+	runCases(t, []vcase{
+		{name: "handler required", res: "runtimeclasses", obj: runtimeClass(func(rc *nodev1.RuntimeClass) { rc.Handler = "" }),
+			want: []wantErr{required("handler")}},
+		{name: "handler must be a DNS label", res: "runtimeclasses", obj: runtimeClass(func(rc *nodev1.RuntimeClass) { rc.Handler = "Not_A_Label" }),
+			want: []wantErr{invalid("handler")}},
+		{name: "handler is immutable", res: "runtimeclasses", obj: runtimeClass(func(rc *nodev1.RuntimeClass) { rc.Handler = "runc" }), old: runtimeClass(),
+			want: []wantErr{invalid("handler")}},
 	})
 }
 

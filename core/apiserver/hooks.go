@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/core/store"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // kindHooks are the few places where Kubernetes itself gives a kind server-side mechanics beyond
@@ -43,6 +44,7 @@ var (
 	gvkService   = schema.GroupVersionKind{Version: "v1", Kind: "Service"}
 	gvkNamespace = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	gvkPod       = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	gvkNode      = schema.GroupVersionKind{Version: "v1", Kind: "Node"}
 )
 
 func hooksFor(s *Server, k *api.Kind) kindHooks {

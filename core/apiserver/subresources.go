@@ -2,7 +2,13 @@ package apiserver
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/tugboat-io/tug/core/api"
 )
@@ -254,19 +262,138 @@ func setPodScheduled(pod *corev1.Pod) {
 	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now})
 }
 
-// serveLog answers until a node agent serves container logs: it says which node holds the pod
-// and that no agent answers for it.
+// serveLog streams a container's log from the node agent of the pod's node (kubelet's
+// /containerLogs API), passing the log options through; with follow, lines reach the client
+// as the agent sends them.
 func (r *resource) serveLog(rc *reqCtx) error {
-	obj, _, err := r.get(rc.r.Context(), rc.ri.Namespace, rc.ri.Name)
+	ctx := rc.r.Context()
+	obj, _, err := r.get(ctx, rc.ri.Namespace, rc.ri.Name)
 	if err != nil {
 		return err
 	}
 	pod := obj.(*corev1.Pod)
+	q := rc.r.URL.Query()
+	name := q.Get("container")
+	if name == "" {
+		switch {
+		case pod.Annotations["kubectl.kubernetes.io/default-container"] != "":
+			name = pod.Annotations["kubectl.kubernetes.io/default-container"]
+		case len(pod.Spec.Containers) == 1:
+			name = pod.Spec.Containers[0].Name
+		default:
+			names := make([]string, 0, len(pod.Spec.Containers))
+			for _, c := range pod.Spec.Containers {
+				names = append(names, c.Name)
+			}
+			return badRequest("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
+		}
+	}
+	if !podHasContainer(pod, name) {
+		return badRequest("container %s is not valid for pod %s", name, pod.Name)
+	}
 	if pod.Spec.NodeName == "" {
 		return badRequest("pod %s is not yet scheduled to a node: no logs to show", pod.Name)
 	}
-	return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
-		Message: fmt.Sprintf("no node agent is serving logs for node %q: logs need a tug node agent on that node", pod.Spec.NodeName)}}
+	for _, p := range []string{"tailLines", "limitBytes", "sinceSeconds"} {
+		if v := q.Get(p); v != "" {
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || (n == 0 && p != "tailLines") {
+				return badRequest("%s: %q must be a positive integer", p, v)
+			}
+		}
+	}
+	if q.Get("sinceSeconds") != "" && q.Get("sinceTime") != "" {
+		return badRequest("at most one of sinceTime or sinceSeconds may be specified")
+	}
+	nk, _ := r.s.registry.LookupKind(gvkNode)
+	nodes, err := r.s.resourceFor(ctx, nk)
+	if err != nil {
+		return err
+	}
+	nobj, _, err := nodes.get(ctx, "", pod.Spec.NodeName)
+	if err != nil {
+		return err
+	}
+	node := nobj.(*corev1.Node)
+	addr := ""
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			addr = a.Address
+			break
+		}
+	}
+	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
+	if addr == "" || port == 0 {
+		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
+			Message: fmt.Sprintf("no node agent is serving logs for node %q: logs need a tug node agent on that node", pod.Spec.NodeName)}}
+	}
+	pass := url.Values{}
+	for _, p := range []string{"follow", "previous", "tailLines", "limitBytes", "sinceSeconds", "sinceTime", "timestamps"} {
+		if v := q.Get(p); v != "" {
+			pass.Set(p, v)
+		}
+	}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(addr, strconv.Itoa(int(port))),
+		Path: "/containerLogs/" + url.PathEscape(pod.Namespace) + "/" + url.PathEscape(pod.Name) + "/" + url.PathEscape(name), RawQuery: pass.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := kubeletClient.Do(req)
+	if err != nil {
+		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
+			Message: fmt.Sprintf("the node agent of node %q does not answer: %v", pod.Spec.NodeName, err)}}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		code := resp.StatusCode
+		reason := metav1.StatusReasonBadRequest
+		if code == http.StatusNotFound {
+			reason = metav1.StatusReasonNotFound
+		} else if code >= 500 {
+			reason = metav1.StatusReasonInternalError
+		}
+		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: strings.TrimSpace(string(msg))}}
+	}
+	rc.w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
+	rc.w.WriteHeader(http.StatusOK)
+	rc.w.Flush()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := rc.w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+			rc.w.Flush()
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// kubeletClient reaches node agents. No overall timeout: a followed log streams for as long as
+// the client keeps the request open.
+var kubeletClient = &http.Client{Transport: &http.Transport{
+	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 30 * time.Second,
+}}
+
+func podHasContainer(pod *corev1.Pod, name string) bool {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for _, c := range list {
+			if c.Name == name {
+				return true
+			}
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // serveFinalize updates a namespace's spec.finalizers only; when they are gone from a

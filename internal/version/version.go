@@ -43,3 +43,7 @@ func String() string {
 	}
 	return s + fmt.Sprintf(", %s, %s/%s) serving Kubernetes API %s", runtime.Version(), runtime.GOOS, runtime.GOARCH, KubeGitVersion)
 }
+
+// KubeletVersion is what a tug node agent reports as its Node's kubeletVersion: the API
+// level it implements, marked as tug's, with tug's own release.
+func KubeletVersion() string { return KubeGitVersion + "-tug+" + Version }

@@ -272,11 +272,12 @@ func (s *server) URL() string { return "http://" + s.listen }
 func (s *server) Kubeconfig() string { return filepath.Join(s.dataDir, "kubeconfig") }
 
 // startUp runs `tug up` on dataDir with ports kept per data dir (a restart reuses them) and
-// returns once it is ready.
+// returns once it is ready. It runs no node agent unless extra says --node=true (the tests
+// that run pods bring their own nodes, simulated or real, with ports of their own).
 func startUp(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	ports := portsFor(t, dataDir)
-	p := startProc(t, "tug up ("+dataDir+")", append([]string{"up",
+	p := startProc(t, "tug up ("+dataDir+")", append([]string{"up", "--node=false",
 		"--data-dir", dataDir,
 		"--listen", ports.listen,
 		"--etcd-client-listen", ports.etcdClient,

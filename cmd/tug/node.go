@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/tugboat-io/tug/core/kubelet"
+	"github.com/tugboat-io/tug/core/kubelet/container"
+	"github.com/tugboat-io/tug/core/kubelet/imagestore"
+	"github.com/tugboat-io/tug/core/kubelet/wasm"
+	"github.com/tugboat-io/tug/core/sim"
+)
+
+// addNodeFlags adds the node agent's flags (tug node, and tug up's in-process node).
+func addNodeFlags(f *pflag.FlagSet) {
+	host, _ := os.Hostname()
+	f.String("node-name", strings.ToLower(host), "name of this node's Node object")
+	f.String("node-ip", "", "the node's address (default: the address of the interface the default route uses)")
+	f.String("node-labels", "", "labels to add to the Node when it registers (k=v,…)")
+	f.String("register-with-taints", "", "taints the Node registers with (key=value:Effect,…)")
+	f.String("kubelet-listen", ":10250", "HOST:PORT of the node agent's API (container logs for kubectl logs)")
+	f.String("kubelet-healthz-listen", "127.0.0.1:10248", `HOST:PORT of the node agent's health check ("-": none)`)
+	f.String("wasm-pod-cidr", wasm.DefaultAddresses.String(), "loopback range wasm pods get their addresses from")
+	f.String("pod-manifest-path", "", "directory of static pod manifests the node runs itself")
+	f.Duration("crash-loop-backoff", 10*time.Second, "first back-off before restarting a container that keeps exiting (doubles up to --crash-loop-backoff-max)")
+	f.Duration("crash-loop-backoff-max", 5*time.Minute, "longest crash-loop back-off")
+	f.Duration("node-lease-duration", 40*time.Second, "the Node Lease's duration; renewed four times per duration")
+}
+
+func newNodeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a node agent that joins a cluster and runs the pods bound to this machine",
+		Long: `Run a node agent (tug's kubelet): it registers this machine as a Node of the cluster at
+--server, keeps it alive through a Lease and node status, and runs the pods bound to it.
+
+WebAssembly (WASI) workloads run in-process on wazero. Images reach the node with
+"tug image import FILE.tar" (no registry is needed); the agent keeps them under
+<data-dir>/kubelet/images.`,
+		Example: `  tug node --server https://10.0.0.1:6443 --token "$TOKEN"
+  tug node --server http://127.0.0.1:6443 --node-name n2 --data-dir /tmp/n2 --kubelet-listen :10251 --kubelet-healthz-listen -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runNode(cmd.Context()) },
+	}
+	f := cmd.Flags()
+	addDataDirFlag(f)
+	f.String("server", "", "URL of the cluster's API server (required)")
+	f.String("token", "", "bearer token the agent authenticates with")
+	addNodeFlags(f)
+	return cmd
+}
+
+func (a *app) runNode(ctx context.Context) error {
+	server := a.settings.String("server")
+	if server == "" {
+		return errors.New("--server is required")
+	}
+	dir, lock, err := a.openDataDir()
+	if err != nil {
+		return err
+	}
+	defer a.releaseLock(lock)
+	cfg := &rest.Config{Host: server, BearerToken: a.settings.String("token"), QPS: 100, Burst: 200}
+	return a.runAgent(ctx, cfg, dir)
+}
+
+// runAgent runs a node agent against the API server of cfg until ctx ends, keeping its state
+// in <dataDir>/kubelet.
+func (a *app) runAgent(ctx context.Context, cfg *rest.Config, dataDir string) error {
+	agent, stop, err := a.newAgent(ctx, cfg, dataDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return agent.Run(ctx)
+}
+
+// newAgent builds a node agent and its runtimes; stop releases the runtimes once Run returned.
+func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*kubelet.Agent, func(), error) {
+	s := a.settings
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	root := filepath.Join(dataDir, "kubelet")
+	var nodeIP netip.Addr
+	if v := s.String("node-ip"); v != "" {
+		if nodeIP, err = netip.ParseAddr(v); err != nil {
+			return nil, nil, fmt.Errorf("--node-ip: %w", err)
+		}
+	}
+	wasmCIDR, err := netip.ParsePrefix(s.String("wasm-pod-cidr"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--wasm-pod-cidr: %w", err)
+	}
+	if !wasmCIDR.Addr().IsLoopback() {
+		return nil, nil, fmt.Errorf("--wasm-pod-cidr %s: must be a loopback range (wasm pods' addresses are the node's own)", wasmCIDR)
+	}
+	var taints []corev1.Taint
+	list, err := s.List("register-with-taints")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range list {
+		taint, err := sim.ParseTaint(t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--register-with-taints: %w", err)
+		}
+		taints = append(taints, taint)
+	}
+	labels := map[string]string{}
+	if list, err = s.List("node-labels"); err != nil {
+		return nil, nil, err
+	}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--node-labels: %q is not key=value", kv)
+		}
+		labels[k] = v
+	}
+	durations := map[string]time.Duration{}
+	for _, name := range []string{"crash-loop-backoff", "crash-loop-backoff-max", "node-lease-duration"} {
+		if durations[name], err = s.Duration(name); err != nil {
+			return nil, nil, err
+		}
+	}
+	images, err := imagestore.Open(filepath.Join(root, "images"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var agent *kubelet.Agent
+	wrt, err := wasm.New(wasm.Config{
+		Images: wasm.StoreImages(images), Addresses: wasmCIDR, HostIP: nodeIP,
+		OnExit: func(uid types.UID) { agent.OnContainerExit(uid) },
+		Logger: a.logger("kubelet"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	runtimes := []container.Runtime{wrt}
+	agent, err = kubelet.New(kubelet.Config{
+		NodeName: s.String("node-name"), Client: client, Runtimes: runtimes, RootDir: root, NodeIP: nodeIP,
+		Labels: labels, Taints: taints,
+		Listen: s.String("kubelet-listen"), HealthzListen: s.String("kubelet-healthz-listen"),
+		LeaseDuration:   durations["node-lease-duration"],
+		Backoff:         &kubelet.Backoff{Initial: durations["crash-loop-backoff"], Max: durations["crash-loop-backoff-max"]},
+		PodManifestPath: s.String("pod-manifest-path"),
+		Logger:          a.log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return agent, func() { _ = wrt.Close(context.Background()) }, nil
+}
