@@ -22,6 +22,9 @@ require (
 )
 
 require (
+	github.com/distribution/reference v0.6.0
+	github.com/opencontainers/go-digest v1.0.0
+	github.com/opencontainers/image-spec v1.1.0
 	github.com/tetratelabs/wazero v1.12.0
 	k8s.io/apiextensions-apiserver v0.37.2
 )
