@@ -54,9 +54,16 @@ func helloImage(t *testing.T, name, goos, goarch string) string {
 	return tarPath
 }
 
+// nodeCluster is a tug up with its own node agent; restart starts it again on the same data
+// dir and ports after it stopped or was killed.
+type nodeCluster struct {
+	*server
+	restart func() *server
+}
+
 // startNodeCluster runs tug up with the default plugins and its own node agent on free
 // ports, its state in a fresh data dir into which archives are imported first.
-func startNodeCluster(t *testing.T, archives []string, extra ...string) (*server, string) {
+func startNodeCluster(t *testing.T, archives []string, extra ...string) nodeCluster {
 	t.Helper()
 	dir := t.TempDir()
 	sched, ctrls := filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
@@ -75,12 +82,15 @@ func startNodeCluster(t *testing.T, archives []string, extra ...string) (*server
 		}
 	}
 	args := append([]string{"--node=true", "--scheduler-module", sched, "--controllers-module", ctrls,
-		"--node-name", "node-a", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
+		"--node-name", "node-a", "--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
 		"--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s"}, extra...)
-	s := startUp(t, data, args...)
-	s.waitKubectl(t, "the node Ready", []string{"get", "node", "node-a", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"},
-		func(out string) bool { return out == "True" })
-	return s, data
+	start := func() *server {
+		s := startUp(t, data, args...)
+		s.waitKubectl(t, "the node Ready", []string{"get", "node", "node-a", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"},
+			func(out string) bool { return out == "True" })
+		return s
+	}
+	return nodeCluster{server: start(), restart: start}
 }
 
 const helloDeployment = `apiVersion: apps/v1
@@ -127,7 +137,8 @@ spec:
 // deletion and an agent killed and restarted.
 func TestWasmNode(t *testing.T) {
 	image := "tug.test/hello-http:wasm"
-	s, _ := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")})
+	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")})
+	s := c.server
 	cs := s.Clientset(t)
 	ctx := context.Background()
 	switches := t.TempDir()
@@ -182,6 +193,33 @@ func TestWasmNode(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + p2.Status.PodIP + ":8080/"); err == nil {
 		t.Errorf("deleted pod %s still answers at %s", p2.Name, p2.Status.PodIP)
+	}
+
+	// Kill -9 the process the agent runs in and start it again: the same pods run again at
+	// their addresses. Wasm modules ran inside the agent, so each counts a restart.
+	before := waitReadyPods(t, s, cs, "app=hello", 3)
+	restarts := map[string]int32{}
+	for _, p := range before {
+		restarts[p.Name] = p.Status.ContainerStatuses[0].RestartCount
+	}
+	s.Kill(t)
+	s = c.restart()
+	for _, p := range before {
+		waitRestarts(t, cs, p, restarts[p.Name]+1)
+	}
+	after := waitReadyPods(t, s, cs, "app=hello", 3)
+	for _, p := range after {
+		was, ok := restarts[p.Name]
+		if !ok {
+			t.Errorf("pod %s is new after the restart; want the same pods %v", p.Name, restarts)
+			continue
+		}
+		if got := p.Status.ContainerStatuses[0].RestartCount; got != was+1 {
+			t.Errorf("pod %s restartCount %d after the agent restarted, want %d; status %+v", p.Name, got, was+1, p.Status.ContainerStatuses[0])
+		}
+		if body := httpGetOK(t, "http://"+p.Status.PodIP+":8080/"); !strings.Contains(body, p.Name) {
+			t.Errorf("pod %s at %s answered %q", p.Name, p.Status.PodIP, body)
+		}
 	}
 }
 

@@ -82,6 +82,7 @@ type Runtime struct {
 	sandboxes  map[types.UID]*container.Sandbox
 	containers map[string]*wasmContainer
 	usedIPs    map[netip.Addr]types.UID
+	lastIP     netip.Addr
 	nextID     int
 }
 
@@ -184,14 +185,26 @@ func (r *Runtime) allocate(uid types.UID, want netip.Addr) (netip.Addr, error) {
 			return want, nil
 		}
 	}
-	// Skip the network's own address; .0 and .255 of a loopback /16 are fine otherwise.
-	for a := r.cfg.Addresses.Masked().Addr().Next(); r.cfg.Addresses.Contains(a); a = a.Next() {
+	// Round robin from the last address handed out, as CNI's host-local IPAM does, so that a
+	// deleted pod's address is not at once another pod's (clients still holding it would
+	// reach the wrong pod). The network's own address is skipped.
+	first := r.cfg.Addresses.Masked().Addr().Next()
+	a := r.lastIP.Next()
+	if !r.lastIP.IsValid() || !r.cfg.Addresses.Contains(a) {
+		a = first
+	}
+	for start := a; ; {
 		if _, used := r.usedIPs[a]; !used {
-			r.usedIPs[a] = uid
+			r.usedIPs[a], r.lastIP = uid, a
 			return a, nil
 		}
+		if a = a.Next(); !r.cfg.Addresses.Contains(a) {
+			a = first
+		}
+		if a == start {
+			return netip.Addr{}, fmt.Errorf("no free pod address in %s", r.cfg.Addresses)
+		}
 	}
-	return netip.Addr{}, fmt.Errorf("no free pod address in %s", r.cfg.Addresses)
 }
 
 // RemoveSandbox implements container.Runtime.
