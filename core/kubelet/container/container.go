@@ -77,7 +77,7 @@ type Image struct {
 	// Entrypoint, Cmd, Env and WorkingDir are the image's defaults that a pod's command and
 	// args override.
 	Entrypoint, Cmd, Env []string
-	WorkingDir       string
+	WorkingDir           string
 }
 
 // SandboxConfig describes the pod a sandbox is made for.
