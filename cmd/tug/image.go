@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tugboat-io/tug/core/kubelet/containerd"
 	"github.com/tugboat-io/tug/core/kubelet/imagestore"
+	"github.com/tugboat-io/tug/core/kubelet/wasm"
+	"github.com/tugboat-io/tug/internal/ociimage"
 )
 
 func newImageCmd(a *app) *cobra.Command {
@@ -27,17 +32,8 @@ or Never). A running node sees imported images at once.`,
   tug image import --data-dir /tmp/n2 app.tar`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := imagestore.Open(filepath.Join(a.settings.String("data-dir"), "kubelet", "images"))
-			if err != nil {
-				return err
-			}
 			for _, file := range args {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				names, err := st.Import(cmd.Context(), f)
-				f.Close()
+				names, err := a.importImage(cmd.Context(), file)
 				if err != nil {
 					return fmt.Errorf("import %s: %w", file, err)
 				}
@@ -72,6 +68,46 @@ or Never). A running node sees imported images at once.`,
 	for _, c := range []*cobra.Command{imp, ls} {
 		addDataDirFlag(c.Flags())
 	}
+	imp.Flags().String("containerd-address", containerd.DefaultAddress, "containerd's socket (Linux images go to containerd when it answers)")
+	imp.Flags().String("containerd-namespace", containerd.DefaultNamespace, "containerd namespace the node's images live in")
 	cmd.AddCommand(imp, ls)
 	return cmd
+}
+
+// importImage loads an archive where the node will run it: WebAssembly images into the node's
+// own store (the in-process wasm runtime reads them there), Linux images into containerd when
+// it answers, else into the node's store too (where a pod using one reports that this node
+// cannot run it).
+func (a *app) importImage(ctx context.Context, file string) ([]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	archived, err := ociimage.Read(f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	allWasm := true
+	for _, img := range archived {
+		if !wasm.IsWasm(img.Config.OS, img.Config.Architecture) {
+			allWasm = false
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	addr := a.settings.String("containerd-address")
+	if !allWasm && containerd.Available(ctx, addr) {
+		return containerd.Import(ctx, addr, a.settings.String("containerd-namespace"), f)
+	}
+	store, err := imagestore.Open(filepath.Join(a.settings.String("data-dir"), "kubelet", "images"))
+	if err != nil {
+		return nil, err
+	}
+	return store.Import(ctx, f)
 }

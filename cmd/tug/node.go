@@ -19,6 +19,9 @@ import (
 
 	"github.com/tugboat-io/tug/core/kubelet"
 	"github.com/tugboat-io/tug/core/kubelet/container"
+	"github.com/tugboat-io/tug/core/kubelet/containerd"
+	"github.com/tugboat-io/tug/core/kubelet/logs"
+	"github.com/tugboat-io/tug/core/kubelet/podnet"
 	"github.com/tugboat-io/tug/core/kubelet/imagestore"
 	"github.com/tugboat-io/tug/core/kubelet/wasm"
 	"github.com/tugboat-io/tug/core/sim"
@@ -34,6 +37,12 @@ func addNodeFlags(f *pflag.FlagSet) {
 	f.String("kubelet-listen", ":10250", "HOST:PORT of the node agent's API (container logs for kubectl logs)")
 	f.String("kubelet-healthz-listen", "127.0.0.1:10248", `HOST:PORT of the node agent's health check ("-": none)`)
 	f.String("wasm-pod-cidr", wasm.DefaultAddresses.String(), "loopback range wasm pods get their addresses from")
+	f.String("container-runtime", "auto", `runtime for pods that name no RuntimeClass: "containerd", "wasm", or "auto" (containerd when it answers, else wasm)`)
+	f.String("containerd-address", containerd.DefaultAddress, "containerd's socket")
+	f.String("containerd-namespace", containerd.DefaultNamespace, "containerd namespace for the node's images and containers")
+	f.String("pod-cidr", "10.88.0.0/16", "address range of this node's containerd pods (CNI bridge + host-local IPAM)")
+	f.String("cni-bridge", "tug0", "bridge device containerd pods attach to")
+	f.String("cni-bin-dir", strings.Join(podnet.DefaultPluginDirs, ":"), "directories holding the CNI plugins (bridge, host-local, loopback, portmap)")
 	f.String("pod-manifest-path", "", "directory of static pod manifests the node runs itself")
 	f.Duration("crash-loop-backoff", 10*time.Second, "first back-off before restarting a container that keeps exiting (doubles up to --crash-loop-backoff-max)")
 	f.Duration("crash-loop-backoff-max", 5*time.Minute, "longest crash-loop back-off")
@@ -152,6 +161,25 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		return nil, nil, err
 	}
 	runtimes := []container.Runtime{wrt}
+	closeCtrd := func() {}
+	mode := s.String("container-runtime")
+	switch mode {
+	case "auto", "containerd", "wasm":
+	default:
+		return nil, nil, fmt.Errorf(`--container-runtime %q: want "auto", "containerd" or "wasm"`, mode)
+	}
+	if mode == "containerd" || (mode == "auto" && containerd.Available(ctx, s.String("containerd-address"))) {
+		crt, err := a.newContainerd(ctx, root, nodeIP, func(uid types.UID) { agent.OnContainerExit(uid) })
+		if err != nil {
+			if mode == "containerd" {
+				return nil, nil, err
+			}
+			a.logger("kubelet").Warn("containerd answers but cannot run pods here; running wasm pods only", "err", err)
+		} else {
+			runtimes = []container.Runtime{crt, wrt}
+			closeCtrd = func() { _ = crt.Close() }
+		}
+	}
 	agent, err = kubelet.New(kubelet.Config{
 		NodeName: s.String("node-name"), Client: client, Runtimes: runtimes, RootDir: root, NodeIP: nodeIP,
 		Labels: labels, Taints: taints,
@@ -164,5 +192,43 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	return agent, func() { _ = wrt.Close(context.Background()) }, nil
+	return agent, func() { _ = wrt.Close(context.Background()); closeCtrd() }, nil
+}
+
+// newContainerd connects the containerd runtime, with the pod network it attaches pods to.
+func (a *app) newContainerd(ctx context.Context, root string, nodeIP netip.Addr, onExit func(types.UID)) (*containerd.Runtime, error) {
+	s := a.settings
+	cidr, err := netip.ParsePrefix(s.String("pod-cidr"))
+	if err != nil {
+		return nil, fmt.Errorf("--pod-cidr: %w", err)
+	}
+	if !nodeIP.IsValid() {
+		nodeIP = kubelet.DetectNodeIP()
+	}
+	network, err := podnet.New(podnet.Config{Name: "tug-" + s.String("cni-bridge"), Bridge: s.String("cni-bridge"), Subnet: cidr,
+		PluginDirs: filepath.SplitList(s.String("cni-bin-dir")), StateDir: filepath.Join(root, "cni")})
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the tug binary for the log driver: %w", err)
+	}
+	return containerd.New(ctx, containerd.Config{
+		Address: s.String("containerd-address"), Namespace: s.String("containerd-namespace"), Node: s.String("node-name"),
+		Network: network, StateDir: filepath.Join(root, "containerd"), HostIP: nodeIP, LoggerBinary: self,
+		OnExit: onExit, Logger: a.logger("kubelet"),
+	})
+}
+
+// newLogDriverCmd is the hidden command containerd's shims start as the log driver of tug's
+// containers: it writes their output to the log file in the CRI format.
+func newLogDriverCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "log-driver PATH", Hidden: true, Args: cobra.ExactArgs(1),
+		Short: "Write a container's output to its log file (started by containerd's shim)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return logs.RunBinaryLogger(cmd.Context(), args[0])
+		},
+	}
 }

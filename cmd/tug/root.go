@@ -53,7 +53,7 @@ wins over the file.`,
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "text", "log format: text or json (logs go to stderr)")
 
-	root.AddCommand(newUpCmd(a), newServerCmd(a), newEtcdCmd(a), newPluginCmd(a), newSimCmd(a), newNodeCmd(a), newImageCmd(a), newExplainCmd(a), newVersionCmd(a))
+	root.AddCommand(newUpCmd(a), newServerCmd(a), newEtcdCmd(a), newPluginCmd(a), newSimCmd(a), newNodeCmd(a), newImageCmd(a), newLogDriverCmd(), newExplainCmd(a), newVersionCmd(a))
 	return root
 }
 

@@ -67,7 +67,37 @@ func (g *gc) watch(k Kind, inf cache.SharedIndexInformer) error {
 		UpdateFunc: func(_, obj any) { g.changed(gvr, obj) },
 		DeleteFunc: func(obj any) { g.gone(obj) },
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	g.recheckOwnedBy(k)
+	return nil
+}
+
+// recheckOwnedBy queues again the objects owned by objects of kind k: until k was watched
+// their owners counted as alive (a kind the collector does not follow), and an owner deleted
+// before then — while no controller manager ran — would never have been noticed.
+func (g *gc) recheckOwnedBy(k Kind) {
+	g.mu.RLock()
+	infs := make(map[schema.GroupVersionResource]cache.SharedIndexInformer, len(g.informers))
+	for gvr, inf := range g.informers {
+		infs[gvr] = inf
+	}
+	g.mu.RUnlock()
+	for gvr, inf := range infs {
+		for _, obj := range inf.GetStore().List() {
+			u, ok := unstructuredOf(obj)
+			if !ok {
+				continue
+			}
+			for _, ref := range u.GetOwnerReferences() {
+				if ref.APIVersion+"/"+ref.Kind == k.Key() {
+					g.queue.Add(gcItem{gvr, u.GetNamespace(), u.GetName()})
+					break
+				}
+			}
+		}
+	}
 }
 
 func (g *gc) informer(gvr schema.GroupVersionResource) (cache.SharedIndexInformer, bool) {

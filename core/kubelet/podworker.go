@@ -161,6 +161,14 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 		}
 		p = decide(pod, obs, w.probes.view(), w.failures, w.a.backoff, time.Now())
 	}
+	for name, wr := range p.waiting {
+		switch wr.reason {
+		case reasonCrashLoopBackOff:
+			w.a.events.warn(ctx, pod, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s", name, pod.Name))
+		case reasonImagePullBackOff:
+			w.a.events.normal(ctx, pod, "BackOff", fmt.Sprintf("Back-off pulling image %q", findContainer(pod, name).Image))
+		}
+	}
 	w.probes.sync(pod, obs, w.rt)
 	w.writeStatus(ctx, pod, obs, p)
 	return p.wakeAt, false

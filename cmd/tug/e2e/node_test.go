@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/images"
+	"github.com/containerd/containerd/namespaces"
 
 	"github.com/tugboat-io/tug/internal/ociimage"
 	"github.com/tugboat-io/tug/internal/wasmbuild"
@@ -63,7 +69,7 @@ type nodeCluster struct {
 
 // startNodeCluster runs tug up with the default plugins and its own node agent on free
 // ports, its state in a fresh data dir into which archives are imported first.
-func startNodeCluster(t *testing.T, archives []string, extra ...string) nodeCluster {
+func startNodeCluster(t *testing.T, archives, importFlags []string, extra ...string) nodeCluster {
 	t.Helper()
 	dir := t.TempDir()
 	sched, ctrls := filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
@@ -76,7 +82,7 @@ func startNodeCluster(t *testing.T, archives []string, extra ...string) nodeClus
 	}
 	data := filepath.Join(dir, "data")
 	for _, a := range archives {
-		out, err := exec.Command(tugBin, "image", "import", "--data-dir", data, a).CombinedOutput()
+		out, err := exec.Command(tugBin, append(append([]string{"image", "import", "--data-dir", data}, importFlags...), a)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("tug image import %s: %v\n%s", a, err, out)
 		}
@@ -137,8 +143,95 @@ spec:
 // deletion and an agent killed and restarted.
 func TestWasmNode(t *testing.T) {
 	image := "tug.test/hello-http:wasm"
-	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")})
+	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")}, nil, "--container-runtime", "wasm")
+	nodeFlow(t, c, image, true)
+}
+
+// TestContainerdNode runs the same flow with real containers: containerd and runc, pods
+// wired by CNI's bridge, logs through the log driver, and containers adopted by an agent that
+// was killed.
+func TestContainerdNode(t *testing.T) {
+	requireContainerd(t)
+	image := "tug.test/hello-http:linux"
+	ns := "tug-e2e-" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { cleanupContainerd(t, ns) })
+	c := startNodeCluster(t, []string{helloImage(t, image, "linux", runtime.GOARCH)}, []string{"--containerd-namespace", ns},
+		"--container-runtime", "containerd", "--containerd-namespace", ns,
+		"--pod-cidr", "10.89.0.0/24", "--cni-bridge", "tuge2e0", "--log-level", "debug")
+	nodeFlow(t, c, image, false)
+}
+
+// cleanupContainerd removes what a test left in its containerd namespace: containers outlive
+// the agent by design, so a test must take them away itself.
+func cleanupContainerd(t *testing.T, ns string) {
+	client, err := containerd.New("/run/containerd/containerd.sock")
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer client.Close()
+	ctx := namespaces.WithNamespace(context.Background(), ns)
+	cs, _ := client.Containers(ctx)
+	for _, c := range cs {
+		if task, err := c.Task(ctx, nil); err == nil {
+			_, _ = task.Delete(ctx, containerd.WithProcessKill)
+		}
+		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
+	}
+	imgs, _ := client.ImageService().List(ctx)
+	for _, img := range imgs {
+		_ = client.ImageService().Delete(ctx, img.Name, images.SynchronousDelete())
+	}
+	if err := client.NamespaceService().Delete(ctx, ns); err != nil {
+		t.Logf("cleanup: delete containerd namespace %s: %v", ns, err)
+	}
+}
+
+// deletePodsOnCleanup deletes the Deployment's pods while the agent still runs, so that it
+// stops their containers and takes down their networks before the cluster stops.
+func deletePodsOnCleanup(t *testing.T, current func() *server) {
+	t.Cleanup(func() {
+		s := current()
+		if s.exited() {
+			return
+		}
+		cs := s.Clientset(t)
+		ctx := context.Background()
+		_ = cs.AppsV1().Deployments("default").Delete(ctx, "hello", metav1.DeleteOptions{})
+		err := poll(60*time.Second, func() (bool, error) {
+			list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+			return err == nil && len(list.Items) == 0, err
+		})
+		if err != nil {
+			t.Logf("cleanup: pods not gone: %v", err)
+		}
+	})
+}
+
+// requireContainerd skips a test on a machine without containerd or root, unless
+// TUG_E2E_CONTAINERD=required (set by .ci/run, which installs and starts containerd), where
+// it fails instead.
+func requireContainerd(t *testing.T) {
+	t.Helper()
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "containerd pods need root (network namespaces, CNI)"
+	} else if _, err := os.Stat("/run/containerd/containerd.sock"); err != nil {
+		why = "no containerd at /run/containerd/containerd.sock (Debian: apt install containerd, then run containerd)"
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("TUG_E2E_CONTAINERD") == "required" {
+		t.Fatalf("TUG_E2E_CONTAINERD=required but %s", why)
+	}
+	t.Skip(why)
+}
+
+// nodeFlow is the node agent's acceptance flow on one runtime.
+func nodeFlow(t *testing.T, c nodeCluster, image string, inProcess bool) {
 	s := c.server
+	deletePodsOnCleanup(t, func() *server { return s })
 	cs := s.Clientset(t)
 	ctx := context.Background()
 	switches := t.TempDir()
@@ -195,31 +288,68 @@ func TestWasmNode(t *testing.T) {
 		t.Errorf("deleted pod %s still answers at %s", p2.Name, p2.Status.PodIP)
 	}
 
-	// Kill -9 the process the agent runs in and start it again: the same pods run again at
-	// their addresses. Wasm modules ran inside the agent, so each counts a restart.
+	// Kill -9 the process the agent runs in and start it again. Containers outlive the
+	// agent and are adopted: same container, same restart count. Wasm modules ran inside
+	// the agent, so each starts again and counts a restart.
 	before := waitReadyPods(t, s, cs, "app=hello", 3)
-	restarts := map[string]int32{}
+	restarts, ids := map[string]int32{}, map[string]string{}
 	for _, p := range before {
 		restarts[p.Name] = p.Status.ContainerStatuses[0].RestartCount
+		ids[p.Name] = p.Status.ContainerStatuses[0].ContainerID
 	}
 	s.Kill(t)
+	if !inProcess {
+		for _, p := range before {
+			// Still serving while no agent runs.
+			httpGetOK(t, "http://"+p.Status.PodIP+":8080/")
+		}
+	}
 	s = c.restart()
-	for _, p := range before {
-		waitRestarts(t, cs, p, restarts[p.Name]+1)
+	want := func(name string) int32 { return restarts[name] }
+	if inProcess {
+		want = func(name string) int32 { return restarts[name] + 1 }
+		for _, p := range before {
+			waitRestarts(t, cs, p, want(p.Name))
+		}
+	} else {
+		// Give the agent a moment to look at its pods: adopting must not restart them.
+		time.Sleep(3 * time.Second)
 	}
 	after := waitReadyPods(t, s, cs, "app=hello", 3)
 	for _, p := range after {
-		was, ok := restarts[p.Name]
-		if !ok {
+		if _, ok := restarts[p.Name]; !ok {
 			t.Errorf("pod %s is new after the restart; want the same pods %v", p.Name, restarts)
 			continue
 		}
-		if got := p.Status.ContainerStatuses[0].RestartCount; got != was+1 {
-			t.Errorf("pod %s restartCount %d after the agent restarted, want %d; status %+v", p.Name, got, was+1, p.Status.ContainerStatuses[0])
+		if got := p.Status.ContainerStatuses[0].RestartCount; got != want(p.Name) {
+			t.Errorf("pod %s restartCount %d after the agent restarted, want %d; status %+v", p.Name, got, want(p.Name), p.Status.ContainerStatuses[0])
+		}
+		if got := p.Status.ContainerStatuses[0].ContainerID; !inProcess && got != ids[p.Name] {
+			t.Errorf("pod %s runs container %s after the agent restarted, want the adopted %s", p.Name, got, ids[p.Name])
 		}
 		if body := httpGetOK(t, "http://"+p.Status.PodIP+":8080/"); !strings.Contains(body, p.Name) {
 			t.Errorf("pod %s at %s answered %q", p.Name, p.Status.PodIP, body)
 		}
+	}
+
+	// Deleting the Deployment takes everything of its pods off the node: no container and
+	// no network namespace is left behind.
+	if err := cs.AppsV1().Deployments("default").Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := poll(60*time.Second, func() (bool, error) {
+		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		left = left[:0]
+		for _, p := range list.Items {
+			left = append(left, fmt.Sprintf("%s(phase %s, deleting %v, owners %v)", p.Name, p.Status.Phase, p.DeletionTimestamp != nil, p.OwnerReferences))
+		}
+		return err == nil && len(list.Items) == 0, err
+	}); err != nil {
+		t.Fatalf("pods not gone after their Deployment was deleted: %v; left %v\n%s", err, left, s.output())
+	}
+	if left, _ := filepath.Glob(filepath.Join(c.dataDir, "kubelet", "cni", "netns", "*")); len(left) > 0 {
+		t.Errorf("network namespaces left after every pod was deleted: %v\n%s", left, s.output())
 	}
 }
 
@@ -318,4 +448,175 @@ func httpGetOK(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return body
+}
+
+// TestNodeBadInput runs pods that cannot run — an image that does not exist, a command that
+// exits at once, a volume naming a missing Secret — next to one that can: each failure shows
+// in its pod's status with kubelet's reason and an event, and the good pod is untouched.
+func TestNodeBadInput(t *testing.T) {
+	image := "tug.test/hello-http:wasm"
+	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")}, nil, "--container-runtime", "wasm")
+	s := c.server
+	cs := s.Clientset(t)
+	ctx := context.Background()
+	apply(t, s, `apiVersion: v1
+kind: Pod
+metadata: {name: good}
+spec:
+  containers:
+  - {name: c, image: `+image+`, ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: no-image}
+spec:
+  containers:
+  - {name: c, image: tug.test/does-not-exist:v1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: exits}
+spec:
+  containers:
+  - {name: c, image: `+image+`, args: ["exit", "3"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: no-secret}
+spec:
+  volumes:
+  - {name: s, secret: {secretName: missing}}
+  containers:
+  - name: c
+    image: `+image+`
+    args: ["sleep"]
+    volumeMounts: [{name: s, mountPath: /s}]
+`)
+	waitPodCondition(t, cs, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "good", Namespace: "default"}}, corev1.PodReady, corev1.ConditionTrue)
+	waitReason := func(pod string, reasons ...string) {
+		t.Helper()
+		var last string
+		err := poll(60*time.Second, func() (bool, error) {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, pod, metav1.GetOptions{})
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return false, err
+			}
+			st := p.Status.ContainerStatuses[0]
+			if st.State.Waiting != nil {
+				last = st.State.Waiting.Reason + ": " + st.State.Waiting.Message
+				for _, r := range reasons {
+					if st.State.Waiting.Reason == r {
+						return true, nil
+					}
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Fatalf("pod %s: want waiting reason %v, last %q\n%s", pod, reasons, last, s.output())
+		}
+	}
+	waitReason("no-image", "ErrImagePull", "ImagePullBackOff")
+	waitReason("exits", "CrashLoopBackOff")
+	waitReason("no-secret", "CreateContainerConfigError")
+
+	// Each failure has an event on its pod.
+	events := s.mustKubectl(t, "1.33", "get", "events", "-o", "custom-columns=OBJ:.involvedObject.name,REASON:.reason,MSG:.message", "--no-headers")
+	for pod, want := range map[string]string{"no-image": "does-not-exist", "exits": "Back-off", "no-secret": "missing"} {
+		found := false
+		for _, line := range strings.Split(events, "\n") {
+			if strings.HasPrefix(line, pod+" ") && strings.Contains(line, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no event on %s mentioning %q; events:\n%s", pod, want, events)
+		}
+	}
+	p, err := cs.CoreV1().Pods("default").Get(ctx, "exits", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Status.ContainerStatuses[0]; st.RestartCount < 1 || st.LastTerminationState.Terminated == nil || st.LastTerminationState.Terminated.ExitCode != 3 {
+		t.Errorf("exits: want a restart and last exit code 3, got %+v", st)
+	}
+
+	// The good pod kept running and serving throughout.
+	p, err = cs.CoreV1().Pods("default").Get(ctx, "good", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isReady(p) || p.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Errorf("good pod disturbed: ready %v restarts %d", isReady(p), p.Status.ContainerStatuses[0].RestartCount)
+	}
+	httpGetOK(t, "http://"+p.Status.PodIP+":8080/")
+}
+
+// TestTwoNodes runs a second node agent (tug node) beside tug up's on one machine, with its
+// own data dir, ports and address range: both register and both run pods.
+func TestTwoNodes(t *testing.T) {
+	image := "tug.test/hello-http:wasm"
+	archive := helloImage(t, image, "wasip1", "wasm")
+	c := startNodeCluster(t, []string{archive}, nil, "--container-runtime", "wasm")
+	s := c.server
+	second := filepath.Join(t.TempDir(), "node-b")
+	if out, err := exec.Command(tugBin, "image", "import", "--data-dir", second, archive).CombinedOutput(); err != nil {
+		t.Fatalf("import into node-b: %v\n%s", err, out)
+	}
+	startProc(t, "tug node (node-b)", "node", "--server", s.URL(), "--data-dir", second, "--node-name", "node-b",
+		"--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
+		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16")
+	s.waitKubectl(t, "two Ready nodes", []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}"},
+		func(out string) bool { return strings.Contains(out, "node-a=True") && strings.Contains(out, "node-b=True") })
+	apply(t, s, strings.Replace(fmt.Sprintf(helloDeployment, t.TempDir(), image), "replicas: 3", "replicas: 4", 1))
+	cs := s.Clientset(t)
+	pods := waitReadyPods(t, s, cs, "app=hello", 4)
+	perNode := map[string]int{}
+	for _, p := range pods {
+		perNode[p.Spec.NodeName]++
+		if body := httpGetOK(t, "http://"+p.Status.PodIP+":8080/"); !strings.Contains(body, p.Name) {
+			t.Errorf("pod %s on %s answered %q", p.Name, p.Spec.NodeName, body)
+		}
+	}
+	if perNode["node-a"] == 0 || perNode["node-b"] == 0 {
+		t.Errorf("pods per node %v: want both nodes running pods", perNode)
+	}
+}
+
+// TestStaticPod runs a pod from a manifest file on the node: it shows in the API as a mirror
+// pod with its status, and goes when the file goes.
+func TestStaticPod(t *testing.T) {
+	image := "tug.test/hello-http:wasm"
+	manifests := t.TempDir()
+	if err := os.WriteFile(filepath.Join(manifests, "web.yaml"), []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: static}}
+spec:
+  containers:
+  - {name: web, image: `+image+`, ports: [{containerPort: 8080}]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")}, nil, "--container-runtime", "wasm", "--pod-manifest-path", manifests)
+	s := c.server
+	cs := s.Clientset(t)
+	pods := waitReadyPods(t, s, cs, "app=static", 1)
+	if pods[0].Name != "web-node-a" || pods[0].Annotations["kubernetes.io/config.mirror"] == "" {
+		t.Errorf("mirror pod %s annotations %v: want web-node-a with kubernetes.io/config.mirror", pods[0].Name, pods[0].Annotations)
+	}
+	if body := httpGetOK(t, "http://"+pods[0].Status.PodIP+":8080/"); !strings.Contains(body, "hello from") {
+		t.Errorf("static pod answered %q", body)
+	}
+	if err := os.Remove(filepath.Join(manifests, "web.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(60*time.Second, func() (bool, error) {
+		list, err := cs.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=static"})
+		return err == nil && len(list.Items) == 0, err
+	}); err != nil {
+		t.Fatalf("mirror pod still there after its manifest was removed: %v\n%s", err, s.output())
+	}
+	if _, err := http.Get("http://" + pods[0].Status.PodIP + ":8080/"); err == nil {
+		t.Errorf("static pod still answers after its manifest was removed")
+	}
 }
