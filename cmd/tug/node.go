@@ -20,9 +20,9 @@ import (
 	"github.com/tugboat-io/tug/core/kubelet"
 	"github.com/tugboat-io/tug/core/kubelet/container"
 	"github.com/tugboat-io/tug/core/kubelet/containerd"
+	"github.com/tugboat-io/tug/core/kubelet/imagestore"
 	"github.com/tugboat-io/tug/core/kubelet/logs"
 	"github.com/tugboat-io/tug/core/kubelet/podnet"
-	"github.com/tugboat-io/tug/core/kubelet/imagestore"
 	"github.com/tugboat-io/tug/core/kubelet/wasm"
 	"github.com/tugboat-io/tug/core/sim"
 )

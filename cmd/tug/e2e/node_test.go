@@ -567,7 +567,9 @@ func TestTwoNodes(t *testing.T) {
 		"--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
 		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16")
 	s.waitKubectl(t, "two Ready nodes", []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}"},
-		func(out string) bool { return strings.Contains(out, "node-a=True") && strings.Contains(out, "node-b=True") })
+		func(out string) bool {
+			return strings.Contains(out, "node-a=True") && strings.Contains(out, "node-b=True")
+		})
 	apply(t, s, strings.Replace(fmt.Sprintf(helloDeployment, t.TempDir(), image), "replicas: 3", "replicas: 4", 1))
 	cs := s.Clientset(t)
 	pods := waitReadyPods(t, s, cs, "app=hello", 4)
