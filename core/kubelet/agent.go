@@ -218,10 +218,16 @@ func (a *Agent) podChanged(ctx context.Context, o any) {
 	if !ok || pod.Spec.NodeName != a.cfg.NodeName || isMirror(pod) {
 		return
 	}
+	a.hand(ctx, pod, false)
+}
+
+// hand gives a pod to its worker, starting one for a pod seen the first time.
+func (a *Agent) hand(ctx context.Context, pod *corev1.Pod, static bool) {
 	a.mu.Lock()
 	w, ok := a.workers[pod.UID]
 	if !ok {
 		w = newWorker(a, pod)
+		w.static = static
 		a.workers[pod.UID] = w
 		a.wg.Add(1)
 		go func() {
@@ -230,7 +236,9 @@ func (a *Agent) podChanged(ctx context.Context, o any) {
 		}()
 	}
 	a.mu.Unlock()
-	w.update(pod)
+	if ok {
+		w.update(pod)
+	}
 }
 
 // podDeleted tells a pod's worker that the API no longer has the pod: its containers stop.

@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tugboat-io/tug/internal/version"
 )
@@ -138,22 +139,27 @@ func statusEqualButHeartbeat(a, b corev1.NodeStatus) bool {
 }
 
 func (a *Agent) renewLease(ctx context.Context) error {
-	leases := a.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	name := a.cfg.NodeName
+	return RenewLease(ctx, a.client, a.cfg.NodeName, a.cfg.LeaseDuration)
+}
+
+// RenewLease renews (or creates) the Lease of node in kube-node-lease, the heartbeat the node
+// lifecycle controller watches.
+func RenewLease(ctx context.Context, client kubernetes.Interface, node string, duration time.Duration) error {
+	leases := client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	now := metav1.NewMicroTime(time.Now())
-	secs := int32(a.cfg.LeaseDuration / time.Second)
-	l, err := leases.Get(ctx, name, metav1.GetOptions{})
+	secs := int32(duration / time.Second)
+	l, err := leases.Get(ctx, node, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease},
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &secs, RenewTime: &now},
+			ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: corev1.NamespaceNodeLease},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &secs, RenewTime: &now},
 		}, metav1.CreateOptions{})
 		return err
 	}
 	if err != nil {
 		return err
 	}
-	l.Spec.RenewTime, l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &now, &name, &secs
+	l.Spec.RenewTime, l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &now, &node, &secs
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return err
 }

@@ -196,24 +196,7 @@ func (a *Agent) nodeUID(ctx context.Context) types.UID {
 }
 
 // staticChanged hands a static pod to its worker.
-func (a *Agent) staticChanged(ctx context.Context, pod *corev1.Pod) {
-	a.mu.Lock()
-	w, ok := a.workers[pod.UID]
-	if !ok {
-		w = newWorker(a, pod)
-		w.static = true
-		a.workers[pod.UID] = w
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			w.run(ctx)
-		}()
-	}
-	a.mu.Unlock()
-	if ok {
-		w.update(pod)
-	}
-}
+func (a *Agent) staticChanged(ctx context.Context, pod *corev1.Pod) { a.hand(ctx, pod, true) }
 
 func (a *Agent) staticGone(pod *corev1.Pod) {
 	a.mu.Lock()

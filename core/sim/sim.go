@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +19,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/tugboat-io/tug/core/kubelet"
 )
 
 // Config describes the hollow nodes: Count nodes named Prefix-0 … Prefix-(Count-1), alike.
@@ -183,24 +184,7 @@ func (n *Nodes) register(ctx context.Context, i int) error {
 
 // renew renews node i's Lease in kube-node-lease, as a kubelet does.
 func (n *Nodes) renew(ctx context.Context, i int) error {
-	name := n.name(i)
-	leases := n.cfg.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	now := metav1.NewMicroTime(time.Now())
-	secs := int32(max(40, 4*n.cfg.Heartbeat/time.Second))
-	l, err := leases.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease},
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &secs, RenewTime: &now},
-		}, metav1.CreateOptions{})
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	l.Spec.RenewTime, l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &now, &name, &secs
-	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-	return err
+	return kubelet.RenewLease(ctx, n.cfg.Client, n.name(i), max(40*time.Second, 4*n.cfg.Heartbeat))
 }
 
 // nodeIP is node i's address: 10.255.x.y from 10.255.0.1, outside the pods' addresses.

@@ -19,8 +19,21 @@ import (
 // (built here as make build builds them), the extra flags, and three hollow nodes.
 func startWithControllers(t *testing.T, extra ...string) *server {
 	t.Helper()
+	sched, ctrls := defaultModules(t)
+	s := startUp(t, t.TempDir(), append([]string{"--scheduler-module", sched, "--controllers-module", ctrls}, extra...)...)
+	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--heartbeat", "2s")
+	s.waitKubectl(t, "three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
+		return strings.Count(strings.TrimSpace(out), "\n") == 2
+	})
+	return s
+}
+
+// defaultModules builds the default scheduling plugins and controllers to wasm files, as make
+// build embeds them, and returns their paths.
+func defaultModules(t *testing.T) (sched, ctrls string) {
+	t.Helper()
 	dir := t.TempDir()
-	sched, ctrls := filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
+	sched, ctrls = filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
 	plugins := filepath.Join("..", "..", "..", "plugins")
 	if err := os.WriteFile(sched, wasmbuild.Build(t, plugins, "./scheduler/cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
@@ -28,12 +41,7 @@ func startWithControllers(t *testing.T, extra ...string) *server {
 	if err := os.WriteFile(ctrls, wasmbuild.Build(t, plugins, "./controllers/cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startUp(t, t.TempDir(), append([]string{"--scheduler-module", sched, "--controllers-module", ctrls}, extra...)...)
-	startProc(t, "tug sim", "sim", "--kubeconfig", s.Kubeconfig(), "--nodes", "3", "--heartbeat", "2s")
-	s.waitKubectl(t, "three hollow nodes", []string{"get", "nodes", "--no-headers"}, func(out string) bool {
-		return strings.Count(strings.TrimSpace(out), "\n") == 2
-	})
-	return s
+	return sched, ctrls
 }
 
 // rolloutBounds watches a Deployment's pods and keeps the extremes a rollout must respect:

@@ -23,7 +23,6 @@ import (
 	"github.com/containerd/containerd/namespaces"
 
 	"github.com/tugboat-io/tug/internal/ociimage"
-	"github.com/tugboat-io/tug/internal/wasmbuild"
 )
 
 // helloImage builds examples/hello-http for goos/goarch and packs it as an OCI image archive
@@ -71,16 +70,8 @@ type nodeCluster struct {
 // ports, its state in a fresh data dir into which archives are imported first.
 func startNodeCluster(t *testing.T, archives, importFlags []string, extra ...string) nodeCluster {
 	t.Helper()
-	dir := t.TempDir()
-	sched, ctrls := filepath.Join(dir, "defaults.wasm"), filepath.Join(dir, "controllers.wasm")
-	plugins := filepath.Join("..", "..", "..", "plugins")
-	if err := os.WriteFile(sched, wasmbuild.Build(t, plugins, "./scheduler/cmd/defaults"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(ctrls, wasmbuild.Build(t, plugins, "./controllers/cmd/defaults"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
+	sched, ctrls := defaultModules(t)
+	data := filepath.Join(t.TempDir(), "data")
 	for _, a := range archives {
 		out, err := exec.Command(tugBin, append(append([]string{"image", "import", "--data-dir", data}, importFlags...), a)...).CombinedOutput()
 		if err != nil {
