@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -65,12 +68,54 @@ or Never). A running node sees imported images at once.`,
 			return tw.Flush()
 		},
 	}
+	pack := &cobra.Command{
+		Use:   "pack FILE [-- ARGS…]",
+		Short: "Pack one program (a WASI module or a static binary) as an OCI image archive",
+		Long: `Write an OCI image archive holding one file, /<its name>, as the image's entrypoint (and
+ARGS as its default args), ready for "tug image import". A WebAssembly module (it starts
+with \0asm) becomes a wasip1/wasm image that runs on the in-process wasm runtime; anything
+else a linux image for containerd (a static binary: the image has nothing else in it).`,
+		Example: `  GOOS=wasip1 GOARCH=wasm go build -o hello.wasm ./examples/hello-http
+  tug image pack --name example.com/hello:wasm -o hello.tar hello.wasm -- serve`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, out := cmd.Flag("name").Value.String(), cmd.Flag("output").Value.String()
+			if name == "" || out == "" {
+				return errors.New("--name and --output are required")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			path := "/" + filepath.Base(args[0])
+			img := ociimage.Image{Name: name, OS: "linux", Architecture: goruntime.GOARCH, Entrypoint: []string{path}, Cmd: args[1:],
+				Files: []ociimage.File{{Path: path, Mode: 0o755, Data: data}}}
+			if bytes.HasPrefix(data, []byte("\x00asm")) {
+				img.OS, img.Architecture = "wasip1", "wasm"
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			if err := ociimage.Write(f, img); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "packed %s (%s/%s) into %s\n", name, img.OS, img.Architecture, out)
+			return nil
+		},
+	}
+	pack.Flags().String("name", "", "the image's name, e.g. example.com/hello:v1")
+	pack.Flags().StringP("output", "o", "", "archive to write")
 	for _, c := range []*cobra.Command{imp, ls} {
 		addDataDirFlag(c.Flags())
 	}
 	imp.Flags().String("containerd-address", containerd.DefaultAddress, "containerd's socket (Linux images go to containerd when it answers)")
 	imp.Flags().String("containerd-namespace", containerd.DefaultNamespace, "containerd namespace the node's images live in")
-	cmd.AddCommand(imp, ls)
+	cmd.AddCommand(imp, ls, pack)
 	return cmd
 }
 

@@ -153,7 +153,7 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 	}
 	var agent *kubelet.Agent
 	wrt, err := wasm.New(wasm.Config{
-		Images: wasm.StoreImages(images), Addresses: wasmCIDR, HostIP: nodeIP,
+		Images: wasm.StoreImages(images), Addresses: wasmCIDR, HostIP: nodeIP, CacheDir: filepath.Join(root, "wasm-cache"),
 		OnExit: func(uid types.UID) { agent.OnContainerExit(uid) },
 		Logger: a.logger("kubelet"),
 	})

@@ -67,7 +67,10 @@ type Config struct {
 	// MaxConcurrentRequests bounds the module instances a CGI container runs at once
 	// (default 64); further requests wait.
 	MaxConcurrentRequests int
-	Logger                *slog.Logger
+	// CacheDir, when set, keeps compiled modules on disk, so an agent that restarts does not
+	// compile them again.
+	CacheDir string
+	Logger   *slog.Logger
 }
 
 // Runtime runs wasm containers in this process. Create it with New; Close stops every
@@ -90,7 +93,16 @@ type Runtime struct {
 // limit is a runtime-wide setting in wazero.
 type engine struct {
 	rt      wazero.Runtime
-	modules map[string]wazero.CompiledModule // by module file path
+	modules map[string]*compiling // by module file path and modification time
+}
+
+// compiling is one module's compilation, shared by every container that starts while it runs:
+// compiling a large module (a Go one) takes seconds, and doing it once per replica would
+// multiply that.
+type compiling struct {
+	done chan struct{}
+	mod  wazero.CompiledModule
+	err  error
 }
 
 // New makes a runtime.
@@ -111,8 +123,16 @@ func New(cfg Config) (*Runtime, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	cache := wazero.NewCompilationCache()
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm runtime: compilation cache: %w", err)
+		}
+		cache = c
+	}
 	return &Runtime{
-		cfg: cfg, log: log.With("runtime", Handler), cache: wazero.NewCompilationCache(),
+		cfg: cfg, log: log.With("runtime", Handler), cache: cache,
 		engines: map[uint32]*engine{}, sandboxes: map[types.UID]*container.Sandbox{},
 		containers: map[string]*wasmContainer{}, usedIPs: map[netip.Addr]types.UID{},
 	}, nil
@@ -510,13 +530,13 @@ func (r *Runtime) engine(ctx context.Context, pages uint32) (*engine, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
-	e := &engine{rt: rt, modules: map[string]wazero.CompiledModule{}}
+	e := &engine{rt: rt, modules: map[string]*compiling{}}
 	r.engines[pages] = e
 	return e, nil
 }
 
 // compile compiles a module file once per engine; the compilation cache shares the machine
-// code between engines.
+// code between engines (and, with CacheDir, across restarts).
 func (r *Runtime) compile(ctx context.Context, e *engine, file string) (wazero.CompiledModule, error) {
 	st, err := os.Stat(file)
 	if err != nil {
@@ -524,23 +544,33 @@ func (r *Runtime) compile(ctx context.Context, e *engine, file string) (wazero.C
 	}
 	key := file + "@" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
 	r.mu.Lock()
-	m, ok := e.modules[key]
+	c, ok := e.modules[key]
+	if !ok {
+		c = &compiling{done: make(chan struct{})}
+		e.modules[key] = c
+	}
 	r.mu.Unlock()
 	if ok {
-		return m, nil
+		select {
+		case <-c.done:
+			return c.mod, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	defer close(c.done)
 	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		c.mod, err = e.rt.CompileModule(context.WithoutCancel(ctx), b)
 	}
-	m, err = e.rt.CompileModule(ctx, b)
 	if err != nil {
-		return nil, err
+		// A failure is not kept: the next start tries again (the file may be fixed).
+		c.err = err
+		r.mu.Lock()
+		delete(e.modules, key)
+		r.mu.Unlock()
 	}
-	r.mu.Lock()
-	e.modules[key] = m
-	r.mu.Unlock()
-	return m, nil
+	return c.mod, c.err
 }
 
 // memoryPages turns a memory limit into wasm pages of 64 KiB; no limit is wasm32's 4 GiB.
