@@ -39,6 +39,9 @@ type worker struct {
 	// lastRV is the resourceVersion our last status write made.
 	lastRV int64
 	static bool
+	// refreshed is when the pod's ConfigMap, Secret and downward API volumes were last
+	// brought up to date.
+	refreshed time.Time
 }
 
 func newWorker(a *Agent, pod *corev1.Pod) *worker {
@@ -171,6 +174,14 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 	}
 	w.probes.sync(pod, obs, w.rt)
 	w.writeStatus(ctx, pod, obs, p)
+	if time.Since(w.refreshed) >= w.a.cfg.ResyncInterval {
+		// Files of a changed ConfigMap or Secret reach running containers within about
+		// a resync interval, as kubelet's periodic sync does.
+		if err := w.a.refreshVolumes(ctx, pod); err != nil {
+			log.Warn("volumes not refreshed", "err", err)
+		}
+		w.refreshed = time.Now()
+	}
 	return p.wakeAt, false
 }
 

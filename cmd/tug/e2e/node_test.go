@@ -451,11 +451,21 @@ func TestNodeBadInput(t *testing.T) {
 	cs := s.Clientset(t)
 	ctx := context.Background()
 	apply(t, s, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {greeting: hi}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: good}
 spec:
+  volumes:
+  - {name: cfg, configMap: {name: cfg}}
   containers:
-  - {name: c, image: `+image+`, ports: [{containerPort: 8080}]}
+  - name: c
+    image: `+image+`
+    ports: [{containerPort: 8080}]
+    volumeMounts: [{name: cfg, mountPath: /cfg}]
 ---
 apiVersion: v1
 kind: Pod
@@ -541,6 +551,16 @@ spec:
 		t.Errorf("good pod disturbed: ready %v restarts %d", isReady(p), p.Status.ContainerStatuses[0].RestartCount)
 	}
 	httpGetOK(t, "http://"+p.Status.PodIP+":8080/")
+
+	// A ConfigMap volume follows its ConfigMap.
+	file := "http://" + p.Status.PodIP + ":8080/file?path=/cfg/greeting"
+	if got := httpGetOK(t, file); got != "hi" {
+		t.Errorf("configMap file holds %q, want hi", got)
+	}
+	s.mustKubectl(t, "1.33", "patch", "configmap", "cfg", "-p", `{"data":{"greeting":"hello"}}`)
+	if err := poll(60*time.Second, func() (bool, error) { return httpGetOK(t, file) == "hello", nil }); err != nil {
+		t.Errorf("configMap file not updated after the ConfigMap changed: %v", err)
+	}
 }
 
 // TestTwoNodes runs a second node agent (tug node) beside tug up's on one machine, with its
