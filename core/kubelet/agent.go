@@ -286,7 +286,7 @@ func (a *Agent) adoptOrphans(ctx context.Context) error {
 	}
 	var errs []error
 	for _, rt := range a.cfg.Runtimes {
-		cs, err := rt.Containers(ctx)
+		cs, err := rt.Containers(ctx, "")
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -197,15 +197,9 @@ func (w *worker) observe(ctx context.Context) (observed, error) {
 			sb = &sbs[i]
 		}
 	}
-	all, err := w.rt.Containers(ctx)
+	mine, err := w.rt.Containers(ctx, w.uid)
 	if err != nil {
 		return observed{}, err
-	}
-	var mine []container.Container
-	for _, c := range all {
-		if c.PodUID == w.uid {
-			mine = append(mine, c)
-		}
 	}
 	return newObserved(sb, mine), nil
 }

@@ -162,7 +162,7 @@ func (a *Agent) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 // what ends a follow.
 func (a *Agent) containerRunning(r *http.Request, pod *corev1.Pod, name string, attempt int) bool {
 	for _, rt := range a.cfg.Runtimes {
-		cs, err := rt.Containers(r.Context())
+		cs, err := rt.Containers(r.Context(), pod.UID)
 		if err != nil {
 			return true
 		}

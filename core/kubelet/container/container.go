@@ -40,8 +40,9 @@ type Runtime interface {
 	// RemoveContainer removes a stopped container. Removing one that does not exist is not
 	// an error.
 	RemoveContainer(ctx context.Context, id string) error
-	// Containers lists every container this runtime holds for the agent, running or not.
-	Containers(ctx context.Context) ([]Container, error)
+	// Containers lists the containers this runtime holds for the pod with UID pod, running or
+	// not; with pod "", every container it holds for the agent.
+	Containers(ctx context.Context, pod types.UID) ([]Container, error)
 }
 
 // Execer is implemented by runtimes that can run a command inside a running container (exec

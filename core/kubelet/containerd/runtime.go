@@ -651,9 +651,13 @@ func (r *Runtime) deleteContainer(ctx context.Context, c containerd.Container) {
 }
 
 // Containers implements container.Runtime.
-func (r *Runtime) Containers(ctx context.Context) ([]container.Container, error) {
+func (r *Runtime) Containers(ctx context.Context, pod types.UID) ([]container.Container, error) {
 	ctx = r.ctx(ctx)
-	list, err := r.client.Containers(ctx, fmt.Sprintf(`labels."%s"==%s`, labelNode, r.cfg.Node))
+	filter := fmt.Sprintf(`labels."%s"==%s`, labelNode, r.cfg.Node)
+	if pod != "" {
+		filter += fmt.Sprintf(`,labels."%s"==%s`, container.LabelPodUID, pod)
+	}
+	list, err := r.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, err
 	}

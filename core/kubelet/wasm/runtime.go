@@ -252,11 +252,13 @@ func (r *Runtime) Sandboxes(context.Context) ([]container.Sandbox, error) {
 }
 
 // Containers implements container.Runtime.
-func (r *Runtime) Containers(context.Context) ([]container.Container, error) {
+func (r *Runtime) Containers(_ context.Context, pod types.UID) ([]container.Container, error) {
 	r.mu.Lock()
 	list := make([]*wasmContainer, 0, len(r.containers))
 	for _, c := range r.containers {
-		list = append(list, c)
+		if pod == "" || c.info.PodUID == pod {
+			list = append(list, c)
+		}
 	}
 	r.mu.Unlock()
 	out := make([]container.Container, 0, len(list))

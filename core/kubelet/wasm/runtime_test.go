@@ -97,7 +97,7 @@ func startHello(t *testing.T, r *Runtime, uid types.UID, cfg container.Container
 
 func containerState(t *testing.T, r *Runtime, id string) container.Container {
 	t.Helper()
-	cs, err := r.Containers(context.Background())
+	cs, err := r.Containers(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
