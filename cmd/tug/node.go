@@ -94,7 +94,10 @@ func (a *app) runAgent(ctx context.Context, cfg *rest.Config, dataDir string) er
 		return err
 	}
 	defer stop()
-	return agent.Run(ctx)
+	if err := agent.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // newAgent builds a node agent and its runtimes; stop releases the runtimes once Run returned.

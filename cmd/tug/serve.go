@@ -312,7 +312,7 @@ func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop fu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := agent.Run(nctx); err != nil {
+		if err := agent.Run(nctx); err != nil && nctx.Err() == nil {
 			a.logger("kubelet").Error("node agent stopped", "err", err)
 		}
 	}()

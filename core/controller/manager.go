@@ -204,6 +204,9 @@ func (m *Manager) run(ctx context.Context) error {
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		m.log.Warn("built-in controllers not written yet; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():

@@ -82,6 +82,8 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	stopping map[string]bool // containers being stopped by the agent, whose exit is expected
+	cancel   context.CancelFunc
+	watching chan struct{} // closed when watchExits has returned
 }
 
 // New connects to containerd and starts following container exits until ctx ends.
@@ -112,8 +114,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		client.Close()
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, client: client, log: log.With("runtime", Handler), version: "containerd://" + v.Version, stopping: map[string]bool{}}
-	go r.watchExits(ctx)
+	wctx, cancel := context.WithCancel(ctx)
+	r := &Runtime{cfg: cfg, client: client, log: log.With("runtime", Handler), version: "containerd://" + v.Version,
+		stopping: map[string]bool{}, cancel: cancel, watching: make(chan struct{})}
+	go func() {
+		defer close(r.watching)
+		r.watchExits(wctx)
+	}()
 	return r, nil
 }
 
@@ -134,8 +141,12 @@ func Available(ctx context.Context, address string) bool {
 	return err == nil
 }
 
-// Close disconnects from containerd; containers keep running.
-func (r *Runtime) Close() error { return r.client.Close() }
+// Close stops following events and disconnects from containerd; containers keep running.
+func (r *Runtime) Close() error {
+	r.cancel()
+	<-r.watching
+	return r.client.Close()
+}
 
 // Version is the runtime version the Node reports.
 func (r *Runtime) Version() string { return r.version }
