@@ -74,6 +74,12 @@ func defaultCRD(crd *apiextensionsv1.CustomResourceDefinition) {
 			crd.Status.StoredVersions = append(crd.Status.StoredVersions, v.Name)
 		}
 	}
+	// status.conditions has no omitempty: nil would be written as null, which kubectl wait
+	// --for condition=… rejects instead of waiting ("accessor error: <nil>"); the API server
+	// writes an empty list, as Kubernetes' does.
+	if crd.Status.Conditions == nil {
+		crd.Status.Conditions = []apiextensionsv1.CustomResourceDefinitionCondition{}
+	}
 }
 
 func validateCRD(crd *apiextensionsv1.CustomResourceDefinition) field.ErrorList {
