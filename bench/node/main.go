@@ -151,11 +151,12 @@ func run(o options) error {
 	ctrdNS := fmt.Sprintf("tug-bench-%d", os.Getpid())
 	ctrdWhy := containerdMissing(o.containerdPods)
 	var ctrdVersion string
-	if ctrdWhy == "" {
-		ctrdVersion, err = containerdVersion()
-		if err != nil {
+	if _, err := os.Stat(containerdSk); err == nil {
+		v, err := containerdVersion()
+		if err != nil && ctrdWhy == "" {
 			ctrdWhy = err.Error()
 		}
+		ctrdVersion = v
 	}
 	imports := [][]string{{wasmTar}}
 	if ctrdWhy == "" {
@@ -1033,9 +1034,9 @@ func printResults(o options, rss0 int64, wasmRes, ctrdRes *phaseResult, ctrdWhy,
 		fmt.Printf(", containerd %s", ms(ctrdRes.deleteWall))
 	}
 	fmt.Println(".")
-	fmt.Printf("Pods that answered GET / on port 8080 (first 3 checked): wasm %d/3", wasmRes.checked)
+	fmt.Printf("Pods that answered GET / on port 8080 (the first 3 checked): wasm %d/%d", wasmRes.checked, min(3, wasmRes.n))
 	if ctrdRes != nil {
-		fmt.Printf(", containerd %d/3", ctrdRes.checked)
+		fmt.Printf(", containerd %d/%d", ctrdRes.checked, min(3, ctrdRes.n))
 	}
 	fmt.Println(".")
 	if ctrdRes == nil {
@@ -1094,8 +1095,9 @@ func commit() string {
 		return "not a git checkout"
 	}
 	c := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
-		c += " with uncommitted changes"
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "*.mod", "*.sum").Output()
+	if err == nil && len(st) > 0 {
+		c += " with uncommitted changes to Go files"
 	}
 	return "commit " + c
 }
