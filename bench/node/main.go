@@ -59,8 +59,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/tugboat-io/tug/internal/ociimage"
 )
 
 const (
@@ -143,7 +141,7 @@ func run(o options) error {
 	if err := build(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
 		return err
 	}
-	wasmTar, err := helloImage(root, dir, wasmImage, "wasip1", "wasm")
+	wasmTar, err := helloImage(bin, root, dir, wasmImage, "wasip1", "wasm")
 	if err != nil {
 		return err
 	}
@@ -160,7 +158,7 @@ func run(o options) error {
 	}
 	imports := [][]string{{wasmTar}}
 	if ctrdWhy == "" {
-		linuxTar, err := helloImage(root, dir, linuxImage, "linux", runtime.GOARCH)
+		linuxTar, err := helloImage(bin, root, dir, linuxImage, "linux", runtime.GOARCH)
 		if err != nil {
 			return err
 		}
@@ -871,9 +869,9 @@ func unmountNetns(data string) {
 
 // --- building ---
 
-// helloImage builds examples/hello-http for goos/goarch and packs it as an OCI image archive
-// named name in dir, as the e2e tests do.
-func helloImage(root, dir, name, goos, goarch string) (string, error) {
+// helloImage builds examples/hello-http for goos/goarch and packs it with `tug image pack` as
+// an OCI image archive named name in dir, as the e2e tests do.
+func helloImage(tug, root, dir, name, goos, goarch string) (string, error) {
 	bin := filepath.Join(dir, "hello-"+goarch)
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./examples/hello-http")
 	cmd.Dir = root
@@ -881,26 +879,11 @@ func helloImage(root, dir, name, goos, goarch string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build hello-http for %s/%s: %w\n%s", goos, goarch, err, out)
 	}
-	content, err := os.ReadFile(bin)
-	if err != nil {
-		return "", err
-	}
-	path := "/hello"
-	if goarch == "wasm" {
-		path = "/hello.wasm"
-	}
 	tarPath := filepath.Join(dir, "image-"+goos+".tar")
-	f, err := os.Create(tarPath)
-	if err != nil {
-		return "", err
+	if out, err := exec.Command(tug, "image", "pack", "--name", name, "-o", tarPath, bin, "--", "serve").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("tug image pack %s: %w\n%s", name, err, out)
 	}
-	defer f.Close()
-	err = ociimage.Write(f, ociimage.Image{Name: name, OS: goos, Architecture: goarch, Entrypoint: []string{path}, Cmd: []string{"serve"},
-		Files: []ociimage.File{{Path: path, Mode: 0o755, Data: content}}})
-	if err != nil {
-		return "", fmt.Errorf("write image %s: %w", name, err)
-	}
-	return tarPath, f.Close()
+	return tarPath, nil
 }
 
 func moduleRoot() (string, error) {

@@ -21,12 +21,10 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/images"
 	"github.com/containerd/containerd/namespaces"
-
-	"github.com/tugboat-io/tug/internal/ociimage"
 )
 
-// helloImage builds examples/hello-http for goos/goarch and packs it as an OCI image archive
-// named name, returning the archive's path.
+// helloImage builds examples/hello-http for goos/goarch and packs it with `tug image pack` as
+// an OCI image archive named name, returning the archive's path.
 func helloImage(t *testing.T, name, goos, goarch string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -37,24 +35,9 @@ func helloImage(t *testing.T, name, goos, goarch string) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build hello-http for %s/%s: %v\n%s", goos, goarch, err, out)
 	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := "/hello"
-	if goarch == "wasm" {
-		path = "/hello.wasm"
-	}
 	tarPath := filepath.Join(dir, "image.tar")
-	f, err := os.Create(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = ociimage.Write(f, ociimage.Image{Name: name, OS: goos, Architecture: goarch, Entrypoint: []string{path}, Cmd: []string{"serve"},
-		Files: []ociimage.File{{Path: path, Mode: 0o755, Data: data}}})
-	if err != nil {
-		t.Fatal(err)
+	if out, err := exec.Command(tugBin, "image", "pack", "--name", name, "-o", tarPath, bin, "--", "serve").CombinedOutput(); err != nil {
+		t.Fatalf("tug image pack: %v\n%s", err, out)
 	}
 	return tarPath
 }
