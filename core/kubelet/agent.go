@@ -133,8 +133,6 @@ func New(cfg Config) (*Agent, error) {
 
 func (a *Agent) podsDir() string { return filepath.Join(a.cfg.RootDir, "pods") }
 
-// Ready is closed once the agent has registered its Node and seen its pods.
-func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run serves the kubelet API, registers the Node and runs the node's pods until ctx ends.
 // Containers keep running when it returns (a containerd runtime's outlive the agent).

@@ -149,7 +149,7 @@ func (p *podProbes) loop(ctx context.Context, cp *containerProbes, kind probeKin
 	period := secondsOr(pr.PeriodSeconds, 10)
 	timeout := secondsOr(pr.TimeoutSeconds, 1)
 	successes := int(max(pr.SuccessThreshold, 1))
-	failures := int(max(pr.FailureThreshold, 3))
+	failures := 3 // the API's default when unset
 	if pr.FailureThreshold > 0 {
 		failures = int(pr.FailureThreshold)
 	}

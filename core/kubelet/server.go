@@ -142,14 +142,13 @@ func (a *Agent) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 	attempt := files[idx].attempt
 	opts.Finished = func() bool { return !a.containerRunning(r, pod, cname, attempt) }
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fw := &flushWriter{w: w}
 	if f, ok := w.(http.Flusher); ok && opts.Follow {
-		fw.f = f
-		// Headers go out at once so a client following a quiet container is not left waiting.
+		// Headers go out at once so a client following a quiet container is not left
+		// waiting; logs.Read flushes w after each batch of lines.
 		w.WriteHeader(http.StatusOK)
 		f.Flush()
 	}
-	if err := logs.Read(r.Context(), path, opts, fw); err != nil && r.Context().Err() == nil {
+	if err := logs.Read(r.Context(), path, opts, w); err != nil && r.Context().Err() == nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			http.Error(w, fmt.Sprintf("container %q in pod %q has no log", cname, name), http.StatusNotFound)
 			return
@@ -200,18 +199,4 @@ func attemptLogs(dir string) []attemptLog {
 func boolParam(s string) bool {
 	b, _ := strconv.ParseBool(s)
 	return b
-}
-
-// flushWriter flushes after every write when following, so lines reach kubectl as they come.
-type flushWriter struct {
-	w interface{ Write([]byte) (int, error) }
-	f http.Flusher
-}
-
-func (fw *flushWriter) Write(p []byte) (int, error) {
-	n, err := fw.w.Write(p)
-	if fw.f != nil {
-		fw.f.Flush()
-	}
-	return n, err
 }

@@ -264,7 +264,6 @@ const (
 	reasonCreateContainerConfig  = "CreateContainerConfigError"
 	reasonCreateContainerError   = "CreateContainerError"
 	reasonRunContainerError      = "RunContainerError"
-	reasonInvalidImageName       = "InvalidImageName"
 	reasonUnsupportedRuntime     = "RuntimeClassNotFound"
 	reasonFailedCreatePodSandbox = "FailedCreatePodSandBox"
 )

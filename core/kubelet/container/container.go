@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"time"
 
@@ -200,9 +201,8 @@ type Container struct {
 
 // Streams are the standard streams of a command run in a container.
 type Streams struct {
-	Stdin  interface{ Read([]byte) (int, error) }
-	Stdout interface{ Write([]byte) (int, error) }
-	Stderr interface{ Write([]byte) (int, error) }
+	Stdin          io.Reader // nil: none
+	Stdout, Stderr io.Writer // nil: discarded
 }
 
 // ResolveCommand merges a container's command and args with its image's entrypoint and cmd, as

@@ -736,11 +736,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, s container
 	}
 	p := *spec.Process
 	p.Args, p.Terminal = cmd, false
-	var stdin io.Reader
-	if s.Stdin != nil {
-		stdin = s.Stdin
-	}
-	var stdout, stderr io.Writer = io.Discard, io.Discard
+	stdout, stderr := io.Writer(io.Discard), io.Writer(io.Discard)
 	if s.Stdout != nil {
 		stdout = s.Stdout
 	}
@@ -748,7 +744,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, s container
 		stderr = s.Stderr
 	}
 	execID := "exec-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	proc, err := task.Exec(ctx, execID, &p, cio.NewCreator(cio.WithStreams(stdin, stdout, stderr)))
+	proc, err := task.Exec(ctx, execID, &p, cio.NewCreator(cio.WithStreams(s.Stdin, stdout, stderr)))
 	if err != nil {
 		return 0, err
 	}

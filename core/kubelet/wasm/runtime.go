@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -626,6 +625,3 @@ func tcpPorts(ports []corev1.ContainerPort) []int32 {
 }
 
 var _ container.Runtime = (*Runtime)(nil)
-
-// discard is an io.Writer for streams nobody reads.
-var _ io.Writer = io.Discard
