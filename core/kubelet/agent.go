@@ -137,6 +137,7 @@ func (a *Agent) podsDir() string { return filepath.Join(a.cfg.RootDir, "pods") }
 // Run serves the kubelet API, registers the Node and runs the node's pods until ctx ends.
 // Containers keep running when it returns (a containerd runtime's outlive the agent).
 func (a *Agent) Run(ctx context.Context) error {
+	go a.events.run(ctx)
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("kubelet: listen on %s: %w", a.cfg.Listen, err)

@@ -12,28 +12,57 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// recorder writes the agent's events on pods. The same event on the same pod again (a
-// back-off, a failing probe) bumps the count of the one written before instead of piling up
-// new ones, as client-go's correlator does.
+// recorder writes the agent's events on pods, from its own goroutine (run): a pod worker only
+// queues an event and goes on, so API writes for events never delay a container's start or
+// its status, as with client-go's broadcaster. When the queue is full an event is dropped.
+// The same event on the same pod again (a back-off, a failing probe) bumps the count of the
+// one written before instead of piling up new ones, as client-go's correlator does.
 type recorder struct {
 	client kubernetes.Interface
 	node   string
 	log    *slog.Logger
 
+	queue chan queuedEvent
+
 	mu   sync.Mutex
 	seen map[string]*corev1.Event // by pod UID + type + reason + message
 }
 
+type queuedEvent struct {
+	pod              *corev1.Pod
+	typ, reason, msg string
+}
+
 func newRecorder(c kubernetes.Interface, node string, log *slog.Logger) *recorder {
-	return &recorder{client: c, node: node, log: log, seen: map[string]*corev1.Event{}}
+	return &recorder{client: c, node: node, log: log, seen: map[string]*corev1.Event{}, queue: make(chan queuedEvent, 1024)}
 }
 
-func (r *recorder) normal(ctx context.Context, pod *corev1.Pod, reason, msg string) {
-	r.record(ctx, pod, corev1.EventTypeNormal, reason, msg)
+// run writes queued events until ctx ends.
+func (r *recorder) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-r.queue:
+			r.record(ctx, e.pod, e.typ, e.reason, e.msg)
+		}
+	}
 }
 
-func (r *recorder) warn(ctx context.Context, pod *corev1.Pod, reason, msg string) {
-	r.record(ctx, pod, corev1.EventTypeWarning, reason, msg)
+func (r *recorder) normal(_ context.Context, pod *corev1.Pod, reason, msg string) {
+	r.enqueue(pod, corev1.EventTypeNormal, reason, msg)
+}
+
+func (r *recorder) warn(_ context.Context, pod *corev1.Pod, reason, msg string) {
+	r.enqueue(pod, corev1.EventTypeWarning, reason, msg)
+}
+
+func (r *recorder) enqueue(pod *corev1.Pod, typ, reason, msg string) {
+	select {
+	case r.queue <- queuedEvent{pod, typ, reason, msg}:
+	default:
+		r.log.Debug("event dropped: queue full", "pod", pod.Namespace+"/"+pod.Name, "reason", reason)
+	}
 }
 
 func (r *recorder) record(ctx context.Context, pod *corev1.Pod, typ, reason, msg string) {
