@@ -128,9 +128,14 @@ func run(o options) error {
 		return err
 	}
 
-	progress("building tug, the default modules and hello-http")
+	progress("building tug, its log driver, the default modules and hello-http")
 	bin := filepath.Join(dir, "tug")
 	sched, ctrls := filepath.Join(dir, "scheduler.wasm"), filepath.Join(dir, "controllers.wasm")
+	// Into the directory tug embeds it from, as make build does.
+	logDriver := filepath.Join(root, "cmd", "tug", "internal", "logdriver", "bin", "tug-log-driver")
+	if err := build(root, "", "-trimpath", "-ldflags", "-s -w", "-o", logDriver, "./cmd/tug-log-driver"); err != nil {
+		return err
+	}
 	if err := build(root, "", "-o", bin, "./cmd/tug"); err != nil {
 		return err
 	}
@@ -727,8 +732,8 @@ type outsideMem struct {
 }
 
 // containerdMemory finds the containerd-shim processes of the namespace through /proc and
-// sums the memory of each shim and its descendants: the log driver (`tug log-driver`) and
-// the container's processes.
+// sums the memory of each shim and its descendants: the log driver (`tug-log-driver`, or
+// `tug log-driver` in a build without it) and the container's processes.
 func containerdMemory(namespace string) outsideMem {
 	var m outsideMem
 	entries, err := os.ReadDir("/proc")
@@ -849,8 +854,13 @@ func cleanupContainerd(namespace string) {
 	}
 }
 
-// deleteBridge removes the CNI bridge the run's pods attached to.
+// deleteBridge removes the CNI bridge the run's pods attached to, and the node's masquerade
+// table for it.
 func deleteBridge() {
+	if out, err := exec.Command("nft", "delete", "table", "ip", "tug-"+bridge).CombinedOutput(); err != nil &&
+		!strings.Contains(string(out), "No such file") {
+		progress("cleanup: nft delete table ip tug-%s: %v %s", bridge, err, out)
+	}
 	if out, err := exec.Command("ip", "link", "delete", bridge).CombinedOutput(); err != nil &&
 		!strings.Contains(string(out), "Cannot find device") {
 		progress("cleanup: ip link delete %s: %v %s", bridge, err, out)
@@ -1048,7 +1058,7 @@ func printResults(o options, rss0 int64, wasmRes, ctrdRes *phaseResult, ctrdWhy,
 			fmt.Println("| processes | count | RSS per pod | PSS per pod |")
 			fmt.Println("| --- | --- | --- | --- |")
 			fmt.Printf("| containerd-shim-runc-v2 | %d | %.0f KiB | %.0f KiB |\n", m.shims, float64(m.shimRSS)/n, float64(m.shimPSS)/n)
-			fmt.Printf("| tug log-driver | %d | %.0f KiB | %.0f KiB |\n", m.drivers, float64(m.driverRSS)/n, float64(m.driverPSS)/n)
+			fmt.Printf("| log driver (tug-log-driver) | %d | %.0f KiB | %.0f KiB |\n", m.drivers, float64(m.driverRSS)/n, float64(m.driverPSS)/n)
 			fmt.Printf("| container processes (hello-http) | %d | %.0f KiB | %.0f KiB |\n", m.containers, float64(m.ctrRSS)/n, float64(m.ctrPSS)/n)
 			fmt.Printf("| all | %d | %.0f KiB | %.0f KiB |\n", m.shims+m.drivers+m.containers,
 				float64(m.shimRSS+m.driverRSS+m.ctrRSS)/n, float64(m.shimPSS+m.driverPSS+m.ctrPSS)/n)

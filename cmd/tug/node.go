@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/tugboat-io/tug/cmd/tug/internal/logdriver"
 	"github.com/tugboat-io/tug/core/kubelet"
 	"github.com/tugboat-io/tug/core/kubelet/container"
 	"github.com/tugboat-io/tug/core/kubelet/containerd"
@@ -213,15 +214,29 @@ func (a *app) newContainerd(ctx context.Context, root string, nodeIP netip.Addr,
 	if err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
+	logger, err := logDriver(root)
 	if err != nil {
-		return nil, fmt.Errorf("find the tug binary for the log driver: %w", err)
+		return nil, err
 	}
 	return containerd.New(ctx, containerd.Config{
 		Address: s.String("containerd-address"), Namespace: s.String("containerd-namespace"), Node: s.String("node-name"),
-		Network: network, StateDir: filepath.Join(root, "containerd"), HostIP: nodeIP, LoggerBinary: self,
+		Network: network, StateDir: filepath.Join(root, "containerd"), HostIP: nodeIP, LoggerBinary: logger,
 		OnExit: onExit, Logger: a.logger("kubelet"),
 	})
+}
+
+// logDriver returns the program containerd's shims start as each container's log driver: the
+// small one this build carries, written out under root, or else tug itself.
+func logDriver(root string) (string, error) {
+	path, ok, err := logdriver.Install(filepath.Join(root, "bin"))
+	if ok {
+		return path, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the tug binary for the log driver: %w", err)
+	}
+	return self, nil
 }
 
 // newLogDriverCmd is the hidden command containerd's shims start as the log driver of tug's

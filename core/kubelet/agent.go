@@ -133,7 +133,6 @@ func New(cfg Config) (*Agent, error) {
 
 func (a *Agent) podsDir() string { return filepath.Join(a.cfg.RootDir, "pods") }
 
-
 // Run serves the kubelet API, registers the Node and runs the node's pods until ctx ends.
 // Containers keep running when it returns (a containerd runtime's outlive the agent).
 func (a *Agent) Run(ctx context.Context) error {

@@ -62,7 +62,7 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// buildTug builds ./cmd/tug of the enclosing module into dir/tug.
+// buildTug builds ./cmd/tug of the enclosing module into dir/tug, with the log driver embedded.
 func buildTug(dir string) error {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -73,6 +73,13 @@ func buildTug(dir string) error {
 		return errors.New("go env GOMOD: not inside a module")
 	}
 	root := filepath.Dir(gomod)
+	// The log driver goes where tug embeds it from, as make build puts it, so that the node
+	// tests run the driver a built tug ships.
+	driver := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", "cmd/tug/internal/logdriver/bin/tug-log-driver", "./cmd/tug-log-driver")
+	driver.Dir = root
+	if out, err := driver.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/tug-log-driver in %s: %w\n%s", root, err, out)
+	}
 	bin := filepath.Join(dir, "tug")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tug")
 	cmd.Dir = root

@@ -128,7 +128,12 @@ func TestContainerdNode(t *testing.T) {
 	requireContainerd(t)
 	image := "tug.test/hello-http:linux"
 	ns := "tug-e2e-" + strconv.Itoa(os.Getpid())
-	t.Cleanup(func() { cleanupContainerd(t, ns) })
+	t.Cleanup(func() {
+		cleanupContainerd(t, ns)
+		// The node leaves its bridge and masquerade table to the pods that outlive it.
+		_ = exec.Command("nft", "delete", "table", "ip", "tug-tuge2e0").Run()
+		_ = exec.Command("ip", "link", "delete", "tuge2e0").Run()
+	})
 	c := startNodeCluster(t, []string{helloImage(t, image, "linux", runtime.GOARCH)}, []string{"--containerd-namespace", ns},
 		"--container-runtime", "containerd", "--containerd-namespace", ns,
 		"--pod-cidr", "10.89.0.0/24", "--cni-bridge", "tuge2e0", "--log-level", "debug")

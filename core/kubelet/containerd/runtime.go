@@ -65,8 +65,9 @@ type Config struct {
 	StateDir string
 	// HostIP is the node's address, a hostNetwork pod's IP.
 	HostIP netip.Addr
-	// LoggerBinary is the tug binary, which the shim starts as the containers' log driver
-	// ("tug log-driver PATH"). Empty: the shim writes the raw output itself (no timestamps).
+	// LoggerBinary is the program the shim starts as each container's log driver, with the
+	// arguments "log-driver PATH": tug itself or the small tug-log-driver. Empty: the shim
+	// writes the raw output itself (no timestamps).
 	LoggerBinary string
 	// OnExit is called when a container of the pod exits by itself.
 	OnExit func(types.UID)

@@ -14,7 +14,7 @@ import (
 // from the thread that made it), so that a namespace made by an agent that died before it
 // recorded it is found again by name, not leaked.
 
-// makeNetNS makes a new network namespace and pins it at path.
+// makeNetNS makes a new network namespace, with its loopback up, and pins it at path.
 func makeNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -30,6 +30,9 @@ func makeNetNS(path string) error {
 		runtime.LockOSThread()
 		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			err = fmt.Errorf("unshare: %w", err)
+			return
+		}
+		if err = loopbackUp(); err != nil {
 			return
 		}
 		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())

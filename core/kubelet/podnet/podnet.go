@@ -33,12 +33,15 @@ type Config struct {
 
 // Network is a node's pod network.
 type Network struct {
-	cfg      Config
-	cni      *libcni.CNIConfig
-	list, lo *libcni.NetworkConfigList
+	cfg Config
+	cni *libcni.CNIConfig
+	// plain attaches a pod; withPorts also maps its hostPorts. A pod without hostPorts skips
+	// portmap, which would otherwise run (and run iptables) for nothing.
+	plain, withPorts *libcni.NetworkConfigList
 }
 
-// New checks that the plugins are there and returns the network.
+// New checks that the plugins are there, sets up the masquerade for the pod range, and
+// returns the network.
 func New(cfg Config) (*Network, error) {
 	if cfg.Name == "" || cfg.Bridge == "" || !cfg.Subnet.IsValid() || cfg.StateDir == "" {
 		return nil, errors.New("podnet: a name, a bridge, a subnet and a state directory are required")
@@ -46,40 +49,60 @@ func New(cfg Config) (*Network, error) {
 	if len(cfg.PluginDirs) == 0 {
 		cfg.PluginDirs = DefaultPluginDirs
 	}
-	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
+	for _, p := range []string{"bridge", "host-local", "portmap"} {
 		if _, err := findPlugin(cfg.PluginDirs, p); err != nil {
 			return nil, err
 		}
 	}
-	conf := map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       cfg.Name,
-		"plugins": []any{
-			map[string]any{
-				"type": "bridge", "bridge": cfg.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": cfg.Subnet.Masked().String()}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": filepath.Join(cfg.StateDir, "ipam"),
-				},
-			},
-			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true},
+	bridge := map[string]any{
+		// ipMasq is off: one masquerade rule for the whole range replaces its chain per pod.
+		"type": "bridge", "bridge": cfg.Bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": cfg.Subnet.Masked().String()}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": filepath.Join(cfg.StateDir, "ipam"),
 		},
 	}
-	b, _ := json.Marshal(conf)
-	list, err := libcni.ConfListFromBytes(b)
+	portmap := map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true}
+	plain, err := confList(cfg.Name, bridge)
 	if err != nil {
-		return nil, fmt.Errorf("podnet: %w", err)
+		return nil, err
 	}
-	lo, err := libcni.ConfListFromBytes([]byte(`{"cniVersion":"1.0.0","name":"` + cfg.Name + `-lo","plugins":[{"type":"loopback"}]}`))
+	withPorts, err := confList(cfg.Name, bridge, portmap)
 	if err != nil {
-		return nil, fmt.Errorf("podnet: %w", err)
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "netns"), 0o700); err != nil {
 		return nil, fmt.Errorf("podnet: %w", err)
 	}
-	return &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.StateDir, "cache"), nil), list: list, lo: lo}, nil
+	if err := ensureMasquerade(cfg.Name, cfg.Subnet); err != nil {
+		return nil, fmt.Errorf("podnet: %w", err)
+	}
+	return &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.StateDir, "cache"), nil), plain: plain, withPorts: withPorts}, nil
+}
+
+// confList makes a CNI network of the plugins. Both of a node's lists have the same name, so
+// libcni's cache knows a pod by its ID whichever attached it.
+func confList(name string, plugins ...any) (*libcni.NetworkConfigList, error) {
+	b, _ := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": name, "plugins": plugins})
+	list, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("podnet: %w", err)
+	}
+	return list, nil
+}
+
+// Close removes what New set up outside the pods (the masquerade rule); the bridge stays, as
+// it does when a node stops with pods still running. For tests and for removing a node.
+func (n *Network) Close() error { return removeMasquerade(n.cfg.Name) }
+
+// list is the CNI network a pod with these hostPorts is attached through.
+func (n *Network) list(ports []PortMapping) *libcni.NetworkConfigList {
+	if len(ports) > 0 {
+		return n.withPorts
+	}
+	return n.plain
 }
 
 func findPlugin(dirs []string, name string) (string, error) {
@@ -124,13 +147,9 @@ func (n *Network) Add(ctx context.Context, id string, ports []PortMapping) (Atta
 		return Attachment{}, fmt.Errorf("make network namespace: %w", err)
 	}
 	rt := n.runtimeConf(att, ports)
-	if _, err := n.cni.AddNetworkList(ctx, n.lo, rt); err != nil {
-		_ = removeNetNS(att.NetNS)
-		return Attachment{}, fmt.Errorf("loopback: %w", err)
-	}
-	res, err := n.cni.AddNetworkList(ctx, n.list, rt)
+	res, err := n.cni.AddNetworkList(ctx, n.list(ports), rt)
 	if err != nil {
-		_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list, rt)
+		_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list(ports), rt)
 		_ = removeNetNS(att.NetNS)
 		return Attachment{}, fmt.Errorf("attach to %s: %w", n.cfg.Bridge, err)
 	}
@@ -156,10 +175,9 @@ func (n *Network) Add(ctx context.Context, id string, ports []PortMapping) (Atta
 func (n *Network) Del(ctx context.Context, att Attachment, ports []PortMapping) error {
 	rt := n.runtimeConf(att, ports)
 	var errs []error
-	if err := n.cni.DelNetworkList(ctx, n.list, rt); err != nil {
+	if err := n.cni.DelNetworkList(ctx, n.list(ports), rt); err != nil {
 		errs = append(errs, err)
 	}
-	_ = n.cni.DelNetworkList(ctx, n.lo, rt)
 	if att.NetNS != "" {
 		if err := removeNetNS(att.NetNS); err != nil {
 			errs = append(errs, err)

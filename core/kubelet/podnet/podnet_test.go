@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,7 +22,12 @@ func newTestNetwork(t *testing.T) *Network {
 	if err != nil {
 		t.Skipf("CNI plugins not available: %v", err)
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", "tugtest0").Run() })
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		_ = exec.Command("ip", "link", "del", "tugtest0").Run()
+	})
 	return n
 }
 
@@ -37,6 +43,23 @@ func TestAttachDetach(t *testing.T) {
 	}
 	if !n.Alive(att) {
 		t.Error("a new attachment is not alive")
+	}
+	// The pod's loopback is up: the agent brings it up, no loopback plugin runs.
+	if out, err := exec.Command("nsenter", "--net="+att.NetNS, "ip", "-o", "link", "show", "lo").CombinedOutput(); err != nil {
+		t.Errorf("ip link show lo in the pod: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "UP") {
+		t.Errorf("the pod's lo is not up: %s", out)
+	}
+	// One masquerade rule covers the range: traffic from the pods to anything but the pods
+	// and multicast.
+	if out, err := exec.Command("nft", "list", "table", "ip", "tug-podnet-test").CombinedOutput(); err != nil {
+		t.Errorf("nft list table: %v\n%s", err, out)
+	} else {
+		for _, want := range []string{"ip saddr 10.91.0.0/24 ip daddr != 10.91.0.0/24 ip daddr != 224.0.0.0/4", "masquerade", "hook postrouting"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the network's table lacks %q:\n%s", want, out)
+			}
+		}
 	}
 	// The node reaches the pod: nothing listens, so the dial is refused, not timed out.
 	_, err = net.DialTimeout("tcp", net.JoinHostPort(att.IP.String(), "9"), 3*time.Second)
@@ -89,4 +112,29 @@ func TestAddReplacesAStaleNamespace(t *testing.T) {
 		t.Errorf("%d namespaces after attaching one pod twice, want 1", len(entries))
 	}
 	_ = n.Del(ctx, again, nil)
+}
+
+// New replaces the table a previous agent left, rather than adding a second rule, and Close
+// removes it.
+func TestMasqueradeIsReplacedAndRemoved(t *testing.T) {
+	n := newTestNetwork(t)
+	if _, err := New(n.cfg); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("nft", "list", "table", "ip", "tug-podnet-test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table: %v\n%s", err, out)
+	}
+	if got := strings.Count(string(out), "masquerade"); got != 1 {
+		t.Errorf("%d masquerade rules after New twice, want 1:\n%s", got, out)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("nft", "list", "table", "ip", "tug-podnet-test").CombinedOutput(); err == nil {
+		t.Errorf("table still there after Close:\n%s", out)
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("a second Close: %v, want none", err)
+	}
 }
