@@ -3,14 +3,16 @@ package api
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 
-	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 )
 
 // tug's own kinds: served from the same table as Kubernetes', with their strategy here.
@@ -281,6 +283,13 @@ func validateController(c *pluginsv1alpha1.Controller) field.ErrorList {
 		}
 		if r.Namespace != "" && r.Scope != pluginsv1alpha1.ScopeSameName {
 			errs = append(errs, field.Invalid(at.Child("namespace"), r.Namespace, "only SameName looks in a namespace"))
+		}
+		if r.Selector != "" {
+			if r.Scope != pluginsv1alpha1.ScopeNamespace {
+				errs = append(errs, field.Invalid(at.Child("selector"), r.Selector, "only Namespace scope selects by labels"))
+			} else if slices.Contains(strings.Split(r.Selector, "."), "") {
+				errs = append(errs, field.Invalid(at.Child("selector"), r.Selector, `must be a dotted field path such as "spec.selector"`))
+			}
 		}
 	}
 	if w := c.Spec.Workers; w < 0 || w > 64 {

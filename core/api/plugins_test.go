@@ -164,6 +164,16 @@ func TestValidateController(t *testing.T) {
 		{"inside a non-namespace", func(s *pluginsv1alpha1.ControllerSpec) {
 			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "ConfigMap"), Scope: pluginsv1alpha1.ScopeInside}}
 		}, "spec.related[0].scope", field.ErrorTypeInvalid},
+		{"selected by labels", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Selector: "spec.selector", IgnoreStatus: true}}
+		}, "", ""},
+		{"selector not a path", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Selector: "spec..selector"}}
+		}, "spec.related[0].selector", field.ErrorTypeInvalid},
+		{"selector on node scope", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Parent = ref("v1", "Node")
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Scope: pluginsv1alpha1.ScopeNode, Selector: "spec.selector"}}
+		}, "spec.related[0].selector", field.ErrorTypeInvalid},
 		{"too many workers", func(s *pluginsv1alpha1.ControllerSpec) { s.Workers = 65 }, "spec.workers", field.ErrorTypeInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

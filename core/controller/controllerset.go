@@ -285,7 +285,10 @@ func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, 
 		if err != nil {
 			return def, err
 		}
-		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable, Creatable: rel.Creatable}
+		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable, Creatable: rel.Creatable, IgnoreStatus: rel.IgnoreStatus}
+		if rel.Selector != "" {
+			r.Selector = strings.Split(rel.Selector, ".")
+		}
 		for sc, n := range scopeNames {
 			if n == rel.Scope {
 				r.Scope = sc
@@ -395,7 +398,7 @@ func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
 	}
 	for _, r := range def.Related {
 		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: scopeNames[r.Scope], Namespace: r.Namespace,
-			Deletable: r.Deletable, Creatable: r.Creatable}
+			Deletable: r.Deletable, Creatable: r.Creatable, IgnoreStatus: r.IgnoreStatus, Selector: strings.Join(r.Selector, ".")}
 		spec.Related = append(spec.Related, rel)
 	}
 	return spec

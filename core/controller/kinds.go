@@ -79,6 +79,15 @@ type Relation struct {
 	// which outlive it (a StatefulSet's claims); one of the name already there is taken as
 	// made.
 	Creatable bool
+	// IgnoreStatus says the decision reads none of these objects' status, so a change to
+	// status alone (most of a pod's writes) wakes no parent.
+	IgnoreStatus bool
+	// Selector is the path, in the parent, of a map of labels (a Service's spec.selector):
+	// only the objects it matches are handed to the reconcile, and a change wakes only the
+	// parents whose selector matched the object before or after it. A parent without one
+	// selects nothing. Without it a change in a namespace wakes every parent there with
+	// every object of the kind, which for pods and Services grows as their product.
+	Selector []string
 }
 
 // Definition is a controller: its parent kind, the kinds of children it owns and writes,
@@ -107,6 +116,8 @@ func Builtins() []Definition {
 		}
 		return out
 	}
+	// A Service's endpoints are the pods its selector picks.
+	selectedPods := []Relation{{Kind: Pods, Selector: []string{"spec", "selector"}}}
 	return []Definition{
 		{Name: "Deployment", Parent: Deployments, Children: []Kind{ReplicaSets}, Claims: true},
 		{Name: "ReplicaSet", Parent: ReplicaSets, Children: []Kind{Pods}, Workers: 4, Claims: true},
@@ -116,15 +127,16 @@ func Builtins() []Definition {
 			Related: []Relation{{Kind: PersistentVolumeClaims, Creatable: true}}},
 		{Name: "Job", Parent: Jobs, Children: []Kind{Pods}, Workers: 4, Claims: true},
 		{Name: "CronJob", Parent: CronJobs, Children: []Kind{Jobs}},
-		{Name: "Endpoints", Parent: Services, Children: []Kind{Endpoints}, Related: inNS(Pods), Workers: 4},
-		{Name: "EndpointSlice", Parent: Services, Children: []Kind{EndpointSlices}, Related: inNS(Pods), Workers: 4},
+		{Name: "Endpoints", Parent: Services, Children: []Kind{Endpoints}, Related: selectedPods, Workers: 4},
+		{Name: "EndpointSlice", Parent: Services, Children: []Kind{EndpointSlices}, Related: selectedPods, Workers: 4},
 		{Name: "ServiceAccount", Parent: Namespaces, Children: []Kind{ServiceAccounts},
 			Related: []Relation{{Kind: ServiceAccounts, Scope: Inside}}},
 		{Name: "ResourceQuota", Parent: ResourceQuotas, Related: inNS(Pods, Services, ConfigMaps, Secrets,
 			PersistentVolumeClaims, ReplicationControllers, ResourceQuotas)},
 		{Name: "NodeLifecycle", Parent: Nodes, Workers: 4, Related: []Relation{
 			{Kind: Leases, Scope: SameName, Namespace: "kube-node-lease"},
-			{Kind: Pods, Scope: OnNode, Deletable: true},
+			// Eviction reads the pods' tolerations and deletion, not their status.
+			{Kind: Pods, Scope: OnNode, Deletable: true, IgnoreStatus: true},
 		}},
 	}
 }

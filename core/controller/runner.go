@@ -11,9 +11,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -163,9 +165,10 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 			return nil, fmt.Errorf("related %s: only pods relate to a node", rel.Kind.Key())
 		}
 		r.related[rel.Kind.Key()] = relatedSource{rel, inf}
-		h := func(obj any) { r.relatedChanged(rel, obj) }
 		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
-			AddFunc: h, UpdateFunc: func(_, obj any) { h(obj) }, DeleteFunc: func(obj any) { r.encoded.forget(obj); h(obj) },
+			AddFunc:    func(obj any) { r.relatedChanged(rel, nil, obj) },
+			UpdateFunc: func(old, obj any) { r.relatedChanged(rel, old, obj) },
+			DeleteFunc: func(obj any) { r.encoded.forget(obj); r.relatedChanged(rel, nil, obj) },
 		}); err != nil {
 			return nil, err
 		}
@@ -205,10 +208,18 @@ func (r *runner) parentNamespace(u *unstructured.Unstructured) string {
 	return ""
 }
 
-// relatedChanged wakes every parent the object may concern, as the relation's scope says.
-func (r *runner) relatedChanged(rel Relation, obj any) {
+// relatedChanged wakes every parent the object may concern, as the relation's scope and
+// selector say; old is the object before an update, nil for an add or delete.
+func (r *runner) relatedChanged(rel Relation, old, obj any) {
 	u, ok := unstructuredOf(obj)
 	if !ok {
+		return
+	}
+	var before *unstructured.Unstructured
+	if old != nil {
+		before, _ = unstructuredOf(old)
+	}
+	if rel.IgnoreStatus && before != nil && sameButStatus(before, u) {
 		return
 	}
 	kind := rel.Kind
@@ -230,6 +241,9 @@ func (r *runner) relatedChanged(rel Relation, obj any) {
 	for _, p := range r.parents.GetStore().List() {
 		pu := p.(*unstructured.Unstructured)
 		if kind.Namespaced && r.c.Parent.Namespaced && pu.GetNamespace() != u.GetNamespace() {
+			continue
+		}
+		if rel.Selector != nil && !selects(pu, rel.Selector, u) && (before == nil || !selects(pu, rel.Selector, before)) {
 			continue
 		}
 		r.queue.Add(objectKey(pu.GetNamespace(), pu.GetName()))
@@ -400,6 +414,9 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 		list := make([]json.RawMessage, 0, len(items))
 		for _, it := range items {
 			u := it.(*unstructured.Unstructured)
+			if src.Selector != nil && !selects(parent, src.Selector, u) {
+				continue
+			}
 			b, err := r.encoded.encode(u)
 			if err != nil {
 				return nil, nil, err
@@ -467,4 +484,39 @@ func errorsOf(errs []error) error {
 		}
 	}
 	return first
+}
+
+// selects says whether the map of labels at path in parent picks obj; a parent without one
+// picks nothing, as a Service without a selector has no endpoints made for it.
+func selects(parent *unstructured.Unstructured, path []string, obj *unstructured.Unstructured) bool {
+	sel, ok, _ := unstructured.NestedStringMap(parent.Object, path...)
+	if !ok || len(sel) == 0 {
+		return false
+	}
+	return labels.SelectorFromValidatedSet(sel).Matches(labels.Set(obj.GetLabels()))
+}
+
+// sameButStatus says whether two versions of an object differ only in status (and in what
+// every write changes: resourceVersion, managedFields).
+func sameButStatus(a, b *unstructured.Unstructured) bool {
+	return equality.Semantic.DeepEqual(withoutStatus(a.Object), withoutStatus(b.Object))
+}
+
+func withoutStatus(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "status" {
+			out[k] = v
+		}
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			if k != "resourceVersion" && k != "managedFields" {
+				m[k] = v
+			}
+		}
+		out["metadata"] = m
+	}
+	return out
 }

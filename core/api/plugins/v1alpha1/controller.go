@@ -81,6 +81,14 @@ type RelatedKind struct {
 	// Creatable lets the plugin create these objects, unowned: they outlive the parent (a
 	// StatefulSet's claims).
 	Creatable bool `json:"creatable,omitempty"`
+	// IgnoreStatus says the plugin reads none of these objects' status, so a change to
+	// status alone wakes no parent.
+	IgnoreStatus bool `json:"ignoreStatus,omitempty"`
+	// Selector is the dotted path of a map of labels in the parent (a Service's
+	// "spec.selector"): the plugin is handed only the objects it matches, and a change wakes
+	// only the parents it matched before or after. A parent without one selects nothing.
+	// Namespace scope only.
+	Selector string `json:"selector,omitempty"`
 }
 
 // ControllerStatus is what the controller manager last did with the controller.
