@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.ensureSystemNamespaces(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.ensureClusterDNSService(ctx); err != nil {
+		return nil, err
+	}
 	// Custom resources defined before a restart are served from the first request on; the
 	// controller then keeps following the definitions.
 	s.crds = newCRDController(s)

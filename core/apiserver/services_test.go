@@ -107,3 +107,22 @@ func TestAllocate(t *testing.T) {
 		}
 	})
 }
+
+// Every cluster has kube-system/kube-dns at the tenth address of the service range, with no
+// selector: nodes publish their own DNS endpoints, used node-locally.
+func TestClusterDNSService(t *testing.T) {
+	s := newTestServer(t)
+	r := s.must(s.do("GET", "/api/v1/namespaces/kube-system/services/kube-dns", "", ""), 200)
+	if ip := r.str("spec", "clusterIP"); ip != "10.96.0.10" {
+		t.Errorf("kube-dns clusterIP = %q, want 10.96.0.10", ip)
+	}
+	if p := r.str("spec", "internalTrafficPolicy"); p != "Local" {
+		t.Errorf("internalTrafficPolicy = %q, want Local", p)
+	}
+	if _, ok := r.body["spec"].(map[string]any)["selector"]; ok {
+		t.Errorf("kube-dns has a selector: %s", r.raw)
+	}
+	// Its address is taken: another Service cannot have it.
+	other := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"},"spec":{"clusterIP":"10.96.0.10","ports":[{"port":80}]}}`
+	s.must(s.do("POST", "/api/v1/namespaces/default/services", js, other), 422)
+}
