@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"reflect"
 	"strings"
 
@@ -303,6 +304,18 @@ func isIPv6(s string) bool {
 	return ip != nil && ip.To4() == nil
 }
 
+// NodeLocalPodIPs is where the wasm runtime's pods get their addresses: loopback addresses
+// of the node they run on, which only that node reaches. Kubernetes refuses loopback
+// endpoints, so that nobody points a Service at a node's own daemons; tug accepts these, and
+// only for an endpoint that names its node, whose proxy alone uses it (core/proxy).
+var NodeLocalPodIPs = netip.MustParsePrefix("127.100.0.0/16")
+
+// IsNodeLocalPodIP says whether s is in NodeLocalPodIPs.
+func IsNodeLocalPodIP(s string) bool {
+	ip, err := netip.ParseAddr(s)
+	return err == nil && NodeLocalPodIPs.Contains(ip)
+}
+
 // validateNonSpecialIP rejects the unspecified, loopback and link-local addresses, which make
 // no sense as endpoints or external IPs.
 func validateNonSpecialIP(s string, p *field.Path) field.ErrorList {
@@ -469,7 +482,7 @@ func validateEndpoints(e *corev1.Endpoints) field.ErrorList {
 
 func validateEndpointAddress(a *corev1.EndpointAddress, p *field.Path) field.ErrorList {
 	errs := validation.IsValidIP(p.Child("ip"), a.IP)
-	if len(errs) == 0 {
+	if len(errs) == 0 && !(a.NodeName != nil && IsNodeLocalPodIP(a.IP)) {
 		errs = append(errs, validateNonSpecialIP(a.IP, p.Child("ip"))...)
 	}
 	if a.Hostname != "" {

@@ -91,7 +91,9 @@ func validateSliceEndpoint(e *discoveryv1.Endpoint, addrType discoveryv1.Address
 				errs = append(errs, field.Invalid(ip, a, fmt.Sprintf("must be a valid %s address", addrType)))
 				continue
 			}
-			errs = append(errs, validateNonSpecialIP(a, ip)...)
+			if e.NodeName == nil || !IsNodeLocalPodIP(a) {
+				errs = append(errs, validateNonSpecialIP(a, ip)...)
+			}
 		case discoveryv1.AddressTypeFQDN:
 			errs = append(errs, validation.IsFullyQualifiedDomainName(ip, a)...)
 		}

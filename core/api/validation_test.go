@@ -1389,6 +1389,18 @@ func TestValidateEventsAndEndpoints(t *testing.T) {
 			want: []wantErr{invalid(ss + ".addresses[0].ip")}},
 		{name: "address not loopback", res: "endpoints", obj: endpoints(func(e *corev1.Endpoints) { e.Subsets[0].Addresses[0].IP = "127.0.0.1" }),
 			want: []wantErr{invalid(ss + ".addresses[0].ip")}},
+		{name: "a wasm pod's loopback address with its node", res: "endpoints", obj: endpoints(func(e *corev1.Endpoints) {
+			e.Subsets[0].Addresses[0].IP, e.Subsets[0].Addresses[0].NodeName = "127.100.0.7", ptr("node-a")
+		})},
+		{name: "a wasm pod's loopback address without a node", res: "endpoints", obj: endpoints(func(e *corev1.Endpoints) {
+			e.Subsets[0].Addresses[0].IP, e.Subsets[0].Addresses[0].NodeName = "127.100.0.7", nil
+		}), want: []wantErr{invalid(ss + ".addresses[0].ip")}},
+		{name: "slice: a wasm pod's loopback address with its node", res: "endpointslices", obj: endpointSlice(func(e *discoveryv1.EndpointSlice) {
+			e.Endpoints[0].Addresses, e.Endpoints[0].NodeName = []string{"127.100.0.7"}, ptr("node-a")
+		})},
+		{name: "slice: other loopback addresses never", res: "endpointslices", obj: endpointSlice(func(e *discoveryv1.EndpointSlice) {
+			e.Endpoints[0].Addresses, e.Endpoints[0].NodeName = []string{"127.0.0.1"}, ptr("node-a")
+		}), want: []wantErr{invalid("endpoints[0].addresses[0]")}},
 		{name: "subset needs addresses", res: "endpoints", obj: endpoints(func(e *corev1.Endpoints) { e.Subsets[0].Addresses = nil }),
 			want: []wantErr{required(ss)}},
 		{name: "not-ready addresses suffice", res: "endpoints", obj: endpoints(func(e *corev1.Endpoints) {

@@ -26,6 +26,7 @@ const defaultAffinity = 10800 * time.Second
 //   - internalTrafficPolicy Local keeps only the endpoints on node (spec.nodeName of the
 //     endpoint); with none there, the Service has no endpoint on this node.
 //   - An endpoint in two slices (during a slice rewrite) counts once.
+//   - A loopback endpoint (a wasm pod, core/api.NodeLocalPodIPs) serves only on its node.
 func BuildState(node string, services []*corev1.Service, epSlices []*discoveryv1.EndpointSlice) State {
 	bySvc := map[types.NamespacedName][]*discoveryv1.EndpointSlice{}
 	for _, s := range epSlices {
@@ -105,6 +106,9 @@ func endpoints(epSlices []*discoveryv1.EndpointSlice, portName string, proto cor
 			ip, err := netip.ParseAddr(e.Addresses[0])
 			if err != nil || !ip.Is4() {
 				continue
+			}
+			if ip.IsLoopback() && (e.NodeName == nil || *e.NodeName != node) {
+				continue // a wasm pod of another node: only its own node reaches it
 			}
 			ep := Endpoint{IP: ip, Port: port}
 			if seen[ep] {

@@ -140,6 +140,15 @@ func TestBuildState(t *testing.T) {
 					t.Errorf("got %v", st.Services[0].Endpoints)
 				}
 			}},
+		{"a wasm pod's loopback endpoint serves only on its own node",
+			[]*corev1.Service{svc("wasm", nil)},
+			[]*discoveryv1.EndpointSlice{slice("wasm", "a", 8080, ep{ip: "127.100.0.2", node: "node-a"}, ep{ip: "127.100.0.3", node: "node-b"},
+				ep{ip: "127.100.0.4"})},
+			func(t *testing.T, st State) {
+				if !slices.Equal(st.Services[0].Endpoints, eps("127.100.0.2:8080")) {
+					t.Errorf("got %v", st.Services[0].Endpoints)
+				}
+			}},
 		{"a slice port of another name or protocol does not serve",
 			[]*corev1.Service{svc("web", nil)},
 			[]*discoveryv1.EndpointSlice{func() *discoveryv1.EndpointSlice {
