@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/logdriver"
+	"github.com/tugboat-io/tug/core/api"
 	"github.com/tugboat-io/tug/core/kubelet"
 	"github.com/tugboat-io/tug/core/kubelet/container"
 	"github.com/tugboat-io/tug/core/kubelet/containerd"
@@ -70,6 +71,7 @@ WebAssembly (WASI) workloads run in-process on wazero. Images reach the node wit
 	f.String("server", "", "URL of the cluster's API server (required)")
 	f.String("token", "", "bearer token the agent authenticates with")
 	addNodeFlags(f)
+	addProxyFlags(f)
 	return cmd
 }
 
@@ -95,6 +97,13 @@ func (a *app) runAgent(ctx context.Context, cfg *rest.Config, dataDir string) er
 		return err
 	}
 	defer stop()
+	pctx, cancel := context.WithCancel(ctx)
+	proxyDone, err := a.startProxy(pctx, cfg)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("service proxy: %w", err)
+	}
+	defer func() { cancel(); <-proxyDone }()
 	if err := agent.Run(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
@@ -119,8 +128,8 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 	if err != nil {
 		return nil, nil, fmt.Errorf("--wasm-pod-cidr: %w", err)
 	}
-	if !wasmCIDR.Addr().IsLoopback() {
-		return nil, nil, fmt.Errorf("--wasm-pod-cidr %s: must be a loopback range (wasm pods' addresses are the node's own)", wasmCIDR)
+	if !api.NodeLocalPodIPs.Contains(wasmCIDR.Addr()) || wasmCIDR.Bits() < api.NodeLocalPodIPs.Bits() {
+		return nil, nil, fmt.Errorf("--wasm-pod-cidr %s: must be a loopback range within %s (wasm pods' addresses are the node's own)", wasmCIDR, api.NodeLocalPodIPs)
 	}
 	var taints []corev1.Taint
 	list, err := s.List("register-with-taints")

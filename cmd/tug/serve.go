@@ -304,11 +304,18 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 
 // startNode runs a node agent in this process (tug up) until the returned stop is called.
 func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop func(), err error) {
-	agent, release, err := a.newAgent(ctx, &rest.Config{Host: serverURL, QPS: 100, Burst: 200}, dataDir)
+	cfg := &rest.Config{Host: serverURL, QPS: 100, Burst: 200}
+	agent, release, err := a.newAgent(ctx, cfg, dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
 	nctx, cancel := context.WithCancel(ctx)
+	proxyDone, err := a.startProxy(nctx, cfg)
+	if err != nil {
+		cancel()
+		release()
+		return nil, fmt.Errorf("service proxy: %w", err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -323,6 +330,7 @@ func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop fu
 		case <-time.After(shutdownTimeout):
 			a.logger("tug").Warn("node agent did not stop in time", "timeout", shutdownTimeout)
 		}
+		<-proxyDone
 		release()
 	}, nil
 }

@@ -30,6 +30,7 @@ its own --data-dir, --listen, --etcd-client-listen and --etcd-peer-listen.`,
 	f.String("etcd-peer-listen", store.DefaultEmbedPeerListen, "HOST:PORT the embedded etcd serves peers on")
 	f.Bool("node", true, "run a node agent in this process, so the cluster runs pods on this machine")
 	addNodeFlags(f)
+	addProxyFlags(f)
 	return cmd
 }
 

@@ -308,7 +308,9 @@ func isIPv6(s string) bool {
 // of the node they run on, which only that node reaches. Kubernetes refuses loopback
 // endpoints, so that nobody points a Service at a node's own daemons; tug accepts these, and
 // only for an endpoint that names its node, whose proxy alone uses it (core/proxy).
-var NodeLocalPodIPs = netip.MustParsePrefix("127.100.0.0/16")
+// The range leaves out 127.0.0.0/10, where the node's own daemons listen (127.0.0.1,
+// systemd-resolved's 127.0.0.53).
+var NodeLocalPodIPs = netip.MustParsePrefix("127.64.0.0/10")
 
 // IsNodeLocalPodIP says whether s is in NodeLocalPodIPs.
 func IsNodeLocalPodIP(s string) bool {

@@ -26,7 +26,7 @@ const defaultAffinity = 10800 * time.Second
 //   - internalTrafficPolicy Local keeps only the endpoints on node (spec.nodeName of the
 //     endpoint); with none there, the Service has no endpoint on this node.
 //   - An endpoint in two slices (during a slice rewrite) counts once.
-//   - A loopback endpoint (a wasm pod, core/api.NodeLocalPodIPs) serves only on its node.
+//   - A loopback endpoint (a wasm pod, in core/api.NodeLocalPodIPs) serves only on its node.
 func BuildState(node string, services []*corev1.Service, epSlices []*discoveryv1.EndpointSlice) State {
 	bySvc := map[types.NamespacedName][]*discoveryv1.EndpointSlice{}
 	for _, s := range epSlices {

@@ -63,7 +63,10 @@ func startNodeCluster(t *testing.T, archives, importFlags []string, extra ...str
 	}
 	args := append([]string{"--node=true", "--scheduler-module", sched, "--controllers-module", ctrls,
 		"--node-name", "node-a", "--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
-		"--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s"}, extra...)
+		"--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s",
+		// The service tests turn the proxy and DNS on; two proxies on one machine would share
+		// the kernel's tables and the DNS port.
+		"--proxy-mode", "none", "--cluster-dns-port", "0"}, extra...)
 	start := func() *server {
 		s := startUp(t, data, args...)
 		s.waitKubectl(t, "the node Ready", []string{"get", "node", "node-a", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"},
@@ -564,7 +567,7 @@ func TestTwoNodes(t *testing.T) {
 	}
 	startProc(t, "tug node (node-b)", "node", "--server", s.URL(), "--data-dir", second, "--node-name", "node-b",
 		"--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
-		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16")
+		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16", "--proxy-mode", "none", "--cluster-dns-port", "0")
 	s.waitKubectl(t, "two Ready nodes", []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}"},
 		func(out string) bool {
 			return strings.Contains(out, "node-a=True") && strings.Contains(out, "node-b=True")
