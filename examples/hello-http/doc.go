@@ -9,6 +9,10 @@
 //	sleep       prints a line, then sleeps until SIGTERM (as a WASI module, forever)
 //	env         prints its environment, sorted, then its arguments, and exits
 //	cat FILE…   prints the files and exits
+//	fetch N T…  asks each target (http:// URL or udp://HOST:PORT) N times, a line per answer
+//	            (natively only); with OUT_FILE set, also into that file
+//
+// Natively, serve also echoes UDP on :$UDP_PORT when that is set.
 //
 // Natively, serve listens on :$PORT (8080 by default). A WASI module cannot usefully listen
 // by itself, so tug serves a wasm container's TCP port and runs the module once per request,

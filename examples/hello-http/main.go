@@ -67,8 +67,10 @@ func run(cmd string, args []string) int {
 			os.Stdout.Write(b)
 		}
 		return code
+	case "fetch":
+		return fetch(args)
 	default:
-		fmt.Fprintf(os.Stderr, "hello-http: unknown command %q; want serve, exit N, sleep, env or cat FILE...\n", cmd)
+		fmt.Fprintf(os.Stderr, "hello-http: unknown command %q; want serve, exit N, sleep, env, cat FILE... or fetch N TARGET...\n", cmd)
 		return 2
 	}
 }

@@ -30,6 +30,11 @@ func serve() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
+	if udp := os.Getenv("UDP_PORT"); udp != "" {
+		if err := serveUDP(udp); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{Handler: handler(os.Stdout), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
