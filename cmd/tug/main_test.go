@@ -258,6 +258,8 @@ func TestUsageErrors(t *testing.T) {
 		{"half a client cert", []string{"server", "--etcd-endpoints", "127.0.0.1:1", "--etcd-certfile", "c.pem"}, "must be given together"},
 		{"missing config file", []string{"version", "--config", "DIR/missing.yaml"}, "read config file"},
 		{"etcd listen URL", []string{"etcd", "--data-dir", "DIR", "--client-listen", "http://127.0.0.1:1"}, "not a URL"},
+		{"bad cluster DNS address", []string{"node", "--data-dir", "DIR", "--server", "http://127.0.0.1:1", "--cluster-dns", "10.96.0.10,bogus"}, `--cluster-dns: "bogus" is not an IP address`},
+		{"bad cluster domain", []string{"node", "--data-dir", "DIR", "--server", "http://127.0.0.1:1", "--container-runtime", "wasm", "--cluster-domain", "not a domain"}, `cluster domain "not a domain"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

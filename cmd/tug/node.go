@@ -49,6 +49,9 @@ func addNodeFlags(f *pflag.FlagSet) {
 	f.Duration("crash-loop-backoff", 10*time.Second, "first back-off before restarting a container that keeps exiting (doubles up to --crash-loop-backoff-max)")
 	f.Duration("crash-loop-backoff-max", 5*time.Minute, "longest crash-loop back-off")
 	f.Duration("node-lease-duration", 40*time.Second, "the Node Lease's duration; renewed four times per duration")
+	f.String("cluster-dns", "", "IP addresses (comma-separated) of the cluster DNS server: the nameservers of pods with dnsPolicy ClusterFirst (none: such pods use the node's resolver configuration, as dnsPolicy Default)")
+	f.String("cluster-domain", kubelet.DefaultClusterDomain, "the cluster's DNS domain: ClusterFirst pods search <namespace>.svc.<domain>, svc.<domain> and <domain>")
+	f.String("resolv-conf", kubelet.DefaultResolvConf, `the node's resolver configuration, which pods with dnsPolicy Default inherit ("" or "-": none)`)
 }
 
 func newNodeCmd(a *app) *cobra.Command {
@@ -160,6 +163,21 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 			return nil, nil, err
 		}
 	}
+	var clusterDNS []netip.Addr
+	if list, err = s.List("cluster-dns"); err != nil {
+		return nil, nil, err
+	}
+	for _, v := range list {
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cluster-dns: %q is not an IP address", v)
+		}
+		clusterDNS = append(clusterDNS, ip)
+	}
+	resolvConf := s.String("resolv-conf")
+	if resolvConf == "" {
+		resolvConf = kubelet.NoResolvConf
+	}
 	images, err := imagestore.Open(filepath.Join(root, "images"))
 	if err != nil {
 		return nil, nil, err
@@ -200,12 +218,17 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		LeaseDuration:   durations["node-lease-duration"],
 		Backoff:         &kubelet.Backoff{Initial: durations["crash-loop-backoff"], Max: durations["crash-loop-backoff-max"]},
 		PodManifestPath: s.String("pod-manifest-path"),
+		ClusterDNS:      clusterDNS,
+		ClusterDomain:   s.String("cluster-domain"),
+		ResolvConf:      resolvConf,
 		Logger:          a.log,
 	})
+	stop := func() { _ = wrt.Close(context.Background()); closeCtrd() }
 	if err != nil {
+		stop()
 		return nil, nil, err
 	}
-	return agent, func() { _ = wrt.Close(context.Background()); closeCtrd() }, nil
+	return agent, stop, nil
 }
 
 // newContainerd connects the containerd runtime, with the pod network it attaches pods to.

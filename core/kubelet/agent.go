@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -56,8 +58,29 @@ type Config struct {
 	Backoff *Backoff
 	// PodManifestPath, when set, is a directory of static pod manifests.
 	PodManifestPath string
-	Logger          *slog.Logger
+	// ClusterDNS are the addresses of the cluster's DNS server: the nameservers of pods with
+	// dnsPolicy ClusterFirst (kubelet's --cluster-dns). With none, such pods fall back to
+	// dnsPolicy Default, with a MissingClusterDNS warning event.
+	ClusterDNS []netip.Addr
+	// ClusterDomain is the cluster's DNS domain, which ClusterFirst pods search and pod
+	// FQDNs end in (DefaultClusterDomain when empty).
+	ClusterDomain string
+	// ResolvConf is the node's resolver configuration, which pods with dnsPolicy Default
+	// inherit and whose search domains ClusterFirst pods add to theirs
+	// (DefaultResolvConf when empty; NoResolvConf inherits nothing, as kubelet's
+	// --resolv-conf="").
+	ResolvConf string
+	Logger     *slog.Logger
 }
+
+// Defaults and special values of Config's DNS fields.
+const (
+	DefaultClusterDomain = "cluster.local"
+	DefaultResolvConf    = "/etc/resolv.conf"
+	// NoResolvConf as Config.ResolvConf makes pods inherit nothing from the node's resolver
+	// configuration: Default pods get the node's loopback as nameserver.
+	NoResolvConf = "-"
+)
 
 // Backoff configures the crash-loop back-off: restarts after the first wait Initial, doubling
 // up to Max.
@@ -82,6 +105,8 @@ type Agent struct {
 	defaultRT     container.Runtime
 	runtimes      map[string]container.Runtime
 	staticSources *staticPods
+	// nodeHosts is the node's hosts file, which hostNetwork pods get.
+	nodeHosts string
 }
 
 // New checks cfg and returns an agent; Run starts it.
@@ -107,6 +132,24 @@ func New(cfg Config) (*Agent, error) {
 	if !cfg.NodeIP.IsValid() {
 		cfg.NodeIP = DetectNodeIP()
 	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
+	}
+	cfg.ClusterDomain = strings.TrimSuffix(cfg.ClusterDomain, ".")
+	if msgs := validation.IsDNS1123Subdomain(cfg.ClusterDomain); len(msgs) > 0 {
+		return nil, fmt.Errorf("kubelet: cluster domain %q: %s", cfg.ClusterDomain, strings.Join(msgs, "; "))
+	}
+	dnsIPs := make([]netip.Addr, 0, len(cfg.ClusterDNS))
+	for _, ip := range cfg.ClusterDNS {
+		if !ip.IsValid() {
+			return nil, errors.New("kubelet: a cluster DNS address is not a valid IP address")
+		}
+		dnsIPs = append(dnsIPs, ip.Unmap())
+	}
+	cfg.ClusterDNS = dnsIPs
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = DefaultResolvConf
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -119,7 +162,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: log, client: cfg.Client, backoff: bo,
 		workers: map[types.UID]*worker{}, ready: make(chan struct{}),
-		runtimes: map[string]container.Runtime{}, defaultRT: cfg.Runtimes[0],
+		runtimes: map[string]container.Runtime{}, defaultRT: cfg.Runtimes[0], nodeHosts: nodeHostsFile,
 	}
 	for _, rt := range cfg.Runtimes {
 		a.runtimes[rt.Handler()] = rt

@@ -12,7 +12,9 @@
 //   - Runtimes (package container's Runtime, implemented by containerd/ and wasm/) run the
 //     containers; a pod's RuntimeClass handler, or its image's platform, picks one.
 //   - Probes (probe.go), volumes (volume.go) and environment (env.go) are prepared per
-//     container by the worker before the runtime starts it.
+//     container by the worker before the runtime starts it, and so are a containerd pod's
+//     /etc/resolv.conf and /etc/hosts (dns.go decides them from the pod's DNS policy,
+//     podfiles.go writes them).
 //   - server.go is the kubelet HTTP API the API server calls for logs.
 //
 // What decides (restart or not, which state a container is in, which phase the pod has) is

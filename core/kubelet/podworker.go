@@ -42,6 +42,8 @@ type worker struct {
 	// refreshed is when the pod's ConfigMap, Secret and downward API volumes were last
 	// brought up to date.
 	refreshed time.Time
+	// files are the pod's resolv.conf and hosts file once written for its sandbox.
+	files *podFiles
 }
 
 func newWorker(a *Agent, pod *corev1.Pod) *worker {
@@ -207,7 +209,12 @@ func (w *worker) observe(ctx context.Context) (observed, error) {
 func (w *worker) makeSandbox(ctx context.Context, pod *corev1.Pod) error {
 	cfg := container.SandboxConfig{
 		PodUID: pod.UID, PodName: pod.Name, PodNamespace: pod.Namespace,
-		Hostname: podHostname(pod), HostNetwork: pod.Spec.HostNetwork, LogDir: w.a.podLogDir(pod),
+		HostNetwork: pod.Spec.HostNetwork, LogDir: w.a.podLogDir(pod),
+	}
+	if !pod.Spec.HostNetwork {
+		// A hostNetwork pod has the node's hostname, as with kubelet. Problems with the
+		// name are reported with the pod's name files (nameFiles).
+		_, _, cfg.Hostname, _ = podHostname(pod, w.a.cfg.ClusterDomain)
 	}
 	if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil {
 		cfg.IP = ip
@@ -219,18 +226,10 @@ func (w *worker) makeSandbox(ctx context.Context, pod *corev1.Pod) error {
 			}
 		}
 	}
+	// A new sandbox may have a new address: the hosts file is written again.
+	w.files = nil
 	_, err := w.rt.RunSandbox(ctx, cfg)
 	return err
-}
-
-func podHostname(pod *corev1.Pod) string {
-	if pod.Spec.Hostname != "" {
-		return pod.Spec.Hostname
-	}
-	if len(pod.Name) > 63 {
-		return pod.Name[:63]
-	}
-	return pod.Name
 }
 
 // startContainer prepares and starts one container, recording why when it cannot.
@@ -284,6 +283,12 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, obs observ
 	if obs.sandbox != nil {
 		sb = *obs.sandbox
 	}
+	files, err := w.nameFiles(ctx, pod, sb)
+	if err != nil {
+		fail(reasonCreateContainerConfig, err.Error())
+		return
+	}
+	cfg.ResolvConf, cfg.Hosts = files.resolvConf, files.hosts
 	// A container that starts again after a crash writes a new log file; an old attempt's
 	// file of the same number (left by an agent that died mid-start) is replaced.
 	_ = os.Remove(cfg.LogPath)

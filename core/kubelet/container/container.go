@@ -54,6 +54,15 @@ type Execer interface {
 	Exec(ctx context.Context, id string, cmd []string, s Streams) (int, error)
 }
 
+// NameFiles is implemented by runtimes whose containers look names up through
+// /etc/resolv.conf and /etc/hosts (Linux containers): for them the agent writes the pod's
+// files (its DNS policy, hostname and host aliases) and passes them in ContainerConfig.
+// Other runtimes get neither; wasm modules have no sockets to resolve names for.
+type NameFiles interface {
+	// MountsNameFiles says the runtime mounts ContainerConfig.ResolvConf and Hosts.
+	MountsNameFiles() bool
+}
+
 // Errors a runtime returns so the agent can tell what went wrong. They are wrapped with the
 // details.
 var (
@@ -86,8 +95,10 @@ type Image struct {
 type SandboxConfig struct {
 	PodUID                types.UID
 	PodName, PodNamespace string
-	Hostname              string
-	HostNetwork           bool
+	// Hostname is the pod's hostname (its FQDN with setHostnameAsFQDN); "" for a
+	// hostNetwork pod, which has the node's.
+	Hostname    string
+	HostNetwork bool
 	// PortMappings are the hostPorts of the pod's containers.
 	PortMappings []PortMapping
 	// IP is the address the pod had before (from its status), which a runtime that chooses
@@ -151,6 +162,11 @@ type ContainerConfig struct {
 	SpecHash string
 	// Annotations are the pod's, for runtimes that take hints from them.
 	Annotations map[string]string
+	// ResolvConf and Hosts are files the agent wrote for the container's /etc/resolv.conf
+	// and /etc/hosts, given only to a runtime that implements NameFiles. The runtime mounts
+	// each read-only unless one of Mounts is at that path already; "" leaves it to the
+	// runtime.
+	ResolvConf, Hosts string
 }
 
 // EnvVar is one resolved environment variable.

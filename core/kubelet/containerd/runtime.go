@@ -311,10 +311,6 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg container.SandboxConfig) (
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return container.Sandbox{}, err
 	}
-	hosts := fmt.Sprintf("# Kubernetes-managed hosts file (tug).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", rec.IP, cfg.Hostname)
-	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
-		return container.Sandbox{}, err
-	}
 	b, _ := json.Marshal(rec)
 	tmp := filepath.Join(dir, "sandbox.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
@@ -391,33 +387,8 @@ func (r *Runtime) StartContainer(ctx context.Context, sb container.Sandbox, cfg 
 	if len(argv) == 0 {
 		return "", fmt.Errorf("%w: no command: the image has no entrypoint and the container no command", container.ErrConfig)
 	}
-	env := make([]string, 0, len(cfg.Env)+1)
-	env = append(env, "HOSTNAME="+rec.Hostname)
-	for _, e := range cfg.Env {
-		env = append(env, e.Name+"="+e.Value)
-	}
-	opts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(rec.Hostname)}
-	if cfg.WorkingDir != "" {
-		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
-	}
-	mounts := []specs.Mount{}
-	if rec.HostNetwork {
-		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
-	} else {
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: rec.NetNS}))
-		mounts = append(mounts,
-			specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(r.sandboxDir(sb.PodUID), "hosts"), Options: []string{"rbind", "ro"}},
-			specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/etc/resolv.conf", Options: []string{"rbind", "ro"}})
-	}
-	for _, m := range cfg.Mounts {
-		mode := "rw"
-		if m.ReadOnly {
-			mode = "ro"
-		}
-		mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", mode}})
-	}
-	opts = append(opts, oci.WithMounts(mounts))
-	opts = append(opts, resourceOpts(cfg.Resources)...)
+	nodeHostname, _ := os.Hostname()
+	opts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, specOpts(rec, cfg, argv, nodeHostname)...)
 
 	labels := map[string]string{
 		labelNode: r.cfg.Node, container.LabelPodUID: string(sb.PodUID), container.LabelPodName: sb.PodName,
@@ -467,6 +438,82 @@ func (r *Runtime) StartContainer(ctx context.Context, sb container.Sandbox, cfg 
 	}
 	return id, nil
 }
+
+// Files the runtime mounts into every container when the agent gives none: the node's.
+const (
+	nodeResolvConf = "/etc/resolv.conf"
+	nodeHosts      = "/etc/hosts"
+)
+
+// specOpts are a container's OCI settings beyond its image's: command, environment
+// (HOSTNAME first), namespaces, hostname, mounts and resources. A pod with its own network
+// joins the sandbox's network namespace and has its own UTS namespace named after the pod; a
+// hostNetwork pod shares the node's network and UTS namespaces, as with kubelet.
+func specOpts(rec *sandboxRecord, cfg container.ContainerConfig, argv []string, nodeHostname string) []oci.SpecOpts {
+	hostname := rec.Hostname
+	if rec.HostNetwork {
+		hostname = nodeHostname
+	}
+	env := make([]string, 0, len(cfg.Env)+1)
+	env = append(env, "HOSTNAME="+hostname)
+	for _, e := range cfg.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	opts := []oci.SpecOpts{oci.WithProcessArgs(argv...), oci.WithEnv(env)}
+	if cfg.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
+	}
+	if rec.HostNetwork {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
+	} else {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: rec.NetNS}),
+			oci.WithHostname(rec.Hostname))
+	}
+	opts = append(opts, oci.WithMounts(containerMounts(cfg)))
+	return append(opts, resourceOpts(cfg.Resources)...)
+}
+
+// containerMounts are a container's bind mounts: its /etc/resolv.conf and /etc/hosts (the
+// agent's files, else the node's), read-only, unless the container mounts something at
+// that path itself, and then its volumes, which come after so that a volume over /etc hides
+// the files.
+func containerMounts(cfg container.ContainerConfig) []specs.Mount {
+	var mounts []specs.Mount
+	for _, f := range []struct{ dest, src, fallback string }{
+		{"/etc/resolv.conf", cfg.ResolvConf, nodeResolvConf},
+		{"/etc/hosts", cfg.Hosts, nodeHosts},
+	} {
+		if mountsAt(cfg.Mounts, f.dest) {
+			continue
+		}
+		src := f.src
+		if src == "" {
+			src = f.fallback
+		}
+		mounts = append(mounts, specs.Mount{Destination: f.dest, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+	}
+	for _, m := range cfg.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", mode}})
+	}
+	return mounts
+}
+
+func mountsAt(mounts []container.Mount, path string) bool {
+	for _, m := range mounts {
+		if filepath.Clean("/"+m.ContainerPath) == path {
+			return true
+		}
+	}
+	return false
+}
+
+// MountsNameFiles implements container.NameFiles: containers get the agent's
+// /etc/resolv.conf and /etc/hosts.
+func (r *Runtime) MountsNameFiles() bool { return true }
 
 // resourceOpts turns requests and limits into cgroup settings, as kubelet does: the memory
 // limit, a CFS quota for the cpu limit, and cpu shares from the cpu request.
@@ -777,6 +824,7 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 var (
-	_ container.Runtime = (*Runtime)(nil)
-	_ container.Execer  = (*Runtime)(nil)
+	_ container.Runtime   = (*Runtime)(nil)
+	_ container.Execer    = (*Runtime)(nil)
+	_ container.NameFiles = (*Runtime)(nil)
 )
