@@ -174,6 +174,15 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		}
 		clusterDNS = append(clusterDNS, ip)
 	}
+	if len(clusterDNS) == 0 && a.servesClusterDNS() {
+		// The node serves DNS at kube-dns's cluster IP (its proxy sends that to its own
+		// server): pods use it unless --cluster-dns names others.
+		if ip, err := clusterDNSAddress(ctx, client); err != nil {
+			a.logger("kubelet").Warn("no cluster DNS for pods", "err", err)
+		} else {
+			clusterDNS = []netip.Addr{ip}
+		}
+	}
 	resolvConf := s.String("resolv-conf")
 	if resolvConf == "" {
 		resolvConf = kubelet.NoResolvConf

@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -16,12 +18,36 @@ import (
 	"github.com/tugboat-io/tug/core/proxy"
 	"github.com/tugboat-io/tug/core/proxy/dns"
 	"github.com/tugboat-io/tug/core/proxy/nftables"
+	"github.com/tugboat-io/tug/core/proxy/userspace"
 )
 
 // addProxyFlags adds the service proxy's and cluster DNS's flags (tug node, tug up's node).
 func addProxyFlags(f *pflag.FlagSet) {
 	f.String("proxy-mode", "auto", `service proxy data plane: "nftables", "userspace", "auto" (nftables when this process can program it, else userspace), or "none"`)
 	f.Int("cluster-dns-port", 10053, "port of the node's cluster DNS server, on the node's address (0: no DNS server)")
+}
+
+// servesClusterDNS says whether this node runs a cluster DNS server behind its proxy.
+func (a *app) servesClusterDNS() bool {
+	port, err := a.settings.Int64("cluster-dns-port")
+	return err == nil && port > 0 && a.settings.String("proxy-mode") != "none"
+}
+
+// clusterDNSAddress is kube-dns's cluster IP, which the API server makes at start.
+func clusterDNSAddress(ctx context.Context, client kubernetes.Interface) (netip.Addr, error) {
+	var err error
+	for range 10 {
+		var svc *corev1.Service
+		if svc, err = client.CoreV1().Services(dns.ServiceNamespace).Get(ctx, dns.ServiceName, metav1.GetOptions{}); err == nil {
+			return netip.ParseAddr(svc.Spec.ClusterIP)
+		}
+		select {
+		case <-ctx.Done():
+			return netip.Addr{}, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("service %s/%s: %w", dns.ServiceNamespace, dns.ServiceName, err)
 }
 
 // nodeAddress is --node-ip, or the address of the interface the default route uses.
@@ -142,5 +168,6 @@ func (a *app) dataplane(mode string) (proxy.Dataplane, error) {
 }
 
 func (a *app) userspace() (proxy.Dataplane, error) {
-	return nil, errors.New("the userspace proxy is not built yet")
+	// NodePorts listen on every address, as kube-proxy's do.
+	return userspace.New(userspace.Config{Logger: a.log, Metrics: prometheus.DefaultRegisterer})
 }

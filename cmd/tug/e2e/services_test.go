@@ -126,7 +126,14 @@ func TestContainerdServices(t *testing.T) {
 	nodePortHTTP := "http://" + net.JoinHostPort(nodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))) + "/"
 	clusterUDP := net.JoinHostPort(svc.Spec.ClusterIP, "53")
 
-	// From the node: the cluster IP and the NodePort reach all three pods, TCP and UDP.
+	// From the node: the cluster IP and the NodePort reach all three pods, TCP and UDP, once
+	// the endpoints controller and the proxy have seen the pods ready.
+	if err := poll(30*time.Second, func() (bool, error) {
+		seen := spread(t, clusterHTTP, 30)
+		return sameSet(seen, names), fmt.Errorf("reached %v", seen)
+	}); err != nil {
+		t.Fatalf("the cluster IP never reached the three pods: %v", err)
+	}
 	for _, url := range []string{clusterHTTP, nodePortHTTP} {
 		if seen := spread(t, url, 60); !sameSet(seen, names) {
 			t.Errorf("60 requests to %s reached %v, want all of %v", url, seen, names)
@@ -219,6 +226,9 @@ spec:
 		t.Errorf("not-ready %s and deleted %s never left the rotation: %v", p0.Name, p1.Name, err)
 	}
 
+	// p0 is ready again, and back in the rotation.
+	os.Remove(filepath.Join(switches, p0.Name+".notready"))
+
 	// The proxy's process dies: the kernel's rules stay and keep serving; the restarted
 	// process takes them over.
 	s.Kill(t)
@@ -227,7 +237,7 @@ spec:
 	}
 	s = c.restart()
 	cs = s.Clientset(t)
-	want := waitReadyPods(t, s, cs, "app=web", 2)
+	want := waitReadyPods(t, s, cs, "app=web", 3)
 	names = map[string]bool{}
 	for _, p := range want {
 		names[p.Name] = true
@@ -238,6 +248,9 @@ spec:
 	}); err != nil {
 		t.Errorf("after the restart: %v", err)
 	}
+	// Take the pods down while this process still runs (cleanups run after the restarted
+	// process's stop).
+	deleteAndWait(t, cs, "web")
 }
 
 // hostAddress is this machine's address on its default route, which pods can reach (unlike
