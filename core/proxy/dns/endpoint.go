@@ -47,7 +47,7 @@ func publish(ctx context.Context, client kubernetes.Interface, node string, addr
 	port := int32(addr.Port())
 	want := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ServiceNamespace, Name: ServiceName + "-" + node,
-			Labels: map[string]string{discoveryv1.LabelServiceName: ServiceName, discoveryv1.LabelManagedBy: "node.tug.dev"},
+			Labels:          map[string]string{discoveryv1.LabelServiceName: ServiceName, discoveryv1.LabelManagedBy: "node.tug.dev"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{addr.Addr().String()}, NodeName: kptr.To(node),
