@@ -24,6 +24,7 @@ import (
 // addProxyFlags adds the service proxy's and cluster DNS's flags (tug node, tug up's node).
 func addProxyFlags(f *pflag.FlagSet) {
 	f.String("proxy-mode", "auto", `service proxy data plane: "nftables", "userspace", "auto" (nftables when this process can program it, else userspace), or "none"`)
+	f.String("proxy-interface", "tug-svc0", "device the userspace proxy puts cluster IPs on, so that it can listen on them (needs root)")
 	f.Int("cluster-dns-port", 10053, "port of the node's cluster DNS server, on the node's address (0: no DNS server)")
 }
 
@@ -169,5 +170,5 @@ func (a *app) dataplane(mode string) (proxy.Dataplane, error) {
 
 func (a *app) userspace() (proxy.Dataplane, error) {
 	// NodePorts listen on every address, as kube-proxy's do.
-	return userspace.New(userspace.Config{Logger: a.log, Metrics: prometheus.DefaultRegisterer})
+	return userspace.New(userspace.Config{Interface: a.settings.String("proxy-interface"), Logger: a.log, Metrics: prometheus.DefaultRegisterer})
 }

@@ -349,3 +349,105 @@ func deleteAndWait(t *testing.T, cs kubernetes.Interface, name string) {
 		t.Logf("cleanup: pods not gone: %v", err)
 	}
 }
+
+const helloService = `
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  type: NodePort
+  selector: {app: hello}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {app: nobody}
+  ports:
+  - {port: 80}
+`
+
+// TestWasmServicesUserspace runs the userspace proxy in front of wasm pods, whose addresses
+// are the node's own loopback addresses: the cluster IP and the NodePort reach all three, a
+// pod that stops being ready leaves the rotation, a Service without endpoints resets the
+// connection at once, and the node's DNS server answers the Service's name.
+func TestWasmServicesUserspace(t *testing.T) {
+	image := "tug.test/hello-http:wasm"
+	_, dnsPort, _ := net.SplitHostPort(freeAddr(t))
+	iface := "tuge2e-svc" + strconv.Itoa(os.Getpid()%1000)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "delete", iface).Run() })
+	c := startNodeCluster(t, []string{helloImage(t, image, "wasip1", "wasm")}, nil, "--container-runtime", "wasm",
+		"--proxy-mode", "userspace", "--proxy-interface", iface, "--cluster-dns-port", dnsPort)
+	s := c.server
+	deletePodsOnCleanup(t, func() *server { return s })
+	cs := s.Clientset(t)
+	ctx := context.Background()
+	switches := t.TempDir()
+	apply(t, s, fmt.Sprintf(helloDeployment, switches, image))
+	apply(t, s, helloService)
+	pods := waitReadyPods(t, s, cs, "app=hello", 3)
+	names := map[string]bool{}
+	for _, p := range pods {
+		names[p.Name] = true
+	}
+	svc, err := cs.CoreV1().Services("default").Get(ctx, "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"http://127.0.0.1:" + strconv.Itoa(int(svc.Spec.Ports[0].NodePort)) + "/"}
+	if os.Geteuid() == 0 {
+		// Cluster IPs need an address on an interface of the proxy's, which needs root.
+		targets = append(targets, "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/")
+	}
+	for _, url := range targets {
+		if err := poll(30*time.Second, func() (bool, error) {
+			seen := spread(t, url, 30)
+			return sameSet(seen, names), fmt.Errorf("reached %v", seen)
+		}); err != nil {
+			t.Errorf("%s never reached the three pods %v: %v", url, names, err)
+		}
+	}
+
+	// A Service without endpoints: the connection is reset at once.
+	nobody, err := cs.CoreV1().Services("default").Get(ctx, "nobody", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobodyURL := "http://127.0.0.1:" + strconv.Itoa(int(nobody.Spec.Ports[0].NodePort)) + "/"
+	if err := poll(30*time.Second, func() (bool, error) {
+		_, err := (&http.Client{Timeout: 5 * time.Second}).Get(nobodyURL)
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) {
+			return true, nil
+		}
+		return false, fmt.Errorf("get: %v", err)
+	}); err != nil {
+		t.Errorf("a Service without endpoints: %v, want the connection reset or refused", err)
+	}
+
+	// Cluster DNS on the node answers the Service's name with its cluster IP.
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort("127.0.0.1", dnsPort))
+	}}
+	if err := poll(30*time.Second, func() (bool, error) {
+		addrs, err := r.LookupHost(ctx, "hello.default.svc.cluster.local")
+		return err == nil && len(addrs) == 1 && addrs[0] == svc.Spec.ClusterIP, fmt.Errorf("%v %v", addrs, err)
+	}); err != nil {
+		t.Errorf("DNS: %v, want %s", err, svc.Spec.ClusterIP)
+	}
+
+	// A pod that stops being ready leaves the rotation.
+	p0 := pods[0]
+	if err := os.WriteFile(filepath.Join(switches, p0.Name+".notready"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitPodCondition(t, cs, p0, corev1.PodReady, corev1.ConditionFalse)
+	if err := poll(30*time.Second, func() (bool, error) {
+		seen := spread(t, targets[0], 30)
+		return !seen[p0.Name] && len(seen) == 2, fmt.Errorf("reached %v", seen)
+	}); err != nil {
+		t.Errorf("not-ready %s never left the rotation: %v", p0.Name, err)
+	}
+}
