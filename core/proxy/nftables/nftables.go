@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 
@@ -59,7 +60,27 @@ func New(cfg Config) (*Proxier, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	return &Proxier{cfg: cfg, log: cfg.Logger.With("component", "proxy", "mode", "nftables")}, nil
+	p := &Proxier{cfg: cfg, log: cfg.Logger.With("component", "proxy", "mode", "nftables")}
+	p.ensureSysctls()
+	return p, nil
+}
+
+// ensureSysctls turns on what the rules depend on, as kube-proxy and kubelet do: forwarding,
+// so DNATed packets reach other hosts' and pods' addresses; and netfilter for bridged
+// traffic, so that a pod reaching a Service whose endpoint is on the same bridge has its
+// reply un-DNATed instead of arriving from the endpoint's own address. Best effort: a
+// failure is logged, and what depends on it is what breaks.
+func (p *Proxier) ensureSysctls() {
+	for _, name := range []string{"net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"} {
+		path := "/proc/sys/" + name
+		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "1" {
+			continue
+		}
+		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+			p.log.Warn("could not set a sysctl the service rules need (for the bridge one: modprobe br_netfilter)",
+				"sysctl", strings.ReplaceAll(name, "/", "."), "err", err)
+		}
+	}
 }
 
 // Available says whether this process can program nftables: it lists the tables, which needs
