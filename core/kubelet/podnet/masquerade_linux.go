@@ -7,6 +7,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/tugboat-io/tug/internal/nftexpr"
 )
 
 // The bridge plugin's own ipMasq adds an iptables chain and three rules for every pod, which
@@ -23,10 +25,10 @@ func ensureMasquerade(table string, subnet netip.Prefix) error {
 			Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
 		})
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(
-			inPrefix(12, subnet, expr.CmpOpEq),  // ip saddr <subnet>
-			inPrefix(16, subnet, expr.CmpOpNeq), // ip daddr != <subnet>
-			inPrefix(16, netip.MustParsePrefix("224.0.0.0/4"), expr.CmpOpNeq),
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: nftexpr.Concat(
+			nftexpr.InPrefix(nftexpr.SaddrOffset, subnet, expr.CmpOpEq),  // ip saddr <subnet>
+			nftexpr.InPrefix(nftexpr.DaddrOffset, subnet, expr.CmpOpNeq), // ip daddr != <subnet>
+			nftexpr.InPrefix(nftexpr.DaddrOffset, netip.MustParsePrefix("224.0.0.0/4"), expr.CmpOpNeq),
 			[]expr.Any{&expr.Counter{}, &expr.Masq{}},
 		)})
 	})
@@ -56,29 +58,6 @@ func replaceTable(table string, fill func(*nftables.Conn, *nftables.Table)) erro
 		return fmt.Errorf("nftables: table %s: %w", table, err)
 	}
 	return nil
-}
-
-// inPrefix matches the IPv4 address at offset in the network header against p.
-func inPrefix(offset uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
-	p = p.Masked()
-	mask := make([]byte, 4)
-	for i := range p.Bits() {
-		mask[i/8] |= 0x80 >> (i % 8)
-	}
-	addr := p.Addr().As4()
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: op, Register: 1, Data: addr[:]},
-	}
-}
-
-func concat(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
 }
 
 // loopbackUp brings up the lo of the calling thread's network namespace, which is all the

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tugboat-io/tug/core/proxy"
+	"github.com/tugboat-io/tug/internal/nftexpr"
 )
 
 // DefaultTable is the table the proxy owns.
@@ -188,16 +189,16 @@ func (b *builder) build(table string, st proxy.State) error {
 	}})
 
 	services := c.AddChain(&nft.Chain{Name: "services", Table: b.t})
-	c.AddRule(&nft.Rule{Table: b.t, Chain: services, Exprs: concat(loadDaddrProtoPort(),
+	c.AddRule(&nft.Rule{Table: b.t, Chain: services, Exprs: nftexpr.Concat(loadDaddrProtoPort(),
 		[]expr.Any{&expr.Lookup{SourceRegister: 1, IsDestRegSet: true, SetName: b.serviceIPs.Name, SetID: b.serviceIPs.ID}})})
-	c.AddRule(&nft.Rule{Table: b.t, Chain: services, Exprs: concat(localDaddr(), loadProtoPort(),
+	c.AddRule(&nft.Rule{Table: b.t, Chain: services, Exprs: nftexpr.Concat(localDaddr(), loadProtoPort(),
 		[]expr.Any{&expr.Lookup{SourceRegister: 9, IsDestRegSet: true, SetName: b.serviceNodePorts.Name, SetID: b.serviceNodePorts.ID}})})
 
 	endpointsCheck := c.AddChain(&nft.Chain{Name: "endpoints-check", Table: b.t})
 	reject := []expr.Any{&expr.Counter{}, &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3 /* port unreachable */}}
-	c.AddRule(&nft.Rule{Table: b.t, Chain: endpointsCheck, Exprs: concat(loadDaddrProtoPort(),
+	c.AddRule(&nft.Rule{Table: b.t, Chain: endpointsCheck, Exprs: nftexpr.Concat(loadDaddrProtoPort(),
 		[]expr.Any{&expr.Lookup{SourceRegister: 1, SetName: b.noEndpointIPs.Name, SetID: b.noEndpointIPs.ID}}, reject)})
-	c.AddRule(&nft.Rule{Table: b.t, Chain: endpointsCheck, Exprs: concat(localDaddr(), loadProtoPort(),
+	c.AddRule(&nft.Rule{Table: b.t, Chain: endpointsCheck, Exprs: nftexpr.Concat(localDaddr(), loadProtoPort(),
 		[]expr.Any{&expr.Lookup{SourceRegister: 9, SetName: b.noEndpointNodePorts.Name, SetID: b.noEndpointNodePorts.ID}}, reject)})
 
 	for _, h := range []struct {
@@ -266,14 +267,14 @@ func (b *builder) servicePort(sp *proxy.ServicePort) error {
 	id := chainID(sp.Key())
 	svc := c.AddChain(&nft.Chain{Name: "svc-" + id, Table: b.t})
 	if b.podCIDR.IsValid() {
-		c.AddRule(&nft.Rule{Table: b.t, Chain: svc, Exprs: concat(saddrIn(b.podCIDR, expr.CmpOpNeq), jumpMark())})
+		c.AddRule(&nft.Rule{Table: b.t, Chain: svc, Exprs: nftexpr.Concat(saddrIn(b.podCIDR, expr.CmpOpNeq), jumpMark())})
 	}
 	vmap := &nft.Set{Table: b.t, Anonymous: true, Constant: true, IsMap: true, KeyType: nft.TypeInteger, DataType: nft.TypeVerdict}
 	var elems []nft.SetElement
 	for i, ep := range sp.Endpoints {
 		epName := "ep-" + chainID(sp.Key()+"@"+ep.String())
 		epChain := c.AddChain(&nft.Chain{Name: epName, Table: b.t})
-		c.AddRule(&nft.Rule{Table: b.t, Chain: epChain, Exprs: concat(saddrIs(ep.IP), jumpMark())})
+		c.AddRule(&nft.Rule{Table: b.t, Chain: epChain, Exprs: nftexpr.Concat(saddrIs(ep.IP), jumpMark())})
 		if sp.Affinity > 0 {
 			aff := &nft.Set{Table: b.t, Name: "aff-" + chainID(sp.Key()+"@"+ep.String()), KeyType: nft.TypeIPAddr,
 				Dynamic: true, HasTimeout: true, Timeout: sp.Affinity}
@@ -376,7 +377,7 @@ func loadSaddr() expr.Any {
 // localDaddr matches packets to an address of this host (fib daddr type local), leaving out
 // 127.0.0.0/8, which would need route_localnet.
 func localDaddr() []expr.Any {
-	return concat([]expr.Any{
+	return nftexpr.Concat([]expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 	}, daddrIn(netip.MustParsePrefix("127.0.0.0/8"), expr.CmpOpNeq))
@@ -387,21 +388,11 @@ func saddrIs(ip netip.Addr) []expr.Any {
 	return []expr.Any{loadSaddr(), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]}}
 }
 
-func saddrIn(p netip.Prefix, op expr.CmpOp) []expr.Any { return inPrefix(12, p, op) }
-func daddrIn(p netip.Prefix, op expr.CmpOp) []expr.Any { return inPrefix(16, p, op) }
-
-func inPrefix(offset uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
-	p = p.Masked()
-	mask := make([]byte, 4)
-	for i := range p.Bits() {
-		mask[i/8] |= 0x80 >> (i % 8)
-	}
-	a := p.Addr().As4()
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: op, Register: 1, Data: a[:]},
-	}
+func saddrIn(p netip.Prefix, op expr.CmpOp) []expr.Any {
+	return nftexpr.InPrefix(nftexpr.SaddrOffset, p, op)
+}
+func daddrIn(p netip.Prefix, op expr.CmpOp) []expr.Any {
+	return nftexpr.InPrefix(nftexpr.DaddrOffset, p, op)
 }
 
 func jumpMark() []expr.Any {
@@ -418,11 +409,3 @@ func setMarkBit() []expr.Any {
 }
 
 func u32(v uint32) []byte { return binaryutil.NativeEndian.PutUint32(v) }
-
-func concat(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
