@@ -1,10 +1,11 @@
 package runtime
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tugboat-io/tug/internal/promreg"
 )
 
 // metrics are the runtime's Prometheus collectors. With a nil Registerer they are created but
@@ -57,30 +58,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Several Runtimes may share a registry (tests, or a process with two): reuse what is there.
 	var err error
-	m.calls, err = register(reg, m.calls)
+	m.calls, err = promreg.Register(reg, m.calls)
 	if err != nil {
 		return nil, err
 	}
-	m.duration, err = register(reg, m.duration)
+	m.duration, err = promreg.Register(reg, m.duration)
 	if err != nil {
 		return nil, err
 	}
-	m.instances, err = register(reg, m.instances)
+	m.instances, err = promreg.Register(reg, m.instances)
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // open notes a Module using the instances series of (plugin, version).

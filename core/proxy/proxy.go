@@ -14,6 +14,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/tugboat-io/tug/internal/promreg"
 )
 
 // Config configures a Proxy.
@@ -82,11 +84,16 @@ func New(cfg Config) (*Proxy, error) {
 		Help: "Time to program the data plane with the whole state.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)})
 	p.syncErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "tug_proxy_sync_errors_total", Help: "Failed data plane syncs."})
 	p.servicePorts = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tug_proxy_service_ports", Help: "Service ports last programmed."})
-	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{p.syncSeconds, p.syncErrors, p.servicePorts} {
-			if err := cfg.Metrics.Register(c); err != nil {
-				return nil, err
-			}
+	if reg := cfg.Metrics; reg != nil {
+		var err error
+		if p.syncSeconds, err = promreg.Register(reg, p.syncSeconds); err != nil {
+			return nil, err
+		}
+		if p.syncErrors, err = promreg.Register(reg, p.syncErrors); err != nil {
+			return nil, err
+		}
+		if p.servicePorts, err = promreg.Register(reg, p.servicePorts); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil

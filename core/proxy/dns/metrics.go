@@ -1,11 +1,12 @@
 package dns
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tugboat-io/tug/internal/promreg"
 )
 
 // metrics are the server's Prometheus collectors. With a nil Registerer they are created but
@@ -37,26 +38,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
+	if m.requests, err = promreg.Register(reg, m.requests); err != nil {
 		return nil, fmt.Errorf("dns: metrics: %w", err)
 	}
-	if m.upstreamErrors, err = register(reg, m.upstreamErrors); err != nil {
+	if m.upstreamErrors, err = promreg.Register(reg, m.upstreamErrors); err != nil {
 		return nil, fmt.Errorf("dns: metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered in its place: several
-// servers may share a registry (tests, or a process serving two addresses sets).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // typeLabel bounds the type label to the common types, since a query can carry any of 65536.

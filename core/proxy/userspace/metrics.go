@@ -1,10 +1,11 @@
 package userspace
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tugboat-io/tug/internal/promreg"
 )
 
 // metrics are the proxier's Prometheus collectors. No label names a service: a node has as
@@ -52,19 +53,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		var err error
-		if m.active, err = register(reg, m.active); err != nil {
+		if m.active, err = promreg.Register(reg, m.active); err != nil {
 			return nil, fmt.Errorf("userspace proxy: metrics: %w", err)
 		}
-		if m.bytes, err = register(reg, m.bytes); err != nil {
+		if m.bytes, err = promreg.Register(reg, m.bytes); err != nil {
 			return nil, fmt.Errorf("userspace proxy: metrics: %w", err)
 		}
-		if m.noEndpoint, err = register(reg, m.noEndpoint); err != nil {
+		if m.noEndpoint, err = promreg.Register(reg, m.noEndpoint); err != nil {
 			return nil, fmt.Errorf("userspace proxy: metrics: %w", err)
 		}
-		if m.dialErrors, err = register(reg, m.dialErrors); err != nil {
+		if m.dialErrors, err = promreg.Register(reg, m.dialErrors); err != nil {
 			return nil, fmt.Errorf("userspace proxy: metrics: %w", err)
 		}
-		if m.syncErrors, err = register(reg, m.syncErrors); err != nil {
+		if m.syncErrors, err = promreg.Register(reg, m.syncErrors); err != nil {
 			return nil, fmt.Errorf("userspace proxy: metrics: %w", err)
 		}
 	}
@@ -73,17 +74,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.tcpToEndpoint = m.bytes.WithLabelValues(protoTCP, "to_endpoint")
 	m.tcpToClient = m.bytes.WithLabelValues(protoTCP, "to_client")
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered in its place: several
-// proxiers may share a registry (tests).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
