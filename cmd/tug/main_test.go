@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -144,9 +145,14 @@ func TestUpLifecycle(t *testing.T) {
 	if err := os.WriteFile(module, wasmbuild.Build(t, filepath.Join("..", "..", "plugins", "scheduler"), "./cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// With a node agent on free ports, so that it too starts and stops cleanly.
+	// With a node agent on free ports, so that it too starts and stops cleanly: wasm pods only
+	// and the userspace proxy on a device of its own, so that the test changes nothing of the
+	// machine's that other tests (or a cluster) use — no CNI bridge, no nftables table.
+	iface := "tugunit" + strconv.Itoa(os.Getpid()%10000)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "delete", iface).Run() })
 	args := []string{"up", "--data-dir", dir, "--etcd-peer-listen", etcdPeer, "--scheduler-module", module,
-		"--kubelet-listen", "127.0.0.1:0", "--kubelet-healthz-listen", "-"}
+		"--kubelet-listen", "127.0.0.1:0", "--kubelet-healthz-listen", "-",
+		"--container-runtime", "wasm", "--proxy-mode", "userspace", "--proxy-interface", iface, "--cluster-dns-port", "0"}
 
 	for round := 1; round <= 2; round++ {
 		p := start(t, args...)
