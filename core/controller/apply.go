@@ -66,7 +66,7 @@ func (r *runner) apply(ctx context.Context, parent *unstructured.Unstructured, o
 		}
 		for name, cur := range byName {
 			if !keep[name] && cur.GetDeletionTimestamp() == nil {
-				ops = append(ops, r.delete(ctx, src.kind, parent, cur.GetNamespace(), name, cur.GetUID(), now))
+				ops = append(ops, r.delete(ctx, src.kind, parent, cur.GetNamespace(), cur.GetName(), cur.GetUID(), now))
 			}
 		}
 	}

@@ -1,13 +1,20 @@
 package controller
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/tugboat-io/tug/hostabi"
 )
 
 // newTestRunner makes a runner over informers that are never started: the test fills their
@@ -151,5 +158,32 @@ func TestRelatedIgnoresStatus(t *testing.T) {
 	r.relatedChanged(rel, p, running)
 	if got := drain(r); !slices.Equal(got, []string{"n1"}) {
 		t.Errorf("without IgnoreStatus a status write woke %v, want [n1]", got)
+	}
+}
+
+// A declared child that the result no longer declares is deleted by its name (the bug this
+// guards against passed "namespace/name", which the API refuses).
+func TestDeclaredChildrenDeleteTheUndeclared(t *testing.T) {
+	def := Definition{Name: "EndpointSlice", Parent: Services, Children: []Kind{EndpointSlices}}
+	r, _ := newTestRunner(t, def)
+	parent := service("default", "web", map[string]any{"app": "web"})
+	parent.SetUID("svc-uid")
+	stale := obj("discovery.k8s.io/v1", "EndpointSlice", "default", "web-abcde")
+	stale.SetUID("slice-uid")
+	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), stale)
+	r.m.dyn = dyn
+	observed := map[string][]*unstructured.Unstructured{EndpointSlices.Key(): {stale}}
+	res := &hostabi.ReconcileResult{Children: map[string][]json.RawMessage{EndpointSlices.Key(): {}}}
+	if err := r.apply(context.Background(), parent, observed, res, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, a := range dyn.Actions() {
+		if d, ok := a.(k8stesting.DeleteAction); ok {
+			deleted = append(deleted, d.GetNamespace()+" "+d.GetName())
+		}
+	}
+	if !slices.Equal(deleted, []string{"default web-abcde"}) {
+		t.Errorf("deleted %v, want [default web-abcde]", deleted)
 	}
 }

@@ -88,24 +88,37 @@ spec:
 // from a pod, over TCP and UDP; pods that stop being ready or are deleted leave the rotation;
 // a Service without endpoints refuses at once; names resolve in a pod; and traffic keeps
 // flowing while the proxy's process is killed and restarted.
+//
+// Both data planes run the same flow; the userspace one cannot serve while its process is
+// down, so only the nftables one is asked to.
 func TestContainerdServices(t *testing.T) {
 	requireContainerd(t)
+	t.Run("nftables", func(t *testing.T) { servicesFlow(t, "nftables", "tuge2e1", "10.87.0.0/24") })
+	t.Run("userspace", func(t *testing.T) { servicesFlow(t, "userspace", "tuge2e2", "10.86.0.0/24") })
+}
+
+func servicesFlow(t *testing.T, mode, bridge, podCIDR string) {
 	nodeIP := hostAddress(t)
 	image := "tug.test/hello-http:linux"
-	ns := "tug-e2e-svc-" + strconv.Itoa(os.Getpid())
+	ns := "tug-e2e-svc-" + mode + "-" + strconv.Itoa(os.Getpid())
+	iface := "tuge2eus" + strconv.Itoa(os.Getpid()%10000)
 	t.Cleanup(func() {
 		cleanupContainerd(t, ns)
-		_ = exec.Command("nft", "delete", "table", "ip", "tug-tuge2e1").Run()
-		_ = exec.Command("nft", "delete", "table", "ip", "tug-proxy").Run()
-		_ = exec.Command("ip", "link", "delete", "tuge2e1").Run()
+		_ = exec.Command("nft", "delete", "table", "ip", "tug-"+bridge).Run()
+		_ = exec.Command("ip", "link", "delete", bridge).Run()
+		if mode == "nftables" {
+			_ = exec.Command("nft", "delete", "table", "ip", "tug-proxy").Run()
+		} else {
+			_ = exec.Command("ip", "link", "delete", iface).Run()
+		}
 	})
 	_, dnsPort, _ := net.SplitHostPort(freeAddr(t))
 	_, kubeletPort, _ := net.SplitHostPort(freeAddr(t))
 	c := startNodeCluster(t, []string{helloImage(t, image, "linux", runtime.GOARCH)}, []string{"--containerd-namespace", ns},
 		"--container-runtime", "containerd", "--containerd-namespace", ns,
-		"--pod-cidr", "10.87.0.0/24", "--cni-bridge", "tuge2e1",
+		"--pod-cidr", podCIDR, "--cni-bridge", bridge,
 		"--node-ip", nodeIP, "--kubelet-listen", net.JoinHostPort(nodeIP, kubeletPort),
-		"--proxy-mode", "nftables", "--cluster-dns-port", dnsPort)
+		"--proxy-mode", mode, "--proxy-interface", iface, "--cluster-dns-port", dnsPort)
 	s := c.server
 	cs := s.Clientset(t)
 	ctx := context.Background()
@@ -143,19 +156,21 @@ func TestContainerdServices(t *testing.T) {
 		t.Errorf("60 datagrams to %s reached %v, want all of %v", clusterUDP, seen, names)
 	}
 
-	// A Service without endpoints refuses at once rather than leaving the client waiting.
+	// A Service without endpoints refuses at once rather than leaving the client waiting (the
+	// kernel refuses the connection; the userspace proxy accepts and resets it).
 	nobody, err := cs.CoreV1().Services("default").Get(ctx, "nobody", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	nobodyURL := "http://" + net.JoinHostPort(nobody.Spec.ClusterIP, "80") + "/"
 	if err := poll(30*time.Second, func() (bool, error) {
-		_, err := net.DialTimeout("tcp", net.JoinHostPort(nobody.Spec.ClusterIP, "80"), 5*time.Second)
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		_, err := (&http.Client{Timeout: 5 * time.Second}).Get(nobodyURL)
+		if errors.Is(err, syscall.ECONNREFUSED) || (mode == "userspace" && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF))) {
 			return true, nil
 		}
-		return false, fmt.Errorf("dial: %v", err)
+		return false, fmt.Errorf("get: %v", err)
 	}); err != nil {
-		t.Errorf("a Service without endpoints: %v, want connection refused", err)
+		t.Errorf("a Service without endpoints: %v, want the connection refused", err)
 	}
 
 	// From a pod, by name through cluster DNS and by cluster IP, TCP and UDP; a headless
@@ -226,14 +241,24 @@ spec:
 		t.Errorf("not-ready %s and deleted %s never left the rotation: %v", p0.Name, p1.Name, err)
 	}
 
-	// p0 is ready again, and back in the rotation.
+	// p0 is ready again, and with p1's replacement back in the rotation.
 	os.Remove(filepath.Join(switches, p0.Name+".notready"))
+	names = map[string]bool{}
+	for _, p := range waitReadyPods(t, s, cs, "app=web", 3) {
+		names[p.Name] = true
+	}
+	if err := poll(30*time.Second, func() (bool, error) {
+		seen := spread(t, clusterHTTP, 30)
+		return sameSet(seen, names), fmt.Errorf("reached %v, want %v", seen, names)
+	}); err != nil {
+		t.Errorf("back in the rotation: %v", err)
+	}
 
 	// The proxy's process dies: the kernel's rules stay and keep serving; the restarted
 	// process takes them over.
 	s.Kill(t)
-	if seen := spread(t, clusterHTTP, 10); len(seen) == 0 {
-		t.Error("no answer through the cluster IP while the proxy was down")
+	if seen := spread(t, clusterHTTP, 10); mode == "nftables" && !sameSet(seen, names) {
+		t.Errorf("while the proxy was down, 10 requests through the cluster IP reached %v, want %v", seen, names)
 	}
 	s = c.restart()
 	cs = s.Clientset(t)
