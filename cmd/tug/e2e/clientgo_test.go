@@ -137,13 +137,19 @@ func TestClientGoDeploymentCRUD(t *testing.T) {
 	if created.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
 		t.Errorf("created strategy = %q, want the default RollingUpdate", created.Spec.Strategy.Type)
 	}
-	got, err := deps.Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	got.Spec.Replicas = int32p(4)
-	got.Spec.Template.Spec.Containers[0].Image = "nginx:1.27"
-	updated, err := deps.Update(ctx, got, metav1.UpdateOptions{})
+	// The Deployment controller writes status meanwhile, so a read-modify-write may conflict;
+	// clients retry, as kubectl does.
+	var updated *appsv1.Deployment
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got, err := deps.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		got.Spec.Replicas = int32p(4)
+		got.Spec.Template.Spec.Containers[0].Image = "nginx:1.27"
+		updated, err = deps.Update(ctx, got, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
@@ -160,10 +166,19 @@ func TestClientGoDeploymentCRUD(t *testing.T) {
 		t.Errorf("scale.spec.replicas = %d, want 4", scale.Spec.Replicas)
 	}
 	scale.Spec.Replicas = 6
-	if _, err := deps.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		_, err := deps.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if cur, gerr := deps.GetScale(ctx, "web", metav1.GetOptions{}); gerr == nil {
+				scale.ResourceVersion = cur.ResourceVersion
+			}
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatalf("update scale: %v", err)
 	}
-	got, err = deps.Get(ctx, "web", metav1.GetOptions{})
+	got, err := deps.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("get: %v", err)
 	}
