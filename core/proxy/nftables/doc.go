@@ -17,11 +17,18 @@
 //   - nat-prerouting and nat-output (dstnat): jump to services, which looks the packet's
 //     (daddr . protocol . dport) up in the service-ips verdict map, and (protocol . dport) to
 //     a local address in service-nodeports; a hit goes to the service port's chain (through
-//     an ext- chain for NodePorts, which marks the packet for masquerading so replies come
-//     back through this node).
-//   - svc-<hash>-<ns>/<name>/<proto>/<port>: marks for masquerading what does not come from
-//     the pod range (the node itself, other hosts), sends a client with a live affinity
-//     entry to its endpoint, and otherwise picks an endpoint uniformly with numgen random.
+//     an ext- chain for NodePorts, which marks a packet from another host for masquerading so
+//     replies come back through this node).
+//   - svc-<hash>-<ns>/<name>/<proto>/<port>: marks for masquerading what comes from neither
+//     the pod range nor this host (other hosts), sends a client with a live affinity entry to
+//     its endpoint, and otherwise picks an endpoint uniformly with numgen random through the
+//     service port's verdict map eps-<hash>-….
+//
+// The whole table goes to the kernel as one netlink batch, so the connection's socket buffers
+// are raised to hold it and its acknowledgements, and set elements go in slices that fit a
+// message. Per-service verdict maps are named rather than anonymous (as nft would write
+// them): the kernel binds an anonymous set by scanning the whole transaction, which made a
+// sync of 1000 Services cost the square of their number.
 //   - ep-<hash>-…: marks hairpin traffic (a pod reaching itself through its Service), records
 //     affinity, and DNATs to the endpoint.
 //   - nat-postrouting (srcnat): masquerades what was marked (mark bit 0x4000, as kube-proxy).

@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	nft "github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
@@ -37,7 +40,10 @@ type Config struct {
 	// other hosts) is masqueraded, so that the endpoint's reply comes back through the node
 	// that translated it. Invalid (unset): nothing is masqueraded for that reason.
 	PodCIDR netip.Prefix
-	Logger  *slog.Logger
+	// FullSyncInterval is how often a sync replaces the whole table rather than only what
+	// changed, which also removes whatever else changed it (default 5 min).
+	FullSyncInterval time.Duration
+	Logger           *slog.Logger
 }
 
 // Proxier programs Services into nftables.
@@ -45,6 +51,10 @@ type Proxier struct {
 	cfg Config
 	log *slog.Logger
 	mu  sync.Mutex
+	// programmed is what the table holds per service port, by Key; nil until a full sync
+	// succeeded, and again after any failure, so that the next sync is a full one.
+	programmed map[string]*portObjects
+	lastFull   time.Time
 }
 
 var _ proxy.Dataplane = (*Proxier)(nil)
@@ -54,6 +64,9 @@ var _ proxy.Dataplane = (*Proxier)(nil)
 func New(cfg Config) (*Proxier, error) {
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
+	}
+	if cfg.FullSyncInterval <= 0 {
+		cfg.FullSyncInterval = 5 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -98,17 +111,50 @@ func Available() error {
 	return nil
 }
 
+// batchBuffer is the socket buffer size for a sync's netlink batch. The whole table goes to
+// the kernel in one message (a transaction is one batch), and the kernel acknowledges each of
+// its tens of thousands of parts: with the default buffers (≈208 KiB) a table of a few dozen
+// Services no longer fits, or its acknowledgements overflow. SO_*BUFFORCE (root, which
+// nftables needs anyway) lifts the caps; the kernel charges only what a sync uses.
+const batchBuffer = 256 << 20
+
+// dial opens a netlink connection for one sync.
+func dial() (*nft.Conn, error) {
+	c, err := nft.New(nft.WithSockOptions(func(conn *netlink.Conn) error {
+		raw, err := conn.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, batchBuffer); e != nil && serr == nil {
+					serr = e
+				}
+			}
+		}); err != nil {
+			return err
+		}
+		return serr
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return c, nil
+}
+
 // Cleanup deletes the proxy's table.
 func (p *Proxier) Cleanup(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, err := nft.New()
+	c, err := dial()
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return err
 	}
 	t := &nft.Table{Family: nft.TableFamilyIPv4, Name: p.cfg.Table}
 	c.AddTable(t)
 	c.DelTable(t)
+	p.programmed = nil
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: delete table %s: %w", p.cfg.Table, err)
 	}
@@ -119,24 +165,54 @@ func (p *Proxier) Cleanup(context.Context) error {
 func (p *Proxier) Sync(_ context.Context, st proxy.State) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, err := nft.New()
+	c, err := dial()
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	b := &builder{c: c, podCIDR: p.cfg.PodCIDR}
-	if err := b.build(p.cfg.Table, st); err != nil {
 		return err
 	}
-	if err := c.Flush(); err != nil {
+	b := &builder{c: c, podCIDR: p.cfg.PodCIDR, objects: map[string]*portObjects{}}
+	full := p.programmed == nil || time.Since(p.lastFull) >= p.cfg.FullSyncInterval
+	if full {
+		err = b.build(p.cfg.Table, st)
+	} else {
+		err = b.update(p.cfg.Table, st, p.programmed)
+	}
+	if err == nil {
+		err = c.Flush()
+	}
+	if err != nil {
+		p.programmed = nil
 		return fmt.Errorf("nftables: program %d service ports: %w", len(st.Services), err)
 	}
+	p.programmed = b.objects
+	if full {
+		p.lastFull = time.Now()
+	}
 	return nil
+}
+
+// portObjects is what one service port put in the table: its chains and sets, named after its
+// content so that a changed service port gets new ones beside the old, and its elements in
+// the table's shared maps and sets.
+type portObjects struct {
+	fingerprint string
+	svc, ext    string   // chains ("" when none)
+	eps         []string // endpoint chains
+	epsMap      string
+	affinity    []string // affinity sets
+	elems       []setElem
+}
+
+type setElem struct {
+	set *nft.Set
+	key []byte
 }
 
 type builder struct {
 	c       *nft.Conn
 	t       *nft.Table
 	podCIDR netip.Prefix
+	// objects records what each service port has in the table after this sync.
+	objects map[string]*portObjects
 
 	serviceIPs, serviceNodePorts, noEndpointIPs, noEndpointNodePorts *nft.Set
 	markChain                                                        *nft.Chain
@@ -157,18 +233,11 @@ func (b *builder) build(table string, st proxy.State) error {
 	c.DelTable(b.t)
 	c.AddTable(b.t)
 
-	var err error
-	if b.serviceIPs, err = b.set("service-ips", ipProtoPortType, true); err != nil {
-		return err
-	}
-	if b.serviceNodePorts, err = b.set("service-nodeports", protoPortType, true); err != nil {
-		return err
-	}
-	if b.noEndpointIPs, err = b.set("no-endpoint-services", ipProtoPortType, false); err != nil {
-		return err
-	}
-	if b.noEndpointNodePorts, err = b.set("no-endpoint-nodeports", protoPortType, false); err != nil {
-		return err
+	b.sharedSets()
+	for _, set := range []*nft.Set{b.serviceIPs, b.serviceNodePorts, b.noEndpointIPs, b.noEndpointNodePorts} {
+		if err := c.AddSet(set, nil); err != nil {
+			return fmt.Errorf("nftables: set %s: %w", set.Name, err)
+		}
 	}
 
 	b.markChain = c.AddChain(&nft.Chain{Name: "mark-for-masquerade", Table: b.t})
@@ -224,12 +293,106 @@ func (b *builder) build(table string, st proxy.State) error {
 			return err
 		}
 	}
+	return b.addElements()
+}
+
+// update changes only the service ports whose content differs from what the table holds
+// (before: what the last sync recorded): a changed or new one gets its chains and sets and
+// its map entries point at them; the old ones' entries go, then their chains and sets. One
+// transaction, as a full build is.
+func (b *builder) update(table string, st proxy.State, before map[string]*portObjects) error {
+	b.t = &nft.Table{Family: nft.TableFamilyIPv4, Name: table}
+	b.sharedSets()
+	var stale []*portObjects
+	for i := range st.Services {
+		sp := &st.Services[i]
+		old := before[sp.Key()]
+		if old != nil && old.fingerprint == fingerprint(sp) {
+			b.objects[sp.Key()] = old
+			continue
+		}
+		if err := b.servicePort(sp); err != nil {
+			return err
+		}
+		if old != nil {
+			stale = append(stale, old)
+		}
+	}
+	for key, old := range before {
+		if _, ok := b.objects[key]; !ok && !slices.Contains(stale, old) {
+			stale = append(stale, old)
+		}
+	}
+	// Entries first (a key may be deleted and added again, pointing elsewhere), then what
+	// only the old entries referred to.
+	for _, old := range stale {
+		for _, e := range old.elems {
+			if err := b.c.SetDeleteElements(e.set, []nft.SetElement{{Key: e.key}}); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", e.set.Name, err)
+			}
+		}
+	}
+	if err := b.addElements(); err != nil {
+		return err
+	}
+	for _, old := range stale {
+		b.remove(old)
+	}
+	return nil
+}
+
+// remove deletes a service port's chains and sets, emptying chains first: a chain goes only
+// once nothing refers to it.
+func (b *builder) remove(o *portObjects) {
+	chain := func(name string) *nft.Chain { return &nft.Chain{Name: name, Table: b.t} }
+	set := func(name string) *nft.Set { return &nft.Set{Name: name, Table: b.t} }
+	if o.svc == "" {
+		return // no endpoints: only entries
+	}
+	b.c.FlushChain(chain(o.svc))
+	if o.ext != "" {
+		b.c.FlushChain(chain(o.ext))
+	}
+	for _, ep := range o.eps {
+		b.c.FlushChain(chain(ep))
+	}
+	b.c.DelSet(set(o.epsMap))
+	for _, ep := range o.eps {
+		b.c.DelChain(chain(ep))
+	}
+	for _, a := range o.affinity {
+		b.c.DelSet(set(a))
+	}
+	if o.ext != "" {
+		b.c.DelChain(chain(o.ext))
+	}
+	b.c.DelChain(chain(o.svc))
+}
+
+// sharedSets describes the table's maps and sets every service port has entries in.
+func (b *builder) sharedSets() {
+	set := func(name string, key nft.SetDatatype, vmap bool) *nft.Set {
+		s := &nft.Set{Table: b.t, Name: name, KeyType: key, Concatenation: true}
+		if vmap {
+			s.IsMap, s.DataType = true, nft.TypeVerdict
+		}
+		return s
+	}
+	b.serviceIPs = set("service-ips", ipProtoPortType, true)
+	b.serviceNodePorts = set("service-nodeports", protoPortType, true)
+	b.noEndpointIPs = set("no-endpoint-services", ipProtoPortType, false)
+	b.noEndpointNodePorts = set("no-endpoint-nodeports", protoPortType, false)
+}
+
+// addElements adds the entries the service ports of this sync collected.
+func (b *builder) addElements() error {
 	for _, s := range []struct {
 		set   *nft.Set
 		elems []nft.SetElement
 	}{{b.serviceIPs, b.ipElems}, {b.serviceNodePorts, b.nodePortElems}, {b.noEndpointIPs, b.noEpIPElems}, {b.noEndpointNodePorts, b.noEpNodePortElems}} {
-		if len(s.elems) > 0 {
-			if err := c.SetAddElements(s.set, s.elems); err != nil {
+		// In slices: one message's attributes may not exceed 64 KiB.
+		for elems := range slices.Chunk(s.elems, 256) {
+			if err := b.c.SetAddElements(s.set, elems); err != nil {
 				return fmt.Errorf("nftables: set %s: %w", s.set.Name, err)
 			}
 		}
@@ -237,15 +400,9 @@ func (b *builder) build(table string, st proxy.State) error {
 	return nil
 }
 
-func (b *builder) set(name string, key nft.SetDatatype, vmap bool) (*nft.Set, error) {
-	s := &nft.Set{Table: b.t, Name: name, KeyType: key, Concatenation: true}
-	if vmap {
-		s.IsMap, s.DataType = true, nft.TypeVerdict
-	}
-	if err := b.c.AddSet(s, nil); err != nil {
-		return nil, fmt.Errorf("nftables: set %s: %w", name, err)
-	}
-	return s, nil
+// fingerprint is what a service port's chains depend on: equal fingerprints, equal chains.
+func fingerprint(sp *proxy.ServicePort) string {
+	return fmt.Sprintf("%s|%v|%d|%d|%d|%v", sp.Protocol, sp.ClusterIPs, sp.Port, sp.NodePort, sp.Affinity, sp.Endpoints)
 }
 
 // servicePort adds one service port's chains and its map entries.
@@ -255,29 +412,42 @@ func (b *builder) servicePort(sp *proxy.ServicePort) error {
 		return nil // SCTP and the like: not programmed
 	}
 	c := b.c
+	fp := fingerprint(sp)
+	rec := &portObjects{fingerprint: fp}
+	b.objects[sp.Key()] = rec
 	if len(sp.Endpoints) == 0 {
 		for _, ip := range sp.ClusterIPs {
-			b.noEpIPElems = append(b.noEpIPElems, nft.SetElement{Key: ipProtoPortKey(ip, proto, sp.Port)})
+			key := ipProtoPortKey(ip, proto, sp.Port)
+			b.noEpIPElems = append(b.noEpIPElems, nft.SetElement{Key: key})
+			rec.elems = append(rec.elems, setElem{b.noEndpointIPs, key})
 		}
 		if sp.NodePort != 0 {
-			b.noEpNodePortElems = append(b.noEpNodePortElems, nft.SetElement{Key: protoPortKey(proto, sp.NodePort)})
+			key := protoPortKey(proto, sp.NodePort)
+			b.noEpNodePortElems = append(b.noEpNodePortElems, nft.SetElement{Key: key})
+			rec.elems = append(rec.elems, setElem{b.noEndpointNodePorts, key})
 		}
 		return nil
 	}
-	id := chainID(sp.Key())
+	id := chainID(sp.Key(), fp)
 	svc := c.AddChain(&nft.Chain{Name: "svc-" + id, Table: b.t})
+	rec.svc, rec.epsMap = svc.Name, "eps-"+id
 	if b.podCIDR.IsValid() {
-		c.AddRule(&nft.Rule{Table: b.t, Chain: svc, Exprs: nftexpr.Concat(saddrIn(b.podCIDR, expr.CmpOpNeq), jumpMark())})
+		c.AddRule(&nft.Rule{Table: b.t, Chain: svc, Exprs: nftexpr.Concat(saddrIn(b.podCIDR, expr.CmpOpNeq), foreignSaddr(), jumpMark())})
 	}
-	vmap := &nft.Set{Table: b.t, Anonymous: true, Constant: true, IsMap: true, KeyType: nft.TypeInteger, DataType: nft.TypeVerdict}
+	// A named map, not an anonymous one as nft writes it: the kernel binds each anonymous set
+	// by scanning the whole transaction, which made a sync grow as the square of the Services.
+	vmap := &nft.Set{Table: b.t, Name: rec.epsMap, Constant: true, IsMap: true, KeyType: nft.TypeInteger, DataType: nft.TypeVerdict}
 	var elems []nft.SetElement
 	for i, ep := range sp.Endpoints {
-		epName := "ep-" + chainID(sp.Key()+"@"+ep.String())
+		epID := chainID(sp.Key()+"@"+ep.String(), fp)
+		epName := "ep-" + epID
 		epChain := c.AddChain(&nft.Chain{Name: epName, Table: b.t})
+		rec.eps = append(rec.eps, epName)
 		c.AddRule(&nft.Rule{Table: b.t, Chain: epChain, Exprs: nftexpr.Concat(saddrIs(ep.IP), jumpMark())})
 		if sp.Affinity > 0 {
-			aff := &nft.Set{Table: b.t, Name: "aff-" + chainID(sp.Key()+"@"+ep.String()), KeyType: nft.TypeIPAddr,
+			aff := &nft.Set{Table: b.t, Name: "aff-" + epID, KeyType: nft.TypeIPAddr,
 				Dynamic: true, HasTimeout: true, Timeout: sp.Affinity}
+			rec.affinity = append(rec.affinity, aff.Name)
 			if err := c.AddSet(aff, nil); err != nil {
 				return fmt.Errorf("nftables: affinity set of %s: %w", sp.Key(), err)
 			}
@@ -310,23 +480,27 @@ func (b *builder) servicePort(sp *proxy.ServicePort) error {
 		&expr.Lookup{SourceRegister: 1, IsDestRegSet: true, SetName: vmap.Name, SetID: vmap.ID},
 	}})
 	for _, ip := range sp.ClusterIPs {
-		b.ipElems = append(b.ipElems, nft.SetElement{Key: ipProtoPortKey(ip, proto, sp.Port),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}})
+		key := ipProtoPortKey(ip, proto, sp.Port)
+		b.ipElems = append(b.ipElems, nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}})
+		rec.elems = append(rec.elems, setElem{b.serviceIPs, key})
 	}
 	if sp.NodePort != 0 {
 		ext := c.AddChain(&nft.Chain{Name: "ext-" + id, Table: b.t})
-		c.AddRule(&nft.Rule{Table: b.t, Chain: ext, Exprs: jumpMark()})
+		rec.ext = ext.Name
+		c.AddRule(&nft.Rule{Table: b.t, Chain: ext, Exprs: nftexpr.Concat(foreignSaddr(), jumpMark())})
 		c.AddRule(&nft.Rule{Table: b.t, Chain: ext, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}}})
-		b.nodePortElems = append(b.nodePortElems, nft.SetElement{Key: protoPortKey(proto, sp.NodePort),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ext.Name}})
+		key := protoPortKey(proto, sp.NodePort)
+		b.nodePortElems = append(b.nodePortElems, nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ext.Name}})
+		rec.elems = append(rec.elems, setElem{b.serviceNodePorts, key})
 	}
 	return nil
 }
 
 // chainID names a chain after what it serves, readable in `nft list table`, with a hash
-// prefix that keeps names unique after the readable part is cut to the kernel's limit.
-func chainID(key string) string {
-	sum := sha256.Sum256([]byte(key))
+// prefix of the key and the content it is made from: names stay unique after the readable
+// part is cut to the kernel's limit, and a service port whose content changed gets new ones.
+func chainID(key, content string) string {
+	sum := sha256.Sum256([]byte(key + "\x00" + content))
 	h := base32.StdEncoding.EncodeToString(sum[:])[:8]
 	readable := strings.ToLower(strings.NewReplacer(":", "/", "@", "__").Replace(key))
 	if len(readable) > 180 {
@@ -381,6 +555,18 @@ func localDaddr() []expr.Any {
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 	}, daddrIn(netip.MustParsePrefix("127.0.0.0/8"), expr.CmpOpNeq))
+}
+
+// foreignSaddr matches packets whose source is not an address of this host. The host's own
+// connections need no masquerade: the endpoint's reply comes back to the host's address
+// whatever the route. Masquerading them (fully random) reused source ports the endpoint still
+// held in TIME_WAIT, which it refused (PAWS), stalling new connections from the node for a
+// second each at high connection rates.
+func foreignSaddr() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}
 }
 
 func saddrIs(ip netip.Addr) []expr.Any {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -216,4 +217,72 @@ func TestUDPAndAffinity(t *testing.T) {
 			t.Fatalf("with ClientIP affinity a connection reached %q (%v), the first reached %q", name, err, first)
 		}
 	}
+}
+
+// A sync that changes only some service ports leaves the same table a full one would: the
+// same chains, sets and entries, nothing of the old left behind.
+func TestIncrementalSyncMatchesFull(t *testing.T) {
+	p := newTestProxier(t)
+	ctx := context.Background()
+	ep := func(last byte, port uint16) proxy.Endpoint {
+		return proxy.Endpoint{IP: netip.AddrFrom4([4]byte{10, 252, 0, last}), Port: port}
+	}
+	a := svcPort("a", "10.250.2.1", 80, ep(1, 8080), ep(2, 8080))
+	b := svcPort("b", "10.250.2.2", 80, ep(3, 8080))
+	b.NodePort = 30090
+	c := svcPort("c", "10.250.2.3", 80)
+	d := svcPort("d", "10.250.2.4", 53, ep(4, 5353))
+	d.Protocol = corev1.ProtocolUDP
+	d.Affinity = time.Minute
+	if err := p.Sync(ctx, proxy.State{Services: []proxy.ServicePort{a, b, c, d}}); err != nil {
+		t.Fatal(err)
+	}
+	// a loses an endpoint, b loses all (its NodePort now rejects), c gains one, d is
+	// removed, e is new; the same cluster IP keys now point elsewhere.
+	a.Endpoints = a.Endpoints[:1]
+	b.Endpoints = nil
+	c.Endpoints = []proxy.Endpoint{ep(5, 8080)}
+	e := svcPort("e", "10.250.2.5", 80, ep(6, 8080))
+	next := proxy.State{Services: []proxy.ServicePort{a, b, c, e}}
+	if err := p.Sync(ctx, next); err != nil {
+		t.Fatalf("incremental sync: %v", err)
+	}
+	incremental := listTable(t)
+	// Unchanged, it changes nothing.
+	if err := p.Sync(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if again := listTable(t); again != incremental {
+		t.Errorf("a sync of the same state changed the table:\n%s\nthen:\n%s", incremental, again)
+	}
+	if err := p.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Sync(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if full := listTable(t); full != incremental {
+		t.Errorf("incremental sync left:\n%s\na full sync of the same state makes:\n%s", incremental, full)
+	}
+	for _, gone := range []string{"10.252.0.2", "10.252.0.3", "10.252.0.4", "10.250.2.4"} {
+		if strings.Contains(incremental, gone) {
+			t.Errorf("the table still mentions %s:\n%s", gone, incremental)
+		}
+	}
+}
+
+// listTable is the test table as nft prints it, lines sorted (creation order differs between
+// a full and an incremental sync).
+func listTable(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "table", "ip", testTable).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
