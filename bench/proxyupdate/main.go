@@ -122,7 +122,9 @@ func run(nSvc, nEp, nChanges int) error {
 		}
 	}
 	slices.Sort(lat)
-	pct := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Millisecond) }
+	pct := func(q float64) time.Duration {
+		return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Millisecond)
+	}
 	fmt.Printf("\n| services × endpoints | changes | change → programmed p50 | p90 | max |\n| --- | --- | --- | --- | --- |\n")
 	fmt.Printf("| %d × %d | %d | %v | %v | %v |\n", nSvc, nEp, len(lat), pct(0.5), pct(0.9), lat[len(lat)-1].Round(time.Millisecond))
 	host, _ := os.Hostname()
