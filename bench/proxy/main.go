@@ -4,9 +4,9 @@
 //   - rule programming: a State of N service ports (default 1000, ClusterIPs in
 //     10.240.0.0/16, TCP port 80) × E endpoints each (default 10, in 10.241.0.0/16, port 8080),
 //     a NodePort on every tenth, synced by the nftables data plane into a table of its own:
-//     the first sync (no table → all of it), a resync of the same state, and a sync where one
-//     endpoint of one service changed — what an endpoint change costs, since every sync
-//     replaces the whole table — and deleting the table. After the last round's syncs,
+//     the first sync (no table → all of it, a full replace), a resync of the same state, and a
+//     sync where one endpoint of one service changed (both incremental: only what changed is
+//     rewritten) — and deleting the table. After the last round's syncs,
 //     `nft -j list map` must show N entries in the service-ips map. Should a sync of N fail,
 //     the output says why, and the rounds measure the largest N that syncs (found by
 //     bisection). Then the same for the userspace data plane with ClusterIPs on (N addresses

@@ -91,7 +91,7 @@ func printSync(o options, sr *syncResults) [][3]string {
 	}
 	if len(sr.nft.first) > 0 {
 		row(nftDP, "**first sync** (no table → all service ports)", sr.nft.first)
-		row(nftDP, "resync of the same state (the table is replaced whole)", sr.nft.resync)
+		row(nftDP, "resync of the same state (nothing to change)", sr.nft.resync)
 		row(nftDP, "one endpoint of one service changed", sr.nft.change)
 		row(nftDP, "cleanup (delete the table)", sr.nft.cleanup)
 	}
