@@ -173,8 +173,8 @@ func servicesFlow(t *testing.T, mode, bridge, podCIDR string) {
 		t.Errorf("a Service without endpoints: %v, want the connection refused", err)
 	}
 
-	// From a pod, by name through cluster DNS and by cluster IP, TCP and UDP; a headless
-	// Service's name resolves to the pods themselves.
+	// From a pod, by cluster IP, by NodePort and by name through cluster DNS, TCP and UDP; a
+	// headless Service's name resolves to the pods themselves.
 	out := t.TempDir()
 	client := fmt.Sprintf(`
 apiVersion: v1
@@ -187,10 +187,10 @@ spec:
   - name: client
     image: %s
     imagePullPolicy: IfNotPresent
-    args: [fetch, "20", %s, "http://web.default.svc.cluster.local/", "http://web-headless.default.svc.cluster.local:8080/", "udp://web.default.svc.cluster.local:53"]
+    args: [fetch, "20", %s, %s, "http://web.default.svc.cluster.local/", "http://web-headless.default.svc.cluster.local:8080/", "udp://web.default.svc.cluster.local:53"]
     env: [{name: OUT_FILE, value: /out/result}]
     volumeMounts: [{name: out, mountPath: /out}]
-`, out, image, strconv.Quote(clusterHTTP))
+`, out, image, strconv.Quote(clusterHTTP), strconv.Quote(nodePortHTTP))
 	apply(t, s, client)
 	var result string
 	if err := poll(90*time.Second, func() (bool, error) {
@@ -216,8 +216,8 @@ spec:
 			t.Errorf("from the client pod, 20 requests to %s reached %v, want all of %v\n%s", target, seen, names, result)
 		}
 	}
-	if len(perTarget) != 4 {
-		t.Errorf("the client asked %d targets, want 4:\n%s", len(perTarget), result)
+	if len(perTarget) != 5 {
+		t.Errorf("the client asked %d targets, want 5:\n%s", len(perTarget), result)
 	}
 
 	// A pod that stops being ready leaves the rotation; one that is deleted too.
