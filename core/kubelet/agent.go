@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
@@ -98,8 +99,10 @@ type Agent struct {
 	workers map[types.UID]*worker
 	wg      sync.WaitGroup
 
-	pods          cache.Indexer
-	runtimeClass  func(name string) (*nodev1.RuntimeClass, error)
+	pods         cache.Indexer
+	runtimeClass func(name string) (*nodev1.RuntimeClass, error)
+	// services lists Services for the containers' service link variables (nil: none).
+	services      func(namespace string) ([]*corev1.Service, error)
 	kubeletPort   int32
 	ready         chan struct{}
 	defaultRT     container.Runtime
@@ -218,6 +221,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(a.client, 0)
 	rcLister := factory.Node().V1().RuntimeClasses().Lister()
 	a.runtimeClass = rcLister.Get
+	svcLister := factory.Core().V1().Services().Lister()
+	a.services = func(ns string) ([]*corev1.Service, error) { return svcLister.Services(ns).List(labels.Everything()) }
 	podFactory.Start(ctx.Done())
 	factory.Start(ctx.Done())
 	defer podFactory.Shutdown()

@@ -1,9 +1,12 @@
 package kubelet
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,6 +38,29 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 		return "", false
 	}
 
+	// Service links first, so that the container's own variables override them and may
+	// refer to them, as kubelet orders them. default/kubernetes is always linked; the
+	// Services of the pod's namespace unless enableServiceLinks is false.
+	if a.services != nil {
+		var svcs []*corev1.Service
+		if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+			list, err := a.services(pod.Namespace)
+			if err != nil {
+				return nil, fmt.Errorf("service links: %w", err)
+			}
+			svcs = list
+		}
+		if defaults, err := a.services(metav1.NamespaceDefault); err == nil {
+			for _, s := range defaults {
+				if s.Name == "kubernetes" && !slices.Contains(svcs, s) {
+					svcs = append(svcs, s)
+				}
+			}
+		}
+		for _, kv := range serviceLinks(svcs) {
+			set(kv.Name, kv.Value)
+		}
+	}
 	for _, from := range c.EnvFrom {
 		switch {
 		case from.ConfigMapRef != nil:
@@ -259,6 +285,43 @@ func expandAll(list []string, env []container.EnvVar) []string {
 	out := make([]string, len(list))
 	for i, s := range list {
 		out[i] = expand(s, lookup)
+	}
+	return out
+}
+
+// serviceLinks are the variables kubelet gives containers for each Service with a cluster IP
+// (enableServiceLinks, on by default): {SVC}_SERVICE_HOST and _SERVICE_PORT[_{PORT}], and the
+// Docker link style {SVC}_PORT[_{N}_{PROTO}[_PROTO|_PORT|_ADDR]], sorted by Service name.
+func serviceLinks(svcs []*corev1.Service) []container.EnvVar {
+	sorted := slices.Clone(svcs)
+	slices.SortFunc(sorted, func(a, b *corev1.Service) int { return strings.Compare(a.Name, b.Name) })
+	var out []container.EnvVar
+	add := func(name, value string) { out = append(out, container.EnvVar{Name: name, Value: value}) }
+	for _, s := range sorted {
+		ip := s.Spec.ClusterIP
+		if ip == "" || ip == corev1.ClusterIPNone || len(s.Spec.Ports) == 0 {
+			continue
+		}
+		prefix := strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+		add(prefix+"_SERVICE_HOST", ip)
+		add(prefix+"_SERVICE_PORT", strconv.Itoa(int(s.Spec.Ports[0].Port)))
+		for _, p := range s.Spec.Ports {
+			if p.Name != "" {
+				add(prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")), strconv.Itoa(int(p.Port)))
+			}
+		}
+		for i, p := range s.Spec.Ports {
+			proto := strings.ToLower(string(cmp.Or(p.Protocol, corev1.ProtocolTCP)))
+			url := proto + "://" + net.JoinHostPort(ip, strconv.Itoa(int(p.Port)))
+			if i == 0 {
+				add(prefix+"_PORT", url)
+			}
+			pp := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(proto))
+			add(pp, url)
+			add(pp+"_PROTO", proto)
+			add(pp+"_PORT", strconv.Itoa(int(p.Port)))
+			add(pp+"_ADDR", ip)
+		}
 	}
 	return out
 }
