@@ -10,6 +10,8 @@
 package main
 
 import (
+	"github.com/tugboat-io/tug/bench/internal/benchenv"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -30,13 +32,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/core/apiserver"
-	"github.com/tugboat-io/tug/core/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 func main() {
@@ -67,15 +70,6 @@ func main() {
 }
 
 var profilePath string
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 type result struct {
 	name    string
@@ -209,7 +203,7 @@ func run(levels []int, rounds, conc, n, rate int, rateFor time.Duration, watcher
 	}
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "bench", DataDir: dir, ClientListen: freeAddr(), PeerListen: freeAddr(), Logger: quiet})
+	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "bench", DataDir: dir, ClientListen: benchenv.FreeAddr(), PeerListen: benchenv.FreeAddr(), Logger: quiet})
 	if err != nil {
 		return err
 	}

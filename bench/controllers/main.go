@@ -19,11 +19,12 @@
 package main
 
 import (
+	"github.com/tugboat-io/tug/bench/internal/benchenv"
+
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,26 +65,26 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	if !keep {
 		defer os.RemoveAll(dir)
 	}
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	bin := filepath.Join(dir, "tug")
 	sched, ctrls := filepath.Join(dir, "scheduler.wasm"), filepath.Join(dir, "controllers.wasm")
-	if err := build(root, "", "-o", bin, "./cmd/tug"); err != nil {
+	if err := benchenv.GoBuild(root, "", "-o", bin, "./cmd/tug"); err != nil {
 		return err
 	}
 	plugins := filepath.Join(root, "plugins")
-	if err := build(plugins, "wasm", "-buildmode=c-shared", "-o", sched, "./scheduler/cmd/defaults"); err != nil {
+	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", sched, "./scheduler/cmd/defaults"); err != nil {
 		return err
 	}
-	if err := build(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
+	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
 		return err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	listen, etcdClient, etcdPeer := freeAddr(), freeAddr(), freeAddr()
+	listen, etcdClient, etcdPeer := benchenv.FreeAddr(), benchenv.FreeAddr(), benchenv.FreeAddr()
 	data := filepath.Join(dir, "data")
 	up := exec.CommandContext(ctx, bin, "up", "--data-dir", data, "--listen", listen, "--etcd-client-listen", etcdClient,
 		"--etcd-peer-listen", etcdPeer, "--scheduler-module", sched, "--controllers-module", ctrls, "--log-level", "info")
@@ -399,39 +400,4 @@ func waitReady(url, kubeconfig string) error {
 		_, statErr := os.Stat(kubeconfig)
 		return resp.StatusCode == http.StatusOK && statErr == nil, nil
 	})
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside tug's module")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// build runs go build in dir, for wasip1 when target is "wasm".
-func build(dir, target string, args ...string) error {
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = os.Environ()
-	if target == "wasm" {
-		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

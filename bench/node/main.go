@@ -28,6 +28,8 @@
 package main
 
 import (
+	"github.com/tugboat-io/tug/bench/internal/benchenv"
+
 	"bufio"
 	"context"
 	"errors"
@@ -123,7 +125,7 @@ func run(o options) error {
 			progress("cleanup: %v", rmErr)
 		}
 	}()
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -133,17 +135,17 @@ func run(o options) error {
 	sched, ctrls := filepath.Join(dir, "scheduler.wasm"), filepath.Join(dir, "controllers.wasm")
 	// Into the directory tug embeds it from, as make build does.
 	logDriver := filepath.Join(root, "cmd", "tug", "internal", "logdriver", "bin", "tug-log-driver")
-	if err := build(root, "", "-trimpath", "-ldflags", "-s -w", "-o", logDriver, "./cmd/tug-log-driver"); err != nil {
+	if err := benchenv.GoBuild(root, "", "-trimpath", "-ldflags", "-s -w", "-o", logDriver, "./cmd/tug-log-driver"); err != nil {
 		return err
 	}
-	if err := build(root, "", "-o", bin, "./cmd/tug"); err != nil {
+	if err := benchenv.GoBuild(root, "", "-o", bin, "./cmd/tug"); err != nil {
 		return err
 	}
 	plugins := filepath.Join(root, "plugins")
-	if err := build(plugins, "wasm", "-buildmode=c-shared", "-o", sched, "./scheduler/cmd/defaults"); err != nil {
+	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", sched, "./scheduler/cmd/defaults"); err != nil {
 		return err
 	}
-	if err := build(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
+	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
 		return err
 	}
 	wasmTar, err := helloImage(bin, root, dir, wasmImage, "wasip1", "wasm")
@@ -183,10 +185,10 @@ func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	listen := freeAddr()
-	up := exec.Command(bin, "up", "--data-dir", data, "--listen", listen, "--etcd-client-listen", freeAddr(),
-		"--etcd-peer-listen", freeAddr(), "--node=true", "--node-name", nodeName, "--node-ip", "127.0.0.1",
-		"--kubelet-listen", freeAddr(), "--kubelet-healthz-listen", "-",
+	listen := benchenv.FreeAddr()
+	up := exec.Command(bin, "up", "--data-dir", data, "--listen", listen, "--etcd-client-listen", benchenv.FreeAddr(),
+		"--etcd-peer-listen", benchenv.FreeAddr(), "--node=true", "--node-name", nodeName, "--node-ip", "127.0.0.1",
+		"--kubelet-listen", benchenv.FreeAddr(), "--kubelet-healthz-listen", "-",
 		"--scheduler-module", sched, "--controllers-module", ctrls,
 		"--containerd-namespace", ctrdNS, "--pod-cidr", podCIDR, "--cni-bridge", bridge,
 		"--log-level", o.logLevel)
@@ -896,32 +898,6 @@ func helloImage(tug, root, dir, name, goos, goarch string) (string, error) {
 	return tarPath, nil
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside tug's module")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// build runs go build in dir, for wasip1 when target is "wasm".
-func build(dir, target string, args ...string) error {
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = os.Environ()
-	if target == "wasm" {
-		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return nil
-}
-
 // --- waiting ---
 
 func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
@@ -959,15 +935,6 @@ func waitReady(ctx context.Context, url, kubeconfig string) error {
 		_, statErr := os.Stat(kubeconfig)
 		return resp.StatusCode == http.StatusOK && statErr == nil
 	})
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // --- results ---
@@ -1069,7 +1036,7 @@ func printResults(o options, rss0 int64, wasmRes, ctrdRes *phaseResult, ctrdWhy,
 
 	fmt.Println()
 	fmt.Println("Machine:", machine(ctrdVersion))
-	fmt.Println("tug:", commit())
+	fmt.Println("tug:", benchenv.Commit())
 	fmt.Println()
 	rerun := fmt.Sprintf("go run ./bench/node -wasm-pods %d -containerd-pods %d -clients %d", o.wasmPods, o.containerdPods, o.clients)
 	if o.bind != "auto" {
@@ -1081,46 +1048,10 @@ func printResults(o options, rss0 int64, wasmRes, ctrdRes *phaseResult, ctrdWhy,
 	fmt.Println("Rerun:", rerun)
 }
 
-// commit names the checkout measured: its commit, and whether files differ from it.
-func commit() string {
-	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
-	if err != nil {
-		return "not a git checkout"
-	}
-	c := strings.TrimSpace(string(out))
-	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "*.mod", "*.sum").Output()
-	if err == nil && len(st) > 0 {
-		c += " with uncommitted changes to Go files"
-	}
-	return "commit " + c
-}
-
-// machine describes the machine: CPU, cores, memory, kernel, Go and containerd versions.
+// machine describes the machine, with containerd's version.
 func machine(ctrdVersion string) string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
+	if ctrdVersion == "" {
+		return benchenv.Machine("no containerd")
 	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-				k, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-				mem = fmt.Sprintf("%.1f GiB", float64(k)/(1024*1024))
-			}
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	gov, _ := exec.Command("go", "env", "GOVERSION").Output()
-	ctrd := "no containerd"
-	if ctrdVersion != "" {
-		ctrd = "containerd " + ctrdVersion
-	}
-	return fmt.Sprintf("%s, %d cores, %s, Linux %s, %s %s/%s, %s", cpu, runtime.NumCPU(), mem,
-		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(gov)), runtime.GOOS, runtime.GOARCH, ctrd)
+	return benchenv.Machine("containerd " + ctrdVersion)
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"github.com/tugboat-io/tug/bench/internal/benchenv"
+
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -67,8 +67,8 @@ func printResults(o options, sr *syncResults, lr *loadResults, load0, load1 stri
 	}
 	fmt.Printf("Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n", load0, load1)
 	fmt.Println()
-	fmt.Println("Machine:", machine())
-	fmt.Println("tug:", commit())
+	fmt.Println("Machine:", benchenv.Machine(nftVersion()))
+	fmt.Println("tug:", benchenv.Commit())
 	fmt.Println()
 	fmt.Println("Rerun (as root):", rerun(o))
 }
@@ -280,45 +280,10 @@ func rerun(o options) string {
 	return s
 }
 
-// commit names the checkout measured: its commit, and whether files differ from it.
-func commit() string {
-	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
-	if err != nil {
-		return "not a git checkout"
-	}
-	c := strings.TrimSpace(string(out))
-	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "*.mod", "*.sum").Output()
-	if err == nil && len(st) > 0 {
-		c += " with uncommitted changes to Go files"
-	}
-	return "commit " + c
-}
-
-// machine describes the machine: CPU, cores, memory, kernel, Go, nft.
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-				k, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-				mem = fmt.Sprintf("%.1f GiB", float64(k)/(1024*1024))
-			}
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	nft := "no nft"
+// nftVersion is the nft command's version line, for the machine line.
+func nftVersion() string {
 	if out, err := exec.Command("nft", "--version").Output(); err == nil {
-		nft = strings.TrimSpace(string(out))
+		return strings.TrimSpace(string(out))
 	}
-	return fmt.Sprintf("%s, %d cores, %s, Linux %s, %s %s/%s, %s", cpu, runtime.NumCPU(), mem,
-		strings.TrimSpace(string(kernel)), runtime.Version(), runtime.GOOS, runtime.GOARCH, nft)
+	return "no nft"
 }

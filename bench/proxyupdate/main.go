@@ -12,13 +12,14 @@
 package main
 
 import (
+	"github.com/tugboat-io/tug/bench/internal/benchenv"
+
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -127,8 +128,7 @@ func run(nSvc, nEp, nChanges int) error {
 	}
 	fmt.Printf("\n| services × endpoints | changes | change → programmed p50 | p90 | max |\n| --- | --- | --- | --- | --- |\n")
 	fmt.Printf("| %d × %d | %d | %v | %v | %v |\n", nSvc, nEp, len(lat), pct(0.5), pct(0.9), lat[len(lat)-1].Round(time.Millisecond))
-	host, _ := os.Hostname()
-	fmt.Printf("\nMachine: %s, %d cores, %s/%s, %s\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Printf("\nMachine: %s\ntug: %s\n", benchenv.Machine(""), benchenv.Commit())
 	fmt.Printf("Rerun: go run ./bench/proxyupdate -services %d -endpoints %d -changes %d\n", nSvc, nEp, nChanges)
 	return nil
 }
