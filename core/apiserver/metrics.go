@@ -6,7 +6,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tugboat-io/tug/internal/promreg"
 )
 
 // requestMetrics are kube-apiserver's request counters, by verb, group, resource and code.
@@ -29,18 +32,8 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 	}
 	if reg != nil {
 		// A second server in one process (tests) shares the first one's collectors.
-		for _, c := range []prometheus.Collector{m.total, m.duration} {
-			if err := reg.Register(c); err != nil {
-				if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-					switch existing := are.ExistingCollector.(type) {
-					case *prometheus.CounterVec:
-						m.total = existing
-					case *prometheus.HistogramVec:
-						m.duration = existing
-					}
-				}
-			}
-		}
+		m.total, _ = promreg.Register(reg, m.total)
+		m.duration, _ = promreg.Register(reg, m.duration)
 	}
 	return m
 }

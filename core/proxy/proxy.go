@@ -25,8 +25,9 @@ type Config struct {
 	// NodeName is this node (internalTrafficPolicy Local picks its endpoints).
 	NodeName  string
 	Dataplane Dataplane
-	// ResyncInterval is how often the whole State is programmed again even when nothing
-	// changed, which repairs rules someone else removed (default 30 s).
+	// ResyncInterval is how often the data plane is handed the State even when nothing
+	// changed (default 30 s), so that it can repair what someone else changed on its own
+	// schedule: the nftables one replaces its whole table every FullSyncInterval.
 	ResyncInterval time.Duration
 	// RetryInterval is the wait after a failed sync (default 1 s).
 	RetryInterval time.Duration

@@ -50,10 +50,11 @@ type State struct {
 }
 
 // Dataplane makes a State real. Sync is given the whole State each time and must leave
-// exactly it programmed — adding, changing and removing — so that it converges whatever it
-// missed before; a failed Sync is retried with the then current State. Cleanup removes
-// everything the data plane ever programmed on this node, including what an earlier process
-// left (a restarted proxy, a switch of mode).
+// exactly it programmed — adding, changing and removing — so that it converges whatever Proxy
+// missed before; a failed Sync is retried with the then current State. A data plane may
+// trust its record of what it programmed between syncs and check the kernel's view only
+// now and then (nftables: a full replace every FullSyncInterval). Cleanup removes everything
+// the data plane programmed on this node, including what an earlier process left.
 type Dataplane interface {
 	Sync(ctx context.Context, s State) error
 	Cleanup(ctx context.Context) error

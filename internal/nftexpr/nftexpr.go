@@ -5,6 +5,7 @@
 package nftexpr
 
 import (
+	"net"
 	"net/netip"
 
 	"github.com/google/nftables/expr"
@@ -20,10 +21,7 @@ const (
 // length, using op (equal: inside p; not equal: outside), in register 1.
 func InPrefix(offset uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
 	p = p.Masked()
-	mask := make([]byte, 4)
-	for i := range p.Bits() {
-		mask[i/8] |= 0x80 >> (i % 8)
-	}
+	mask := []byte(net.CIDRMask(p.Bits(), 32))
 	addr := p.Addr().As4()
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},

@@ -289,7 +289,7 @@ func (b *builder) build(table string, st proxy.State) error {
 	}
 
 	for i := range st.Services {
-		if err := b.servicePort(&st.Services[i]); err != nil {
+		if err := b.servicePort(&st.Services[i], fingerprint(&st.Services[i])); err != nil {
 			return err
 		}
 	}
@@ -307,11 +307,12 @@ func (b *builder) update(table string, st proxy.State, before map[string]*portOb
 	for i := range st.Services {
 		sp := &st.Services[i]
 		old := before[sp.Key()]
-		if old != nil && old.fingerprint == fingerprint(sp) {
+		fp := fingerprint(sp)
+		if old != nil && old.fingerprint == fp {
 			b.objects[sp.Key()] = old
 			continue
 		}
-		if err := b.servicePort(sp); err != nil {
+		if err := b.servicePort(sp, fp); err != nil {
 			return err
 		}
 		if old != nil {
@@ -319,7 +320,7 @@ func (b *builder) update(table string, st proxy.State, before map[string]*portOb
 		}
 	}
 	for key, old := range before {
-		if _, ok := b.objects[key]; !ok && !slices.Contains(stale, old) {
+		if _, ok := b.objects[key]; !ok { // gone from the state (a changed one is already stale)
 			stale = append(stale, old)
 		}
 	}
@@ -406,13 +407,12 @@ func fingerprint(sp *proxy.ServicePort) string {
 }
 
 // servicePort adds one service port's chains and its map entries.
-func (b *builder) servicePort(sp *proxy.ServicePort) error {
+func (b *builder) servicePort(sp *proxy.ServicePort, fp string) error {
 	proto, ok := protoNumber(sp.Protocol)
 	if !ok {
 		return nil // SCTP and the like: not programmed
 	}
 	c := b.c
-	fp := fingerprint(sp)
 	rec := &portObjects{fingerprint: fp}
 	b.objects[sp.Key()] = rec
 	if len(sp.Endpoints) == 0 {

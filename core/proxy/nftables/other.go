@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/tugboat-io/tug/core/proxy"
 )
@@ -14,9 +15,10 @@ import (
 const DefaultTable = "tug-proxy"
 
 type Config struct {
-	Table   string
-	PodCIDR netip.Prefix
-	Logger  *slog.Logger
+	Table            string
+	PodCIDR          netip.Prefix
+	FullSyncInterval time.Duration
+	Logger           *slog.Logger
 }
 
 type Proxier struct{}
