@@ -21,7 +21,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +48,6 @@ func main() {
 // recorder is the data plane, noting when each sync returned and what it programmed.
 type recorder struct {
 	proxy.Dataplane
-	mu     sync.Mutex
 	synced chan syncDone
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -255,7 +256,7 @@ func (a *app) newContainerd(ctx context.Context, root string, nodeIP netip.Addr,
 	if err != nil {
 		return nil, err
 	}
-	logger, err := logDriver(root)
+	logger, err := logDriver(root, a.logger("kubelet"))
 	if err != nil {
 		return nil, err
 	}
@@ -268,10 +269,13 @@ func (a *app) newContainerd(ctx context.Context, root string, nodeIP netip.Addr,
 
 // logDriver returns the program containerd's shims start as each container's log driver: the
 // small one this build carries, written out under root, or else tug itself.
-func logDriver(root string) (string, error) {
+func logDriver(root string, log *slog.Logger) (string, error) {
 	path, ok, err := logdriver.Install(filepath.Join(root, "bin"))
+	if ok && err == nil {
+		return path, nil
+	}
 	if ok {
-		return path, err
+		log.Warn("the small log driver could not be written out; containers log through tug itself", "err", err)
 	}
 	self, err := os.Executable()
 	if err != nil {

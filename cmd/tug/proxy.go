@@ -138,6 +138,13 @@ func (a *app) startProxy(ctx context.Context, cfg *rest.Config) (done <-chan str
 				log.Error("stopped", "err", err)
 			}
 		}
+		// The userspace proxy's listeners live in this process: close them, so a node started
+		// again in it (tug up) can listen again. Kernel rules stay for the next process.
+		if c, ok := dp.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				log.Warn("closing the data plane", "err", err)
+			}
+		}
 	}()
 	return finished, nil
 }

@@ -411,10 +411,14 @@ func (r *runner) request(parent *unstructured.Unstructured, now time.Time) (*hos
 		if req.Related == nil {
 			req.Related = map[string][]json.RawMessage{}
 		}
+		var sel labels.Selector
+		if src.Selector != nil {
+			sel = selectorAt(parent, src.Selector)
+		}
 		list := make([]json.RawMessage, 0, len(items))
 		for _, it := range items {
 			u := it.(*unstructured.Unstructured)
-			if src.Selector != nil && !selects(parent, src.Selector, u) {
+			if sel != nil && !sel.Matches(labels.Set(u.GetLabels())) {
 				continue
 			}
 			b, err := r.encoded.encode(u)
@@ -489,11 +493,17 @@ func errorsOf(errs []error) error {
 // selects says whether the map of labels at path in parent picks obj; a parent without one
 // picks nothing, as a Service without a selector has no endpoints made for it.
 func selects(parent *unstructured.Unstructured, path []string, obj *unstructured.Unstructured) bool {
+	return selectorAt(parent, path).Matches(labels.Set(obj.GetLabels()))
+}
+
+// selectorAt is the selector of the map of labels at path in parent: labels.Nothing() when
+// there is none.
+func selectorAt(parent *unstructured.Unstructured, path []string) labels.Selector {
 	sel, ok, _ := unstructured.NestedStringMap(parent.Object, path...)
 	if !ok || len(sel) == 0 {
-		return false
+		return labels.Nothing()
 	}
-	return labels.SelectorFromValidatedSet(sel).Matches(labels.Set(obj.GetLabels()))
+	return labels.SelectorFromValidatedSet(sel)
 }
 
 // sameButStatus says whether two versions of an object differ only in status (and in what

@@ -47,7 +47,8 @@ type worker struct {
 }
 
 func newWorker(a *Agent, pod *corev1.Pod) *worker {
-	w := &worker{a: a, uid: pod.UID, wakeCh: make(chan struct{}, 1), pod: pod, failures: map[string]startFailure{}}
+	// Volumes are written as the containers start; refreshing them starts a resync later.
+	w := &worker{a: a, uid: pod.UID, wakeCh: make(chan struct{}, 1), pod: pod, failures: map[string]startFailure{}, refreshed: time.Now()}
 	w.probes = newPodProbes(a, pod.UID)
 	return w
 }

@@ -303,6 +303,9 @@ func hostAddress(t *testing.T) string {
 	t.Helper()
 	conn, err := net.Dial("udp4", "192.0.2.1:9")
 	if err != nil {
+		if os.Getenv("TUG_E2E_CONTAINERD") == "required" {
+			t.Fatalf("TUG_E2E_CONTAINERD=required but no default route: %v", err)
+		}
 		t.Skipf("no default route: %v", err)
 	}
 	defer conn.Close()
