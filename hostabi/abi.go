@@ -5,10 +5,12 @@ import "strconv"
 // Version is the ABI version this package describes: major 1, minor 4 (1.1 added modules
 // hosting several scheduling plugins, ABI.md §4.7; 1.2 the pre-filter's skips, §4.8, and
 // preemption, §4.9; 1.3 the reconcile's clock, actions and requeue, §4.6; 1.4 the
-// reconcile's parent patch and deletion, and deletes of related objects, §4.6).
+// reconcile's parent patch and deletion, and deletes of related objects, §4.6; 1.5 the
+// admission request's policy, configuration and related objects, and its status updates,
+// §4.5).
 const (
 	Major = 1
-	Minor = 4
+	Minor = 5
 	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
 	Version = Major<<16 | Minor
 )

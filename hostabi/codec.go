@@ -326,6 +326,14 @@ type AdmissionRequest struct {
 	OldObject json.RawMessage `json:"oldObject,omitempty"`
 	DryRun    *bool           `json:"dryRun,omitempty"`
 	Options   json.RawMessage `json:"options,omitempty"`
+
+	// Policy names the AdmissionPolicy being applied (1.5): one module may serve several.
+	Policy string `json:"policy,omitempty"`
+	// Config is the policy's spec.config (1.5), null when it has none.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Related holds the objects the policy declares it reads (1.5), keyed like a
+	// reconcile's (ABI.md §4.6): "v1/Namespace", "v1/LimitRange".
+	Related map[string][]json.RawMessage `json:"related,omitempty"`
 }
 
 // GroupVersionKind names a kind, as metav1.GroupVersionKind.
@@ -361,6 +369,11 @@ type AdmissionResponse struct {
 	Patch            []PatchOperation  `json:"patch,omitempty"`
 	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
 	Warnings         []string          `json:"warnings,omitempty"`
+	// StatusUpdates (1.5) are related objects whose status the host writes atomically with
+	// the admitted request, each at the metadata.resourceVersion it carries: a quota's usage.
+	// If any of them changed meanwhile, nothing is written and the request is admitted
+	// again from the start.
+	StatusUpdates []json.RawMessage `json:"statusUpdates,omitempty"`
 }
 
 // AdmissionStatus is the part of a metav1.Status an admission response carries.
