@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/config"
+	"github.com/tugboat-io/tug/core/admission"
 	"github.com/tugboat-io/tug/internal/version"
 )
 
@@ -21,6 +22,8 @@ type app struct {
 	settings       *config.Settings
 	// log is the root logger; each component adds its own component attribute.
 	log *slog.Logger
+	// admission is the API server's admission chain (nil: --admission=false, or no server).
+	admission *admission.Chain
 }
 
 // logger returns the logger for one component.

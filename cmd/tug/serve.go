@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
+	"github.com/tugboat-io/tug/core/admission"
 	"github.com/tugboat-io/tug/core/controller"
 	"github.com/tugboat-io/tug/core/leader"
 	"github.com/tugboat-io/tug/core/plugins"
@@ -63,6 +65,8 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("scheduler-listen", "127.0.0.1:0", "address of the scheduler's explain endpoint (tug explain pod; port 0: any free port, advertised on its Lease)")
 	f.String("scheduler-config", "", "YAML file of scheduler profiles (default: one, default-scheduler, with every default plugin; see docs/SCHEDULER.md)")
 	f.Bool("controllers", true, "run the controller manager (leader-elected: one of several servers runs it)")
+	f.Bool("admission", true, "run the admission policies (AdmissionPolicy objects; tug's built-in ones are created when missing)")
+	f.String("admission-module", "", "wasm module of the built-in admission policies (default: the one built into this binary by make build)")
 	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
 	f.Duration("node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and its pods evicted")
 }
@@ -220,6 +224,13 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 	// The server outlives ctx until stop: its clients (plugin manager, scheduler) stop first.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	var admit apiserver.Admission
+	if on, err := a.settings.Bool("admission"); err != nil {
+		return err
+	} else if on {
+		a.admission = admission.New(admission.Config{Logger: a.log})
+		admit = a.admission
+	}
 	srv, err := apiserver.New(runCtx, apiserver.Config{
 		Listen:                o.listen,
 		Etcd:                  cli,
@@ -228,9 +239,13 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		WatchCacheSize:        o.watchCacheSize,
 		MaxRequestBodyBytes:   o.maxRequestBytes,
 		Logger:                a.log, // the server adds component=apiserver
+		Admission:             admit,
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)
+	}
+	if a.admission != nil {
+		a.admission.UseReader(srv.AdmissionReader())
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- srv.Run(runCtx) }()
@@ -388,6 +403,10 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = rt.Close(context.Background())
 		return nil, err
 	}
+	if err := a.loadAdmission(ctx, rt, mgr); err != nil {
+		_ = rt.Close(context.Background())
+		return nil, err
+	}
 	var explainSrv *http.Server
 	if explainLn != nil {
 		explainSrv = &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -400,6 +419,21 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		defer wg.Done()
 		_ = mgr.Run(pctx)
 	}()
+	if a.admission != nil {
+		dyn, err := dynamic.NewForConfig(&rest.Config{Host: serverURL})
+		if err != nil {
+			pcancel()
+			_ = rt.Close(context.Background())
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.admission.Run(pctx, dyn); err != nil && pctx.Err() == nil {
+				a.logger("admission").Error("admission policies not followed", "err", err)
+			}
+		}()
+	}
 	if ctrls != nil {
 		wg.Add(1)
 		go func() {
@@ -550,6 +584,44 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, wasmPl
 	}
 	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Builtins: ctrls, Plugins: lookup, Logger: a.log,
 		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: candidateID(), Logger: a.log}})
+}
+
+// admissionMemoryPages caps each instance of the built-in admission module: 128 MiB.
+const admissionMemoryPages = 2048
+
+// loadAdmission loads the built-in admission module and hands the chain it and the
+// cluster's WasmPlugins. Without a module (a plain go build) the built-in policies are
+// skipped, with a warning, as the scheduler and controllers are then off.
+func (a *app) loadAdmission(ctx context.Context, rt *tugruntime.Runtime, wasmPlugins *plugins.Manager) error {
+	if a.admission == nil {
+		return nil
+	}
+	lookup := func(name string) (admission.Plugin, bool) {
+		slot, ok := wasmPlugins.Slot(name)
+		if !ok {
+			return nil, false
+		}
+		return slot, true
+	}
+	wasm, ok := defaultplugins.Admission()
+	if path := a.settings.String("admission-module"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--admission-module: %w", err)
+		}
+		wasm, ok = b, true
+	}
+	if !ok {
+		a.logger("admission").Warn("no built-in admission module: this binary has none built in (build it with make build, or pass --admission-module); the built-in policies are skipped")
+		a.admission.SetPlugins(nil, lookup)
+		return nil
+	}
+	slot := rt.NewSlot("admission/builtin")
+	if err := slot.Swap(ctx, wasm, tugruntime.PluginOptions{PoolSize: 4, Deadline: time.Second, MemoryLimitPages: admissionMemoryPages}); err != nil {
+		return fmt.Errorf("admission module: %w", err)
+	}
+	a.admission.SetPlugins(slot, lookup)
+	return nil
 }
 
 // candidateID names this process in a leader election: the host and a random suffix, so

@@ -51,6 +51,7 @@ var defaulters = map[string]func(runtime.Object){
 	"wasmplugins":            defaulter(defaultWasmPlugin),
 	"schedulerprofiles":      defaulter(defaultSchedulerProfile),
 	"controllers":            defaulter(defaultController),
+	"admissionpolicies":      defaulter(defaultAdmissionPolicy),
 }
 
 // defaulter adapts a typed defaulting func; an object of another type is left alone because

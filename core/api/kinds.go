@@ -95,6 +95,7 @@ func Builtin() []*Kind {
 		wasmPluginKind(),
 		schedulerProfileKind(),
 		controllerKind(),
+		admissionPolicyKind(),
 		crdKind(),
 	}
 	for _, k := range ks {

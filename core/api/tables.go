@@ -50,6 +50,7 @@ var tables = map[string]table{
 	"wasmplugins":       wasmPluginTable,
 	"schedulerprofiles": schedulerProfileTable,
 	"controllers":       controllerTable,
+	"admissionpolicies": admissionPolicyTable,
 	"endpointslices":    endpointSliceTable,
 	"ingresses":         ingressTable,
 	"runtimeclasses":    runtimeClassTable,

@@ -95,6 +95,8 @@ func tableSamples() map[string]runtime.Object {
 			Spec: pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "sp"}},
 		"controllers": &pluginsv1alpha1.Controller{ObjectMeta: metav1.ObjectMeta{Name: "c"},
 			Spec: pluginsv1alpha1.ControllerSpec{Parent: pluginsv1alpha1.KindReference{APIVersion: "apps/v1", Kind: "ReplicaSet"}}},
+		"admissionpolicies": &pluginsv1alpha1.AdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "ap"},
+			Spec: pluginsv1alpha1.AdmissionPolicySpec{Type: pluginsv1alpha1.PolicyValidating}},
 		"customresourcedefinitions": &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "widgets.example.com"}},
 	}
 }

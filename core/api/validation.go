@@ -57,6 +57,7 @@ var validators = map[string]validator{
 	"wasmplugins":            typed(validateWasmPlugin, validateWasmPluginUpdate),
 	"schedulerprofiles":      typed(validateSchedulerProfile, nil),
 	"controllers":            typed(validateController, nil),
+	"admissionpolicies":      typed(validateAdmissionPolicy, validateAdmissionPolicyUpdate),
 }
 
 // metaObject is what every validated kind is: a typed object with ObjectMeta.

@@ -182,12 +182,27 @@ func (r *resource) create(ctx context.Context, obj runtime.Object, ns string, op
 		if opts.dryRun {
 			return obj, nil
 		}
+		charges, err := r.s.statusSides(ctx, areq.StatusUpdates)
+		if retry, serr := r.s.sideRetry(ctx, areq, err, attempt, r.gr, m.GetName()); retry {
+			continue
+		} else if serr != nil {
+			return nil, serr
+		}
+		if err != nil {
+			return nil, err
+		}
+		sides = append(sides, charges...)
 		data, err := r.encodeStored(obj)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
 		rev, err := r.s.store.CreateTTL(ctx, r.key(m.GetNamespace(), m.GetName()), data, r.kind.TTL, sides...)
 		var claimed *store.ClaimedError
+		if retry, serr := r.s.sideRetry(ctx, areq, err, attempt, r.gr, m.GetName()); retry {
+			continue
+		} else if serr != nil {
+			return nil, serr
+		}
 		switch {
 		case err == nil:
 			r.setRV(obj, rev)
@@ -246,6 +261,11 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 			return nil, false, apierrors.NewConflict(r.gr, name, errors.New(conflictMessage))
 		}
 		out, err := r.prepareUpdate(ctx, next, cur, opts)
+		if retry, serr := r.s.sideRetry(ctx, out.areq, err, attempt, r.gr, name); retry {
+			continue
+		} else if serr != nil {
+			return nil, false, serr
+		}
 		if err != nil {
 			return nil, false, err
 		}
@@ -271,6 +291,11 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		}
 		newRev, err := r.s.store.UpdateTTL(ctx, r.key(ns, name), data, rev, r.kind.TTL, out.sides...)
 		var claimed *store.ClaimedError
+		if retry, serr := r.s.sideRetry(ctx, out.areq, err, attempt, r.gr, name); retry {
+			continue
+		} else if serr != nil {
+			return nil, false, serr
+		}
 		switch {
 		case err == nil:
 			r.setRV(out.obj, newRev)
@@ -303,6 +328,8 @@ type prepared struct {
 	requested runtime.Object // as it was before the allocation hook
 	sides     []store.SideOp
 	deleteNow bool
+	// areq is the admission request, whose status updates a retry waits on.
+	areq *AdmissionRequest
 }
 
 // prepareUpdate applies the server's rules for an update of cur to next: identity and
@@ -368,7 +395,14 @@ func (r *resource) prepareUpdate(ctx context.Context, next, cur runtime.Object, 
 			return prepared{}, err
 		}
 	}
-	return prepared{obj: next, sides: sides, requested: requested}, nil
+	if !opts.dryRun {
+		charges, err := r.s.statusSides(ctx, areq.StatusUpdates)
+		if err != nil {
+			return prepared{areq: areq}, err
+		}
+		sides = append(sides, charges...)
+	}
+	return prepared{obj: next, sides: sides, requested: requested, areq: areq}, nil
 }
 
 // finalDelete removes obj (read at rev) from the store, releasing what it holds.

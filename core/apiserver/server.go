@@ -339,6 +339,7 @@ func (s *Server) serveAPI(c echo.Context) error {
 		return err
 	}
 	rc := &reqCtx{c: c, r: req, w: c.Response(), ri: ri, user: user, res: res, kind: kind, s: s}
+	rc.r = req.WithContext(context.WithValue(req.Context(), warningsKey{}, rc))
 	return res.serve(rc)
 }
 

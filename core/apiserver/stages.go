@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -64,6 +65,22 @@ type AdmissionRequest struct {
 	OldObject   runtime.Object
 	User        *UserInfo
 	DryRun      bool
+
+	// StatusUpdates are what admission asks to be written with the request, atomically:
+	// related objects' new status, each guarded by the resourceVersion admission read
+	// (a quota's usage). If one of them changed meanwhile, the request is admitted again.
+	// Creates and updates write them; deletes charge nothing.
+	StatusUpdates []StatusUpdate
+}
+
+// StatusUpdate is a related object's new status.
+type StatusUpdate struct {
+	APIVersion      string
+	Kind            string
+	Namespace       string
+	Name            string
+	ResourceVersion string
+	Status          json.RawMessage
 }
 
 // Admission runs mutating then validating policies. An error denies the request; an error that

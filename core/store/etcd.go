@@ -251,6 +251,12 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op,
 	failOps := []clientv3.Op{onFail}
 	for _, sd := range sides {
 		k := s.full(sd.Key)
+		if sd.Rev > 0 {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", sd.Rev))
+			ops = append(ops, clientv3.OpPut(k, string(sd.Value)))
+			failOps = append(failOps, clientv3.OpGet(k, clientv3.WithKeysOnly()))
+			continue
+		}
 		if sd.Claim {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
 			ops = append(ops, clientv3.OpPut(k, string(sd.Value)))
@@ -266,17 +272,25 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op,
 	return resp, nil
 }
 
-// sideFailure returns a ClaimedError when a claimed side key caused the failed transaction.
+// sideFailure returns a ClaimedError when a claimed side key caused the failed transaction,
+// and a SideChangedError when a guarded one did.
 func (s *Store) sideFailure(resp *clientv3.TxnResponse, _ int, sides []SideOp) error {
 	i := 1
 	for _, sd := range sides {
-		if !sd.Claim {
+		if !sd.Claim && sd.Rev == 0 {
 			continue
 		}
-		if i < len(resp.Responses) && resp.Responses[i].GetResponseRange().Count > 0 {
+		if i >= len(resp.Responses) {
+			break
+		}
+		r := resp.Responses[i].GetResponseRange()
+		i++
+		switch {
+		case sd.Rev > 0 && (len(r.Kvs) == 0 || r.Kvs[0].ModRevision != sd.Rev):
+			return &SideChangedError{Key: sd.Key, Revision: resp.Header.Revision}
+		case sd.Claim && r.Count > 0:
 			return &ClaimedError{Key: sd.Key}
 		}
-		i++
 	}
 	return nil
 }

@@ -19,7 +19,22 @@ var (
 	ErrClaimed = errors.New("store: side key already claimed")
 	// ErrFuture: the requested revision is newer than the store's (Timeout, retry later).
 	ErrFuture = errors.New("store: revision is in the future")
+	// ErrSideChanged: a side key the write guarded changed since the caller read it.
+	ErrSideChanged = errors.New("store: guarded side key changed")
 )
+
+// SideChangedError names the guarded side key that changed. It wraps ErrSideChanged.
+type SideChangedError struct {
+	Key string
+	// Revision is the store's revision when the write failed: a cache that has caught up
+	// with it holds the key's new value.
+	Revision int64
+}
+
+func (e *SideChangedError) Error() string {
+	return fmt.Sprintf("store: side key %q changed since it was read", e.Key)
+}
+func (e *SideChangedError) Unwrap() error { return ErrSideChanged }
 
 // ClaimedError names the side key that was taken. It wraps ErrClaimed.
 type ClaimedError struct{ Key string }
@@ -46,6 +61,15 @@ type SideOp struct {
 	// otherwise (release) Key is deleted if present.
 	Claim bool
 	Value []byte
+	// Rev, when set, makes the op a guarded update: Key is replaced with Value if its mod
+	// revision is still Rev, and otherwise the whole write fails with a SideChangedError.
+	// Admission uses it to charge a quota atomically with the object it admits.
+	Rev int64
+}
+
+// Guarded returns a side op that replaces key with value if its mod revision is still rev.
+func Guarded(key string, value []byte, rev int64) SideOp {
+	return SideOp{Key: key, Value: value, Rev: rev}
 }
 
 // Claim returns a side op that takes key.

@@ -29,6 +29,7 @@ func Run(t *testing.T, s *store.Store) {
 		{"ListAtRevision", testListAtRevision},
 		{"WatchFromRevision", testWatchFromRevision},
 		{"SideKeys", testSideKeys},
+		{"GuardedSideKeys", testGuardedSideKeys},
 		{"Compaction", testCompaction},
 		{"TimeToLive", testTTL},
 	}
@@ -220,6 +221,39 @@ func testSideKeys(t *testing.T, s *store.Store, p string) {
 		t.Fatalf("release left the side key: %v", err)
 	}
 	must(s.Create(c, p+"svc2", []byte("2"), store.Claim(p+"ip/10.0.0.1", []byte("svc2"))))
+}
+
+// A guarded side key is written with the main key only while it is unchanged: concurrent
+// writers charging one counter serialise on it.
+func testGuardedSideKeys(t *testing.T, s *store.Store, p string) {
+	c := ctx(t)
+	qrev := must(s.Create(c, p+"quota", []byte("used=0")))
+	rev := must(s.Create(c, p+"pod1", []byte("1"), store.Guarded(p+"quota", []byte("used=1"), qrev)))
+	q := must(s.Get(c, p+"quota"))
+	if string(q.Value) != "used=1" || q.ModRevision != rev {
+		t.Fatalf("quota after the first charge: %q at %d, want used=1 at %d", q.Value, q.ModRevision, rev)
+	}
+	// A second writer that read the quota before the first charge loses, and writes nothing.
+	_, err := s.Create(c, p+"pod2", []byte("2"), store.Guarded(p+"quota", []byte("used=1"), qrev))
+	var se *store.SideChangedError
+	if !errors.As(err, &se) || se.Key != p+"quota" || !errors.Is(err, store.ErrSideChanged) {
+		t.Fatalf("stale charge: %v, want SideChangedError for the quota", err)
+	}
+	if _, err := s.Get(c, p+"pod2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the stale charge still wrote the main key: %v", err)
+	}
+	// Updates and deletes take guarded keys too; a main-key conflict is still a conflict.
+	kv := must(s.Get(c, p+"pod1"))
+	if _, err := s.Update(c, p+"pod1", []byte("1b"), kv.ModRevision, store.Guarded(p+"quota", []byte("used=2"), qrev)); !errors.Is(err, store.ErrSideChanged) {
+		t.Fatalf("update with a stale guard: %v, want ErrSideChanged", err)
+	}
+	if _, err := s.Update(c, p+"pod1", []byte("1b"), kv.ModRevision-1, store.Guarded(p+"quota", []byte("used=2"), q.ModRevision)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("update at a stale revision with a fresh guard: %v, want ErrConflict", err)
+	}
+	must(s.Update(c, p+"pod1", []byte("1b"), kv.ModRevision, store.Guarded(p+"quota", []byte("used=2"), q.ModRevision)))
+	if q := must(s.Get(c, p+"quota")); string(q.Value) != "used=2" {
+		t.Fatalf("quota after the update's charge: %q", q.Value)
+	}
 }
 
 func testCompaction(t *testing.T, s *store.Store, p string) {

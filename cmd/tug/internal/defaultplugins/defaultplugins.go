@@ -16,6 +16,10 @@ func Module() ([]byte, bool) { return file("wasm/defaults.wasm") }
 // Controllers returns the embedded controllers module, if this build has one.
 func Controllers() ([]byte, bool) { return file("wasm/controllers.wasm") }
 
+// Admission returns the embedded admission module (plugins/admission/cmd/defaults), if this
+// build has one.
+func Admission() ([]byte, bool) { return file("wasm/admission.wasm") }
+
 func file(name string) ([]byte, bool) {
 	b, err := files.ReadFile(name)
 	return b, err == nil && len(b) > 0

@@ -7,7 +7,7 @@ import (
 
 // AddToScheme registers the kinds of this package.
 func AddToScheme(s *runtime.Scheme) error {
-	s.AddKnownTypes(SchemeGroupVersion, &WasmPlugin{}, &WasmPluginList{}, &SchedulerProfile{}, &SchedulerProfileList{}, &Controller{}, &ControllerList{})
+	s.AddKnownTypes(SchemeGroupVersion, &WasmPlugin{}, &WasmPluginList{}, &SchedulerProfile{}, &SchedulerProfileList{}, &Controller{}, &ControllerList{}, &AdmissionPolicy{}, &AdmissionPolicyList{})
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil
 }

@@ -1,0 +1,601 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/uuid"
+
+	"github.com/tugboat-io/tug/core/api"
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/hostabi"
+	tugruntime "github.com/tugboat-io/tug/runtime"
+)
+
+// Plugin is a loaded admission plugin: a runtime slot.
+type Plugin interface {
+	Call(ctx context.Context, export string, input []byte) ([]byte, hostabi.Status, error)
+}
+
+// Reader reads what policies declare they read.
+type Reader interface {
+	// Namespace returns the namespace, nil when there is none.
+	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
+	// List returns the objects of a kind in a namespace, as JSON.
+	List(ctx context.Context, apiVersion, kind, namespace string) ([]json.RawMessage, error)
+}
+
+// Config configures a Chain.
+type Config struct {
+	Reader Reader
+	Logger *slog.Logger
+}
+
+// Chain runs the admission policies. It implements apiserver.Admission.
+type Chain struct {
+	cfg      Config
+	log      *slog.Logger
+	policies atomic.Pointer[compiled]
+	plug     atomic.Pointer[plugins]
+	synced   chan struct{}
+}
+
+// plugins decide the policies: Builtin those that name no plugin (tug's default admission
+// module), lookup the WasmPlugins the others name.
+type plugins struct {
+	set     bool
+	builtin Plugin
+	lookup  func(name string) (Plugin, bool)
+}
+
+// compiled is one immutable set of policies, in the order they run.
+type compiled struct {
+	mutating, validating []*policy
+}
+
+// New returns a chain with no policies: it admits everything until SetPolicies.
+func New(cfg Config) *Chain {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Chain{cfg: cfg, log: log.With("component", "admission"), synced: make(chan struct{})}
+	c.policies.Store(&compiled{})
+	c.plug.Store(&plugins{})
+	return c
+}
+
+// SetPolicies swaps in a new set of policies for the requests that start from now on. A
+// policy that cannot be compiled (a selector that does not parse) is left out, with its
+// error in the returned map.
+func (c *Chain) SetPolicies(ps []pluginsv1alpha1.AdmissionPolicy) map[string]error {
+	errs := map[string]error{}
+	next := &compiled{}
+	for i := range ps {
+		p, err := compile(&ps[i])
+		if err != nil {
+			errs[ps[i].Name] = err
+			continue
+		}
+		if p.mutating {
+			next.mutating = append(next.mutating, p)
+		} else {
+			next.validating = append(next.validating, p)
+		}
+	}
+	for _, list := range [][]*policy{next.mutating, next.validating} {
+		slices.SortFunc(list, func(a, b *policy) int {
+			if a.order != b.order {
+				return int(a.order - b.order)
+			}
+			return strings.Compare(a.name, b.name)
+		})
+	}
+	c.policies.Store(next)
+	return errs
+}
+
+// Policies names the policies in effect, mutating then validating, in order.
+func (c *Chain) Policies() []string {
+	cur := c.policies.Load()
+	var names []string
+	for _, p := range append(slices.Clone(cur.mutating), cur.validating...) {
+		names = append(names, p.name)
+	}
+	return names
+}
+
+// Mutate runs the mutating policies; each may change req.Object.
+func (c *Chain) Mutate(ctx context.Context, req *apiserver.AdmissionRequest) error {
+	return c.run(ctx, req, c.policies.Load().mutating)
+}
+
+// Validate runs the validating policies.
+func (c *Chain) Validate(ctx context.Context, req *apiserver.AdmissionRequest) error {
+	return c.run(ctx, req, c.policies.Load().validating)
+}
+
+// call is the state of one request's pass through a list of policies: what is decoded or
+// encoded once and shared by the policies that need it.
+type call struct {
+	req       *apiserver.AdmissionRequest
+	nsLabels  labels.Set
+	nsLoaded  bool
+	object    json.RawMessage // req.Object encoded; nil until needed, reset after a patch
+	oldObject json.RawMessage
+	user      hostabi.UserInfo
+}
+
+func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list []*policy) error {
+	if len(list) == 0 {
+		return nil
+	}
+	st := &call{req: req}
+	if req.User != nil {
+		st.user = hostabi.UserInfo{Username: req.User.Name, UID: req.User.UID, Groups: req.User.Groups, Extra: req.User.Extra}
+	}
+	for _, p := range list {
+		ok, err := c.matches(ctx, p, st)
+		if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
+		}
+		if !ok {
+			continue
+		}
+		if pl := c.plug.Load(); p.builtin && pl.set && pl.builtin == nil {
+			continue // SetPlugins said this build has no built-in module
+		}
+		if err := c.apply(ctx, p, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Chain) matches(ctx context.Context, p *policy, st *call) (bool, error) {
+	req := st.req
+	if !p.matchesRequest(req) {
+		return false, nil
+	}
+	if p.objSel != nil && !objectLabelsMatch(p.objSel, req.Object, req.OldObject) {
+		return false, nil
+	}
+	if p.nsSel != nil {
+		set, scoped, err := st.namespaceLabels(ctx, c.cfg.Reader)
+		if err != nil {
+			return false, err
+		}
+		if scoped && !p.nsSel.Matches(set) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// namespaceLabels are the labels a namespaceSelector matches: the request's namespace's, or
+// a Namespace's own. scoped is false for cluster-scoped objects, which every selector
+// matches.
+func (st *call) namespaceLabels(ctx context.Context, r Reader) (labels.Set, bool, error) {
+	req := st.req
+	if req.Resource.Group == "" && req.Resource.Resource == "namespaces" {
+		obj := req.Object
+		if obj == nil {
+			obj = req.OldObject
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			return m.GetLabels(), true, nil
+		}
+		return nil, true, nil
+	}
+	if req.Namespace == "" {
+		return nil, false, nil
+	}
+	if !st.nsLoaded {
+		ns, err := r.Namespace(ctx, req.Namespace)
+		if err != nil {
+			return nil, true, err
+		}
+		if ns != nil {
+			st.nsLabels = ns.Labels
+		}
+		st.nsLoaded = true
+	}
+	return st.nsLabels, true, nil
+}
+
+func objectLabelsMatch(sel labels.Selector, objs ...runtime.Object) bool {
+	for _, o := range objs {
+		if o == nil || reflect.ValueOf(o).IsNil() {
+			continue
+		}
+		if m, err := meta.Accessor(o); err == nil && sel.Matches(labels.Set(m.GetLabels())) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply hands the request to one policy and carries out its answer.
+func (c *Chain) apply(ctx context.Context, p *policy, st *call) error {
+	req := st.req
+	related, skip, err := c.gather(ctx, p, req)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("admission policy %q: reading what it reads: %w", p.name, err))
+	}
+	if skip {
+		return nil
+	}
+	plugin, ok := c.plugin(p)
+	if !ok {
+		return c.failed(p, req, fmt.Errorf("plugin %q is not loaded", p.pluginName()))
+	}
+	in, err := st.encode(p, related)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("admission policy %q: encoding the request: %w", p.name, err))
+	}
+	out, status, err := plugin.Call(tugruntime.WithCallDeadline(ctx, p.timeout), hostabi.ExportAdmit, in)
+	if err == nil && status != hostabi.StatusOK {
+		err = fmt.Errorf("status %s: %s", status, out)
+	}
+	if err != nil {
+		return c.failed(p, req, err)
+	}
+	var resp hostabi.AdmissionResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return c.failed(p, req, fmt.Errorf("its answer is not an admission response: %w", err))
+	}
+	for _, w := range resp.Warnings {
+		apiserver.AddWarning(ctx, p.name+": "+w)
+	}
+	if !resp.Allowed {
+		return denial(p, req, resp.Result)
+	}
+	if len(resp.Patch) > 0 {
+		if !p.mutating {
+			return c.failed(p, req, errors.New("a validating policy answered with a patch"))
+		}
+		if err := st.patch(resp.Patch); err != nil {
+			return c.failed(p, req, err)
+		}
+	}
+	for _, raw := range resp.StatusUpdates {
+		u, err := p.statusUpdate(raw, req)
+		if err != nil {
+			return c.failed(p, req, err)
+		}
+		req.StatusUpdates = append(req.StatusUpdates, u)
+	}
+	return nil
+}
+
+func (c *Chain) plugin(p *policy) (Plugin, bool) {
+	if p.builtin {
+		b := c.plug.Load().builtin
+		return b, b != nil
+	}
+	return c.lookup(p.plugin)
+}
+
+func (c *Chain) lookup(name string) (Plugin, bool) {
+	if l := c.plug.Load().lookup; l != nil {
+		return l(name)
+	}
+	return nil, false
+}
+
+// failed applies the policy's failure policy to err: Ignore admits (and logs), Fail denies
+// with an internal error naming the policy.
+func (c *Chain) failed(p *policy, req *apiserver.AdmissionRequest, err error) error {
+	if p.ignore {
+		c.log.Warn("admission policy failed; ignored as its failurePolicy says", "policy", p.name, "plugin", p.pluginName(),
+			"resource", req.Resource.Resource, "namespace", req.Namespace, "name", req.Name, "err", err)
+		return nil
+	}
+	return apierrors.NewInternalError(fmt.Errorf("admission policy %q failed: %w", p.name, err))
+}
+
+// gather collects the objects the policy reads. skip is true when a required kind has none.
+func (c *Chain) gather(ctx context.Context, p *policy, req *apiserver.AdmissionRequest) (map[string][]json.RawMessage, bool, error) {
+	if len(p.reads) == 0 {
+		return nil, false, nil
+	}
+	related := make(map[string][]json.RawMessage, len(p.reads))
+	for _, rd := range p.reads {
+		var objs []json.RawMessage
+		switch rd.Scope {
+		case pluginsv1alpha1.ReadRequestNamespace:
+			name := req.Namespace
+			if req.Resource.Group == "" && req.Resource.Resource == "namespaces" {
+				name = req.Name
+			}
+			if name != "" {
+				ns, err := c.cfg.Reader.Namespace(ctx, name)
+				if err != nil {
+					return nil, false, err
+				}
+				if ns != nil {
+					ns = ns.DeepCopy()
+					ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+					b, err := json.Marshal(ns)
+					if err != nil {
+						return nil, false, err
+					}
+					objs = append(objs, b)
+				}
+			}
+		default:
+			if req.Namespace != "" {
+				var err error
+				if objs, err = c.cfg.Reader.List(ctx, rd.APIVersion, rd.Kind, req.Namespace); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+		if rd.Required && len(objs) == 0 {
+			return nil, true, nil
+		}
+		related[rd.APIVersion+"/"+rd.Kind] = objs
+	}
+	return related, false, nil
+}
+
+// encode builds the policy's input (ABI.md §4.5).
+func (st *call) encode(p *policy, related map[string][]json.RawMessage) ([]byte, error) {
+	req := st.req
+	var err error
+	if st.object == nil && req.Object != nil {
+		if st.object, err = encodeObject(req.Object, req.Kind); err != nil {
+			return nil, err
+		}
+	}
+	if st.oldObject == nil && req.OldObject != nil {
+		if st.oldObject, err = encodeObject(req.OldObject, req.Kind); err != nil {
+			return nil, err
+		}
+	}
+	in := hostabi.AdmissionRequest{
+		UID:         string(uuid.NewUUID()),
+		Kind:        hostabi.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Resource:    hostabi.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
+		SubResource: req.Subresource,
+		Name:        req.Name,
+		Namespace:   req.Namespace,
+		Operation:   string(req.Operation),
+		UserInfo:    st.user,
+		Object:      st.object,
+		OldObject:   st.oldObject,
+		DryRun:      &req.DryRun,
+		Policy:      p.logic,
+		Config:      p.config,
+		Related:     related,
+	}
+	return json.Marshal(&in)
+}
+
+func encodeObject(obj runtime.Object, gvk schema.GroupVersionKind) (json.RawMessage, error) {
+	if obj == nil || reflect.ValueOf(obj).IsNil() {
+		return nil, nil
+	}
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	return json.Marshal(obj)
+}
+
+// patch applies a mutating policy's JSON patch to the request's object, in place: the
+// server goes on with the object it handed to admission.
+func (st *call) patch(ops []hostabi.PatchOperation) error {
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	p, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		return fmt.Errorf("its patch does not decode: %w", err)
+	}
+	patched, err := p.Apply(st.object)
+	if err != nil {
+		return fmt.Errorf("its patch does not apply: %w", err)
+	}
+	obj := st.req.Object
+	fresh := reflect.New(reflect.TypeOf(obj).Elem())
+	if err := json.Unmarshal(patched, fresh.Interface()); err != nil {
+		return fmt.Errorf("the patched object does not decode: %w", err)
+	}
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	reflect.ValueOf(obj).Elem().Set(fresh.Elem())
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	st.object = patched
+	return nil
+}
+
+// denial turns a policy's refusal into the Status the client sees: the policy's code
+// (Forbidden by default), and its message, naming the policy unless it is one of tug's own
+// (whose messages are kube-apiserver's).
+func denial(p *policy, req *apiserver.AdmissionRequest, st *hostabi.AdmissionStatus) error {
+	code, msg := int32(403), ""
+	if st != nil {
+		if st.Code >= 400 && st.Code < 600 {
+			code = st.Code
+		}
+		msg = st.Message
+	}
+	if msg == "" {
+		msg = "denied the request"
+	}
+	if !p.builtin {
+		msg = fmt.Sprintf("admission policy %q denied the request: %s", p.name, msg)
+	}
+	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
+	switch code {
+	case 403:
+		return apierrors.NewForbidden(gr, req.Name, errors.New(msg))
+	case 422:
+		return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 422, Reason: metav1.StatusReasonInvalid,
+			Message: fmt.Sprintf("%s %q is invalid: %s", req.Kind.Kind, req.Name, msg),
+			Details: &metav1.StatusDetails{Group: gr.Group, Kind: gr.Resource, Name: req.Name}}}
+	}
+	reason := metav1.StatusReasonForbidden
+	switch code {
+	case 404:
+		reason = metav1.StatusReasonNotFound
+	case 409:
+		reason = metav1.StatusReasonConflict
+	case 400:
+		reason = metav1.StatusReasonBadRequest
+	case 429:
+		reason = metav1.StatusReasonTooManyRequests
+	default:
+		if code >= 500 {
+			reason = metav1.StatusReasonInternalError
+		}
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: msg,
+		Details: &metav1.StatusDetails{Group: gr.Group, Kind: gr.Resource, Name: req.Name}}}
+}
+
+// statusUpdate checks one of a policy's status updates: of a kind it may write, in the
+// request's namespace, naming an object and the resourceVersion it read.
+func (p *policy) statusUpdate(raw json.RawMessage, req *apiserver.AdmissionRequest) (apiserver.StatusUpdate, error) {
+	var u struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   metav1.ObjectMeta `json:"metadata"`
+		Status     json.RawMessage   `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return apiserver.StatusUpdate{}, fmt.Errorf("a status update does not decode: %w", err)
+	}
+	key := u.APIVersion + "/" + u.Kind
+	switch {
+	case !p.writable[key]:
+		return apiserver.StatusUpdate{}, fmt.Errorf("a status update of %s, which the policy may not write (spec.reads[].writeStatus)", key)
+	case u.Metadata.Namespace != req.Namespace || req.Namespace == "":
+		return apiserver.StatusUpdate{}, fmt.Errorf("a status update of %s %s/%s outside the request's namespace %q", key, u.Metadata.Namespace, u.Metadata.Name, req.Namespace)
+	case u.Metadata.Name == "" || u.Metadata.ResourceVersion == "":
+		return apiserver.StatusUpdate{}, fmt.Errorf("a status update of %s without metadata.name and metadata.resourceVersion", key)
+	case len(u.Status) == 0 || u.Status[0] != '{':
+		return apiserver.StatusUpdate{}, fmt.Errorf("a status update of %s %s without a status object", key, u.Metadata.Name)
+	}
+	return apiserver.StatusUpdate{APIVersion: u.APIVersion, Kind: u.Kind, Namespace: u.Metadata.Namespace, Name: u.Metadata.Name,
+		ResourceVersion: u.Metadata.ResourceVersion, Status: u.Status}, nil
+}
+
+// policy is an AdmissionPolicy compiled for matching.
+type policy struct {
+	name     string
+	logic    string // the request's policy field: the name, or a built-in's logic
+	plugin   string
+	builtin  bool
+	mutating bool
+	ignore   bool
+	order    int32
+	timeout  time.Duration
+	config   json.RawMessage
+	rules    []pluginsv1alpha1.RuleWithOperations
+	nsSel    labels.Selector
+	objSel   labels.Selector
+	reads    []pluginsv1alpha1.AdmissionRead
+	writable map[string]bool
+}
+
+func (p *policy) pluginName() string {
+	if p.builtin {
+		return "(built-in)"
+	}
+	return p.plugin
+}
+
+func compile(ap *pluginsv1alpha1.AdmissionPolicy) (*policy, error) {
+	s := &ap.Spec
+	p := &policy{name: ap.Name, logic: ap.Name, plugin: s.Plugin, builtin: s.Plugin == "", mutating: s.Type == pluginsv1alpha1.PolicyMutating,
+		ignore: s.FailurePolicy == pluginsv1alpha1.FailurePolicyIgnore, order: api.DefaultAdmissionOrder,
+		timeout: api.DefaultAdmissionTimeoutMilliseconds * time.Millisecond, rules: s.Rules, reads: s.Reads, writable: map[string]bool{}}
+	if l, ok := builtinNames[ap.Name]; ok && p.builtin {
+		p.logic = l
+	}
+	if s.Order != nil {
+		p.order = *s.Order
+	}
+	if s.TimeoutMilliseconds != nil && *s.TimeoutMilliseconds > 0 {
+		p.timeout = time.Duration(*s.TimeoutMilliseconds) * time.Millisecond
+	}
+	if s.Config != nil && len(s.Config.Raw) > 0 {
+		p.config = s.Config.Raw
+	}
+	var err error
+	if s.NamespaceSelector != nil {
+		if p.nsSel, err = metav1.LabelSelectorAsSelector(s.NamespaceSelector); err != nil {
+			return nil, fmt.Errorf("spec.namespaceSelector: %w", err)
+		}
+	}
+	if s.ObjectSelector != nil {
+		if p.objSel, err = metav1.LabelSelectorAsSelector(s.ObjectSelector); err != nil {
+			return nil, fmt.Errorf("spec.objectSelector: %w", err)
+		}
+	}
+	for i := range p.reads {
+		if p.reads[i].Scope == "" {
+			p.reads[i].Scope = pluginsv1alpha1.ReadNamespace
+		}
+		if p.reads[i].WriteStatus {
+			p.writable[p.reads[i].APIVersion+"/"+p.reads[i].Kind] = true
+		}
+	}
+	return p, nil
+}
+
+// matchesRequest reports whether any rule matches the request's operation, resource and
+// scope, as admission webhooks' rules do.
+func (p *policy) matchesRequest(req *apiserver.AdmissionRequest) bool {
+	for _, r := range p.rules {
+		if ruleMatches(r, req) {
+			return true
+		}
+	}
+	return false
+}
+
+func ruleMatches(r pluginsv1alpha1.RuleWithOperations, req *apiserver.AdmissionRequest) bool {
+	if !listHas(r.Operations, string(req.Operation)) || !listHas(r.APIGroups, req.Resource.Group) || !listHas(r.APIVersions, req.Resource.Version) {
+		return false
+	}
+	switch r.Scope {
+	case "Cluster":
+		if req.Namespace != "" {
+			return false
+		}
+	case "Namespaced":
+		if req.Namespace == "" && !(req.Resource.Group == "" && req.Resource.Resource == "namespaces") {
+			return false
+		}
+	}
+	for _, res := range r.Resources {
+		name, sub, _ := strings.Cut(res, "/")
+		if (name == "*" || name == req.Resource.Resource) && (sub == req.Subresource || sub == "*") {
+			return true
+		}
+	}
+	return false
+}
+
+func listHas(list []string, v string) bool {
+	return slices.Contains(list, "*") || slices.Contains(list, v)
+}
