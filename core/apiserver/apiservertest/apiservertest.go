@@ -23,6 +23,8 @@ type Server struct {
 	URL string
 	// Etcd is a client of the server's etcd.
 	Etcd *clientv3.Client
+	// API is the server itself.
+	API *apiserver.Server
 }
 
 // Start starts etcd and an API server with cfg (Etcd and Logger are filled in; Logger only if
@@ -55,7 +57,7 @@ func Start(t testing.TB, cfg apiserver.Config) *Server {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ctx, ln) }()
-	return &Server{URL: "http://" + ln.Addr().String(), Etcd: cli}
+	return &Server{URL: "http://" + ln.Addr().String(), Etcd: cli, API: srv}
 }
 
 // FreeAddr returns a loopback HOST:PORT nothing listens on at the moment.
