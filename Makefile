@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 BENCH_ARGS  ?=
 
 # The repo's Go modules: the main one, the dependency-free ABI module, the plugin SDK.
-MODULES     := . hostabi sdk/go plugins examples/website bench/plugins/guests bench/scheduler
+MODULES     := . hostabi sdk/go plugins examples/website examples/admission bench/plugins/guests bench/scheduler
 
 VERSION_PKG := github.com/tugboat-io/tug/internal/version
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
