@@ -7,15 +7,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/tugboat-io/tug/core/auth/user"
 )
 
-// UserInfo is who a request acts as.
-type UserInfo struct {
-	Name   string
-	UID    string
-	Groups []string
-	Extra  map[string][]string
-}
+// UserInfo is who a request acts as. It is an alias of user.Info so the authenticators and
+// authorizers in core/auth, which must not import the server, share the type with it.
+type UserInfo = user.Info
 
 // Authenticator says who sent a request. ok=false with a nil error means "no credentials I
 // recognise"; the server then answers 401.
