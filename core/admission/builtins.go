@@ -13,7 +13,9 @@ import (
 // (its config, its selectors, a plugin of their own) or delete it, as they would disable a
 // kube-apiserver admission plugin.
 func Builtins() []pluginsv1alpha1.AdmissionPolicy {
-	ref := func(v, k string) pluginsv1alpha1.KindReference { return pluginsv1alpha1.KindReference{APIVersion: v, Kind: k} }
+	ref := func(v, k string) pluginsv1alpha1.KindReference {
+		return pluginsv1alpha1.KindReference{APIVersion: v, Kind: k}
+	}
 	rule := func(groups, resources []string, ops ...string) pluginsv1alpha1.RuleWithOperations {
 		return pluginsv1alpha1.RuleWithOperations{Operations: ops, APIGroups: groups, APIVersions: []string{"*"}, Resources: resources, Scope: "*"}
 	}

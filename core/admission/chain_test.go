@@ -128,7 +128,9 @@ func TestMutateThenValidate(t *testing.T) {
 // from a validating policy — denies under Fail and is skipped under Ignore.
 func TestFailurePolicies(t *testing.T) {
 	failing := map[string]Plugin{
-		"error":   fakePlugin(func(*hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) { return nil, errors.New("trap: unreachable") }),
+		"error": fakePlugin(func(*hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			return nil, errors.New("trap: unreachable")
+		}),
 		"garbage": garbage{},
 		"patcher": fakePlugin(func(*hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
 			return &hostabi.AdmissionResponse{Allowed: true, Patch: []hostabi.PatchOperation{{Op: "remove", Path: "/spec"}}}, nil

@@ -11,7 +11,9 @@ import (
 )
 
 func TestAdmissionPolicyValidation(t *testing.T) {
-	ref := func(v, k string) pluginsv1alpha1.KindReference { return pluginsv1alpha1.KindReference{APIVersion: v, Kind: k} }
+	ref := func(v, k string) pluginsv1alpha1.KindReference {
+		return pluginsv1alpha1.KindReference{APIVersion: v, Kind: k}
+	}
 	i32 := func(v int32) *int32 { return &v }
 	for _, tt := range []struct {
 		name  string
