@@ -11,9 +11,10 @@ import (
 // Pod is what quota reads of a pod.
 type Pod struct {
 	Metadata struct {
-		Name                       string     `json:"name"`
-		DeletionTimestamp          *time.Time `json:"deletionTimestamp,omitempty"`
-		DeletionGracePeriodSeconds *int64     `json:"deletionGracePeriodSeconds,omitempty"`
+		Name                       string            `json:"name"`
+		Annotations                map[string]string `json:"annotations,omitempty"`
+		DeletionTimestamp          *time.Time        `json:"deletionTimestamp,omitempty"`
+		DeletionGracePeriodSeconds *int64            `json:"deletionGracePeriodSeconds,omitempty"`
 	} `json:"metadata"`
 	Spec struct {
 		Containers            []Container   `json:"containers,omitempty"`
