@@ -31,11 +31,13 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build bin/tug, stamped with the version and commit, with the default scheduling plugins, controllers and the log driver embedded
+build: ## Build bin/tug, stamped with the version and commit, with the default scheduling plugins, controllers, admission policies and the log driver embedded
 	cd plugins && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
 		-o ../cmd/tug/internal/defaultplugins/wasm/defaults.wasm ./scheduler/cmd/defaults
 	cd plugins && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
 		-o ../cmd/tug/internal/defaultplugins/wasm/controllers.wasm ./controllers/cmd/defaults
+	cd plugins && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared \
+		-o ../cmd/tug/internal/defaultplugins/wasm/admission.wasm ./admission/cmd/defaults
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o cmd/tug/internal/logdriver/bin/tug-log-driver ./cmd/tug-log-driver
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tug
 

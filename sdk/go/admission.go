@@ -55,6 +55,35 @@ func (r *AdmissionRequest) Decode(v any) error { return decodeInto("object", r.O
 // DecodeOld decodes the request's OldObject into v.
 func (r *AdmissionRequest) DecodeOld(v any) error { return decodeInto("oldObject", r.OldObject, v) }
 
+// RelatedObjects are the related objects of one kind the host handed the policy (ABI 1.5),
+// by ObjectKey: "v1/Namespace", "v1/LimitRange". A policy hears of related objects only of
+// the kinds its AdmissionPolicy declares in spec.reads.
+//
+// A nil answer means the host handed none of the kind, an empty one that it looked and
+// found none (for "v1/Namespace": the request's namespace does not exist); HasRelated tells
+// the two apart where a slice's nil-ness is easy to lose.
+func (r *AdmissionRequest) RelatedObjects(key string) []json.RawMessage { return r.Related[key] }
+
+// HasRelated reports whether the host handed the related objects of the kind at all: a
+// policy must not take "not handed" (an older host, a policy without the read) for "none
+// exist".
+func (r *AdmissionRequest) HasRelated(key string) bool {
+	_, ok := r.Related[key]
+	return ok
+}
+
+// DecodeRelated decodes each related object of the kind into a new T, in the host's order.
+func DecodeRelated[T any](r *AdmissionRequest, key string) ([]T, error) {
+	list := r.Related[key]
+	out := make([]T, len(list))
+	for i, raw := range list {
+		if err := decodeObject(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("decode related %s[%d]: %w", key, i, err)
+		}
+	}
+	return out, nil
+}
+
 func decodeInto(what string, raw json.RawMessage, v any) error {
 	if err := decodeObject(raw, v); err != nil {
 		return fmt.Errorf("decode %s: %w", what, err)
@@ -80,8 +109,12 @@ type AdmissionResponse struct {
 	Patch            []PatchOperation  `json:"patch,omitempty"`
 	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
 	Warnings         []string          `json:"warnings,omitempty"`
+	// StatusUpdates (ABI 1.5) are related objects, of kinds the policy may write the status
+	// of, with their new status: the host writes them in the same transaction as the
+	// request, at the resourceVersion each carries, or admits the request again.
+	StatusUpdates []json.RawMessage `json:"statusUpdates,omitempty"`
 
-	err error // the first patch value that could not be encoded
+	err error // the first patch value or status update that could not be encoded
 }
 
 // Allow admits the request.
@@ -90,6 +123,12 @@ func Allow() *AdmissionResponse { return &AdmissionResponse{Allowed: true} }
 // Deny refuses the request with 403 Forbidden and the message, which the user sees.
 func Deny(msg string) *AdmissionResponse {
 	return &AdmissionResponse{Result: &AdmissionStatus{Code: 403, Reason: "Forbidden", Message: msg}}
+}
+
+// DenyStatus refuses the request with another code than 403 and its reason, as kube's
+// admission plugins do: 404 NotFound for a namespace that does not exist, 422 Invalid.
+func DenyStatus(code int32, reason, msg string) *AdmissionResponse {
+	return &AdmissionResponse{Result: &AdmissionStatus{Code: code, Reason: reason, Message: msg}}
 }
 
 // Denyf is Deny with a formatted message.
@@ -116,6 +155,31 @@ func (r *AdmissionResponse) Remove(path string) *AdmissionResponse {
 // Warn adds a warning the client shows to the user.
 func (r *AdmissionResponse) Warn(msg string) *AdmissionResponse {
 	r.Warnings = append(r.Warnings, msg)
+	return r
+}
+
+// UpdateStatus asks the host to write obj's status atomically with the request (ABI 1.5):
+// obj is a related object as handed, with apiVersion, kind, metadata.namespace, name and
+// resourceVersion, and its new status — a struct, a map or raw JSON. An object that cannot
+// be encoded fails the call, as a patch value does.
+func (r *AdmissionResponse) UpdateStatus(obj any) *AdmissionResponse {
+	b, err := toJSON(obj)
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("status update: %w", err)
+		}
+		return r
+	}
+	r.StatusUpdates = append(r.StatusUpdates, b)
+	return r
+}
+
+// Audit records an audit annotation on the request's audit event.
+func (r *AdmissionResponse) Audit(key, value string) *AdmissionResponse {
+	if r.AuditAnnotations == nil {
+		r.AuditAnnotations = map[string]string{}
+	}
+	r.AuditAnnotations[key] = value
 	return r
 }
 

@@ -64,6 +64,150 @@ func decodeReconcileRequest(in []byte) (*ReconcileRequest, error) {
 	return req, nil
 }
 
+// decodeAdmissionRequest decodes tug_admit's input without reflection, for the same reason
+// (a pod create runs through every policy of the chain, each a call that decodes the
+// request): the objects stay raw slices of the input, each policy decoding only the fields
+// it reads.
+func decodeAdmissionRequest(in []byte) (*AdmissionRequest, error) {
+	req := &AdmissionRequest{}
+	a := &req.AdmissionRequest
+	err := decodeTop(in, func(r *jsonread.Reader) {
+		if !r.Begin('{') {
+			return
+		}
+		for r.Next('}') {
+			switch string(r.Key()) {
+			case "uid":
+				a.UID = r.String()
+			case "kind":
+				readGVK(r, &a.Kind)
+			case "resource":
+				readGVR(r, &a.Resource)
+			case "subResource":
+				a.SubResource = r.String()
+			case "requestKind":
+				if !r.Null() {
+					a.RequestKind = &GroupVersionKind{}
+					readGVK(r, a.RequestKind)
+				}
+			case "requestResource":
+				if !r.Null() {
+					a.RequestResource = &GroupVersionResource{}
+					readGVR(r, a.RequestResource)
+				}
+			case "requestSubResource":
+				a.RequestSubResource = r.String()
+			case "name":
+				a.Name = r.String()
+			case "namespace":
+				a.Namespace = r.String()
+			case "operation":
+				a.Operation = r.String()
+			case "userInfo":
+				readUserInfo(r, &a.UserInfo)
+			// Raw values keep a null as the bytes "null", as encoding/json's RawMessage does.
+			case "object":
+				a.Object = r.Skip()
+			case "oldObject":
+				a.OldObject = r.Skip()
+			case "dryRun":
+				if !r.Null() {
+					b := r.Bool()
+					a.DryRun = &b
+				}
+			case "options":
+				a.Options = r.Skip()
+			case "policy":
+				a.Policy = r.String()
+			case "config":
+				a.Config = r.Skip()
+			case "related":
+				a.Related = readRawLists(r)
+			default:
+				r.Skip()
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func readGVK(r *jsonread.Reader, k *GroupVersionKind) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "group":
+			k.Group = r.String()
+		case "version":
+			k.Version = r.String()
+		case "kind":
+			k.Kind = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readGVR(r *jsonread.Reader, k *GroupVersionResource) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "group":
+			k.Group = r.String()
+		case "version":
+			k.Version = r.String()
+		case "resource":
+			k.Resource = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readUserInfo(r *jsonread.Reader, u *UserInfo) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "username":
+			u.Username = r.String()
+		case "uid":
+			u.UID = r.String()
+		case "groups":
+			u.Groups = readStrings(r)
+		case "extra":
+			if r.Begin('{') {
+				u.Extra = map[string][]string{}
+				for r.Next('}') {
+					k := string(r.Key())
+					u.Extra[k] = readStrings(r)
+				}
+			}
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// readStrings reads an array of strings; null reads as nil and [] as empty.
+func readStrings(r *jsonread.Reader) []string {
+	if !r.Begin('[') {
+		return nil
+	}
+	out := []string{}
+	for r.Next(']') {
+		out = append(out, r.String())
+	}
+	return out
+}
+
 // readRawLists reads an object of arrays of objects, keeping each object raw.
 func readRawLists(r *jsonread.Reader) map[string][]json.RawMessage {
 	if !r.Begin('{') {

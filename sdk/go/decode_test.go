@@ -160,3 +160,40 @@ func TestDecodeReconcileRequestMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// The admission request decoder gives what encoding/json gives, nulls and unknown fields
+// included.
+func TestDecodeAdmissionRequestMatchesEncodingJSON(t *testing.T) {
+	for _, doc := range []string{
+		`{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},
+		  "requestKind":{"group":"","version":"v1","kind":"Pod"},"requestResource":{"group":"","version":"v1","resource":"pods"},
+		  "subResource":"","requestSubResource":"status","name":"web","namespace":"shop","operation":"CREATE",
+		  "userInfo":{"username":"alice","uid":"a","groups":["dev","system:authenticated"],"extra":{"scopes":["x","y"],"none":[]}},
+		  "object":` + decodeCorpus[0] + `,"oldObject":null,"dryRun":true,"options":{"kind":"CreateOptions"},
+		  "policy":"LimitRanger","config":{"a":[1,{"b":null}]},"related":{"v1/LimitRange":[{"metadata":{"name":"l"}}],"v1/Namespace":[]},"future":{"x":1}}`,
+		`{"uid":"u2","operation":"DELETE","oldObject":{"metadata":{"name":"x"}},"dryRun":null,"requestKind":null,"config":null,"related":{"v1/ResourceQuota":null}}`,
+		`{}`,
+	} {
+		var want AdmissionRequest
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("encoding/json refuses %s: %v", doc, err)
+		}
+		got, err := decodeAdmissionRequest([]byte(doc))
+		if err != nil {
+			t.Fatalf("decodeAdmissionRequest(%s): %v", doc, err)
+		}
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(&want)
+		if !bytes.Equal(a, b) {
+			t.Errorf("decodeAdmissionRequest(%.60s…):\n got %s\nwant %s", doc, a, b)
+		}
+		if !reflect.DeepEqual(got.UserInfo, want.UserInfo) || (got.DryRun == nil) != (want.DryRun == nil) {
+			t.Errorf("decodeAdmissionRequest(%.60s…): userInfo %+v dryRun %v, want %+v %v", doc, got.UserInfo, got.DryRun, want.UserInfo, want.DryRun)
+		}
+	}
+	for _, bad := range []string{``, `null`, `{"uid":}`, `{"related":{"v1/Pod":[{]}}`, `{"kind":[]}`, `{"userInfo":{"groups":"x"}}`, `{"dryRun":1}`} {
+		if r, err := decodeAdmissionRequest([]byte(bad)); err == nil {
+			t.Errorf("decodeAdmissionRequest(%q) = %+v, want an error", bad, r)
+		}
+	}
+}

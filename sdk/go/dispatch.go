@@ -449,11 +449,11 @@ func admit(in []byte) (hostabi.Status, []byte) {
 	if reg.admit == nil {
 		return unsupported(hostabi.ExportAdmit, "RegisterAdmit")
 	}
-	var req AdmissionRequest
-	if err := json.Unmarshal(in, &req); err != nil {
+	req, err := decodeAdmissionRequest(in)
+	if err != nil {
 		return fail(hostabi.StatusInvalidInput, "decode admission request: %v", err)
 	}
-	resp := reg.admit.Admit(&req)
+	resp := reg.admit.Admit(req)
 	switch {
 	case resp == nil:
 		return fail(hostabi.StatusError, "Admit returned no response")

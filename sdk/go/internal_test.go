@@ -160,6 +160,68 @@ func TestPatchValueThatCannotBeEncoded(t *testing.T) {
 	}
 }
 
+func TestUpdateStatus(t *testing.T) {
+	q := map[string]any{"apiVersion": "v1", "kind": "ResourceQuota", "status": map[string]any{"used": map[string]string{"pods": "1"}}}
+	r := Allow().UpdateStatus(q).UpdateStatus(json.RawMessage(`{"kind":"ResourceQuota"}`))
+	if r.err != nil || len(r.StatusUpdates) != 2 {
+		t.Fatalf("UpdateStatus: err %v, %d updates, want none and 2", r.err, len(r.StatusUpdates))
+	}
+	b, _ := json.Marshal(r)
+	want := `{"allowed":true,"statusUpdates":[{"apiVersion":"v1","kind":"ResourceQuota","status":{"used":{"pods":"1"}}},{"kind":"ResourceQuota"}]}`
+	if string(b) != want {
+		t.Errorf("response %s, want %s", b, want)
+	}
+	r = Allow().UpdateStatus(func() {}).UpdateStatus(q)
+	if r.err == nil || !strings.Contains(r.err.Error(), "status update") || len(r.StatusUpdates) != 1 {
+		t.Errorf("err = %v with %d updates, want one naming the status update, and the good update kept", r.err, len(r.StatusUpdates))
+	}
+}
+
+func TestRelatedObjects(t *testing.T) {
+	req := &AdmissionRequest{}
+	req.Related = map[string][]json.RawMessage{
+		"v1/Namespace":  {},
+		"v1/LimitRange": {json.RawMessage(`{"metadata":{"name":"a"}}`), json.RawMessage(`{"metadata":{"name":"b"}}`)},
+	}
+	if !req.HasRelated("v1/Namespace") || len(req.RelatedObjects("v1/Namespace")) != 0 {
+		t.Errorf("an empty list handed must read as handed and empty")
+	}
+	if req.HasRelated("v1/Secret") || req.RelatedObjects("v1/Secret") != nil {
+		t.Errorf("a kind not handed must read as not handed")
+	}
+	type meta struct {
+		Metadata ObjectMeta `json:"metadata"`
+	}
+	got, err := DecodeRelated[meta](req, ObjectKey("v1", "LimitRange"))
+	if err != nil || len(got) != 2 || got[0].Metadata.Name != "a" || got[1].Metadata.Name != "b" {
+		t.Errorf("DecodeRelated = %+v, %v, want a and b", got, err)
+	}
+	req.Related["v1/LimitRange"] = append(req.Related["v1/LimitRange"], json.RawMessage(`null`))
+	if _, err := DecodeRelated[meta](req, "v1/LimitRange"); err == nil || !strings.Contains(err.Error(), "v1/LimitRange[2]") {
+		t.Errorf("DecodeRelated of a null = %v, want an error naming it", err)
+	}
+}
+
+func TestAdmitDeliversPolicyConfigAndRelated(t *testing.T) {
+	var seen *AdmissionRequest
+	withRegistry(t, func() {
+		RegisterAdmit(AdmitFunc(func(req *AdmissionRequest) *AdmissionResponse {
+			seen = req
+			return DenyStatus(404, "NotFound", "nope").UpdateStatus(json.RawMessage(`{"kind":"X"}`))
+		}))
+	})
+	st, out := admit([]byte(`{"uid":"u","operation":"CREATE","policy":"p","config":{"k":1},"related":{"v1/Namespace":[{"metadata":{"name":"ns"}}]}}`))
+	if st != hostabi.StatusOK {
+		t.Fatalf("admit: status %d %s", st, out)
+	}
+	if seen.Policy != "p" || string(seen.Config) != `{"k":1}` || len(seen.RelatedObjects("v1/Namespace")) != 1 {
+		t.Errorf("request %+v, want the policy, config and one namespace", seen.AdmissionRequest)
+	}
+	if want := `{"uid":"u","allowed":false,"status":{"code":404,"message":"nope","reason":"NotFound"},"statusUpdates":[{"kind":"X"}]}`; string(out) != want {
+		t.Errorf("response %s, want %s", out, want)
+	}
+}
+
 // withRegistry runs f with the plugin registry replaced, as if the plugin had registered
 // only what set fills in, and restores it.
 func withRegistry(t *testing.T, set func()) {

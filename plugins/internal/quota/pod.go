@@ -1,25 +1,26 @@
-package resourcequota
+package quota
 
 import (
 	"strings"
 	"time"
 
-	"github.com/tugboat-io/tug/plugins/controllers/internal/quantity"
+	"github.com/tugboat-io/tug/plugins/internal/quantity"
 	"github.com/tugboat-io/tug/sdk/go/labels"
 )
 
-// pod is what quota reads of a pod.
-type pod struct {
+// Pod is what quota reads of a pod.
+type Pod struct {
 	Metadata struct {
-		Name                       string     `json:"name"`
-		DeletionTimestamp          *time.Time `json:"deletionTimestamp,omitempty"`
-		DeletionGracePeriodSeconds *int64     `json:"deletionGracePeriodSeconds,omitempty"`
+		Name                       string            `json:"name"`
+		Annotations                map[string]string `json:"annotations,omitempty"`
+		DeletionTimestamp          *time.Time        `json:"deletionTimestamp,omitempty"`
+		DeletionGracePeriodSeconds *int64            `json:"deletionGracePeriodSeconds,omitempty"`
 	} `json:"metadata"`
 	Spec struct {
-		Containers            []container   `json:"containers,omitempty"`
-		InitContainers        []container   `json:"initContainers,omitempty"`
+		Containers            []Container   `json:"containers,omitempty"`
+		InitContainers        []Container   `json:"initContainers,omitempty"`
 		Overhead              quantity.List `json:"overhead,omitempty"`
-		Resources             *resources    `json:"resources,omitempty"`
+		Resources             *Resources    `json:"resources,omitempty"`
 		ActiveDeadlineSeconds *int64        `json:"activeDeadlineSeconds,omitempty"`
 		PriorityClassName     string        `json:"priorityClassName,omitempty"`
 		Affinity              *struct {
@@ -32,12 +33,15 @@ type pod struct {
 	} `json:"status"`
 }
 
-type container struct {
+// Container is what quota reads of a container.
+type Container struct {
+	Name          string    `json:"name"`
 	RestartPolicy string    `json:"restartPolicy,omitempty"`
-	Resources     resources `json:"resources"`
+	Resources     Resources `json:"resources"`
 }
 
-type resources struct {
+// Resources are a container's (or the pod's) requests and limits.
+type Resources struct {
 	Requests quantity.List `json:"requests,omitempty"`
 	Limits   quantity.List `json:"limits,omitempty"`
 }
@@ -60,10 +64,10 @@ func (t *affinityTerm) crossNamespace() bool {
 	return len(t.Namespaces) > 0 || t.NamespaceSelector != nil
 }
 
-// charged reports whether the pod is charged compute resources: not finished, and not
+// Charged reports whether the pod is charged compute resources: not finished, and not
 // stuck terminating past its grace period (a lost node's pods must not block their
 // replacements). For a pod still within its grace, it also says how long until it is not.
-func (p *pod) charged(now time.Time) (bool, time.Duration) {
+func (p *Pod) Charged(now time.Time) (bool, time.Duration) {
 	if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
 		return false, 0
 	}
@@ -81,37 +85,37 @@ func (p *pod) charged(now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// usage is what a charged pod uses: a pod, and its requests and limits under their quota
+// Usage is what a charged pod uses: a pod, and its requests and limits under their quota
 // names.
-func (p *pod) usage() quantity.List {
-	reqs, lims := p.requests(), p.limits()
-	u := quantity.List{resPods: one}
-	for _, c := range computeNames {
+func (p *Pod) Usage() quantity.List {
+	reqs, lims := p.Requests(), p.Limits()
+	u := quantity.List{ResPods: One}
+	for _, c := range ComputeNames {
 		if v, ok := reqs[c]; ok {
 			u[c] = v
-			u[requestsPrefix+c] = v
+			u[RequestsPrefix+c] = v
 		}
 		if v, ok := lims[c]; ok {
-			u[limitsPrefix+c] = v
+			u[LimitsPrefix+c] = v
 		}
 	}
 	for name, v := range reqs {
 		switch {
-		case strings.HasPrefix(name, hugePagesPref):
+		case strings.HasPrefix(name, HugePagesPrefix):
 			u[name] = v
-			u[requestsPrefix+name] = v
-		case isExtended(name):
-			u[requestsPrefix+name] = v
+			u[RequestsPrefix+name] = v
+		case IsExtended(name):
+			u[RequestsPrefix+name] = v
 		}
 	}
 	return u
 }
 
-// requests are the pod's effective requests: per resource the larger of what its
+// Requests are the pod's effective requests: per resource the larger of what its
 // containers run with together and what its largest init container needs (with the
 // sidecars started before it), pod-level requests where set, plus the overhead.
-func (p *pod) requests() quantity.List {
-	l := p.aggregate(func(r *resources) quantity.List { return r.Requests })
+func (p *Pod) Requests() quantity.List {
+	l := p.aggregate(func(r *Resources) quantity.List { return r.Requests })
 	if p.Spec.Resources != nil {
 		podLevel(l, p.Spec.Resources.Requests)
 	}
@@ -119,10 +123,10 @@ func (p *pod) requests() quantity.List {
 	return l
 }
 
-// limits are the pod's effective limits, aggregated as requests are; the overhead adds
+// Limits are the pod's effective limits, aggregated as requests are; the overhead adds
 // only to resources that have a limit (an unlimited resource stays unlimited).
-func (p *pod) limits() quantity.List {
-	l := p.aggregate(func(r *resources) quantity.List { return r.Limits })
+func (p *Pod) Limits() quantity.List {
+	l := p.aggregate(func(r *Resources) quantity.List { return r.Limits })
 	if p.Spec.Resources != nil {
 		podLevel(l, p.Spec.Resources.Limits)
 	}
@@ -144,7 +148,7 @@ func podLevel(l, pod quantity.List) {
 	}
 }
 
-func (p *pod) aggregate(of func(*resources) quantity.List) quantity.List {
+func (p *Pod) aggregate(of func(*Resources) quantity.List) quantity.List {
 	sum := quantity.List{}
 	for i := range p.Spec.Containers {
 		sum.Add(of(&p.Spec.Containers[i].Resources))
@@ -168,13 +172,13 @@ func (p *pod) aggregate(of func(*resources) quantity.List) quantity.List {
 	return sum
 }
 
-// bestEffort reports whether the pod's QoS class is BestEffort: no container (nor the pod)
+// BestEffort reports whether the pod's QoS class is BestEffort: no container (nor the pod)
 // requests or limits any cpu or memory.
-func (p *pod) bestEffort() bool {
+func (p *Pod) BestEffort() bool {
 	positive := func(l quantity.List) bool {
 		return l["cpu"].Sign() > 0 || l["memory"].Sign() > 0
 	}
-	all := append(append([]container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
+	all := append(append([]Container(nil), p.Spec.Containers...), p.Spec.InitContainers...)
 	for _, c := range all {
 		if positive(c.Resources.Requests) || positive(c.Resources.Limits) {
 			return false
@@ -183,7 +187,7 @@ func (p *pod) bestEffort() bool {
 	return p.Spec.Resources == nil || (!positive(p.Spec.Resources.Requests) && !positive(p.Spec.Resources.Limits))
 }
 
-func (p *pod) crossNamespaceAffinity() bool {
+func (p *Pod) crossNamespaceAffinity() bool {
 	if p.Spec.Affinity == nil {
 		return false
 	}
@@ -205,18 +209,18 @@ func (p *pod) crossNamespaceAffinity() bool {
 	return false
 }
 
-// matchesAll reports whether the pod is in every scope.
-func (p *pod) matchesAll(scopes []ScopeRequirement) bool {
+// MatchesAll reports whether the pod is in every scope.
+func (p *Pod) MatchesAll(scopes []ScopeRequirement) bool {
 	for _, s := range scopes {
-		if !p.matches(s) {
+		if !p.Matches(s) {
 			return false
 		}
 	}
 	return true
 }
 
-// matches reports whether the pod is in one scope; an unknown scope holds no pod.
-func (p *pod) matches(s ScopeRequirement) bool {
+// Matches reports whether the pod is in one scope; an unknown scope holds no pod.
+func (p *Pod) Matches(s ScopeRequirement) bool {
 	terminating := p.Spec.ActiveDeadlineSeconds != nil && *p.Spec.ActiveDeadlineSeconds >= 0
 	switch s.ScopeName {
 	case "Terminating":
@@ -224,9 +228,9 @@ func (p *pod) matches(s ScopeRequirement) bool {
 	case "NotTerminating":
 		return !terminating
 	case "BestEffort":
-		return p.bestEffort()
+		return p.BestEffort()
 	case "NotBestEffort":
-		return !p.bestEffort()
+		return !p.BestEffort()
 	case "CrossNamespacePodAffinity":
 		return p.crossNamespaceAffinity()
 	case "PriorityClass":

@@ -1,0 +1,150 @@
+// Package policy holds what the default admission policies share: reading a policy's
+// configuration once per distinct value rather than once per request, telling a pod request
+// from others, and the request's Namespace, decoded without reflection.
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
+)
+
+// NamespaceKey is the related objects' key of the request's Namespace.
+var NamespaceKey = tug.ObjectKey("v1", "Namespace")
+
+// Config is a policy's configuration, decoded the first time each distinct value arrives:
+// the host sends it with every request (ABI 1.5), and it almost never changes, so a pod
+// create should not pay encoding/json's reflection for it in every policy.
+type Config[T any] struct {
+	raw      []byte
+	v        T
+	err      error
+	decoded  bool
+	defaults func() T
+}
+
+// NewConfig is a configuration whose absent value (no config, or null) is defaults().
+func NewConfig[T any](defaults func() T) *Config[T] { return &Config[T]{defaults: defaults} }
+
+// Get decodes raw over the defaults, or answers the value it decoded last time raw was the
+// same bytes.
+func (c *Config[T]) Get(raw json.RawMessage) (T, error) {
+	if c.decoded && bytes.Equal(raw, c.raw) {
+		return c.v, c.err
+	}
+	v := c.defaults()
+	var err error
+	if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
+		if err = json.Unmarshal(t, &v); err != nil {
+			err = fmt.Errorf("configuration: %w", err)
+		}
+	}
+	c.raw, c.v, c.err, c.decoded = bytes.Clone(raw), v, err, true
+	return v, err
+}
+
+// ConfigError is the answer to a request whose policy's configuration cannot be read: a
+// denial, since a policy that cannot tell what it should enforce must not let requests
+// through.
+func ConfigError(err error) *tug.AdmissionResponse {
+	return tug.DenyStatus(500, "InternalError", err.Error())
+}
+
+// IsPod reports whether the request is for a pod itself (not a subresource such as status
+// or binding), which is what kube's pod-mutating plugins act on.
+func IsPod(req *tug.AdmissionRequest) bool {
+	return req.Resource.Group == "" && req.Resource.Resource == "pods" && req.SubResource == ""
+}
+
+// Forbidden is a denial worded as the API server words an admission plugin's refusal:
+// `pods "web" is forbidden: <msg>`.
+func Forbidden(req *tug.AdmissionRequest, msg string) *tug.AdmissionResponse {
+	return tug.Deny(ForbiddenMessage(req, msg))
+}
+
+// ForbiddenMessage is the message of Forbidden.
+func ForbiddenMessage(req *tug.AdmissionRequest, msg string) string {
+	r := req.Resource.Resource
+	if req.Resource.Group != "" {
+		r += "." + req.Resource.Group
+	}
+	return r + " " + strconv.Quote(req.Name) + " is forbidden: " + msg
+}
+
+// Namespace is what the policies read of a Namespace.
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+	Phase  string
+}
+
+// ErrNoNamespaceRead is the error of a request without the related v1/Namespace list: the
+// AdmissionPolicy does not declare the read, which the policy cannot work without.
+var ErrNoNamespaceRead = fmt.Errorf("the host handed no %s: the AdmissionPolicy must read it (spec.reads)", NamespaceKey)
+
+// RequestNamespace is the request's namespace as the host handed it: nil when it does not
+// exist.
+func RequestNamespace(req *tug.AdmissionRequest) (*Namespace, error) {
+	if !req.HasRelated(NamespaceKey) {
+		return nil, ErrNoNamespaceRead
+	}
+	for _, raw := range req.RelatedObjects(NamespaceKey) {
+		ns, err := DecodeNamespace(raw)
+		if err != nil {
+			return nil, err
+		}
+		if ns.Name == req.Namespace || req.Namespace == "" {
+			return ns, nil
+		}
+	}
+	return nil, nil
+}
+
+// DecodeNamespace decodes a Namespace's name, labels and phase.
+func DecodeNamespace(raw []byte) (*Namespace, error) {
+	ns := &Namespace{}
+	r := jsonread.New(raw)
+	if r.Begin('{') {
+		for r.Next('}') {
+			switch string(r.Key()) {
+			case "metadata":
+				if !r.Begin('{') {
+					continue
+				}
+				for r.Next('}') {
+					switch string(r.Key()) {
+					case "name":
+						ns.Name = r.String()
+					case "labels":
+						ns.Labels = r.StringMap()
+					default:
+						r.Skip()
+					}
+				}
+			case "status":
+				if !r.Begin('{') {
+					continue
+				}
+				for r.Next('}') {
+					if string(r.Key()) == "phase" {
+						ns.Phase = r.String()
+					} else {
+						r.Skip()
+					}
+				}
+			default:
+				r.Skip()
+			}
+		}
+	} else if r.Err() == nil {
+		r.Fail("a namespace must be an object")
+	}
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("decode namespace: %w", err)
+	}
+	return ns, nil
+}
