@@ -427,8 +427,9 @@ func (st *call) patch(ops []hostabi.PatchOperation) error {
 }
 
 // denial turns a policy's refusal into the Status the client sees: the policy's code
-// (Forbidden by default), and its message, naming the policy unless it is one of tug's own
-// (whose messages are kube-apiserver's).
+// (Forbidden by default), and its message, naming the policy unless it is one of tug's own,
+// whose messages are kube-apiserver's whole ("pods \"x\" is forbidden: exceeded quota: …")
+// and are passed on as they are.
 func denial(p *policy, req *apiserver.AdmissionRequest, st *hostabi.AdmissionStatus) error {
 	code, msg := int32(403), ""
 	if st != nil {
@@ -444,16 +445,18 @@ func denial(p *policy, req *apiserver.AdmissionRequest, st *hostabi.AdmissionSta
 		msg = fmt.Sprintf("admission policy %q denied the request: %s", p.name, msg)
 	}
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
-	switch code {
-	case 403:
+	switch {
+	case code == 403 && !p.builtin:
 		return apierrors.NewForbidden(gr, req.Name, errors.New(msg))
-	case 422:
+	case code == 422 && !p.builtin:
 		return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 422, Reason: metav1.StatusReasonInvalid,
 			Message: fmt.Sprintf("%s %q is invalid: %s", req.Kind.Kind, req.Name, msg),
 			Details: &metav1.StatusDetails{Group: gr.Group, Kind: gr.Resource, Name: req.Name}}}
 	}
 	reason := metav1.StatusReasonForbidden
 	switch code {
+	case 422:
+		reason = metav1.StatusReasonInvalid
 	case 404:
 		reason = metav1.StatusReasonNotFound
 	case 409:
