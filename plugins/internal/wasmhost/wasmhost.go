@@ -52,14 +52,24 @@ type loading struct {
 
 // Load builds the main package pkg (relative to the plugins module, "./scheduler/cmd/defaults")
 // to wasm and loads it, once per test binary and package.
-func Load(pkg string) (*Host, error) {
-	v, _ := loaded.LoadOrStore(pkg, &loading{})
+func Load(pkg string) (*Host, error) { return load(pkg, false) }
+
+// LoadCompiled is Load with wazero's compiler instead of its interpreter: for benchmarks,
+// whose numbers should be what tug's own host (which compiles) would see.
+func LoadCompiled(pkg string) (*Host, error) { return load(pkg, true) }
+
+func load(pkg string, compiled bool) (*Host, error) {
+	key := pkg
+	if compiled {
+		key += " (compiled)"
+	}
+	v, _ := loaded.LoadOrStore(key, &loading{})
 	l := v.(*loading)
-	l.once.Do(func() { l.host, l.err = newHost(pkg) })
+	l.once.Do(func() { l.host, l.err = newHost(pkg, compiled) })
 	return l.host, l.err
 }
 
-func newHost(pkg string) (*Host, error) {
+func newHost(pkg string, compiled bool) (*Host, error) {
 	dir, err := moduleDir()
 	if err != nil {
 		return nil, err
@@ -69,7 +79,11 @@ func newHost(pkg string) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{ctx: context.Background()}
-	h.rt = wazero.NewRuntimeWithConfig(h.ctx, wazero.NewRuntimeConfigInterpreter())
+	cfg := wazero.NewRuntimeConfigInterpreter()
+	if compiled {
+		cfg = wazero.NewRuntimeConfigCompiler()
+	}
+	h.rt = wazero.NewRuntimeWithConfig(h.ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(h.ctx, h.rt); err != nil {
 		return nil, fmt.Errorf("wasi: %w", err)
 	}
