@@ -138,9 +138,13 @@ type call struct {
 	req       *apiserver.AdmissionRequest
 	nsLabels  labels.Set
 	nsLoaded  bool
-	object    json.RawMessage // req.Object encoded; nil until needed, reset after a patch
+	object    json.RawMessage // req.Object encoded; nil until needed, replaced after a patch
 	oldObject json.RawMessage
 	user      hostabi.UserInfo
+	// namespace is the request's Namespace object encoded, read once for every policy
+	// that reads it (NamespaceLifecycle and PodSecurity both do).
+	namespace       json.RawMessage
+	namespaceLoaded bool
 }
 
 func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list []*policy) error {
@@ -235,7 +239,7 @@ func objectLabelsMatch(sel labels.Selector, objs ...runtime.Object) bool {
 // apply hands the request to one policy and carries out its answer.
 func (c *Chain) apply(ctx context.Context, p *policy, st *call) error {
 	req := st.req
-	related, skip, err := c.gather(ctx, p, req)
+	related, skip, err := c.gather(ctx, p, st)
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("admission policy %q: reading what it reads: %w", p.name, err))
 	}
@@ -312,33 +316,22 @@ func (c *Chain) failed(p *policy, req *apiserver.AdmissionRequest, err error) er
 }
 
 // gather collects the objects the policy reads. skip is true when a required kind has none.
-func (c *Chain) gather(ctx context.Context, p *policy, req *apiserver.AdmissionRequest) (map[string][]json.RawMessage, bool, error) {
+func (c *Chain) gather(ctx context.Context, p *policy, st *call) (map[string][]json.RawMessage, bool, error) {
 	if len(p.reads) == 0 {
 		return nil, false, nil
 	}
+	req := st.req
 	related := make(map[string][]json.RawMessage, len(p.reads))
 	for _, rd := range p.reads {
 		var objs []json.RawMessage
 		switch rd.Scope {
 		case pluginsv1alpha1.ReadRequestNamespace:
-			name := req.Namespace
-			if req.Resource.Group == "" && req.Resource.Resource == "namespaces" {
-				name = req.Name
+			ns, err := st.namespaceObject(ctx, c.cfg.Reader)
+			if err != nil {
+				return nil, false, err
 			}
-			if name != "" {
-				ns, err := c.cfg.Reader.Namespace(ctx, name)
-				if err != nil {
-					return nil, false, err
-				}
-				if ns != nil {
-					ns = ns.DeepCopy()
-					ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-					b, err := json.Marshal(ns)
-					if err != nil {
-						return nil, false, err
-					}
-					objs = append(objs, b)
-				}
+			if ns != nil {
+				objs = []json.RawMessage{ns}
 			}
 		default:
 			if req.Namespace != "" {
@@ -354,6 +347,34 @@ func (c *Chain) gather(ctx context.Context, p *policy, req *apiserver.AdmissionR
 		related[rd.APIVersion+"/"+rd.Kind] = objs
 	}
 	return related, false, nil
+}
+
+// namespaceObject is the Namespace the request is in (or is about), encoded; nil when there
+// is none.
+func (st *call) namespaceObject(ctx context.Context, r Reader) (json.RawMessage, error) {
+	if st.namespaceLoaded {
+		return st.namespace, nil
+	}
+	req := st.req
+	name := req.Namespace
+	if req.Resource.Group == "" && req.Resource.Resource == "namespaces" {
+		name = req.Name
+	}
+	if name != "" {
+		ns, err := r.Namespace(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if ns != nil {
+			ns = ns.DeepCopy()
+			ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+			if st.namespace, err = json.Marshal(ns); err != nil {
+				return nil, err
+			}
+		}
+	}
+	st.namespaceLoaded = true
+	return st.namespace, nil
 }
 
 // encode builds the policy's input (ABI.md §4.5).

@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,15 +41,15 @@ func (c *Chain) Run(ctx context.Context, client dynamic.Interface) error {
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(client, 10*time.Minute)
 	inf := factory.ForResource(policiesGVR).Informer()
 	var mu sync.Mutex
-	sync := func() {
+	resync := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		c.resync(ctx, client, inf.GetStore().List())
 	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { sync() },
-		UpdateFunc: func(_, _ any) { sync() },
-		DeleteFunc: func(any) { sync() },
+		AddFunc:    func(any) { resync() },
+		UpdateFunc: func(_, _ any) { resync() },
+		DeleteFunc: func(any) { resync() },
 	}); err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func (c *Chain) Run(ctx context.Context, client dynamic.Interface) error {
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		return ctx.Err()
 	}
-	sync()
+	resync()
 	close(c.synced)
 	<-ctx.Done()
 	factory.Shutdown()
@@ -101,8 +102,11 @@ func (c *Chain) resync(ctx context.Context, client dynamic.Interface, objs []any
 		}
 		policies = append(policies, p)
 	}
+	before := c.Policies()
 	errs := c.SetPolicies(policies)
-	c.log.Info("admission policies", "policies", c.Policies())
+	if after := c.Policies(); !slices.Equal(before, after) {
+		c.log.Info("admission policies", "policies", after)
+	}
 	for i := range policies {
 		p := &policies[i]
 		cond := metav1.Condition{Type: pluginsv1alpha1.ConditionPolicyActive, Status: metav1.ConditionTrue, Reason: "Applied",

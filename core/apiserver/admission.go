@@ -37,19 +37,9 @@ func (s *Server) statusSides(ctx context.Context, ups []StatusUpdate) ([]store.S
 			return nil, apierrors.NewInternalError(fmt.Errorf("admission: status update of %s %s/%s: resourceVersion %q is not one", u.Kind, u.Namespace, u.Name, u.ResourceVersion))
 		}
 		key := r.key(u.Namespace, u.Name)
-		kv, err := s.store.Get(ctx, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, &store.SideChangedError{Key: key, Revision: rev}
-		}
+		cur, err := s.objectAt(ctx, r, key, rev)
 		if err != nil {
 			return nil, err
-		}
-		if kv.ModRevision != rev {
-			return nil, &store.SideChangedError{Key: key, Revision: kv.ModRevision}
-		}
-		cur, err := r.decodeStored(key, kv.Value, kv.ModRevision)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
 		}
 		next, err := withStatus(r.kind, cur, u.Status)
 		if err != nil {
@@ -62,6 +52,31 @@ func (s *Server) statusSides(ctx context.Context, ups []StatusUpdate) ([]store.S
 		sides = append(sides, store.Guarded(key, data, rev))
 	}
 	return sides, nil
+}
+
+// objectAt returns the object at key as it was at revision rev: the watch cache's copy when
+// that is the one (the policy read it there, so it usually is), else the store's; one that
+// moved on is a *store.SideChangedError. The guarded write checks rev again, so a cache
+// copy that is already stale costs a retry, never a wrong write.
+func (s *Server) objectAt(ctx context.Context, r *resource, key string, rev int64) (runtime.Object, error) {
+	if obj, ok := r.cache.Get(key); ok && accessor(obj).GetResourceVersion() == strconv.FormatInt(rev, 10) {
+		return obj, nil
+	}
+	kv, err := s.store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &store.SideChangedError{Key: key, Revision: rev}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if kv.ModRevision != rev {
+		return nil, &store.SideChangedError{Key: key, Revision: kv.ModRevision}
+	}
+	obj, err := r.decodeStored(key, kv.Value, kv.ModRevision)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return obj, nil
 }
 
 // withStatus returns cur with its status replaced by status (JSON).
