@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,11 @@ type Config struct {
 	// Metrics is where the server registers its request metrics, and what /metrics serves
 	// (nil: the Prometheus default registry, which the wasm runtime also uses in tug up).
 	Metrics *prometheus.Registry
+
+	// TLS, when set, is the serving configuration: its certificate, and how client
+	// certificates are asked for (requested, not required: a request without one may still
+	// carry a token). Nil serves plain HTTP, for development and tests.
+	TLS *tls.Config
 
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator
