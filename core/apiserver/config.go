@@ -39,4 +39,8 @@ type Config struct {
 	Authn     Authenticator
 	Authz     Authorizer
 	Admission Admission
+
+	// TokenIssuer signs service account tokens (the serviceaccounts/token subresource); nil
+	// serves none.
+	TokenIssuer TokenIssuer
 }

@@ -28,7 +28,7 @@ type Server struct {
 }
 
 // Start starts etcd and an API server with cfg (Etcd and Logger are filled in; Logger only if
-// nil, with a quiet one).
+// nil, with a quiet one). With cfg.TLS, URL is https.
 func Start(t testing.TB, cfg apiserver.Config) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,7 +57,11 @@ func Start(t testing.TB, cfg apiserver.Config) *Server {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ctx, ln) }()
-	return &Server{URL: "http://" + ln.Addr().String(), Etcd: cli, API: srv}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return &Server{URL: scheme + ln.Addr().String(), Etcd: cli, API: srv}
 }
 
 // FreeAddr returns a loopback HOST:PORT nothing listens on at the moment.
