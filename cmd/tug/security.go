@@ -33,6 +33,7 @@ import (
 	"github.com/tugboat-io/tug/core/auth/node"
 	"github.com/tugboat-io/tug/core/auth/pki"
 	"github.com/tugboat-io/tug/core/auth/rbac"
+	"github.com/tugboat-io/tug/core/auth/rootca"
 	"github.com/tugboat-io/tug/core/auth/user"
 )
 
@@ -292,6 +293,22 @@ func (s *security) csrSigner(loopback *rest.Config, log *slog.Logger) (*csrsigne
 		return nil, err
 	}
 	return &csrsigner.Signer{Client: client, CA: s.bundle.CA, Logger: log}, nil
+}
+
+// rootCAPublisher publishes the CA into every namespace for the pods' token volumes.
+func (s *security) rootCAPublisher(loopback *rest.Config, log *slog.Logger) (*rootca.Publisher, error) {
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return nil, err
+	}
+	return &rootca.Publisher{Client: client, CAPEM: s.bundle.CA.CertPEM, Logger: log}, nil
+}
+
+func (s *security) tokenIssuer() apiserver.TokenIssuer {
+	if s == nil {
+		return nil
+	}
+	return s.signer
 }
 
 // adminCredentials are the kubeconfig's: the CA and the admin certificate.

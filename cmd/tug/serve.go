@@ -240,7 +240,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 	if on, err := a.settings.Bool("admission"); err != nil {
 		return err
 	} else if on {
-		a.admission = admission.New(admission.Config{Logger: a.log})
+		a.admission = admission.New(admission.Config{Logger: a.log, ServiceAccountTokenVolume: a.sec != nil})
 		admit = a.admission
 	}
 	srv, err := apiserver.New(runCtx, apiserver.Config{
@@ -255,6 +255,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		TLS:                   a.sec.tlsConfig(),
 		Authn:                 a.sec.authenticator(),
 		Authz:                 a.sec.authorizer(),
+		TokenIssuer:           a.sec.tokenIssuer(),
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)
@@ -480,11 +481,23 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 			_ = rt.Close(context.Background())
 			return nil, err
 		}
-		wg.Add(1)
+		publisher, err := a.sec.rootCAPublisher(loopback, a.log)
+		if err != nil {
+			pcancel()
+			_ = rt.Close(context.Background())
+			return nil, err
+		}
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			if err := signer.Run(pctx); err != nil && pctx.Err() == nil {
 				a.logger("csrsigner").Error("certificate signer stopped", "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := publisher.Run(pctx); err != nil && pctx.Err() == nil {
+				a.logger("rootca").Error("cluster CA publisher stopped", "err", err)
 			}
 		}()
 	}
