@@ -27,6 +27,8 @@ const (
 	// SubApproval carries a CertificateSigningRequest's approval: writes change only
 	// status.conditions.
 	SubApproval = "approval"
+	// SubToken issues a ServiceAccount's tokens (TokenRequest); nothing is stored.
+	SubToken = "token"
 )
 
 // Kind describes one served resource and the strategy applied to it. Only GVK, Resource, New

@@ -47,6 +47,7 @@ func Builtin() []*Kind {
 		{GVK: gvk("", "v1", "Secret"), Resource: "secrets", Singular: "secret", Namespaced: true,
 			New: func() runtime.Object { return &corev1.Secret{} }, NewList: func() runtime.Object { return &corev1.SecretList{} }},
 		{GVK: gvk("", "v1", "ServiceAccount"), Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true,
+			Subresources: []string{SubToken},
 			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} }},
 		{GVK: gvk("", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true, TTL: EventTTL,
 			New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} }},

@@ -124,8 +124,6 @@ func testCSR(t *testing.T, name string, request []byte) string {
 	})
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // csrAndCert returns a PEM certificate request and a PEM certificate, standing in for the one
 // a signer would issue.
 func csrAndCert(t *testing.T) (request, cert []byte) {

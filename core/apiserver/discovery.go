@@ -109,6 +109,9 @@ func resourceList(gv schema.GroupVersion, kinds []*api.Kind) *metav1.APIResource
 				r.Verbs = metav1.Verbs{"update"}
 			case api.SubModule:
 				r.Verbs = metav1.Verbs{"get", "update"}
+			case api.SubToken:
+				r.Group, r.Version, r.Kind = "authentication.k8s.io", "v1", "TokenRequest"
+				r.Verbs = metav1.Verbs{"create"}
 			}
 			list.APIResources = append(list.APIResources, r)
 		}

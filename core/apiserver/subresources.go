@@ -23,7 +23,7 @@ import (
 	"github.com/tugboat-io/tug/core/api"
 )
 
-// serveSubresource serves status, scale, binding, log, module, finalize and approval.
+// serveSubresource serves status, scale, binding, log, module, finalize, approval and token.
 func (r *resource) serveSubresource(rc *reqCtx) error {
 	switch rc.ri.Subresource {
 	case api.SubStatus:
@@ -47,6 +47,8 @@ func (r *resource) serveSubresource(rc *reqCtx) error {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
 		}
 		return r.serveFinalize(rc)
+	case api.SubToken:
+		return r.serveToken(rc)
 	case api.SubApproval:
 		// What an approval may change is the kind's rule (its approval UpdateStrategy); a
 		// kind without one would have the whole object written through this path.
