@@ -37,6 +37,7 @@ require (
 	github.com/opencontainers/runtime-spec v1.1.0
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/vishvananda/netlink v1.3.1
+	golang.org/x/sync v0.24.0
 	k8s.io/apiextensions-apiserver v0.37.2
 )
 
@@ -70,7 +71,6 @@ require (
 	github.com/vishvananda/netns v0.0.5 // indirect
 	go.opencensus.io v0.24.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.69.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
 	google.golang.org/genproto v0.0.0-20231211222908-989df2bf70f3 // indirect
 )
 

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -320,43 +322,56 @@ func (s *security) adminCredentials() kubeconfig.Credentials {
 }
 
 // ensureRBAC creates tug's default roles and bindings where missing and brings those marked
-// for automatic update back to the defaults, as kube-apiserver does at start.
+// for automatic update back to the defaults, as kube-apiserver does at start. Objects already
+// right are not written, so a restart costs reads only.
 func (a *app) ensureRBAC(ctx context.Context, serverURL string) error {
 	cfg, err := a.sec.loopback(serverURL)
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = -1, 0 // the server's own start-up, not a client to throttle
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	roles, bindings := rbac.Bootstrap()
 	api := cs.RbacV1()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8) // each is an etcd write on a first start; in parallel they take a fraction
 	for _, r := range roles {
-		if err := ensure(ctx, r, api.ClusterRoles().Create, api.ClusterRoles().Get, func(cur *rbacv1.ClusterRole) (*rbacv1.ClusterRole, bool) {
-			if cur.Annotations[rbac.AutoupdateAnnotation] != "true" {
-				return nil, false
+		g.Go(func() error {
+			err := ensure(gctx, r, api.ClusterRoles().Create, api.ClusterRoles().Get, func(cur *rbacv1.ClusterRole) (*rbacv1.ClusterRole, bool) {
+				if cur.Annotations[rbac.AutoupdateAnnotation] != "true" || (equality.Semantic.DeepEqual(cur.Rules, r.Rules) &&
+					equality.Semantic.DeepEqual(cur.AggregationRule, r.AggregationRule) && equality.Semantic.DeepEqual(cur.Labels, r.Labels)) {
+					return nil, false
+				}
+				next := cur.DeepCopy()
+				next.Rules, next.AggregationRule, next.Labels = r.Rules, r.AggregationRule, r.Labels
+				return next, true
+			}, api.ClusterRoles().Update)
+			if err != nil {
+				return fmt.Errorf("clusterrole %s: %w", r.Name, err)
 			}
-			next := cur.DeepCopy()
-			next.Rules, next.AggregationRule, next.Labels = r.Rules, r.AggregationRule, r.Labels
-			return next, true
-		}, api.ClusterRoles().Update); err != nil {
-			return fmt.Errorf("clusterrole %s: %w", r.Name, err)
-		}
+			return nil
+		})
 	}
 	for _, b := range bindings {
-		if err := ensure(ctx, b, api.ClusterRoleBindings().Create, api.ClusterRoleBindings().Get, func(cur *rbacv1.ClusterRoleBinding) (*rbacv1.ClusterRoleBinding, bool) {
-			if cur.Annotations[rbac.AutoupdateAnnotation] != "true" {
-				return nil, false
+		g.Go(func() error {
+			err := ensure(gctx, b, api.ClusterRoleBindings().Create, api.ClusterRoleBindings().Get, func(cur *rbacv1.ClusterRoleBinding) (*rbacv1.ClusterRoleBinding, bool) {
+				if cur.Annotations[rbac.AutoupdateAnnotation] != "true" || equality.Semantic.DeepEqual(cur.Subjects, b.Subjects) {
+					return nil, false
+				}
+				next := cur.DeepCopy()
+				next.Subjects = b.Subjects
+				return next, true
+			}, api.ClusterRoleBindings().Update)
+			if err != nil {
+				return fmt.Errorf("clusterrolebinding %s: %w", b.Name, err)
 			}
-			next := cur.DeepCopy()
-			next.Subjects = b.Subjects
-			return next, true
-		}, api.ClusterRoleBindings().Update); err != nil {
-			return fmt.Errorf("clusterrolebinding %s: %w", b.Name, err)
-		}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // ensure creates obj, or updates the existing one when reconcile says it differs.
@@ -368,11 +383,14 @@ func ensure[T interface {
 	get func(context.Context, string, metav1.GetOptions) (T, error),
 	reconcile func(cur T) (T, bool),
 	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
-	_, err := create(ctx, obj, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		return err
-	}
 	cur, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = create(ctx, obj, metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		cur, err = get(ctx, obj.GetName(), metav1.GetOptions{})
+	}
 	if err != nil {
 		return err
 	}

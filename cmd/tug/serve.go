@@ -299,13 +299,15 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		case <-ready:
 			ready = nil
 			path := filepath.Join(dataDir, "kubeconfig")
-			if err := kubeconfig.Write(path, serverURL, a.sec.adminCredentials()); err != nil {
-				return errors.Join(err, stop())
-			}
+			// The default roles exist before anyone is told the server is up: without
+			// them every user but the masters is refused everything.
 			if a.sec != nil {
 				if err := a.ensureRBAC(runCtx, serverURL); err != nil {
 					return errors.Join(err, stop())
 				}
+			}
+			if err := kubeconfig.Write(path, serverURL, a.sec.adminCredentials()); err != nil {
+				return errors.Join(err, stop())
 			}
 			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
 			stopPlugins, err := a.startPlugins(runCtx, dataDir, serverURL)

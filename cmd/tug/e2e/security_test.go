@@ -25,6 +25,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
+// unauthorized is how kubectl reports a 401.
+const unauthorized = "You must be logged in to the server"
+
 // userKubeconfig writes a kubeconfig for s that authenticates with token alone (no client
 // certificate) and returns its path.
 func userKubeconfig(t *testing.T, s *server, token string) string {
@@ -77,14 +80,14 @@ func TestSecurity(t *testing.T) {
 	}
 
 	t.Run("unauthenticated", func(t *testing.T) {
+		// (No credentials at all is checked with raw requests below: kubectl would prompt.)
 		for _, tok := range []string{
-			"",                          // none
-			"garbage",                   // not any kind of token
-			"abcdef.0123456789abcdef",   // a join token nobody created
+			"garbage",                    // not any kind of token
+			"abcdef.0123456789abcdef",    // a join token nobody created
 			forgedServiceAccountToken(t), // our issuer's claims, signed by another key
 		} {
 			r := as(tok, "get", "pods")
-			if r.err == nil || !strings.Contains(r.stderr, "Unauthorized") {
+			if r.err == nil || !strings.Contains(r.stderr, unauthorized) {
 				t.Errorf("token %.20q: want Unauthorized, got %s", tok, r)
 			}
 		}
@@ -92,7 +95,7 @@ func TestSecurity(t *testing.T) {
 		k("create", "secret", "generic", "bootstrap-token-expird", "-n", "kube-system", "--type", "bootstrap.kubernetes.io/token",
 			"--from-literal=token-id=expird", "--from-literal=token-secret=0123456789abcdef",
 			"--from-literal=usage-bootstrap-authentication=true", "--from-literal=expiration=2020-01-01T00:00:00Z")
-		if r := as("expird.0123456789abcdef", "get", "csr"); r.err == nil || !strings.Contains(r.stderr, "Unauthorized") {
+		if r := as("expird.0123456789abcdef", "get", "csr"); r.err == nil || !strings.Contains(r.stderr, unauthorized) {
 			t.Errorf("expired join token: %s", r)
 		}
 		// Raw requests: nothing but health without credentials, and a certificate of another
@@ -146,7 +149,8 @@ func TestSecurity(t *testing.T) {
 		if r := as("dev-token", "auth", "can-i", "list", "pods", "-n", "team-a"); strings.TrimSpace(r.stdout) != "yes" {
 			t.Errorf("can-i list pods -n team-a: %s", r)
 		}
-		if r := as("dev-token", "auth", "can-i", "list", "pods", "-n", "default"); strings.TrimSpace(r.stdout) != "no" {
+		// can-i exits 1 for "no" and prints the authorizer's reason.
+		if r := as("dev-token", "auth", "can-i", "list", "pods", "-n", "default"); !strings.HasPrefix(r.stdout, "no") {
 			t.Errorf("can-i list pods -n default: %s", r)
 		}
 		if r := as("dev-token", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); r.stdout != "dev" {
@@ -197,14 +201,14 @@ func TestSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 		bound := strings.TrimSpace(k("create", "token", "robot", "-n", "team-a", "--bound-object-kind", "Pod", "--bound-object-name", "holder").stdout)
-		if r := as(bound, "auth", "whoami", "-o", "jsonpath={.status.userInfo.extra.authentication\\.kubernetes\\.io/pod-name}"); r.stdout != "[holder]" && r.stdout != "holder" {
+		if r := as(bound, "auth", "whoami", "-o", "jsonpath={.status.userInfo.extra.authentication\\.kubernetes\\.io/pod-name}"); !strings.Contains(r.stdout, "holder") {
 			t.Errorf("bound token's pod: %s", r)
 		}
 		k("delete", "pod", "holder", "-n", "team-a", "--grace-period=0", "--force")
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			r := as(bound, "auth", "whoami")
-			if r.err != nil && strings.Contains(r.stderr, "Unauthorized") {
+			if r.err != nil && strings.Contains(r.stderr, unauthorized) {
 				break
 			}
 			if time.Now().After(deadline) {
