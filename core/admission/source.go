@@ -42,6 +42,11 @@ func (c *Chain) Run(ctx context.Context, client dynamic.Interface) error {
 	inf := factory.ForResource(policiesGVR).Informer()
 	var mu sync.Mutex
 	resync := func() {
+		// Before the first full list, the store holds only some policies: compiling those
+		// would briefly drop the others. The resync after the sync covers the start.
+		if !inf.HasSynced() {
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		c.resync(ctx, client, inf.GetStore().List())
@@ -53,8 +58,18 @@ func (c *Chain) Run(ctx context.Context, client dynamic.Interface) error {
 	}); err != nil {
 		return err
 	}
+	// A policy naming a WasmPlugin that loads after it (or goes away) changes its Active
+	// condition: the plugin manager's status writes on the WasmPlugin say when.
+	plugins := factory.ForResource(pluginsv1alpha1.SchemeGroupVersion.WithResource("wasmplugins")).Informer()
+	if _, err := plugins.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { resync() },
+		UpdateFunc: func(_, _ any) { resync() },
+		DeleteFunc: func(any) { resync() },
+	}); err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced, plugins.HasSynced) {
 		return ctx.Err()
 	}
 	resync()
