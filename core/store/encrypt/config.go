@@ -1,0 +1,134 @@
+package encrypt
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The API version and kind of kube-apiserver's --encryption-provider-config file.
+const (
+	ConfigAPIVersion = "apiserver.config.k8s.io/v1"
+	ConfigKind       = "EncryptionConfiguration"
+)
+
+// Config is kube-apiserver's EncryptionConfiguration: for each list of resources, the
+// providers that encrypt them, the first one writing and all of them reading.
+type Config struct {
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Resources  []ResourceConfig `json:"resources"`
+}
+
+// ResourceConfig is one entry of Config.Resources.
+type ResourceConfig struct {
+	// Resources are "resource" (core group), "resource.group", "*.group", "*." or "*.*".
+	Resources []string         `json:"resources"`
+	Providers []ProviderConfig `json:"providers"`
+}
+
+// ProviderConfig sets exactly one provider.
+type ProviderConfig struct {
+	AESGCM   *KeysConfig `json:"aesgcm,omitempty"`
+	Identity *struct{}   `json:"identity,omitempty"`
+	// Providers kube-apiserver has and tug does not: named so that a config using them is
+	// refused with a reason rather than as an unknown field.
+	AESCBC    json.RawMessage `json:"aescbc,omitempty"`
+	Secretbox json.RawMessage `json:"secretbox,omitempty"`
+	KMS       json.RawMessage `json:"kms,omitempty"`
+}
+
+// KeysConfig lists a provider's keys: the first encrypts, every one decrypts.
+type KeysConfig struct {
+	Keys []KeyConfig `json:"keys"`
+}
+
+// KeyConfig is a named key; Secret is the key's bytes in standard base64.
+type KeyConfig struct {
+	Name   string `json:"name"`
+	Secret string `json:"secret"`
+}
+
+// LoadConfig reads and checks an EncryptionConfiguration file.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("encryption config: %w", err)
+	}
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("encryption config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes an EncryptionConfiguration (YAML or JSON), refusing unknown fields.
+// New checks the rest.
+func ParseConfig(data []byte) (Config, error) {
+	var cfg Config
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return Config{}, err
+	}
+	if cfg.APIVersion != ConfigAPIVersion || cfg.Kind != ConfigKind {
+		return Config{}, fmt.Errorf("want apiVersion %s, kind %s; got %q, %q", ConfigAPIVersion, ConfigKind, cfg.APIVersion, cfg.Kind)
+	}
+	return cfg, nil
+}
+
+// DataDirKeyName names the key of a data dir's key file in the stored values it encrypts. It
+// is unlike kube's customary key1, key2 so that a config written later can list the data dir's
+// key next to new ones without a clash of names.
+const DataDirKeyName = "datadir"
+
+// SecretsConfig is the configuration of --encrypt-secrets: Secrets encrypted with key, the data
+// dir's, and Secrets written before encryption was on still read. With encrypt false Secrets
+// are written plain, and ones encrypted while it was on still read.
+func SecretsConfig(key []byte, encrypt bool) Config {
+	gcm := ProviderConfig{AESGCM: &KeysConfig{Keys: []KeyConfig{{Name: DataDirKeyName, Secret: base64.StdEncoding.EncodeToString(key)}}}}
+	identity := ProviderConfig{Identity: &struct{}{}}
+	providers := []ProviderConfig{gcm, identity}
+	if !encrypt {
+		providers = []ProviderConfig{identity, gcm}
+	}
+	return Config{APIVersion: ConfigAPIVersion, Kind: ConfigKind,
+		Resources: []ResourceConfig{{Resources: []string{"secrets"}, Providers: providers}}}
+}
+
+// pattern is a parsed resource name; "*" in either part matches anything.
+type pattern struct {
+	text            string
+	group, resource string
+}
+
+func (p pattern) covers(q pattern) bool {
+	return (p.group == "*" || p.group == q.group) && (p.resource == "*" || p.resource == q.resource)
+}
+
+// parsePattern reads "secrets", "deployments.apps", "*.apps", "*." or "*.*".
+func parsePattern(s string) (pattern, error) {
+	if s == "" {
+		return pattern{}, errors.New("empty resource name")
+	}
+	if s != strings.ToLower(s) {
+		return pattern{}, fmt.Errorf("%q: resource names are lowercase", s)
+	}
+	resource, group, _ := strings.Cut(s, ".")
+	switch {
+	case s == "*":
+		return pattern{}, errors.New(`"*": use "*.*" for every resource, or "*." for every core one`)
+	case resource == "":
+		return pattern{}, fmt.Errorf("%q: no resource name before the group", s)
+	case strings.Contains(resource, "*") && resource != "*":
+		return pattern{}, fmt.Errorf("%q: a wildcard stands for a whole resource name", s)
+	case strings.Contains(group, "*") && group != "*":
+		return pattern{}, fmt.Errorf("%q: a wildcard stands for a whole group", s)
+	case group == "*" && resource != "*":
+		return pattern{}, fmt.Errorf("%q: a resource in every group is not supported; use *.*", s)
+	}
+	return pattern{text: s, group: group, resource: resource}, nil
+}
