@@ -4,8 +4,10 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tugboat-io/tug/core/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // Config is everything the API server needs. The caller owns the etcd client.
@@ -28,6 +30,10 @@ type Config struct {
 	// Metrics is where the server registers its request metrics, and what /metrics serves
 	// (nil: the Prometheus default registry, which the wasm runtime also uses in tug up).
 	Metrics *prometheus.Registry
+
+	// Transformer, when set, encrypts values at rest (see core/store/encrypt): the server's
+	// store passes every value through it.
+	Transformer store.Transformer
 
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator

@@ -1,7 +1,9 @@
 package encrypt
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,16 +82,21 @@ func ParseConfig(data []byte) (Config, error) {
 	return cfg, nil
 }
 
-// DataDirKeyName names the key of a data dir's key file in the stored values it encrypts. It
-// is unlike kube's customary key1, key2 so that a config written later can list the data dir's
-// key next to new ones without a clash of names.
-const DataDirKeyName = "datadir"
+// DataDirKeyName names a data dir's key in the values it encrypts: "datadir-" and 8 hex digits
+// of the key's SHA-256 (32 bits of a hash of a 256-bit random key tell an attacker nothing).
+// Each key file so has a name of its own: a value written with another server's key file, or
+// with one since lost, fails as "key datadir-… is not configured", naming the file it needs,
+// rather than as a wrong key; and a config written later can list several side by side.
+func DataDirKeyName(key []byte) string {
+	sum := sha256.Sum256(key)
+	return "datadir-" + hex.EncodeToString(sum[:4])
+}
 
 // SecretsConfig is the configuration of --encrypt-secrets: Secrets encrypted with key, the data
 // dir's, and Secrets written before encryption was on still read. With encrypt false Secrets
 // are written plain, and ones encrypted while it was on still read.
 func SecretsConfig(key []byte, encrypt bool) Config {
-	gcm := ProviderConfig{AESGCM: &KeysConfig{Keys: []KeyConfig{{Name: DataDirKeyName, Secret: base64.StdEncoding.EncodeToString(key)}}}}
+	gcm := ProviderConfig{AESGCM: &KeysConfig{Keys: []KeyConfig{{Name: DataDirKeyName(key), Secret: base64.StdEncoding.EncodeToString(key)}}}}
 	identity := ProviderConfig{Identity: &struct{}{}}
 	providers := []ProviderConfig{gcm, identity}
 	if !encrypt {

@@ -320,8 +320,12 @@ func TestSecretsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := encrypt.DataDirKeyName(key)
+	if !strings.HasPrefix(name, "datadir-") || len(name) != len("datadir-")+8 || name == encrypt.DataDirKeyName(bytes.Repeat([]byte{8}, 32)) {
+		t.Fatalf("key name %q: want datadir- and 8 hex digits, differing between keys", name)
+	}
 	sealed := seal(t, on, secretKey, "v")
-	if !bytes.HasPrefix(sealed, []byte("k8s:enc:aesgcm:v1:"+encrypt.DataDirKeyName+":")) {
+	if !bytes.HasPrefix(sealed, []byte("k8s:enc:aesgcm:v1:"+name+":")) {
 		t.Fatalf("--encrypt-secrets wrote %q", sealed)
 	}
 	if v, stale, err := on.FromStorage(secretKey, []byte("plain")); err != nil || string(v) != "plain" || !stale {
@@ -334,10 +338,10 @@ func TestSecretsConfig(t *testing.T) {
 	if v, stale, err := off.FromStorage(secretKey, sealed); err != nil || string(v) != "v" || !stale {
 		t.Fatalf("reading an encrypted Secret with encryption off: %q stale=%v %v", v, stale, err)
 	}
-	if s := on.Summary(); s != "secrets: aesgcm(datadir), identity" {
+	if s := on.Summary(); s != "secrets: aesgcm("+name+"), identity" {
 		t.Fatalf("summary %q", s)
 	}
-	if s := off.Summary(); s != "secrets: identity, aesgcm(datadir)" {
+	if s := off.Summary(); s != "secrets: identity, aesgcm("+name+")" {
 		t.Fatalf("summary %q", s)
 	}
 }

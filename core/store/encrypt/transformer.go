@@ -278,7 +278,7 @@ func keyNames(keys []aesKey) string {
 	return strings.Join(names, ",")
 }
 
-// Summary describes the rules for a log line, e.g. "secrets: aesgcm(datadir), identity".
+// Summary describes the rules for a log line, e.g. "secrets: aesgcm(key2,key1), identity".
 func (t *Transformer) Summary() string {
 	out := make([]string, len(t.rules))
 	for i, r := range t.rules {
