@@ -69,6 +69,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("admission-module", "", "wasm module of the built-in admission policies (default: the one built into this binary by make build)")
 	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
 	f.Duration("node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and its pods evicted")
+	addEncryptionFlags(f)
 }
 
 // apiOptions are the resolved API server settings.
@@ -231,6 +232,10 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		a.admission = admission.New(admission.Config{Logger: a.log})
 		admit = a.admission
 	}
+	encryption, err := a.storeTransformer(dataDir)
+	if err != nil {
+		return err
+	}
 	srv, err := apiserver.New(runCtx, apiserver.Config{
 		Listen:                o.listen,
 		Etcd:                  cli,
@@ -240,6 +245,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		MaxRequestBodyBytes:   o.maxRequestBytes,
 		Logger:                a.log, // the server adds component=apiserver
 		Admission:             admit,
+		Transformer:           encryption,
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)
