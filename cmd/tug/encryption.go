@@ -32,13 +32,9 @@ func (a *app) storeTransformer(dataDir string) (store.Transformer, error) {
 		if on {
 			return nil, errors.New("--encrypt-secrets and --encryption-provider-config exclude each other: the config file says what is encrypted")
 		}
-		cfg, err := encrypt.LoadConfig(path)
+		tr, err := encrypt.Load(path)
 		if err != nil {
 			return nil, fmt.Errorf("--encryption-provider-config: %w", err)
-		}
-		tr, err := encrypt.New(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("--encryption-provider-config %s: %w", path, err)
 		}
 		log.Info("encryption at rest", "config", path, "providers", tr.Summary())
 		return tr, nil

@@ -6,13 +6,11 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,42 +33,15 @@ type encCluster struct {
 }
 
 func newEncCluster(t *testing.T) *encCluster {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "t", DataDir: t.TempDir(),
-		ClientListen: apiservertest.FreeAddr(t), PeerListen: apiservertest.FreeAddr(t), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	cli, err := clientv3.New(clientv3.Config{Endpoints: m.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return &encCluster{t: t, cli: cli, log: log}
+	return &encCluster{t: t, cli: apiservertest.StartEtcd(t, log), log: log}
 }
 
 // start runs an API server with tr (nil: no encryption) until stop.
 func (c *encCluster) start(tr store.Transformer) (client kubernetes.Interface, stop func()) {
 	c.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := apiserver.New(ctx, apiserver.Config{Etcd: c.cli, Logger: c.log, Transformer: tr})
-	if err != nil {
-		cancel()
-		c.t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		c.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx, ln); close(done) }()
-	stop = func() { cancel(); <-done }
-	c.t.Cleanup(stop)
-	return kubernetes.NewForConfigOrDie(&rest.Config{Host: "http://" + ln.Addr().String()}), stop
+	srv := apiservertest.StartOn(c.t, apiserver.Config{Etcd: c.cli, Logger: c.log, Transformer: tr})
+	return kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL}), srv.Stop
 }
 
 // raw is a Secret's value as etcd holds it.

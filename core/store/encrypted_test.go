@@ -21,7 +21,7 @@ import (
 func transformer(t *testing.T, resources string, name string, b byte) *encrypt.Transformer {
 	t.Helper()
 	secret := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
-	cfg, err := encrypt.ParseConfig([]byte(`apiVersion: apiserver.config.k8s.io/v1
+	tr, err := encrypt.Parse([]byte(`apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
 - resources: ['` + resources + `']
@@ -29,10 +29,6 @@ resources:
   - aesgcm: {keys: [{name: ` + name + `, secret: ` + secret + `}]}
   - identity: {}
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := encrypt.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,17 +56,26 @@ type KeyConfig struct {
 	Secret string `json:"secret"`
 }
 
-// LoadConfig reads and checks an EncryptionConfiguration file.
-func LoadConfig(path string) (Config, error) {
+// Load builds the transformer of an EncryptionConfiguration file.
+func Load(path string) (*Transformer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("encryption config: %w", err)
+		return nil, fmt.Errorf("encryption config: %w", err)
 	}
-	cfg, err := ParseConfig(b)
+	t, err := Parse(b)
 	if err != nil {
-		return Config{}, fmt.Errorf("encryption config %s: %w", path, err)
+		return nil, fmt.Errorf("encryption config %s: %w", path, err)
 	}
-	return cfg, nil
+	return t, nil
+}
+
+// Parse builds the transformer of an EncryptionConfiguration (YAML or JSON).
+func Parse(data []byte) (*Transformer, error) {
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg)
 }
 
 // ParseConfig decodes an EncryptionConfiguration (YAML or JSON), refusing unknown fields.

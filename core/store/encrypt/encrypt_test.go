@@ -98,10 +98,7 @@ resources:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := encrypt.ParseConfig([]byte(c.yaml))
-			if err == nil {
-				_, err = encrypt.New(cfg)
-			}
+			_, err := encrypt.Parse([]byte(c.yaml))
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Fatalf("valid config refused: %v", err)
@@ -121,11 +118,7 @@ func build(t *testing.T, resources string, providers ...string) *encrypt.Transfo
 	for _, p := range providers {
 		y += "  - " + p + "\n"
 	}
-	cfg, err := encrypt.ParseConfig([]byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := encrypt.New(cfg)
+	tr, err := encrypt.Parse([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,17 +210,13 @@ func TestRouting(t *testing.T) {
 
 // The first rule matching a key decides: a specific identity rule before a wildcard opts out.
 func TestFirstRuleWins(t *testing.T) {
-	cfg, err := encrypt.ParseConfig([]byte(head + `
+	tr, err := encrypt.Parse([]byte(head + `
 resources:
 - resources: [events]
   providers: [{identity: {}}]
 - resources: ['*.*']
   providers: [` + gcm("k=a") + `]
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := encrypt.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,19 +380,21 @@ func TestKeyFile(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
+func TestLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "enc.yaml")
-	if _, err := encrypt.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "encryption config") {
+	if _, err := encrypt.Load(path); err == nil || !strings.Contains(err.Error(), "encryption config") {
 		t.Fatalf("missing file: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(head+"resources:\n- resources: [secrets]\n  providers: [{aescbc: {}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := encrypt.Load(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a bad file: %v, want an error naming it", err)
 	}
 	if err := os.WriteFile(path, []byte(head+"resources:\n- resources: [secrets]\n  providers: ["+gcm("k=a")+"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := encrypt.LoadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := encrypt.New(cfg); err != nil {
+	if _, err := encrypt.Load(path); err != nil {
 		t.Fatal(err)
 	}
 }
