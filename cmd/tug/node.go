@@ -65,7 +65,7 @@ func newNodeCmd(a *app) *cobra.Command {
 WebAssembly (WASI) workloads run in-process on wazero. Images reach the node with
 "tug image import FILE.tar" (no registry is needed); the agent keeps them under
 <data-dir>/kubelet/images.`,
-		Example: `  tug node --server https://10.0.0.1:6443 --token "$TOKEN"
+		Example: `  tug node --server https://10.0.0.1:6443 --token "$TOKEN" --ca-cert-hash sha256:…   # as tug token create prints
   tug node --server http://127.0.0.1:6443 --node-name n2 --data-dir /tmp/n2 --kubelet-listen :10251 --kubelet-healthz-listen -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runNode(cmd.Context()) },
@@ -73,7 +73,9 @@ WebAssembly (WASI) workloads run in-process on wazero. Images reach the node wit
 	f := cmd.Flags()
 	addDataDirFlag(f)
 	f.String("server", "", "URL of the cluster's API server (required)")
-	f.String("token", "", "bearer token the agent authenticates with")
+	f.String("token", "", "join token (tug token create) the node asks for its own client certificate with, or a static bearer token")
+	f.String("ca-cert-hash", "", "sha256:<hex> of the cluster CA's public key, which the server must present (tug token create prints it)")
+	f.String("certificate-authority", "", "PEM file of the cluster CA (instead of --ca-cert-hash)")
 	addNodeFlags(f)
 	addProxyFlags(f)
 	return cmd
@@ -89,7 +91,10 @@ func (a *app) runNode(ctx context.Context) error {
 		return err
 	}
 	defer a.releaseLock(lock)
-	cfg := &rest.Config{Host: server, BearerToken: a.settings.String("token"), QPS: 100, Burst: 200}
+	cfg, err := a.nodeCredentials(ctx, server, dir)
+	if err != nil {
+		return err
+	}
 	return a.runAgent(ctx, cfg, dir)
 }
 

@@ -24,6 +24,9 @@ type app struct {
 	log *slog.Logger
 	// admission is the API server's admission chain (nil: --admission=false, or no server).
 	admission *admission.Chain
+	// sec is the API server's TLS, authentication and authorization (nil: --secure=false, or
+	// no server in this process).
+	sec *security
 }
 
 // logger returns the logger for one component.
@@ -56,7 +59,7 @@ wins over the file.`,
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "text", "log format: text or json (logs go to stderr)")
 
-	root.AddCommand(newUpCmd(a), newServerCmd(a), newEtcdCmd(a), newPluginCmd(a), newSimCmd(a), newNodeCmd(a), newImageCmd(a), newLogDriverCmd(), newExplainCmd(a), newVersionCmd(a))
+	root.AddCommand(newUpCmd(a), newServerCmd(a), newEtcdCmd(a), newPluginCmd(a), newSimCmd(a), newNodeCmd(a), newImageCmd(a), newLogDriverCmd(), newExplainCmd(a), newTokenCmd(a), newVersionCmd(a))
 	return root
 }
 

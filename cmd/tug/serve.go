@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/defaultplugins"
 	"github.com/tugboat-io/tug/core/admission"
@@ -36,6 +35,7 @@ import (
 	"github.com/tugboat-io/tug/cmd/tug/internal/kubeconfig"
 	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
 	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/auth/user"
 	"github.com/tugboat-io/tug/core/store"
 )
 
@@ -69,6 +69,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("admission-module", "", "wasm module of the built-in admission policies (default: the one built into this binary by make build)")
 	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
 	f.Duration("node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and its pods evicted")
+	addSecurityFlags(f)
 	addEncryptionFlags(f)
 }
 
@@ -217,9 +218,20 @@ func etcdTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 // With withNode, a node agent runs in this process too (tug up).
 func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *clientv3.Client, storeErr <-chan error, banner string, withNode bool) error {
 	log := a.logger("tug")
-	serverURL, err := kubeconfig.ServerURL(o.listen)
+	secure, err := a.settings.Bool("secure")
+	if err != nil {
+		return err
+	}
+	serverURL, err := kubeconfig.ServerURL(o.listen, secure)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
+	}
+	if secure {
+		if a.sec, err = a.newSecurity(ctx, dataDir, o, cli); err != nil {
+			return fmt.Errorf("security: %w", err)
+		}
+	} else {
+		log.Warn("--secure=false: plain HTTP, and anyone who reaches the server may do anything")
 	}
 
 	// The server outlives ctx until stop: its clients (plugin manager, scheduler) stop first.
@@ -229,7 +241,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 	if on, err := a.settings.Bool("admission"); err != nil {
 		return err
 	} else if on {
-		a.admission = admission.New(admission.Config{Logger: a.log})
+		a.admission = admission.New(admission.Config{Logger: a.log, ServiceAccountTokenVolume: a.sec != nil})
 		admit = a.admission
 	}
 	encryption, err := a.storeTransformer(dataDir)
@@ -245,10 +257,17 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		MaxRequestBodyBytes:   o.maxRequestBytes,
 		Logger:                a.log, // the server adds component=apiserver
 		Admission:             admit,
+		TLS:                   a.sec.tlsConfig(),
+		Authn:                 a.sec.authenticator(),
+		Authz:                 a.sec.authorizer(),
+		TokenIssuer:           a.sec.tokenIssuer(),
 		Transformer:           encryption,
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)
+	}
+	if a.sec != nil {
+		a.sec.objects.r = srv.ObjectReader()
 	}
 	if a.admission != nil {
 		a.admission.UseReader(srv.AdmissionReader())
@@ -258,7 +277,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 
 	ready := make(chan struct{})
 	go func() {
-		if waitReady(runCtx, serverURL) == nil {
+		if waitReady(runCtx, serverURL, a.sec.caPEM()) == nil {
 			close(ready)
 		}
 	}()
@@ -286,8 +305,13 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		case <-ready:
 			ready = nil
 			path := filepath.Join(dataDir, "kubeconfig")
-			if err := kubeconfig.Write(path, serverURL); err != nil {
+			if err := kubeconfig.Write(path, serverURL, a.sec.adminCredentials()); err != nil {
 				return errors.Join(err, stop())
+			}
+			if a.sec != nil {
+				if err := a.ensureRBAC(runCtx, serverURL); err != nil {
+					return errors.Join(err, stop())
+				}
 			}
 			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
 			stopPlugins, err := a.startPlugins(runCtx, dataDir, serverURL)
@@ -325,7 +349,12 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 
 // startNode runs a node agent in this process (tug up) until the returned stop is called.
 func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop func(), err error) {
-	cfg := &rest.Config{Host: serverURL, QPS: 100, Burst: 200}
+	nodeName := a.settings.String("node-name")
+	cfg, err := a.sec.clientConfig(serverURL, user.NodeUser(nodeName), user.NodesGroup)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 100, 200
 	agent, release, err := a.newAgent(ctx, cfg, dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
@@ -356,9 +385,15 @@ func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop fu
 	}, nil
 }
 
-// waitReady polls serverURL/readyz until it answers 200, or the ctx ends.
-func waitReady(ctx context.Context, serverURL string) error {
+// waitReady polls serverURL/readyz until it answers 200, or the ctx ends. caPEM is the CA
+// the server's certificate is checked against (nil for plain HTTP).
+func waitReady(ctx context.Context, serverURL string, caPEM []byte) error {
 	client := &http.Client{Timeout: 3 * time.Second}
+	if caPEM != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, serverURL+"/readyz", nil)
 		if err != nil {
@@ -394,7 +429,12 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 	if err != nil {
 		return nil, fmt.Errorf("wasm runtime: %w", err)
 	}
-	mgr, err := plugins.New(rt, &rest.Config{Host: serverURL}, a.log)
+	loopback, err := a.sec.loopback(serverURL)
+	if err != nil {
+		_ = rt.Close(context.Background())
+		return nil, err
+	}
+	mgr, err := plugins.New(rt, loopback, a.log)
 	if err != nil {
 		_ = rt.Close(context.Background())
 		return nil, err
@@ -426,7 +466,7 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 		_ = mgr.Run(pctx)
 	}()
 	if a.admission != nil {
-		dyn, err := dynamic.NewForConfig(&rest.Config{Host: serverURL})
+		dyn, err := dynamic.NewForConfig(loopback)
 		if err != nil {
 			pcancel()
 			_ = rt.Close(context.Background())
@@ -437,6 +477,33 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 			defer wg.Done()
 			if err := a.admission.Run(pctx, dyn); err != nil && pctx.Err() == nil {
 				a.logger("admission").Error("admission policies not followed", "err", err)
+			}
+		}()
+	}
+	if a.sec != nil {
+		signer, err := a.sec.csrSigner(loopback, a.log)
+		if err != nil {
+			pcancel()
+			_ = rt.Close(context.Background())
+			return nil, err
+		}
+		publisher, err := a.sec.rootCAPublisher(loopback, a.log)
+		if err != nil {
+			pcancel()
+			_ = rt.Close(context.Background())
+			return nil, err
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := signer.Run(pctx); err != nil && pctx.Err() == nil {
+				a.logger("csrsigner").Error("certificate signer stopped", "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := publisher.Run(pctx); err != nil && pctx.Err() == nil {
+				a.logger("rootca").Error("cluster CA publisher stopped", "err", err)
 			}
 		}()
 	}
@@ -523,7 +590,11 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 		log.Info("scheduler profile", "schedulerName", prof.SchedulerName, "plugins", len(prof.Plugins))
 		profiles = append(profiles, prof)
 	}
-	restConfig := &rest.Config{Host: serverURL, QPS: 500, Burst: 1000}
+	restConfig, err := a.sec.clientConfig(serverURL, user.KubeScheduler)
+	if err != nil {
+		return nil, nil, err
+	}
+	restConfig.QPS, restConfig.Burst = 500, 1000
 	client, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {
 		return nil, nil, err
@@ -588,7 +659,14 @@ func (a *app) newControllers(ctx context.Context, rt *tugruntime.Runtime, wasmPl
 		}
 		return slot, true
 	}
-	return controller.New(controller.Config{Rest: &rest.Config{Host: serverURL}, Builtins: ctrls, Plugins: lookup, Logger: a.log,
+	// The controller manager hosts users' controller plugins too, whose needs no default
+	// role can foresee, so it acts with the masters' rights under its own name (per-plugin
+	// identities are future work).
+	restConfig, err := a.sec.clientConfig(serverURL, user.KubeControllerManager, user.Masters)
+	if err != nil {
+		return nil, err
+	}
+	return controller.New(controller.Config{Rest: restConfig, Builtins: ctrls, Plugins: lookup, Logger: a.log,
 		Election: &leader.Config{Namespace: "kube-system", Name: controllersLease, Identity: candidateID(), Logger: a.log}})
 }
 

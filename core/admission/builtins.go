@@ -12,7 +12,11 @@ import (
 // AdmissionPolicy object the API server creates when missing; an administrator may edit one
 // (its config, its selectors, a plugin of their own) or delete it, as they would disable a
 // kube-apiserver admission plugin.
-func Builtins() []pluginsv1alpha1.AdmissionPolicy {
+//
+// With tokenVolume, the ServiceAccount policy mounts kube's projected token volume (a token
+// bound to the pod, the cluster CA, the namespace) into pods, as kube does: right for a
+// server that authenticates service account tokens, and useless without one.
+func Builtins(tokenVolume bool) []pluginsv1alpha1.AdmissionPolicy {
 	ref := func(v, k string) pluginsv1alpha1.KindReference {
 		return pluginsv1alpha1.KindReference{APIVersion: v, Kind: k}
 	}
@@ -34,6 +38,10 @@ func Builtins() []pluginsv1alpha1.AdmissionPolicy {
 		}
 		return p
 	}
+	saConfig := ""
+	if tokenVolume {
+		saConfig = `{"tokenVolume":true}`
+	}
 	return []pluginsv1alpha1.AdmissionPolicy{
 		// Creates into a namespace that is missing or terminating; deletes of the system
 		// namespaces.
@@ -45,7 +53,7 @@ func Builtins() []pluginsv1alpha1.AdmissionPolicy {
 			[]pluginsv1alpha1.AdmissionRead{{KindReference: ref("v1", "LimitRange"), Required: true}},
 			rule(core, []string{"pods", "persistentvolumeclaims"}, "CREATE", "UPDATE")),
 		// The default service account, and that the pod's account exists.
-		policy("serviceaccount", pluginsv1alpha1.PolicyMutating, 300, "",
+		policy("serviceaccount", pluginsv1alpha1.PolicyMutating, 300, saConfig,
 			[]pluginsv1alpha1.AdmissionRead{{KindReference: ref("v1", "ServiceAccount")}},
 			rule(core, pods, "CREATE")),
 		// Five minutes of tolerating a not-ready or unreachable node before eviction.

@@ -46,6 +46,9 @@ type Reader interface {
 type Config struct {
 	Reader Reader
 	Logger *slog.Logger
+	// ServiceAccountTokenVolume makes the built-in ServiceAccount policy, when created,
+	// mount a service account token volume into pods (see Builtins).
+	ServiceAccountTokenVolume bool
 }
 
 // Chain runs the admission policies. It implements apiserver.Admission.

@@ -68,7 +68,7 @@ func (c *Chain) Run(ctx context.Context, client dynamic.Interface) error {
 func (c *Chain) Synced() <-chan struct{} { return c.synced }
 
 func (c *Chain) ensureBuiltins(ctx context.Context, client dynamic.Interface) error {
-	for _, p := range Builtins() {
+	for _, p := range Builtins(c.cfg.ServiceAccountTokenVolume) {
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&p)
 		if err != nil {
 			return err

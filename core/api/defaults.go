@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,6 +49,8 @@ var defaulters = map[string]func(runtime.Object){
 	"jobs":                   defaulter(defaultJob),
 	"cronjobs":               defaulter(defaultCronJob),
 	"endpointslices":         defaulter(defaultEndpointSlice),
+	"rolebindings":           defaulter(func(b *rbacv1.RoleBinding) { defaultBinding(&b.RoleRef, b.Subjects) }),
+	"clusterrolebindings":    defaulter(func(b *rbacv1.ClusterRoleBinding) { defaultBinding(&b.RoleRef, b.Subjects) }),
 	"wasmplugins":            defaulter(defaultWasmPlugin),
 	"schedulerprofiles":      defaulter(defaultSchedulerProfile),
 	"controllers":            defaulter(defaultController),
@@ -748,6 +751,22 @@ func defaultEndpointSlice(s *discoveryv1.EndpointSlice) {
 		}
 		if s.Ports[i].Protocol == nil {
 			s.Ports[i].Protocol = ptrTo(corev1.ProtocolTCP)
+		}
+	}
+}
+
+// --- rbac.authorization.k8s.io ---
+
+// defaultBinding fills the API groups a binding's manifest usually leaves out: the role's is
+// always RBAC's, a user's or group's too, and a service account's is the core group.
+func defaultBinding(ref *rbacv1.RoleRef, subjects []rbacv1.Subject) {
+	if ref.APIGroup == "" {
+		ref.APIGroup = rbacv1.GroupName
+	}
+	for i := range subjects {
+		s := &subjects[i]
+		if s.APIGroup == "" && (s.Kind == rbacv1.UserKind || s.Kind == rbacv1.GroupKind) {
+			s.APIGroup = rbacv1.GroupName
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
@@ -48,6 +49,9 @@ var fieldSets = map[string]func(runtime.Object) fields.Set{
 	},
 	"replicationcontrollers": func(o runtime.Object) fields.Set {
 		return fields.Set{"status.replicas": strconv.Itoa(int(o.(*corev1.ReplicationController).Status.Replicas))}
+	},
+	"certificatesigningrequests": func(o runtime.Object) fields.Set {
+		return fields.Set{"spec.signerName": o.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
 	},
 	"jobs": func(o runtime.Object) fields.Set {
 		return fields.Set{"status.successful": strconv.Itoa(int(o.(*batchv1.Job).Status.Succeeded))}

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/tugboat-io/tug/core/auth/user"
 )
 
 // Subresource names the API server knows how to serve.
@@ -22,6 +24,11 @@ const (
 	SubFinalize = "finalize"
 	// SubModule carries a WasmPlugin's module bytes (application/wasm), streamed.
 	SubModule = "module"
+	// SubApproval carries a CertificateSigningRequest's approval: writes change only
+	// status.conditions.
+	SubApproval = "approval"
+	// SubToken issues a ServiceAccount's tokens (TokenRequest); nothing is stored.
+	SubToken = "token"
 )
 
 // Kind describes one served resource and the strategy applied to it. Only GVK, Resource, New
@@ -43,10 +50,17 @@ type Kind struct {
 	Default func(obj runtime.Object)
 	// PrepareForCreate clears what a client may not set on create (status, mostly).
 	PrepareForCreate func(obj runtime.Object)
+	// SetRequester records on create who asked, after PrepareForCreate: a CSR carries its
+	// requester in spec so that approvers and signers can trust it. u is nil when nobody
+	// authenticated the request.
+	SetRequester func(obj runtime.Object, u *user.Info)
 	// Validate checks a new object; ValidateUpdate checks an update against the old one
 	// (immutable fields). Both return causes naming each field.
 	Validate       func(obj runtime.Object) field.ErrorList
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// Updates holds what differs, per write path, from the generic update rules: keyed by
+	// subresource, "" for the main resource. Most kinds have none.
+	Updates map[string]UpdateStrategy
 	// HasStatus means the main resource never changes status and the status subresource
 	// changes only status.
 	HasStatus bool
@@ -80,6 +94,17 @@ type Kind struct {
 	// fieldValidation=Strict, refuse the request. Typed kinds drop unknown fields while
 	// decoding and leave this nil.
 	Prune func(obj runtime.Object) []string
+}
+
+// UpdateStrategy is one write path's own update rules, kube's per-subresource strategies: a
+// CertificateSigningRequest's spec never changes after create, its approval path changes only
+// conditions and its status path everything in status but the approval.
+type UpdateStrategy struct {
+	// Prepare resets, after defaulting, what the path may not change in obj, given the stored
+	// old object.
+	Prepare func(obj, old runtime.Object)
+	// Validate, when set, replaces ValidateUpdate for the path.
+	Validate func(obj, old runtime.Object) field.ErrorList
 }
 
 // ScaleFuncs adapts a kind to the autoscaling/v1 Scale subresource.

@@ -5,11 +5,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -45,6 +47,7 @@ func Builtin() []*Kind {
 		{GVK: gvk("", "v1", "Secret"), Resource: "secrets", Singular: "secret", Namespaced: true,
 			New: func() runtime.Object { return &corev1.Secret{} }, NewList: func() runtime.Object { return &corev1.SecretList{} }},
 		{GVK: gvk("", "v1", "ServiceAccount"), Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true,
+			Subresources: []string{SubToken},
 			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} }},
 		{GVK: gvk("", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true, TTL: EventTTL,
 			New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} }},
@@ -87,6 +90,17 @@ func Builtin() []*Kind {
 			New: func() runtime.Object { return &coordinationv1.Lease{} }, NewList: func() runtime.Object { return &coordinationv1.LeaseList{} }},
 		{GVK: gvk("discovery.k8s.io", "v1", "EndpointSlice"), Resource: "endpointslices", Singular: "endpointslice", Namespaced: true,
 			New: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, NewList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} }},
+		{GVK: gvk("rbac.authorization.k8s.io", "v1", "ClusterRole"), Resource: "clusterroles", Singular: "clusterrole",
+			New: func() runtime.Object { return &rbacv1.ClusterRole{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleList{} }},
+		{GVK: gvk("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"), Resource: "clusterrolebindings", Singular: "clusterrolebinding",
+			New: func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} }},
+		{GVK: gvk("rbac.authorization.k8s.io", "v1", "Role"), Resource: "roles", Singular: "role", Namespaced: true,
+			New: func() runtime.Object { return &rbacv1.Role{} }, NewList: func() runtime.Object { return &rbacv1.RoleList{} }},
+		{GVK: gvk("rbac.authorization.k8s.io", "v1", "RoleBinding"), Resource: "rolebindings", Singular: "rolebinding", Namespaced: true,
+			New: func() runtime.Object { return &rbacv1.RoleBinding{} }, NewList: func() runtime.Object { return &rbacv1.RoleBindingList{} }},
+		{GVK: gvk("certificates.k8s.io", "v1", "CertificateSigningRequest"), Resource: "certificatesigningrequests", Singular: "certificatesigningrequest",
+			ShortNames: []string{"csr"}, Subresources: []string{SubStatus, SubApproval}, HasStatus: true,
+			New: func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }, NewList: func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} }},
 		{GVK: gvk("networking.k8s.io", "v1", "Ingress"), Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Namespaced: true,
 			Subresources: []string{SubStatus}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &networkingv1.Ingress{} }, NewList: func() runtime.Object { return &networkingv1.IngressList{} }},
@@ -119,4 +133,6 @@ func applyStrategy(k *Kind) {
 	}
 	k.Fields = fieldSets[k.Resource]
 	k.Scale = scalers[k.Resource]
+	k.SetRequester = requesters[k.Resource]
+	k.Updates = updateStrategies[k.Resource]
 }

@@ -54,6 +54,12 @@ var tables = map[string]table{
 	"endpointslices":    endpointSliceTable,
 	"ingresses":         ingressTable,
 	"runtimeclasses":    runtimeClassTable,
+	// rbac.authorization.k8s.io, certificates.k8s.io
+	"roles":                      {columns: defaultTableColumns, row: defaultTableRow},
+	"clusterroles":               {columns: defaultTableColumns, row: defaultTableRow},
+	"rolebindings":               roleBindingTable,
+	"clusterrolebindings":        clusterRoleBindingTable,
+	"certificatesigningrequests": csrTable,
 }
 
 // Descriptions shared by most printers, taken from the API's own field docs as the real

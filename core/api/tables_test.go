@@ -1,23 +1,26 @@
 package api
 
 import (
-	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	"reflect"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 )
 
 var tableNow = time.Date(2025, 4, 23, 12, 0, 0, 0, time.UTC)
@@ -98,6 +101,13 @@ func tableSamples() map[string]runtime.Object {
 		"admissionpolicies": &pluginsv1alpha1.AdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "ap"},
 			Spec: pluginsv1alpha1.AdmissionPolicySpec{Type: pluginsv1alpha1.PolicyValidating}},
 		"customresourcedefinitions": &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "widgets.example.com"}},
+		"roles":                     &rbacv1.Role{ObjectMeta: objMeta("r")},
+		"clusterroles":              &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cr", CreationTimestamp: ago(time.Minute)}},
+		"rolebindings": &rbacv1.RoleBinding{ObjectMeta: objMeta("rb"), RoleRef: rbacv1.RoleRef{Kind: "Role", Name: "r"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "jane"}}},
+		"clusterrolebindings": &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "crb"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "cr"}},
+		"certificatesigningrequests": &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr"},
+			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "example.com/s", Username: "jane"}},
 	}
 }
 
@@ -166,23 +176,28 @@ func columnNames(res string) []string {
 
 func TestTableColumnLayouts(t *testing.T) {
 	want := map[string][]string{
-		"pods":                   {"Name", "Ready", "Status", "Restarts", "Age", "IP*", "Node*", "Nominated Node*", "Readiness Gates*"},
-		"deployments":            {"Name", "Ready", "Up-to-date", "Available", "Age", "Containers*", "Images*", "Selector*"},
-		"replicasets":            {"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"},
-		"replicationcontrollers": {"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"},
-		"statefulsets":           {"Name", "Ready", "Age", "Containers*", "Images*"},
-		"daemonsets":             {"Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age", "Containers*", "Images*", "Selector*"},
-		"jobs":                   {"Name", "Status", "Completions", "Duration", "Age", "Containers*", "Images*", "Selector*"},
-		"cronjobs":               {"Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age", "Containers*", "Images*", "Selector*"},
-		"services":               {"Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector*"},
-		"nodes":                  {"Name", "Status", "Roles", "Age", "Version", "Internal-IP*", "External-IP*", "OS-Image*", "Kernel-Version*", "Container-Runtime*"},
-		"events":                 {"Last Seen", "Type", "Reason", "Object", "Subobject*", "Source*", "Message", "First Seen*", "Count*", "Name*"},
-		"persistentvolumes":      {"Name", "Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass", "VolumeAttributesClass", "Reason", "Age", "VolumeMode*"},
-		"persistentvolumeclaims": {"Name", "Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass", "Age", "VolumeMode*"},
-		"resourcequotas":         {"Name", "Request", "Limit", "Age"},
-		"limitranges":            {"Name", "Created At"},
-		"ingresses":              {"Name", "Class", "Hosts", "Address", "Ports", "Age"},
-		"endpointslices":         {"Name", "AddressType", "Ports", "Endpoints", "Age"},
+		"pods":                       {"Name", "Ready", "Status", "Restarts", "Age", "IP*", "Node*", "Nominated Node*", "Readiness Gates*"},
+		"deployments":                {"Name", "Ready", "Up-to-date", "Available", "Age", "Containers*", "Images*", "Selector*"},
+		"replicasets":                {"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"},
+		"replicationcontrollers":     {"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"},
+		"statefulsets":               {"Name", "Ready", "Age", "Containers*", "Images*"},
+		"daemonsets":                 {"Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age", "Containers*", "Images*", "Selector*"},
+		"jobs":                       {"Name", "Status", "Completions", "Duration", "Age", "Containers*", "Images*", "Selector*"},
+		"cronjobs":                   {"Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age", "Containers*", "Images*", "Selector*"},
+		"services":                   {"Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector*"},
+		"nodes":                      {"Name", "Status", "Roles", "Age", "Version", "Internal-IP*", "External-IP*", "OS-Image*", "Kernel-Version*", "Container-Runtime*"},
+		"events":                     {"Last Seen", "Type", "Reason", "Object", "Subobject*", "Source*", "Message", "First Seen*", "Count*", "Name*"},
+		"persistentvolumes":          {"Name", "Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass", "VolumeAttributesClass", "Reason", "Age", "VolumeMode*"},
+		"persistentvolumeclaims":     {"Name", "Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass", "Age", "VolumeMode*"},
+		"resourcequotas":             {"Name", "Request", "Limit", "Age"},
+		"limitranges":                {"Name", "Created At"},
+		"ingresses":                  {"Name", "Class", "Hosts", "Address", "Ports", "Age"},
+		"endpointslices":             {"Name", "AddressType", "Ports", "Endpoints", "Age"},
+		"roles":                      {"Name", "Created At"},
+		"clusterroles":               {"Name", "Created At"},
+		"rolebindings":               {"Name", "Role", "Age", "Users*", "Groups*", "ServiceAccounts*"},
+		"clusterrolebindings":        {"Name", "Role", "Age", "Users*", "Groups*", "ServiceAccounts*"},
+		"certificatesigningrequests": {"Name", "Age", "SignerName", "Requestor", "RequestedDuration", "Condition"},
 	}
 	for res, w := range want {
 		if got := columnNames(res); !reflect.DeepEqual(got, w) {
@@ -606,6 +621,65 @@ func TestTableNetworkKinds(t *testing.T) {
 			[]any{"web", "<none>", "*", "", "80", "5m"}},
 		{"ingress many hosts", "ingresses", &networkingv1.Ingress{ObjectMeta: objMeta("web"), Spec: networkingv1.IngressSpec{Rules: rules("a", "b", "c", "d", "e")}},
 			[]any{"web", "<none>", "a,b,c + 2 more...", "", "80", "5m"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tables[tc.res].row(tc.obj); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("row\n got %#v\nwant %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTableAuthKinds(t *testing.T) {
+	pinTableClock(t)
+	csr := func(m ...func(*certificatesv1.CertificateSigningRequest)) *certificatesv1.CertificateSigningRequest {
+		return mk(&certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "jane", CreationTimestamp: ago(5 * time.Minute)},
+			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "kubernetes.io/kube-apiserver-client", Username: "admin"}}, m...)
+	}
+	cond := func(t certificatesv1.RequestConditionType) certificatesv1.CertificateSigningRequestCondition {
+		return certificatesv1.CertificateSigningRequestCondition{Type: t, Status: corev1.ConditionTrue}
+	}
+	conds := func(ts ...certificatesv1.RequestConditionType) func(*certificatesv1.CertificateSigningRequest) {
+		return func(c *certificatesv1.CertificateSigningRequest) {
+			for _, t := range ts {
+				c.Status.Conditions = append(c.Status.Conditions, cond(t))
+			}
+		}
+	}
+	issued := func(c *certificatesv1.CertificateSigningRequest) {
+		c.Status.Certificate = []byte("-----BEGIN CERTIFICATE-----")
+	}
+	subjects := []rbacv1.Subject{
+		{Kind: rbacv1.UserKind, Name: "jane"}, {Kind: rbacv1.UserKind, Name: "joe"}, {Kind: rbacv1.GroupKind, Name: "devs"},
+		{Kind: rbacv1.ServiceAccountKind, Namespace: "ci", Name: "builder"}, {Kind: "Robot", Name: "r2"},
+	}
+	cases := []struct {
+		name string
+		res  string
+		obj  runtime.Object
+		want []any
+	}{
+		{"role", "roles", &rbacv1.Role{ObjectMeta: objMeta("pod-reader")}, []any{"pod-reader", "2025-04-23T11:55:00Z"}},
+		{"clusterrole", "clusterroles", &rbacv1.ClusterRole{ObjectMeta: objMeta("view")}, []any{"view", "2025-04-23T11:55:00Z"}},
+		{"rolebinding", "rolebindings", &rbacv1.RoleBinding{ObjectMeta: objMeta("read-pods"),
+			RoleRef: rbacv1.RoleRef{Kind: "Role", Name: "pod-reader"}, Subjects: subjects},
+			[]any{"read-pods", "Role/pod-reader", "5m", "jane, joe", "devs", "ci/builder"}},
+		{"rolebinding without subjects", "rolebindings", &rbacv1.RoleBinding{ObjectMeta: objMeta("empty"),
+			RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "view"}},
+			[]any{"empty", "ClusterRole/view", "5m", "", "", ""}},
+		{"clusterrolebinding", "clusterrolebindings", &rbacv1.ClusterRoleBinding{ObjectMeta: objMeta("cluster-admin"),
+			RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}, Subjects: subjects[2:3]},
+			[]any{"cluster-admin", "ClusterRole/cluster-admin", "5m", "", "devs", ""}},
+		{"csr pending", "certificatesigningrequests", csr(), []any{"jane", "5m", "kubernetes.io/kube-apiserver-client", "admin", "<none>", "Pending"}},
+		{"csr approved and issued", "certificatesigningrequests", csr(conds(certificatesv1.CertificateApproved), issued,
+			func(c *certificatesv1.CertificateSigningRequest) { c.Spec.ExpirationSeconds = ptr(int32(3600)) }),
+			[]any{"jane", "5m", "kubernetes.io/kube-apiserver-client", "admin", "60m", "Approved,Issued"}},
+		{"csr denied wins", "certificatesigningrequests", csr(conds(certificatesv1.CertificateApproved, certificatesv1.CertificateDenied)),
+			[]any{"jane", "5m", "kubernetes.io/kube-apiserver-client", "admin", "<none>", "Denied"}},
+		{"csr failed", "certificatesigningrequests", csr(conds(certificatesv1.CertificateApproved, certificatesv1.CertificateFailed),
+			func(c *certificatesv1.CertificateSigningRequest) { c.Spec.SignerName = "" }),
+			[]any{"jane", "5m", "<none>", "admin", "<none>", "Approved,Failed"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

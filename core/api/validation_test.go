@@ -64,18 +64,23 @@ func runCases(t *testing.T, cases []vcase) {
 			} else {
 				errs = v.update(tc.obj, tc.old)
 			}
-			got := map[wantErr]bool{}
-			for _, e := range errs {
-				got[wantErr{e.Type, e.Field}] = true
-			}
-			want := map[wantErr]bool{}
-			for _, w := range tc.want {
-				want[w] = true
-			}
-			if !sameKeys(got, want) {
-				t.Errorf("got errors %v\nwant %v\nfull: %v", keys(got), keys(want), errs)
-			}
+			checkErrs(t, errs, tc.want)
 		})
+	}
+}
+
+// checkErrs fails t unless errs are exactly want, compared as a set of (type, path).
+func checkErrs(t *testing.T, errs field.ErrorList, want []wantErr) {
+	t.Helper()
+	got, wanted := map[wantErr]bool{}, map[wantErr]bool{}
+	for _, e := range errs {
+		got[wantErr{e.Type, e.Field}] = true
+	}
+	for _, w := range want {
+		wanted[w] = true
+	}
+	if !sameKeys(got, wanted) {
+		t.Errorf("got errors %v\nwant %v\nfull: %v", keys(got), keys(wanted), errs)
 	}
 }
 
@@ -369,12 +374,19 @@ func TestValidObjects(t *testing.T) {
 		{name: "ingress", res: "ingresses", obj: ingress()},
 		{name: "serviceaccount", res: "serviceaccounts", obj: serviceAccount()},
 		{name: "runtimeclass", res: "runtimeclasses", obj: runtimeClass()},
+		{name: "role", res: "roles", obj: role()},
+		{name: "clusterrole", res: "clusterroles", obj: clusterRole()},
+		{name: "rolebinding", res: "rolebindings", obj: roleBinding()},
+		{name: "clusterrolebinding", res: "clusterrolebindings", obj: clusterRoleBinding()},
+		{name: "certificatesigningrequest", res: "certificatesigningrequests", obj: csrWith(testCSRPEM(t))},
 		// Each valid object is also a valid no-op update of itself.
 		{name: "pod unchanged", res: "pods", obj: pod(), old: pod()},
 		{name: "statefulset unchanged", res: "statefulsets", obj: statefulSet(), old: statefulSet()},
 		{name: "service unchanged", res: "services", obj: service(), old: service()},
 		{name: "job unchanged", res: "jobs", obj: job(), old: job()},
 		{name: "node unchanged", res: "nodes", obj: node(), old: node()},
+		{name: "rolebinding unchanged", res: "rolebindings", obj: roleBinding(), old: roleBinding()},
+		{name: "clusterrolebinding unchanged", res: "clusterrolebindings", obj: clusterRoleBinding(), old: clusterRoleBinding()},
 	})
 }
 
@@ -1525,6 +1537,7 @@ func TestValidateLeasesAndIngresses(t *testing.T) {
 // validating a create, PrepareForCreate and Default, so that defaults never produce an object
 // validation rejects.
 func TestDefaultedObjectsStayValid(t *testing.T) {
+	csrPEM := testCSRPEM(t)
 	fixtures := map[string]func() runtime.Object{
 		"pods": func() runtime.Object { return pod() }, "deployments": func() runtime.Object { return deployment() },
 		"replicasets": func() runtime.Object { return replicaSet() }, "statefulsets": func() runtime.Object { return statefulSet() },
@@ -1538,6 +1551,9 @@ func TestDefaultedObjectsStayValid(t *testing.T) {
 		"persistentvolumeclaims": func() runtime.Object { return persistentVolumeClaim() },
 		"resourcequotas":         func() runtime.Object { return resourceQuota() }, "limitranges": func() runtime.Object { return limitRange() },
 		"ingresses": func() runtime.Object { return ingress() }, "serviceaccounts": func() runtime.Object { return serviceAccount() },
+		"roles": func() runtime.Object { return role() }, "clusterroles": func() runtime.Object { return clusterRole() },
+		"rolebindings": func() runtime.Object { return roleBinding() }, "clusterrolebindings": func() runtime.Object { return clusterRoleBinding() },
+		"certificatesigningrequests": func() runtime.Object { return csrWith(csrPEM) },
 		"headless services": func() runtime.Object {
 			return service(func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.Ports = corev1.ClusterIPNone, nil })
 		},

@@ -161,24 +161,8 @@ func (s *Server) AdmissionReader() *AdmissionReader { return &AdmissionReader{s:
 // hold yet is looked up in the store: a create right after its namespace's must not be
 // refused because the cache is a moment behind.
 func (a *AdmissionReader) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	k, ok := a.s.registry.LookupKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if !ok {
-		return nil, errors.New("namespaces are not served")
-	}
-	r, err := a.s.resourceFor(ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	if obj, ok := r.cache.Get(r.key("", name)); ok {
-		if ns, ok := obj.(*corev1.Namespace); ok {
-			return ns, nil
-		}
-	}
-	obj, _, err := r.get(ctx, "", name)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
+	obj, err := a.s.ObjectReader().Get(ctx, corev1.SchemeGroupVersion.WithKind("Namespace"), "", name)
+	if err != nil || obj == nil {
 		return nil, err
 	}
 	ns, _ := obj.(*corev1.Namespace)

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,8 +36,17 @@ type Config struct {
 	// store passes every value through it.
 	Transformer store.Transformer
 
+	// TLS, when set, is the serving configuration: its certificate, and how client
+	// certificates are asked for (requested, not required: a request without one may still
+	// carry a token). Nil serves plain HTTP, for development and tests.
+	TLS *tls.Config
+
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator
 	Authz     Authorizer
 	Admission Admission
+
+	// TokenIssuer signs service account tokens (the serviceaccounts/token subresource); nil
+	// serves none.
+	TokenIssuer TokenIssuer
 }

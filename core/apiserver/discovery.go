@@ -6,11 +6,12 @@ import (
 	"sort"
 
 	"github.com/labstack/echo/v4"
-	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/internal/version"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiversion "k8s.io/apimachinery/pkg/version"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/internal/version"
 )
 
 // Discovery is the legacy (unaggregated) form: kubectl and client-go ask for the aggregated
@@ -93,7 +94,7 @@ func resourceList(gv schema.GroupVersion, kinds []*api.Kind) *metav1.APIResource
 		for _, sub := range k.Subresources {
 			r := metav1.APIResource{Name: k.Resource + "/" + sub, Namespaced: k.Namespaced, Kind: k.GVK.Kind}
 			switch sub {
-			case api.SubStatus:
+			case api.SubStatus, api.SubApproval:
 				r.Verbs = metav1.Verbs{"get", "patch", "update"}
 			case api.SubScale:
 				r.Group, r.Version, r.Kind = "autoscaling", "v1", "Scale"
@@ -108,6 +109,9 @@ func resourceList(gv schema.GroupVersion, kinds []*api.Kind) *metav1.APIResource
 				r.Verbs = metav1.Verbs{"update"}
 			case api.SubModule:
 				r.Verbs = metav1.Verbs{"get", "update"}
+			case api.SubToken:
+				r.Group, r.Version, r.Kind = "authentication.k8s.io", "v1", "TokenRequest"
+				r.Verbs = metav1.Verbs{"create"}
 			}
 			list.APIResources = append(list.APIResources, r)
 		}

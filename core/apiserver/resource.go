@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/core/store"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +16,9 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // resource serves one kind: its keys, encoding, watch cache and the write paths every verb
@@ -145,6 +146,9 @@ func (r *resource) create(ctx context.Context, obj runtime.Object, ns string, op
 	}
 	if r.kind.PrepareForCreate != nil {
 		r.kind.PrepareForCreate(obj)
+	}
+	if r.kind.SetRequester != nil {
+		r.kind.SetRequester(obj, opts.user)
 	}
 	if r.kind.Default != nil {
 		r.kind.Default(obj)
@@ -336,8 +340,9 @@ type prepared struct {
 
 // prepareUpdate applies the server's rules for an update of cur to next: identity and
 // lifecycle metadata cannot change, the main resource never changes status (and the status
-// subresource changes only status, which its updateFunc has already arranged), generation
-// follows the spec, then defaults, admission and validation run.
+// subresource changes only status, which its updateFunc has already arranged), the kind's own
+// rules for the write path (Kind.Updates) apply after defaulting, generation follows the spec,
+// then admission and validation run.
 func (r *resource) prepareUpdate(ctx context.Context, next, cur runtime.Object, opts writeOptions) (prepared, error) {
 	nm, cm := accessor(next), accessor(cur)
 	if nm.GetUID() != "" && nm.GetUID() != cm.GetUID() {
@@ -363,6 +368,10 @@ func (r *resource) prepareUpdate(ctx context.Context, next, cur runtime.Object, 
 	if r.kind.Default != nil {
 		r.kind.Default(next)
 	}
+	path := r.kind.Updates[opts.subresource]
+	if path.Prepare != nil {
+		path.Prepare(next, cur)
+	}
 	if r.kind.BumpsGeneration && !dataEqual(next, cur, r.kind.HasStatus || !r.kind.Unstructured) {
 		nm.SetGeneration(cm.GetGeneration() + 1)
 	}
@@ -376,8 +385,12 @@ func (r *resource) prepareUpdate(ctx context.Context, next, cur runtime.Object, 
 	if err := r.s.admit.Mutate(ctx, areq); err != nil {
 		return prepared{}, err
 	}
-	if r.kind.ValidateUpdate != nil {
-		if errs := r.kind.ValidateUpdate(next, cur); len(errs) > 0 {
+	validateUpdate := r.kind.ValidateUpdate
+	if path.Validate != nil {
+		validateUpdate = path.Validate
+	}
+	if validateUpdate != nil {
+		if errs := validateUpdate(next, cur); len(errs) > 0 {
 			return prepared{}, apierrors.NewInvalid(r.kind.GVK.GroupKind(), cm.GetName(), errs)
 		}
 	} else if r.kind.Validate != nil {

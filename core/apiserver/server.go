@@ -192,15 +192,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	// HTTP/1.1 for kubectl and client-go over plain HTTP, and HTTP/2 without TLS for clients
-	// that speak it with prior knowledge: many requests multiplexed on one connection, as
-	// clients will get over TLS.
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
+	serve := func() error { return srv.Serve(ln) }
+	if s.cfg.TLS != nil {
+		// HTTP/2 is negotiated by ALPN, as client-go and kubectl expect of a kube-apiserver.
+		srv.Protocols.SetHTTP2(true)
+		srv.TLSConfig = s.cfg.TLS.Clone()
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
+	} else {
+		// Without TLS, HTTP/2 for clients that speak it with prior knowledge: many requests
+		// multiplexed on one connection, as clients get over TLS.
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	go s.progressLoop(ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	s.log.Info("serving", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
@@ -242,6 +249,7 @@ func (s *Server) routes() *echo.Echo {
 	}
 	e.Use(s.recoverPanics)
 	e.Use(newRequestMetrics(reg).middleware)
+	e.Use(s.authenticate)
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
@@ -312,22 +320,17 @@ func (s *Server) serveAPI(c echo.Context) error {
 	req := c.Request()
 	ri := parseRequestInfo(req)
 	c.Set(requestInfoKey, ri)
-	user, ok, err := s.authn.Authenticate(req)
-	if err != nil || !ok {
-		return apierrors.NewUnauthorized("Unauthorized")
-	}
+	user := requestUser(req.Context())
 	attrs := Attributes{User: user, Verb: ri.Verb, Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource,
 		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name, ResourceRequest: ri.IsResourceRequest, Path: ri.Path}
-	allowed, reason, err := s.authz.Authorize(req.Context(), attrs)
-	if err != nil {
-		return apierrors.NewInternalError(err)
-	}
-	if !allowed {
-		gr := schema.GroupResource{Group: ri.APIGroup, Resource: ri.Resource}
-		return apierrors.NewForbidden(gr, ri.Name, errors.New(reason))
+	if err := s.authorize(req.Context(), attrs); err != nil {
+		return err
 	}
 	if !ri.IsResourceRequest {
 		return s.discoveryVersion(c, ri)
+	}
+	if review := reviewFor(ri); review != nil {
+		return review(s, c, user)
 	}
 	gvr := schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource}
 	kind, ok := s.registry.Lookup(gvr)

@@ -23,11 +23,11 @@ import (
 	"github.com/tugboat-io/tug/core/api"
 )
 
-// serveSubresource serves status, scale, binding, log and finalize.
+// serveSubresource serves status, scale, binding, log, module, finalize, approval and token.
 func (r *resource) serveSubresource(rc *reqCtx) error {
 	switch rc.ri.Subresource {
 	case api.SubStatus:
-		return r.serveStatus(rc)
+		return r.serveStatus(rc, onlyStatus)
 	case api.SubScale:
 		return r.serveScale(rc)
 	case api.SubBinding:
@@ -47,12 +47,32 @@ func (r *resource) serveSubresource(rc *reqCtx) error {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
 		}
 		return r.serveFinalize(rc)
+	case api.SubToken:
+		return r.serveToken(rc)
+	case api.SubApproval:
+		// What an approval may change is the kind's rule (its approval UpdateStrategy); a
+		// kind without one would have the whole object written through this path.
+		if r.kind.Updates[api.SubApproval].Prepare == nil {
+			return notFoundPath(rc.ri.Path)
+		}
+		return r.serveStatus(rc, func(_, next runtime.Object) runtime.Object { return next.DeepCopyObject() })
 	}
 	return notFoundPath(rc.ri.Path)
 }
 
-// serveStatus: get returns the whole object; update and patch change only status.
-func (r *resource) serveStatus(rc *reqCtx) error {
+// onlyStatus is the status subresource's write: the stored object with the request's status
+// and resourceVersion (none means unconditional).
+func onlyStatus(cur, next runtime.Object) runtime.Object {
+	out := cur.DeepCopyObject()
+	copyStatus(out, next)
+	accessor(out).SetResourceVersion(accessor(next).GetResourceVersion())
+	return out
+}
+
+// serveStatus serves the status subresource, and the approval subresource the same way: get
+// returns the whole object; update and patch write what take keeps of the request's object
+// (given the stored one), and the kind's UpdateStrategy for the path narrows it further.
+func (r *resource) serveStatus(rc *reqCtx, take func(cur, next runtime.Object) runtime.Object) error {
 	ctx := rc.r.Context()
 	ns, name := rc.ri.Namespace, rc.ri.Name
 	switch rc.ri.Verb {
@@ -70,16 +90,6 @@ func (r *resource) serveStatus(rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
-	onlyStatus := func(cur, next runtime.Object) runtime.Object {
-		out := cur.DeepCopyObject()
-		copyStatus(out, next)
-		if rv := accessor(next).GetResourceVersion(); rv != "" {
-			accessor(out).SetResourceVersion(rv)
-		} else {
-			accessor(out).SetResourceVersion("")
-		}
-		return out
-	}
 	var fn updateFunc
 	if rc.ri.Verb == "update" {
 		obj, err := rc.decodeRequest()
@@ -89,7 +99,7 @@ func (r *resource) serveStatus(rc *reqCtx) error {
 		if accessor(obj).GetName() != name {
 			return badRequest("the name of the object (%s) does not match the name on the URL (%s)", accessor(obj).GetName(), name)
 		}
-		fn = func(cur runtime.Object) (runtime.Object, error) { return onlyStatus(cur, obj), nil }
+		fn = func(cur runtime.Object) (runtime.Object, error) { return take(cur, obj), nil }
 	} else {
 		fv, err := parseFieldValidation(rc.r)
 		if err != nil {
@@ -105,7 +115,7 @@ func (r *resource) serveStatus(rc *reqCtx) error {
 			if err != nil {
 				return nil, err
 			}
-			return onlyStatus(cur, next), nil
+			return take(cur, next), nil
 		}
 	}
 	out, _, err := r.update(ctx, ns, name, fn, opts, nil)

@@ -110,6 +110,8 @@ type Agent struct {
 	staticSources *staticPods
 	// nodeHosts is the node's hosts file, which hostNetwork pods get.
 	nodeHosts string
+	// tokens are the service account tokens of projected volumes.
+	tokens *tokenCache
 }
 
 // New checks cfg and returns an agent; Run starts it.
@@ -163,7 +165,7 @@ func New(cfg Config) (*Agent, error) {
 		bo.Initial, bo.Max = cfg.Backoff.Initial, cfg.Backoff.Max
 	}
 	a := &Agent{
-		cfg: cfg, log: log, client: cfg.Client, backoff: bo,
+		cfg: cfg, log: log, client: cfg.Client, backoff: bo, tokens: newTokenCache(cfg.Client),
 		workers: map[types.UID]*worker{}, ready: make(chan struct{}),
 		runtimes: map[string]container.Runtime{}, defaultRT: cfg.Runtimes[0], nodeHosts: nodeHostsFile,
 	}

@@ -308,8 +308,12 @@ func (a *Agent) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.P
 		case src.DownwardAPI != nil:
 			files, err = a.downwardFiles(pod, src.DownwardAPI.Items, m)
 		case src.ServiceAccountToken != nil:
-			// Tokens need the TokenRequest API, which comes with authentication.
-			err = errors.New("serviceAccountToken projections are not supported yet (no TokenRequest API)")
+			var tok string
+			if tok, err = a.tokens.token(ctx, pod, src.ServiceAccountToken); err == nil {
+				// The volume's mode, as kube's (0644 by default): the container's user need
+				// not be the file's owner, so a tighter default could lock it out.
+				files = map[string]file{src.ServiceAccountToken.Path: {[]byte(tok), m}}
+			}
 		default:
 			err = errors.New("unsupported projection")
 		}

@@ -142,7 +142,7 @@ func TestDataDirInUse(t *testing.T) {
 	if first.exited() {
 		t.Fatalf("first tug up exited: %v\n%s", first.err, first.output())
 	}
-	resp, err := http.Get(first.URL() + "/readyz")
+	resp, err := first.AnonymousClient().Get(first.URL() + "/readyz")
 	if err != nil {
 		t.Fatalf("first tug up: GET /readyz: %v", err)
 	}

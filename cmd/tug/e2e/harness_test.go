@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -272,8 +275,55 @@ type server struct {
 	cacheDir string // kubectl's discovery cache, private to this server
 }
 
-// URL is the API server's base URL.
-func (s *server) URL() string { return "http://" + s.listen }
+// URL is the API server's base URL: HTTPS, as tug serves by default.
+func (s *server) URL() string { return "https://" + s.listen }
+
+// caPool is the cluster CA tug keeps in the data dir (nil until it exists).
+func (s *server) caPool() *x509.CertPool {
+	pem, err := os.ReadFile(filepath.Join(s.dataDir, "pki", "ca.crt"))
+	if err != nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
+// HTTPClient is a plain net/http client that trusts the cluster CA and presents the admin's
+// certificate from the kubeconfig, for requests kubectl and client-go would not send.
+func (s *server) HTTPClient(t testing.TB) *http.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		t.Fatalf("load kubeconfig %s: %v", s.Kubeconfig(), err)
+	}
+	c, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatalf("http client: %v", err)
+	}
+	return c
+}
+
+// AnonymousClient trusts the cluster CA and presents no credentials.
+func (s *server) AnonymousClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.caPool(), MinVersion: tls.VersionTLS12}}}
+}
+
+// joinArgs are the tug node flags that join this server's cluster with a fresh join token, as
+// `tug token create` prints them.
+func (s *server) joinArgs(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command(tugBin, "token", "create", "--kubeconfig", s.Kubeconfig(), "--ttl", "1h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tug token create: %v\n%s", err, out)
+	}
+	f := strings.Fields(strings.TrimSpace(string(out)))
+	if len(f) != 8 || f[0] != "tug" || f[1] != "node" || f[2] != "--server" || f[4] != "--token" || f[6] != "--ca-cert-hash" {
+		t.Fatalf("tug token create printed %q, want tug node --server URL --token T --ca-cert-hash H", out)
+	}
+	return f[2:]
+}
 
 // Kubeconfig is the kubeconfig tug wrote into its data dir.
 func (s *server) Kubeconfig() string { return filepath.Join(s.dataDir, "kubeconfig") }
@@ -328,14 +378,14 @@ func startServer(t testing.TB, dataDir string, etcdEndpoints []string, extra ...
 // waitReady waits until GET /readyz answers 200 and the kubeconfig has been written.
 func (s *server) waitReady(t testing.TB) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(readyTimeout)
 	var last string
 	for {
 		if s.exited() {
 			t.Fatalf("%s exited before it was ready: %v\n%s", s.name, s.err, s.output())
 		}
-		resp, err := client.Get(s.URL() + "/readyz")
+		// The CA is written before the server listens, so it exists once readyz answers.
+		resp, err := s.AnonymousClient().Get(s.URL() + "/readyz")
 		if err != nil {
 			last = err.Error()
 		} else {

@@ -565,9 +565,9 @@ func TestTwoNodes(t *testing.T) {
 	if out, err := exec.Command(tugBin, "image", "import", "--data-dir", second, archive).CombinedOutput(); err != nil {
 		t.Fatalf("import into node-b: %v\n%s", err, out)
 	}
-	startProc(t, "tug node (node-b)", "node", "--server", s.URL(), "--data-dir", second, "--node-name", "node-b",
+	startProc(t, "tug node (node-b)", append(append([]string{"node"}, s.joinArgs(t)...), "--data-dir", second, "--node-name", "node-b",
 		"--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
-		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16", "--proxy-mode", "none", "--cluster-dns-port", "0")
+		"--container-runtime", "wasm", "--wasm-pod-cidr", "127.102.0.0/16", "--proxy-mode", "none", "--cluster-dns-port", "0")...)
 	s.waitKubectl(t, "two Ready nodes", []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}"},
 		func(out string) bool {
 			return strings.Contains(out, "node-a=True") && strings.Contains(out, "node-b=True")

@@ -31,7 +31,7 @@ type Server struct {
 }
 
 // Start starts etcd and an API server with cfg (Etcd and Logger are filled in; Logger only if
-// nil, with a quiet one).
+// nil, with a quiet one). With cfg.TLS, URL is https.
 func Start(t testing.TB, cfg apiserver.Config) *Server {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -60,8 +60,9 @@ func StartEtcd(t testing.TB, log *slog.Logger) *clientv3.Client {
 	return cli
 }
 
-// StartOn starts an API server with cfg over the etcd of cfg.Etcd. It stops when the test
-// ends, or at Stop: tests restart a cluster's server with another configuration that way.
+// StartOn starts an API server with cfg over the etcd of cfg.Etcd (URL is https with
+// cfg.TLS). It stops when the test ends, or at Stop: tests restart a cluster's server with
+// another configuration that way.
 func StartOn(t testing.TB, cfg apiserver.Config) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,7 +77,11 @@ func StartOn(t testing.TB, cfg apiserver.Config) *Server {
 	}
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ctx, ln); close(done) }()
-	return &Server{URL: "http://" + ln.Addr().String(), Etcd: cfg.Etcd, API: srv, stop: func() { cancel(); <-done }}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return &Server{URL: scheme + ln.Addr().String(), Etcd: cfg.Etcd, API: srv, stop: func() { cancel(); <-done }}
 }
 
 // Stop stops the API server (not its etcd) and waits until it has.

@@ -42,9 +42,20 @@ type namedUser struct {
 	User user   `json:"user"`
 }
 
-// user carries no credentials until tug's API server authenticates requests.
 type user struct {
-	Token string `json:"token,omitempty"`
+	ClientCertificateData []byte `json:"client-certificate-data,omitempty"`
+	ClientKeyData         []byte `json:"client-key-data,omitempty"`
+	Token                 string `json:"token,omitempty"`
+}
+
+// Credentials are how a kubeconfig's user reaches the server: the CA that signed the
+// server's certificate, and a client certificate (or a token). All empty is a plain-HTTP
+// server that does not authenticate (tug up --secure=false).
+type Credentials struct {
+	CAPEM   []byte
+	CertPEM []byte
+	KeyPEM  []byte
+	Token   string
 }
 
 type namedContext struct {
@@ -58,9 +69,9 @@ type context struct {
 }
 
 // ServerURL is the URL a client on this machine uses to reach an API server listening on
-// listen (HOST:PORT). A wildcard host (0.0.0.0, ::, empty) becomes the matching loopback
-// address.
-func ServerURL(listen string) (string, error) {
+// listen (HOST:PORT), over HTTPS when secure. A wildcard host (0.0.0.0, ::, empty) becomes the
+// matching loopback address.
+func ServerURL(listen string, secure bool) (string, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", fmt.Errorf("listen address %q: %w", listen, err)
@@ -73,16 +84,21 @@ func ServerURL(listen string) (string, error) {
 	case ip != nil && ip.IsUnspecified():
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	scheme := "http://"
+	if secure {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), nil
 }
 
 // Marshal returns the kubeconfig YAML for an API server at serverURL.
-func Marshal(serverURL string) ([]byte, error) {
+func Marshal(serverURL string, creds Credentials) ([]byte, error) {
 	c := config{
-		APIVersion:     "v1",
-		Kind:           "Config",
-		Clusters:       []namedCluster{{Name: ClusterName, Cluster: cluster{Server: serverURL}}},
-		Users:          []namedUser{{Name: UserName}},
+		APIVersion: "v1",
+		Kind:       "Config",
+		Clusters:   []namedCluster{{Name: ClusterName, Cluster: cluster{Server: serverURL, CertificateAuthorityData: creds.CAPEM}}},
+		Users: []namedUser{{Name: UserName, User: user{ClientCertificateData: creds.CertPEM, ClientKeyData: creds.KeyPEM,
+			Token: creds.Token}}},
 		Contexts:       []namedContext{{Name: ContextName, Context: context{Cluster: ClusterName, User: UserName}}},
 		CurrentContext: ContextName,
 	}
@@ -90,9 +106,9 @@ func Marshal(serverURL string) ([]byte, error) {
 }
 
 // Write writes the kubeconfig for serverURL to path atomically (a reader sees the old file or
-// the new one, never a partial one) with mode 0600.
-func Write(path, serverURL string) error {
-	data, err := Marshal(serverURL)
+// the new one, never a partial one) with mode 0600: it holds the admin's key.
+func Write(path, serverURL string, creds Credentials) error {
+	data, err := Marshal(serverURL, creds)
 	if err != nil {
 		return fmt.Errorf("encode kubeconfig: %w", err)
 	}

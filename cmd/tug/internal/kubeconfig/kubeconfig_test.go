@@ -3,6 +3,7 @@ package kubeconfig
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,9 +23,15 @@ func TestServerURL(t *testing.T) {
 		{listen: "127.0.0.1", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := ServerURL(tt.listen)
+		got, err := ServerURL(tt.listen, false)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("ServerURL(%q) = %q, %v; want %q, error %v", tt.listen, got, err, tt.want, tt.wantErr)
+		}
+		if tt.wantErr {
+			continue
+		}
+		if got, _ := ServerURL(tt.listen, true); got != "https://"+strings.TrimPrefix(tt.want, "http://") {
+			t.Errorf("ServerURL(%q, secure) = %q", tt.listen, got)
 		}
 	}
 }
@@ -35,7 +42,8 @@ func TestWriteLoadsWithClientcmd(t *testing.T) {
 	if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, "http://127.0.0.1:6443"); err != nil {
+	creds := Credentials{CAPEM: []byte("ca"), CertPEM: []byte("cert"), KeyPEM: []byte("key")}
+	if err := Write(path, "http://127.0.0.1:6443", creds); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -59,8 +67,11 @@ func TestWriteLoadsWithClientcmd(t *testing.T) {
 	if c := cfg.Clusters["tug"]; c == nil || c.Server != "http://127.0.0.1:6443" {
 		t.Errorf("cluster tug = %+v", c)
 	}
-	if _, ok := cfg.AuthInfos["admin"]; !ok {
-		t.Errorf("no user admin in %v", cfg.AuthInfos)
+	if c := cfg.Clusters["tug"]; c == nil || string(c.CertificateAuthorityData) != "ca" {
+		t.Errorf("cluster tug's CA = %+v", c)
+	}
+	if u, ok := cfg.AuthInfos["admin"]; !ok || string(u.ClientCertificateData) != "cert" || string(u.ClientKeyData) != "key" {
+		t.Errorf("user admin = %+v", u)
 	}
 	rest, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
 	if err != nil {

@@ -1,0 +1,186 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/tugboat-io/tug/core/api"
+)
+
+// userKey holds the authenticated user in a request's context.
+type userKey struct{}
+
+// requestUser is the user the authenticate middleware found for the request.
+func requestUser(ctx context.Context) *UserInfo {
+	u, _ := ctx.Value(userKey{}).(*UserInfo)
+	return u
+}
+
+// unauthenticated are the paths anyone may read: load balancers and kubelets probe health
+// without credentials, as kube-apiserver lets them (system:public-info-viewer).
+func unauthenticated(path string) bool {
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate runs before every handler: it finds who sent the request or answers 401, and
+// authorizes the paths that are not resources (discovery, /version, /openapi, /metrics); the
+// API paths are authorized in serveAPI, which knows the resource.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if unauthenticated(req.URL.Path) {
+			return next(c)
+		}
+		u, ok, err := s.authn.Authenticate(req)
+		if err != nil || !ok || u == nil {
+			// The reason stays in the log: telling a caller why its token failed helps an
+			// attacker more than it helps the caller.
+			if err != nil {
+				s.log.Info("authentication failed", "path", req.URL.Path, "remote", req.RemoteAddr, "err", err)
+			}
+			return apierrors.NewUnauthorized("Unauthorized")
+		}
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, u)))
+		if p := c.Path(); p != "/api/*" && p != "/apis/*" {
+			attrs := Attributes{User: u, Verb: strings.ToLower(req.Method), Path: req.URL.Path}
+			if err := s.authorize(req.Context(), attrs); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// authorize returns nil when the request may proceed, or the Status error to answer.
+func (s *Server) authorize(ctx context.Context, a Attributes) error {
+	allowed, reason, err := s.authz.Authorize(ctx, a)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if allowed {
+		return nil
+	}
+	if !a.ResourceRequest {
+		return apierrors.NewGenericServerResponse(http.StatusForbidden, a.Verb, schema.GroupResource{}, "", reason, 0, false)
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: a.Group, Resource: a.Resource}, a.Name, errors.New(reason))
+}
+
+// A review is a create-only resource that stores nothing: the server answers it from the
+// request alone (who am I, may I).
+type review func(s *Server, c echo.Context, u *UserInfo) error
+
+// reviewFor returns the handler of a review resource, or nil.
+func reviewFor(ri *RequestInfo) review {
+	if ri.Subresource != "" || ri.Name != "" {
+		return nil
+	}
+	switch {
+	case ri.APIGroup == authorizationv1.GroupName && ri.Resource == "selfsubjectaccessreviews":
+		return selfSubjectAccessReview
+	case ri.APIGroup == authenticationv1.GroupName && ri.Resource == "selfsubjectreviews":
+		return selfSubjectReview
+	}
+	return nil
+}
+
+func init() {
+	// The review kinds are not stored kinds, so core/api's table does not hold them; the
+	// scheme must still know them to decode requests and encode answers in every format.
+	utilruntime.Must(authorizationv1.AddToScheme(api.Scheme))
+	utilruntime.Must(authenticationv1.AddToScheme(api.Scheme))
+}
+
+// decodeReview reads a review's body into into, whose kind is gvk.
+func (s *Server) decodeReview(c echo.Context, into runtime.Object, gvk schema.GroupVersionKind) error {
+	req := c.Request()
+	if req.Method != http.MethodPost {
+		return apierrors.NewMethodNotSupported(schema.GroupResource{Group: gvk.Group, Resource: strings.ToLower(gvk.Kind) + "s"}, strings.ToLower(req.Method))
+	}
+	body, err := readBody(req, s.cfg.MaxRequestBodyBytes)
+	if err != nil {
+		return err
+	}
+	_, err = decodeBody(body, mediaTypeOf(req), into, gvk, fvStrict)
+	return err
+}
+
+// answerReview writes a review's answer as JSON or protobuf, as the client asked.
+func answerReview(c echo.Context, obj runtime.Object, gvk schema.GroupVersionKind) error {
+	out, ok := negotiate(c.Request())
+	if !ok {
+		return notAcceptable()
+	}
+	if out == outProtobuf {
+		return writeProtobuf(c.Response(), http.StatusCreated, obj, gvk)
+	}
+	b, err := encodeJSON(obj, gvk)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.Response(), http.StatusCreated, b)
+	return nil
+}
+
+// selfSubjectAccessReview answers "may I?" (kubectl auth can-i) with the same authorizer
+// the request path uses, for the requesting user.
+func selfSubjectAccessReview(s *Server, c echo.Context, u *UserInfo) error {
+	gvk := authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview")
+	review := &authorizationv1.SelfSubjectAccessReview{}
+	if err := s.decodeReview(c, review, gvk); err != nil {
+		return err
+	}
+	ra, nra := review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes
+	if (ra == nil) == (nra == nil) {
+		return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Invalid(field.NewPath("spec"), "",
+			"exactly one of nonResourceAttributes or resourceAttributes must be specified")})
+	}
+	a := Attributes{User: u}
+	if ra != nil {
+		a.ResourceRequest = true
+		a.Verb, a.Group, a.Version, a.Resource = ra.Verb, ra.Group, ra.Version, ra.Resource
+		a.Subresource, a.Namespace, a.Name = ra.Subresource, ra.Namespace, ra.Name
+	} else {
+		a.Verb, a.Path = nra.Verb, nra.Path
+	}
+	allowed, reason, err := s.authz.Authorize(c.Request().Context(), a)
+	if err != nil {
+		review.Status.EvaluationError = err.Error()
+	}
+	review.Status.Allowed = allowed && err == nil
+	review.Status.Reason = reason
+	return answerReview(c, review, gvk)
+}
+
+// selfSubjectReview answers "who am I?" (kubectl auth whoami).
+func selfSubjectReview(s *Server, c echo.Context, u *UserInfo) error {
+	gvk := authenticationv1.SchemeGroupVersion.WithKind("SelfSubjectReview")
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := s.decodeReview(c, review, gvk); err != nil {
+		return err
+	}
+	review.Status.UserInfo = authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		review.Status.UserInfo.Extra = map[string]authenticationv1.ExtraValue{}
+		for k, v := range u.Extra {
+			review.Status.UserInfo.Extra[k] = v
+		}
+	}
+	return answerReview(c, review, gvk)
+}

@@ -1,0 +1,228 @@
+package apiserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
+	"github.com/tugboat-io/tug/core/auth/authn"
+	"github.com/tugboat-io/tug/core/auth/pki"
+)
+
+// tokens authenticates "Bearer alice" as alice; any other token is invalid.
+type tokens struct{}
+
+func (tokens) Authenticate(r *http.Request) (*apiserver.UserInfo, bool, error) {
+	tok, ok := authn.BearerToken(r)
+	switch {
+	case !ok:
+		return nil, false, nil
+	case tok == "alice":
+		return &apiserver.UserInfo{Name: "alice", Groups: []string{"system:authenticated"}}, true, nil
+	}
+	return nil, false, errors.New("invalid token")
+}
+
+// aliceInA lets alice read pods in namespace a and /version, nothing else.
+type aliceInA struct{}
+
+func (aliceInA) Authorize(_ context.Context, a apiserver.Attributes) (bool, string, error) {
+	if a.User == nil || a.User.Name != "alice" {
+		return false, "not alice", nil
+	}
+	if !a.ResourceRequest {
+		return a.Path == "/version", "only /version", nil
+	}
+	if a.Resource == "pods" && a.Namespace == "a" && (a.Verb == "get" || a.Verb == "list") {
+		return true, "", nil
+	}
+	return false, "alice may only read pods in a", nil
+}
+
+func do(t *testing.T, c *http.Client, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func TestAuthenticationAndAuthorization(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: aliceInA{}})
+	c := http.DefaultClient
+	for _, tt := range []struct {
+		name, method, path, token string
+		want                      int
+		reason                    metav1.StatusReason
+	}{
+		{"health needs no credentials", "GET", "/healthz", "", 200, ""},
+		{"readyz needs no credentials", "GET", "/readyz", "", 200, ""},
+		{"no token", "GET", "/api/v1/namespaces/a/pods", "", 401, metav1.StatusReasonUnauthorized},
+		{"garbage token", "GET", "/api/v1/namespaces/a/pods", "garbage", 401, metav1.StatusReasonUnauthorized},
+		{"discovery without token", "GET", "/api", "", 401, metav1.StatusReasonUnauthorized},
+		{"metrics without token", "GET", "/metrics", "", 401, metav1.StatusReasonUnauthorized},
+		{"allowed", "GET", "/api/v1/namespaces/a/pods", "alice", 200, ""},
+		{"another namespace", "GET", "/api/v1/namespaces/b/pods", "alice", 403, metav1.StatusReasonForbidden},
+		{"another verb", "DELETE", "/api/v1/namespaces/a/pods/x", "alice", 403, metav1.StatusReasonForbidden},
+		{"non-resource allowed", "GET", "/version", "alice", 200, ""},
+		{"non-resource denied", "GET", "/openapi/v2", "alice", 403, metav1.StatusReasonForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := do(t, c, tt.method, srv.URL+tt.path, tt.token, nil)
+			if code != tt.want {
+				t.Fatalf("%s %s = %d, want %d: %s", tt.method, tt.path, code, tt.want, body)
+			}
+			if tt.reason == "" {
+				return
+			}
+			var st metav1.Status
+			if err := json.Unmarshal(body, &st); err != nil || st.Reason != tt.reason {
+				t.Fatalf("status %s (%v), want reason %s", body, err, tt.reason)
+			}
+			if tt.want == 403 && !strings.Contains(st.Message, "alice may only read pods in a") && !strings.Contains(st.Message, "only /version") {
+				t.Errorf("403 message %q does not carry the authorizer's reason", st.Message)
+			}
+		})
+	}
+}
+
+func TestSelfReviews(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: allowReviews{aliceInA{}}})
+	c := http.DefaultClient
+	ask := func(ns string) authorizationv1.SelfSubjectAccessReview {
+		code, body := do(t, c, "POST", srv.URL+"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "alice",
+			authorizationv1.SelfSubjectAccessReview{TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview"},
+				Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "list", Resource: "pods"}}})
+		if code != 201 {
+			t.Fatalf("SelfSubjectAccessReview = %d: %s", code, body)
+		}
+		var r authorizationv1.SelfSubjectAccessReview
+		if err := json.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := ask("a"); !r.Status.Allowed {
+		t.Errorf("alice may not list pods in a: %+v", r.Status)
+	}
+	if r := ask("b"); r.Status.Allowed || !strings.Contains(r.Status.Reason, "alice may only read pods in a") {
+		t.Errorf("alice in b: %+v, want denied with the reason", r.Status)
+	}
+	code, body := do(t, c, "POST", srv.URL+"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "alice",
+		authorizationv1.SelfSubjectAccessReview{TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview"}})
+	if code != 422 {
+		t.Errorf("a review without attributes = %d, want 422: %s", code, body)
+	}
+	code, body = do(t, c, "POST", srv.URL+"/apis/authentication.k8s.io/v1/selfsubjectreviews", "alice",
+		authenticationv1.SelfSubjectReview{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "SelfSubjectReview"}})
+	var who authenticationv1.SelfSubjectReview
+	if code != 201 || json.Unmarshal(body, &who) != nil || who.Status.UserInfo.Username != "alice" {
+		t.Errorf("SelfSubjectReview = %d %s, want alice", code, body)
+	}
+	if code, _ := do(t, c, "POST", srv.URL+"/apis/authentication.k8s.io/v1/selfsubjectreviews", "", nil); code != 401 {
+		t.Errorf("SelfSubjectReview without a token = %d, want 401", code)
+	}
+}
+
+// allowReviews lets everyone create the self reviews, as kube's system:basic-user does.
+type allowReviews struct{ apiserver.Authorizer }
+
+func (a allowReviews) Authorize(ctx context.Context, at apiserver.Attributes) (bool, string, error) {
+	if at.Verb == "create" && (at.Resource == "selfsubjectaccessreviews" || at.Resource == "selfsubjectreviews") {
+		return true, "", nil
+	}
+	return a.Authorizer.Authorize(ctx, at)
+}
+
+// TestTLSClientCertificates serves HTTPS with a CA's serving certificate and authenticates
+// client certificates of that CA only.
+func TestTLSClientCertificates(t *testing.T) {
+	now := time.Now()
+	ca, err := pki.NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := ca.IssueServing(pki.ServingNames{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := serving.TLSCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := apiservertest.Start(t, apiserver.Config{
+		TLS:   &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12},
+		Authn: &authn.X509{Roots: ca.Pool()},
+		Authz: allowReviews{aliceInA{}},
+	})
+	client := func(kp *pki.KeyPair) *http.Client {
+		cfg := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		if kp != nil {
+			c, err := kp.TLSCertificate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{c}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	}
+	alice, err := ca.IssueClient("alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.IssueClient("alice", []string{"system:masters"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, client(alice), "GET", srv.URL+"/api/v1/namespaces/a/pods", "", nil); code != 200 {
+		t.Errorf("alice's certificate = %d: %s", code, body)
+	}
+	if code, _ := do(t, client(nil), "GET", srv.URL+"/api/v1/namespaces/a/pods", "", nil); code != 401 {
+		t.Errorf("no certificate = %d, want 401", code)
+	}
+	if code, _ := do(t, client(forged), "GET", srv.URL+"/api/v1/namespaces/a/pods", "", nil); code != 401 {
+		t.Errorf("a certificate of another CA = %d, want 401", code)
+	}
+	if code, _ := do(t, client(nil), "GET", srv.URL+"/healthz", "", nil); code != 200 {
+		t.Errorf("health over TLS without a certificate = %d, want 200", code)
+	}
+	// A client that does not trust the CA fails the handshake rather than talking to it.
+	if _, err := (&http.Client{}).Get(srv.URL + "/healthz"); err == nil {
+		t.Error("a client without the CA reached the server")
+	}
+}
