@@ -70,6 +70,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("controllers-module", "", "wasm module of the default controllers (default: the one built into this binary by make build)")
 	f.Duration("node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and its pods evicted")
 	addSecurityFlags(f)
+	addEncryptionFlags(f)
 }
 
 // apiOptions are the resolved API server settings.
@@ -243,6 +244,10 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		a.admission = admission.New(admission.Config{Logger: a.log, ServiceAccountTokenVolume: a.sec != nil})
 		admit = a.admission
 	}
+	encryption, err := a.storeTransformer(dataDir)
+	if err != nil {
+		return err
+	}
 	srv, err := apiserver.New(runCtx, apiserver.Config{
 		Listen:                o.listen,
 		Etcd:                  cli,
@@ -256,6 +261,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		Authn:                 a.sec.authenticator(),
 		Authz:                 a.sec.authorizer(),
 		TokenIssuer:           a.sec.tokenIssuer(),
+		Transformer:           encryption,
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)

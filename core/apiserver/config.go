@@ -5,8 +5,10 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tugboat-io/tug/core/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // Config is everything the API server needs. The caller owns the etcd client.
@@ -29,6 +31,10 @@ type Config struct {
 	// Metrics is where the server registers its request metrics, and what /metrics serves
 	// (nil: the Prometheus default registry, which the wasm runtime also uses in tug up).
 	Metrics *prometheus.Registry
+
+	// Transformer, when set, encrypts values at rest (see core/store/encrypt): the server's
+	// store passes every value through it.
+	Transformer store.Transformer
 
 	// TLS, when set, is the serving configuration: its certificate, and how client
 	// certificates are asked for (requested, not required: a request without one may still

@@ -284,8 +284,10 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
 		}
-		// Compared with the stored bytes themselves: what is written is what is there.
-		if bytes.Equal(data, kv.Value) || opts.dryRun {
+		// Compared with the stored bytes themselves: what is written is what is there. A
+		// value stored under an old encryption key (or unencrypted) is written anyway, so
+		// that replacing every object re-encrypts it, as with kube-apiserver.
+		if (bytes.Equal(data, kv.Value) && !kv.Stale) || opts.dryRun {
 			// A no-op write keeps the resourceVersion, as kube-apiserver does, so repeated
 			// applies of the same manifest change nothing.
 			if opts.dryRun {

@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "apiserver"),
-		store:     store.New(cfg.Etcd, "/registry"),
+		store:     store.New(cfg.Etcd, "/registry", store.WithTransformer(cfg.Transformer)),
 		registry:  cfg.Registry,
 		authn:     cfg.Authn,
 		authz:     cfg.Authz,

@@ -115,6 +115,19 @@ func NewCache(s *Store, prefix string, capacity int, decode Decoder, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
+	if s.transformer != nil {
+		// The cache holds values as etcd does and reads (decrypts) one only when it first
+		// decodes it, so nobody pays for a value nobody looks at. One that cannot be read is
+		// logged and left out, as an undecodable one is: a read of it from etcd reports why.
+		plain := decode
+		decode = func(key string, stored []byte, rev int64) (runtime.Object, error) {
+			value, err := s.fromStorage(key, stored)
+			if err != nil {
+				return nil, err
+			}
+			return plain(key, value, rev)
+		}
+	}
 	c := &Cache{store: s, prefix: prefix, decode: decode, capacity: capacity,
 		log: log.With("component", "watchcache", "prefix", prefix), watchers: map[*CacheWatcher]struct{}{}}
 	c.fresh = sync.NewCond(c.mu.RLocker())
@@ -133,7 +146,7 @@ func (c *Cache) Start(ctx context.Context) error {
 }
 
 func (c *Cache) load(ctx context.Context) (int64, error) {
-	res, err := c.store.List(ctx, c.prefix, ListOptions{})
+	res, err := c.store.list(ctx, c.prefix, ListOptions{})
 	if err != nil {
 		return 0, fmt.Errorf("watch cache %s: initial list: %w", c.prefix, err)
 	}
@@ -194,7 +207,7 @@ func (c *Cache) run(ctx context.Context, rev int64) {
 func (c *Cache) follow(ctx context.Context, rev int64) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for resp := range c.store.Watch(wctx, c.prefix, rev) {
+	for resp := range c.store.watch(wctx, c.prefix, rev, false) {
 		if resp.Err != nil {
 			return resp.Err
 		}

@@ -10,5 +10,11 @@
 // Cache is the watch cache: one etcd watch per resource prefix feeds the current state and a
 // window of recent events to any number of client watches, which resume from a revision.
 //
+// A Transformer (WithTransformer) changes values on their way into etcd and back; encrypt's
+// implements encryption at rest. The store applies it on every path a value takes — writes,
+// side keys, reads, lists, watches, a delete's previous value — so callers only ever see
+// plaintext, and a value it cannot read is a TransformError naming the key. The watch cache
+// keeps values as etcd holds them and reads each when it first decodes it.
+//
 // storetest holds the conformance suite every backend (embedded etcd, an external cluster) runs.
 package store

@@ -21,11 +21,25 @@ type Store struct {
 	client *clientv3.Client
 	prefix string
 	leases leaseManager
+	// transformer, when set, turns every value into its stored form and back (encryption at
+	// rest); nil stores values as given.
+	transformer Transformer
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithTransformer passes every value the store writes through t.ToStorage and every value it
+// reads through t.FromStorage; nil leaves values as they are.
+func WithTransformer(t Transformer) Option { return func(s *Store) { s.transformer = t } }
+
 // New returns a store that keeps its keys under prefix (e.g. "/registry").
-func New(client *clientv3.Client, prefix string) *Store {
-	return &Store{client: client, prefix: strings.TrimSuffix(prefix, "/")}
+func New(client *clientv3.Client, prefix string, opts ...Option) *Store {
+	s := &Store{client: client, prefix: strings.TrimSuffix(prefix, "/")}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Client returns the underlying etcd client.
@@ -35,8 +49,40 @@ func (s *Store) full(key string) string { return s.prefix + key }
 
 func (s *Store) rel(key []byte) string { return strings.TrimPrefix(string(key), s.prefix) }
 
+// kv is a key as etcd holds it: its value still in stored form.
 func (s *Store) kv(kv *mvccpb.KeyValue) KV {
 	return KV{Key: s.rel(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision, Lease: kv.Lease}
+}
+
+// read turns a stored value back into the value written.
+func (s *Store) read(kv KV) (KV, error) {
+	if s.transformer == nil {
+		return kv, nil
+	}
+	v, stale, err := s.transformer.FromStorage(kv.Key, kv.Value)
+	if err != nil {
+		return KV{}, &TransformError{Key: kv.Key, Err: err}
+	}
+	kv.Value, kv.Stale = v, stale
+	return kv, nil
+}
+
+// fromStorage is read for a bare value, as the watch cache decodes it.
+func (s *Store) fromStorage(key string, stored []byte) ([]byte, error) {
+	kv, err := s.read(KV{Key: key, Value: stored})
+	return kv.Value, err
+}
+
+// toStorage returns the form of value to write at key.
+func (s *Store) toStorage(key string, value []byte) ([]byte, error) {
+	if s.transformer == nil {
+		return value, nil
+	}
+	b, err := s.transformer.ToStorage(key, value)
+	if err != nil {
+		return nil, fmt.Errorf("store: writing %s: %w", key, err)
+	}
+	return b, nil
 }
 
 // Get reads one key at the latest revision.
@@ -48,7 +94,7 @@ func (s *Store) Get(ctx context.Context, key string) (KV, error) {
 	if len(resp.Kvs) == 0 {
 		return KV{}, ErrNotFound
 	}
-	return s.kv(resp.Kvs[0]), nil
+	return s.read(s.kv(resp.Kvs[0]))
 }
 
 // Revision returns the store's current revision with a cheap quorum read.
@@ -86,8 +132,24 @@ func DecodeContinue(tok string) (rev int64, start string, err error) {
 
 // List reads keys under prefix (which should end in "/"). A page with Limit set returns a
 // Continue token; later pages are read at the first page's revision so the whole list is one
-// consistent snapshot, and a compacted snapshot surfaces as ErrCompacted.
+// consistent snapshot, and a compacted snapshot surfaces as ErrCompacted. A value that cannot
+// be read back (see Transformer) fails the whole page with a TransformError, as it does in
+// kube-apiserver: a list that silently missed an object would mislead.
 func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (ListResult, error) {
+	res, err := s.list(ctx, prefix, opts)
+	if err != nil {
+		return ListResult{}, err
+	}
+	for i, kv := range res.Items {
+		if res.Items[i], err = s.read(kv); err != nil {
+			return ListResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// list is List with the values in stored form.
+func (s *Store) list(ctx context.Context, prefix string, opts ListOptions) (ListResult, error) {
 	start := prefix
 	rev := opts.Revision
 	if opts.Continue != "" {
@@ -144,7 +206,11 @@ func (s *Store) CreateTTL(ctx context.Context, key string, value []byte, ttl tim
 
 func (s *Store) createTTL(ctx context.Context, key string, value []byte, ttl time.Duration, sides []SideOp) (int64, error) {
 	k := s.full(key)
-	put, err := s.put(ctx, k, value, ttl)
+	stored, err := s.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
+	put, err := s.put(ctx, k, stored, ttl)
 	if err != nil {
 		return 0, err
 	}
@@ -180,7 +246,11 @@ func (s *Store) UpdateTTL(ctx context.Context, key string, value []byte, rev int
 
 func (s *Store) updateTTL(ctx context.Context, key string, value []byte, rev int64, ttl time.Duration, sides []SideOp) (int64, error) {
 	k := s.full(key)
-	put, err := s.put(ctx, k, value, ttl)
+	stored, err := s.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
+	put, err := s.put(ctx, k, stored, ttl)
 	if err != nil {
 		return 0, err
 	}
@@ -203,7 +273,9 @@ func (s *Store) updateTTL(ctx context.Context, key string, value []byte, rev int
 }
 
 // Delete removes key if its mod revision is still rev (rev 0: whatever it is) and returns the
-// deleted value and the revision of the delete.
+// deleted value and the revision of the delete. A deleted value that cannot be read back (see
+// Transformer) comes back with a nil Value and no error: the delete happened, and deleting is
+// how an unreadable object is got rid of.
 func (s *Store) Delete(ctx context.Context, key string, rev int64, sides ...SideOp) (KV, int64, error) {
 	k := s.full(key)
 	var cmps []clientv3.Cmp
@@ -230,7 +302,13 @@ func (s *Store) Delete(ctx context.Context, key string, rev int64, sides ...Side
 	if dr == nil || len(dr.PrevKvs) == 0 {
 		return KV{}, 0, ErrNotFound
 	}
-	return s.kv(dr.PrevKvs[0]), resp.Header.Revision, nil
+	prev := s.kv(dr.PrevKvs[0])
+	if read, err := s.read(prev); err == nil {
+		prev = read
+	} else {
+		prev.Value = nil
+	}
+	return prev, resp.Header.Revision, nil
 }
 
 // put builds the write of k, attached to a shared lease when it must expire.
@@ -251,15 +329,22 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op,
 	failOps := []clientv3.Op{onFail}
 	for _, sd := range sides {
 		k := s.full(sd.Key)
+		var stored []byte
+		if sd.Rev > 0 || sd.Claim {
+			var err error
+			if stored, err = s.toStorage(sd.Key, sd.Value); err != nil {
+				return nil, err
+			}
+		}
 		if sd.Rev > 0 {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", sd.Rev))
-			ops = append(ops, clientv3.OpPut(k, string(sd.Value)))
+			ops = append(ops, clientv3.OpPut(k, string(stored)))
 			failOps = append(failOps, clientv3.OpGet(k, clientv3.WithKeysOnly()))
 			continue
 		}
 		if sd.Claim {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
-			ops = append(ops, clientv3.OpPut(k, string(sd.Value)))
+			ops = append(ops, clientv3.OpPut(k, string(stored)))
 			failOps = append(failOps, clientv3.OpGet(k, clientv3.WithCountOnly()))
 		} else {
 			ops = append(ops, clientv3.OpDelete(k))
@@ -296,9 +381,16 @@ func (s *Store) sideFailure(resp *clientv3.TxnResponse, _ int, sides []SideOp) e
 }
 
 // Watch streams changes under prefix starting after revision from (0: from now). The channel
-// closes when ctx ends or the watch fails; a final response with Err says why. Progress
-// notifications arrive as responses with no events.
+// closes when ctx ends or the watch fails; a final response with Err says why (a
+// TransformError for a value that cannot be read back). Progress notifications arrive as
+// responses with no events.
 func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan WatchResponse {
+	return s.watch(ctx, prefix, from, true)
+}
+
+// watch is Watch; with read false the values stay in stored form, for the watch cache, which
+// reads each one when it first decodes it.
+func (s *Store) watch(ctx context.Context, prefix string, from int64, read bool) <-chan WatchResponse {
 	out := make(chan WatchResponse, 16)
 	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithProgressNotify()}
 	if from > 0 {
@@ -320,6 +412,15 @@ func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan Wat
 				return
 			}
 			wr := WatchResponse{Revision: resp.Header.Revision}
+			if read {
+				if err := s.readEvents(resp.Events); err != nil {
+					select {
+					case out <- WatchResponse{Err: err}:
+					case <-ctx.Done():
+					}
+					return
+				}
+			}
 			for _, ev := range resp.Events {
 				e := Event{Key: s.rel(ev.Kv.Key), Revision: ev.Kv.ModRevision}
 				if ev.Type == clientv3.EventTypeDelete {
@@ -351,6 +452,26 @@ func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan Wat
 		}
 	}()
 	return out
+}
+
+// readEvents turns the stored values of events back into the values written, in place.
+func (s *Store) readEvents(events []*clientv3.Event) error {
+	if s.transformer == nil {
+		return nil
+	}
+	for _, ev := range events {
+		for _, kv := range []*mvccpb.KeyValue{ev.Kv, ev.PrevKv} {
+			if kv == nil || (kv == ev.Kv && ev.Type == clientv3.EventTypeDelete) {
+				continue
+			}
+			v, err := s.fromStorage(s.rel(kv.Key), kv.Value)
+			if err != nil {
+				return err
+			}
+			kv.Value = v
+		}
+	}
+	return nil
 }
 
 // RequestProgress asks etcd to send a progress notification on every watch of this client, so

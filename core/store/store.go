@@ -21,7 +21,35 @@ var (
 	ErrFuture = errors.New("store: revision is in the future")
 	// ErrSideChanged: a side key the write guarded changed since the caller read it.
 	ErrSideChanged = errors.New("store: guarded side key changed")
+	// ErrTransform: a stored value could not be turned back into what was written — for
+	// encryption at rest, a missing or wrong key, or a value modified in etcd.
+	ErrTransform = errors.New("store: stored value unreadable")
 )
+
+// Transformer changes values on their way into etcd and back: encryption at rest. key is the
+// value's key as the store's callers name it (without the store prefix, e.g.
+// "/core/secrets/default/db"); a transformer chooses by it what to do, and binds what it
+// writes to it, so a stored value copied to another key does not read.
+type Transformer interface {
+	// ToStorage returns the form of value to store at key.
+	ToStorage(key string, value []byte) ([]byte, error)
+	// FromStorage returns the value stored at key. stale reports a value stored in a form
+	// ToStorage would not write today (under an older key, or unencrypted), so rewriting
+	// it, even unchanged, changes what etcd holds.
+	FromStorage(key string, stored []byte) (value []byte, stale bool, err error)
+}
+
+// TransformError names the key whose stored value could not be read. It wraps ErrTransform
+// and the transformer's own error.
+type TransformError struct {
+	Key string
+	Err error
+}
+
+func (e *TransformError) Error() string {
+	return fmt.Sprintf("store: reading %s: %v", e.Key, e.Err)
+}
+func (e *TransformError) Unwrap() []error { return []error{ErrTransform, e.Err} }
 
 // SideChangedError names the guarded side key that changed. It wraps ErrSideChanged.
 type SideChangedError struct {
@@ -52,6 +80,9 @@ type KV struct {
 	CreateRevision int64
 	// Lease is the etcd lease the key expires with, 0 if it does not expire.
 	Lease int64
+	// Stale is set when the transformer read Value from a form it no longer writes (see
+	// Transformer): a caller that skips writes of unchanged values still rewrites it.
+	Stale bool
 }
 
 // SideOp is a change to another key made atomically with the main write.

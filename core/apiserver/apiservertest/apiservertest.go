@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tugboat-io/tug/core/apiserver"
-	"github.com/tugboat-io/tug/core/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/tugboat-io/tug/core/apiserver"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // Server is a running API server; everything stops when the test ends.
@@ -25,19 +26,28 @@ type Server struct {
 	Etcd *clientv3.Client
 	// API is the server itself.
 	API *apiserver.Server
+
+	stop func()
 }
 
 // Start starts etcd and an API server with cfg (Etcd and Logger are filled in; Logger only if
 // nil, with a quiet one). With cfg.TLS, URL is https.
 func Start(t testing.TB, cfg apiserver.Config) *Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.Etcd = StartEtcd(t, cfg.Logger)
+	return StartOn(t, cfg)
+}
+
+// StartEtcd starts a fresh embedded etcd that logs to log, and returns a client of it.
+func StartEtcd(t testing.TB, log *slog.Logger) *clientv3.Client {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	m, err := store.StartEmbedded(ctx, store.EmbedConfig{Name: "test", DataDir: t.TempDir(),
-		ClientListen: FreeAddr(t), PeerListen: FreeAddr(t), Logger: cfg.Logger})
+		ClientListen: FreeAddr(t), PeerListen: FreeAddr(t), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +57,16 @@ func Start(t testing.TB, cfg apiserver.Config) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cli.Close() })
-	cfg.Etcd = cli
+	return cli
+}
+
+// StartOn starts an API server with cfg over the etcd of cfg.Etcd (URL is https with
+// cfg.TLS). It stops when the test ends, or at Stop: tests restart a cluster's server with
+// another configuration that way.
+func StartOn(t testing.TB, cfg apiserver.Config) *Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	srv, err := apiserver.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,13 +75,17 @@ func Start(t testing.TB, cfg apiserver.Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve(ctx, ln) }()
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ctx, ln); close(done) }()
 	scheme := "http://"
 	if cfg.TLS != nil {
 		scheme = "https://"
 	}
-	return &Server{URL: scheme + ln.Addr().String(), Etcd: cli, API: srv}
+	return &Server{URL: scheme + ln.Addr().String(), Etcd: cfg.Etcd, API: srv, stop: func() { cancel(); <-done }}
 }
+
+// Stop stops the API server (not its etcd) and waits until it has.
+func (s *Server) Stop() { s.stop() }
 
 // FreeAddr returns a loopback HOST:PORT nothing listens on at the moment.
 func FreeAddr(t testing.TB) string {
