@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tugboat-io/tug/cmd/tug/internal/lockfile"
 	"github.com/tugboat-io/tug/internal/wasmbuild"
@@ -154,6 +159,7 @@ func TestUpLifecycle(t *testing.T) {
 		"--kubelet-listen", "127.0.0.1:0", "--kubelet-healthz-listen", "-",
 		"--container-runtime", "wasm", "--proxy-mode", "userspace", "--proxy-interface", iface, "--cluster-dns-port", "0"}
 
+	var firstCA []byte
 	for round := 1; round <= 2; round++ {
 		p := start(t, args...)
 		line := p.waitLine("tug is up")
@@ -165,10 +171,25 @@ func TestUpLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		if !strings.Contains(string(raw), "server: http://"+listen) {
-			t.Errorf("round %d: kubeconfig does not point at %s:\n%s", round, listen, raw)
+		if !strings.Contains(string(raw), "server: https://"+listen) {
+			t.Errorf("round %d: kubeconfig does not point at https://%s:\n%s", round, listen, raw)
 		}
-		resp, err := http.Get("http://" + listen + "/version")
+		// The kubeconfig's CA and admin certificate reach the server; the CA stays across
+		// restarts, so a kubeconfig copied elsewhere keeps working.
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(raw)
+		if err != nil {
+			t.Fatalf("round %d: kubeconfig: %v", round, err)
+		}
+		if round == 1 {
+			firstCA = cfg.TLSClientConfig.CAData
+		} else if !bytes.Equal(firstCA, cfg.TLSClientConfig.CAData) {
+			t.Errorf("round %d: the cluster CA changed across a restart", round)
+		}
+		client, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Get("https://" + listen + "/version")
 		if err != nil {
 			t.Fatalf("round %d: GET /version: %v", round, err)
 		}
@@ -177,6 +198,12 @@ func TestUpLifecycle(t *testing.T) {
 		resp.Body.Close()
 		if err != nil || v.GitVersion == "" {
 			t.Errorf("round %d: /version = %+v, %v", round, v, err)
+		}
+		anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, firstCA), MinVersion: tls.VersionTLS12}}}
+		if resp, err := anon.Get("https://" + listen + "/version"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("round %d: /version without credentials = %v, %v; want 401", round, resp, err)
+		} else {
+			resp.Body.Close()
 		}
 		if c, err := net.Dial("tcp", etcdClient); err != nil {
 			t.Errorf("round %d: embedded etcd not on %s from the config file: %v", round, etcdClient, err)
@@ -227,12 +254,24 @@ func TestServerWithEtcdMembers(t *testing.T) {
 	e := start(t, "etcd", "--name", "e1", "--data-dir", t.TempDir(), "--client-listen", etcdClient, "--peer-listen", freeAddr(t))
 	e.waitLine("etcd member e1 is ready: clients use http://" + etcdClient)
 
+	// The servers share the cluster CA through etcd: the first makes it, the second adopts it.
 	var servers []*proc
+	var ca []byte
 	for i := 0; i < 2; i++ {
-		listen := freeAddr(t)
-		s := start(t, "server", "--data-dir", t.TempDir(), "--listen", listen, "--etcd-endpoints", etcdClient)
+		listen, dir := freeAddr(t), t.TempDir()
+		s := start(t, "server", "--data-dir", dir, "--listen", listen, "--etcd-endpoints", etcdClient)
 		s.waitLine("tug server is up")
-		resp, err := http.Get("http://" + listen + "/readyz")
+		mine, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			ca = mine
+		} else if !bytes.Equal(ca, mine) {
+			t.Errorf("server %d has a CA of its own", i)
+		}
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, ca), MinVersion: tls.VersionTLS12}}}
+		resp, err := client.Get("https://" + listen + "/readyz")
 		if err != nil {
 			t.Fatalf("server %d: GET /readyz: %v", i, err)
 		}
@@ -310,4 +349,14 @@ func TestCanceledAtDebug(t *testing.T) {
 	if !strings.Contains(out, `level=ERROR msg="real trouble"`) {
 		t.Errorf("a real error was demoted:\n%s", out)
 	}
+}
+
+// certPool is a pool of the PEM certificates.
+func certPool(t *testing.T, pem []byte) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no certificate in the CA PEM")
+	}
+	return pool
 }
