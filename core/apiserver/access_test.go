@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,11 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/core/apiserver"
 	"github.com/tugboat-io/tug/core/apiserver/apiservertest"
@@ -226,3 +231,105 @@ func TestTLSClientCertificates(t *testing.T) {
 		t.Error("a client without the CA reached the server")
 	}
 }
+
+// TestTokenRequest issues service account tokens through serviceaccounts/token, as kubectl
+// create token and kubelets ask for them, and refuses what kube refuses.
+func TestTokenRequest(t *testing.T) {
+	key, err := pki.NewSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := authn.NewSigner(key, "https://issuer.test", []string{"https://issuer.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := apiservertest.Start(t, apiserver.Config{TokenIssuer: signer})
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sa, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec: corev1.PodSpec{ServiceAccountName: "robot", Containers: []corev1.Container{{Name: "c", Image: "x"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "q"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seconds := int64(1800)
+	tr, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: &seconds, BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "p", UID: pod.UID}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(tr.Status.ExpirationTimestamp.Time); d < 29*time.Minute || d > 31*time.Minute {
+		t.Errorf("expires in %s, want 30m", d)
+	}
+	// The token names the account and the pod, under the signer's issuer.
+	getter := fakeGetter{sa: sa, pod: pod}
+	v, err := authn.NewServiceAccountVerifier("https://issuer.test", []string{"https://issuer.test"}, []*ecdsa.PublicKey{&key.PublicKey}, getter, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok, err := v.AuthenticateToken(ctx, tr.Status.Token)
+	if err != nil || !ok || u.Name != "system:serviceaccount:default:robot" || u.Extra["authentication.kubernetes.io/pod-name"][0] != "p" {
+		t.Fatalf("token authenticates as %+v, %v, %v", u, ok, err)
+	}
+	for _, tt := range []struct {
+		name string
+		spec authenticationv1.TokenRequestSpec
+		code int32
+	}{
+		{"too short", authenticationv1.TokenRequestSpec{ExpirationSeconds: func() *int64 { s := int64(60); return &s }()}, 422},
+		{"missing pod", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", Name: "nope"}}, 422},
+		{"pod uid differs", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", Name: "p", UID: "other"}}, 422},
+		{"pod of another account", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", Name: other.Name}}, 400},
+		{"unsupported kind", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "ConfigMap", Name: "x"}}, 422},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: tt.spec}, metav1.CreateOptions{})
+			if code := apierrors.ReasonForError(err); err == nil || apiStatusCode(err) != tt.code {
+				t.Fatalf("err %v (%s), want code %d", err, code, tt.code)
+			}
+		})
+	}
+	if _, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "ghost", &authenticationv1.TokenRequest{}, metav1.CreateOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("token for a missing account: %v, want NotFound", err)
+	}
+}
+
+func apiStatusCode(err error) int32 {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return st.Status().Code
+	}
+	return 0
+}
+
+type fakeGetter struct {
+	sa  *corev1.ServiceAccount
+	pod *corev1.Pod
+}
+
+func (g fakeGetter) GetServiceAccount(_ context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+	if g.sa.Namespace == ns && g.sa.Name == name {
+		return g.sa, nil
+	}
+	return nil, nil
+}
+
+func (g fakeGetter) GetPod(_ context.Context, ns, name string) (*corev1.Pod, error) {
+	if g.pod.Namespace == ns && g.pod.Name == name {
+		return g.pod, nil
+	}
+	return nil, nil
+}
+
+func (fakeGetter) GetNode(context.Context, string) (*corev1.Node, error) { return nil, nil }
