@@ -147,6 +147,9 @@ func (a *app) nodeCredentials(ctx context.Context, server, dataDir string) (*res
 	if err != nil {
 		return nil, fmt.Errorf("join with the token: %w", err)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node credentials: %w", err)
+	}
 	for _, f := range []struct {
 		name string
 		data []byte

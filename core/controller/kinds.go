@@ -105,6 +105,12 @@ type Definition struct {
 	// Claims adopts the orphans of the child kinds that the parent's spec.selector
 	// matches, and releases children that stop matching (claim.go).
 	Claims bool
+	// Fresh reconciles a parent only once every child and related informer has caught up
+	// with the parent's revision (fresh.go): the plugin never decides from objects older
+	// than the parent. ResourceQuota needs it: admission charges a quota in the same write
+	// as the object it admits, so a usage count from a pod list older than the quota would
+	// undo charges and let the next creates past the limit.
+	Fresh bool
 }
 
 // Builtins are the definitions of the controllers tug's default module decides.
@@ -132,7 +138,7 @@ func Builtins() []Definition {
 		{Name: "ServiceAccount", Parent: Namespaces, Children: []Kind{ServiceAccounts},
 			Related: []Relation{{Kind: ServiceAccounts, Scope: Inside}}},
 		{Name: "ResourceQuota", Parent: ResourceQuotas, Related: inNS(Pods, Services, ConfigMaps, Secrets,
-			PersistentVolumeClaims, ReplicationControllers, ResourceQuotas)},
+			PersistentVolumeClaims, ReplicationControllers, ResourceQuotas), Fresh: true},
 		{Name: "NodeLifecycle", Parent: Nodes, Workers: 4, Related: []Relation{
 			{Kind: Leases, Scope: SameName, Namespace: "kube-node-lease"},
 			// Eviction reads the pods' tolerations and deletion, not their status.

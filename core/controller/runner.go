@@ -42,6 +42,8 @@ type runner struct {
 
 	mu       sync.Mutex
 	failures map[string]string // the last failure reported on each parent, to not repeat it
+	// progress of the child and related informers, for a Fresh controller (fresh.go).
+	progress []*progress
 }
 
 type pluginHolder struct{ Plugin }
@@ -147,6 +149,11 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 			return nil, err
 		}
 		r.children[k.Key()] = childSource{k, inf}
+		if c.Fresh {
+			if err := r.track(inf); err != nil {
+				return nil, err
+			}
+		}
 		key := k.Key()
 		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { r.childChanged(key, obj, false) },
@@ -165,6 +172,11 @@ func (m *Manager) newRunner(c Controller, informerFor func(Kind) (cache.SharedIn
 			return nil, fmt.Errorf("related %s: only pods relate to a node", rel.Kind.Key())
 		}
 		r.related[rel.Kind.Key()] = relatedSource{rel, inf}
+		if c.Fresh {
+			if err := r.track(inf); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.handle(inf, cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { r.relatedChanged(rel, nil, obj) },
 			UpdateFunc: func(old, obj any) { r.relatedChanged(rel, old, obj) },
@@ -308,6 +320,11 @@ func (r *runner) reconcile(ctx context.Context, key string) (time.Duration, erro
 			return time.Second, nil
 		}
 		return 0, err
+	}
+	if r.c.Fresh {
+		if wait := r.freshWait(parent); wait > 0 {
+			return wait, nil
+		}
 	}
 	now := r.m.now()
 	req, observed, err := r.request(parent, now)

@@ -249,7 +249,7 @@ func TestExternalEtcdHA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list through B: %v", err)
 	}
-	if want := 1 + 2 + 10; len(list.Items) != want {
+	if want := 1 + 2 + 10; len(withoutRootCA(list.Items)) != want {
 		t.Errorf("list through B: %d ConfigMaps, want %d", len(list.Items), want)
 	}
 	w2, err := csB.CoreV1().ConfigMaps(ns).Watch(watchCtx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})

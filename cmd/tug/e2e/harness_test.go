@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -665,4 +666,19 @@ func poll(timeout time.Duration, cond func() (bool, error)) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// rootCA is the ConfigMap the server keeps in every namespace (the cluster CA, for pods'
+// token volumes), as kube does: tests that count ConfigMaps leave it out.
+const rootCA = "kube-root-ca.crt"
+
+// withoutRootCA drops the root CA ConfigMap from a list.
+func withoutRootCA(items []corev1.ConfigMap) []corev1.ConfigMap {
+	out := items[:0:0]
+	for _, cm := range items {
+		if cm.Name != rootCA {
+			out = append(out, cm)
+		}
+	}
+	return out
 }

@@ -84,7 +84,7 @@ func TestNamespaceDeletion(t *testing.T) {
 		func(out string) bool { return strings.TrimSpace(out) == "serviceaccount/default" })
 	k("-n", "doomed", "create", "quota", "q", "--hard=pods=10,configmaps=5")
 	s.waitKubectl(t, "the quota's usage", []string{"-n", "doomed", "get", "quota", "q", "-o=jsonpath={.status.used.pods}/{.status.used.configmaps}"},
-		func(out string) bool { return out == "3/1" })
+		func(out string) bool { return out == "3/2" }) // settings, and the root CA every namespace holds
 
 	// kubectl delete waits until the namespace is gone.
 	if out := k("delete", "namespace", "doomed", "--timeout=60s"); !strings.Contains(out, "deleted") {

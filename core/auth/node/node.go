@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -33,6 +34,13 @@ func New(pods PodLister) *Authorizer { return &Authorizer{Pods: pods} }
 func (n *Authorizer) Authorize(ctx context.Context, a apiserver.Attributes) (bool, string, error) {
 	return authz.Union(n).Authorize(ctx, a)
 }
+
+// Where a node publishes its cluster DNS endpoint: the EndpointSlice DNSSlicePrefix+<node> in
+// DNSNamespace (core/proxy/dns, which this package does not import).
+const (
+	DNSNamespace   = "kube-system"
+	DNSSlicePrefix = "kube-dns-"
+)
 
 // The read-only kinds every node may read cluster-wide.
 var readable = map[[2]string]bool{
@@ -84,6 +92,18 @@ func (n *Authorizer) Decide(ctx context.Context, a apiserver.Attributes) (authz.
 		if a.Verb == "create" || a.Verb == "update" || a.Verb == "patch" {
 			return allow("events")
 		}
+	case a.Group == "discovery.k8s.io" && a.Resource == "endpointslices" && a.Namespace == DNSNamespace && a.Subresource == "" && isWrite(a.Verb):
+		// A node publishes its cluster DNS server as an endpoint of kube-dns, in a slice
+		// of its own (core/proxy/dns.PublishEndpoint), as it renews its own Lease.
+		switch {
+		case a.Verb == "create":
+			return allow("create its DNS endpoint slice")
+		case a.Name == DNSSlicePrefix+node && a.Verb != "deletecollection":
+			return allow("its own DNS endpoint slice")
+		case strings.HasPrefix(a.Name, DNSSlicePrefix):
+			return deny(fmt.Sprintf("may not modify the DNS endpoint slice %q of another node", a.Name))
+		}
+		return noOpinion("only its own DNS endpoint slice")
 	case a.Group == "certificates.k8s.io" && a.Resource == "certificatesigningrequests" && a.Subresource == "":
 		if a.Verb == "create" || isRead(a.Verb) {
 			return allow("certificate signing requests")

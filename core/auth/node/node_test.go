@@ -94,6 +94,12 @@ func TestDecide(t *testing.T) {
 		{"delete other node", req("delete", "", "nodes", "", "", "n2"), authz.Deny, `may not modify node "n2"`},
 		{"delete all nodes", req("deletecollection", "", "nodes", "", "", ""), authz.Deny, "may not delete other nodes"},
 		{"delete own node", req("delete", "", "nodes", "", "", "n1"), authz.NoOpinion, ""},
+		// Its DNS endpoint slice.
+		{"create dns slice", req("create", "discovery.k8s.io", "endpointslices", "", DNSNamespace, ""), authz.Allow, ""},
+		{"update own dns slice", req("update", "discovery.k8s.io", "endpointslices", "", DNSNamespace, "kube-dns-n1"), authz.Allow, ""},
+		{"update other dns slice", req("update", "discovery.k8s.io", "endpointslices", "", DNSNamespace, "kube-dns-n2"), authz.Deny, `DNS endpoint slice "kube-dns-n2" of another node`},
+		{"update another slice", req("update", "discovery.k8s.io", "endpointslices", "", DNSNamespace, "web-abc"), authz.NoOpinion, ""},
+		{"slice elsewhere", req("create", "discovery.k8s.io", "endpointslices", "", "default", ""), authz.NoOpinion, ""},
 		// Its Lease.
 		{"create lease", req("create", "coordination.k8s.io", "leases", "", LeaseNamespace, ""), authz.Allow, ""},
 		{"update own lease", req("update", "coordination.k8s.io", "leases", "", LeaseNamespace, "n1"), authz.Allow, ""},
