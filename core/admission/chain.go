@@ -142,6 +142,12 @@ type call struct {
 	nsLabels  labels.Set
 	nsLoaded  bool
 	object    json.RawMessage // req.Object encoded; nil until needed, replaced after a patch
+	// patched means object is ahead of req.Object: decoding a patched object is the dearest
+	// thing the host does for a policy, so it happens once, when req.Object is next read
+	// (sync), not after every patch. original and patches are what sync needs if it fails.
+	patched  bool
+	original json.RawMessage
+	patches  []appliedPatch
 	oldObject json.RawMessage
 	user      hostabi.UserInfo
 	// namespace is the request's Namespace object encoded, read once for every policy
@@ -159,6 +165,12 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 		st.user = hostabi.UserInfo{Username: req.User.Name, UID: req.User.UID, Groups: req.User.Groups, Extra: req.User.Extra}
 	}
 	for _, p := range list {
+		if p.objSel != nil {
+			// The selector reads req.Object's labels, which an earlier patch may change.
+			if err := c.sync(st); err != nil {
+				return err
+			}
+		}
 		ok, err := c.matches(ctx, p, st)
 		if err != nil {
 			return apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
@@ -173,7 +185,7 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 			return err
 		}
 	}
-	return nil
+	return c.sync(st)
 }
 
 func (c *Chain) matches(ctx context.Context, p *policy, st *call) (bool, error) {
@@ -278,7 +290,7 @@ func (c *Chain) apply(ctx context.Context, p *policy, st *call) error {
 		if !p.mutating {
 			return c.failed(p, req, errors.New("a validating policy answered with a patch"))
 		}
-		if err := st.patch(resp.Patch); err != nil {
+		if err := st.patch(p, resp.Patch); err != nil {
 			return c.failed(p, req, err)
 		}
 	}
@@ -423,31 +435,102 @@ func encodeObject(obj runtime.Object, gvk schema.GroupVersionKind) (json.RawMess
 	return json.Marshal(obj)
 }
 
-// patch applies a mutating policy's JSON patch to the request's object, in place: the
-// server goes on with the object it handed to admission.
-func (st *call) patch(ops []hostabi.PatchOperation) error {
-	raw, err := json.Marshal(ops)
+// patch applies a mutating policy's JSON patch to the request's encoded object; sync carries
+// the result over to req.Object.
+func (st *call) patch(p *policy, ops []hostabi.PatchOperation) error {
+	if st.original == nil {
+		st.original = st.object
+	}
+	patched, err := applyPatch(st.object, ops)
 	if err != nil {
 		return err
 	}
+	st.object, st.patched = patched, true
+	st.patches = append(st.patches, appliedPatch{p, ops})
+	return nil
+}
+
+func applyPatch(obj json.RawMessage, ops []hostabi.PatchOperation) (json.RawMessage, error) {
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
 	p, err := jsonpatch.DecodePatch(raw)
 	if err != nil {
-		return fmt.Errorf("its patch does not decode: %w", err)
+		return nil, fmt.Errorf("its patch does not decode: %w", err)
 	}
-	patched, err := p.Apply(st.object)
+	patched, err := p.Apply(obj)
 	if err != nil {
-		return fmt.Errorf("its patch does not apply: %w", err)
+		return nil, fmt.Errorf("its patch does not apply: %w", err)
+	}
+	return patched, nil
+}
+
+// appliedPatch is a mutating policy's patch, kept until sync in case the result does not
+// decode and the policy at fault must be found.
+type appliedPatch struct {
+	p   *policy
+	ops []hostabi.PatchOperation
+}
+
+// sync decodes the patched object into req.Object, in place: the server goes on with the
+// object it handed to admission. A patched object that does not decode is the fault of one
+// policy's patch — one that left a field the type cannot hold; only then are the patches
+// applied again one at a time, decoding after each, to find it and apply its failure policy.
+func (c *Chain) sync(st *call) error {
+	if !st.patched {
+		return nil
 	}
 	obj := st.req.Object
-	fresh := reflect.New(reflect.TypeOf(obj).Elem())
-	if err := json.Unmarshal(patched, fresh.Interface()); err != nil {
-		return fmt.Errorf("the patched object does not decode: %w", err)
+	fresh, err := decodeAs(obj, st.object)
+	if err != nil {
+		if fresh, err = c.replay(st); err != nil {
+			return err
+		}
 	}
 	gvk := obj.GetObjectKind().GroupVersionKind()
-	reflect.ValueOf(obj).Elem().Set(fresh.Elem())
+	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	st.object = patched
+	st.patched, st.patches, st.original = false, nil, nil
 	return nil
+}
+
+// decodeAs decodes raw into a new object of obj's type.
+func decodeAs(obj runtime.Object, raw json.RawMessage) (any, error) {
+	fresh := reflect.New(reflect.TypeOf(obj).Elem()).Interface()
+	if err := json.Unmarshal(raw, fresh); err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
+
+// replay applies the kept patches to the object as it was before them, one at a time,
+// leaving out those of Ignore policies whose result does not decode; a Fail policy's fails
+// the request.
+func (c *Chain) replay(st *call) (any, error) {
+	cur := st.original
+	var last any
+	for _, ap := range st.patches {
+		next, err := applyPatch(cur, ap.ops)
+		var fresh any
+		if err == nil {
+			if fresh, err = decodeAs(st.req.Object, next); err != nil {
+				err = fmt.Errorf("the patched object does not decode: %w", err)
+			}
+		}
+		if err != nil {
+			if ferr := c.failed(ap.p, st.req, err); ferr != nil {
+				return nil, ferr
+			}
+			continue // Ignore: as if the policy had not answered
+		}
+		cur, last = next, fresh
+	}
+	st.object = cur
+	if last == nil {
+		return decodeAs(st.req.Object, cur)
+	}
+	return last, nil
 }
 
 // denial turns a policy's refusal into the Status the client sees: the policy's code

@@ -272,3 +272,40 @@ func TestQuotaChargesAreAtomic(t *testing.T) {
 		t.Fatalf("a pod where no quota applies: %v", err)
 	}
 }
+
+// A patched object is decoded once, after the mutating policies; when it does not decode,
+// the policy whose patch broke it is found and its failure policy applies: Ignore drops its
+// patch and keeps the others', Fail denies naming it.
+func TestPatchThatBreaksTheType(t *testing.T) {
+	patch := func(path, value string) Plugin {
+		return fakePlugin(func(*hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			return &hostabi.AdmissionResponse{Allowed: true, Patch: []hostabi.PatchOperation{{Op: "add", Path: path, Value: json.RawMessage(value)}}}, nil
+		})
+	}
+	plugins := map[string]Plugin{
+		"first": patch("/metadata/annotations", `{"first":"yes"}`),
+		"bad":   patch("/spec/containers", `"not a list"`),
+		"last":  patch("/metadata/labels", `{"last":"yes"}`),
+	}
+	for _, fp := range []string{"Ignore", "Fail"} {
+		t.Run(fp, func(t *testing.T) {
+			first := podPolicy("a-first", "first", pluginsv1alpha1.PolicyMutating, "Fail", "CREATE")
+			bad := podPolicy("b-bad", "bad", pluginsv1alpha1.PolicyMutating, fp, "CREATE")
+			last := podPolicy("c-last", "last", pluginsv1alpha1.PolicyMutating, "Fail", "CREATE")
+			_, cs := start(t, plugins, first, bad, last)
+			got, err := cs.CoreV1().Pods("default").Create(context.Background(), pod("x", nil), metav1.CreateOptions{})
+			if fp == "Fail" {
+				if !apierrors.IsInternalError(err) || !strings.Contains(err.Error(), `admission policy "b-bad" failed`) {
+					t.Fatalf("Fail: %v, want an internal error naming b-bad", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Ignore: %v", err)
+			}
+			if got.Annotations["first"] != "yes" || got.Labels["last"] != "yes" || len(got.Spec.Containers) != 1 {
+				t.Fatalf("stored %+v %+v %d containers; want both good patches and the bad one dropped", got.Annotations, got.Labels, len(got.Spec.Containers))
+			}
+		})
+	}
+}

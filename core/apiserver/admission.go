@@ -170,20 +170,21 @@ func (a *AdmissionReader) Namespace(ctx context.Context, name string) (*corev1.N
 }
 
 // List returns the objects of the kind in namespace (every one for a cluster-scoped kind),
-// as JSON with their apiVersion, kind and resourceVersion.
+// as JSON with their apiVersion, kind and resourceVersion. The bytes are shared with the
+// cache and later callers: read them, never change them.
 func (a *AdmissionReader) List(ctx context.Context, apiVersion, kind, namespace string) ([]json.RawMessage, error) {
 	r, err := a.s.resourceOfKind(ctx, apiVersion, kind)
 	if err != nil {
 		return nil, err
 	}
-	objs, _ := r.cache.List(r.nsPrefix(namespace), nil)
-	out := make([]json.RawMessage, 0, len(objs))
-	for _, o := range objs {
-		b, err := encodeJSON(o, r.kind.GVK)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
+	gvk := r.kind.GVK
+	encoded, err := r.cache.ListEncoded(r.nsPrefix(namespace), func(o runtime.Object) ([]byte, error) { return encodeJSON(o, gvk) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(encoded))
+	for i, b := range encoded {
+		out[i] = b
 	}
 	return out, nil
 }

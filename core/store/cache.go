@@ -28,6 +28,12 @@ type objState struct {
 
 	once sync.Once
 	obj  runtime.Object
+
+	// encoded is the object encoded by ListEncoded's encoder, kept for the next caller:
+	// admission hands the same LimitRanges and quotas to every create in a namespace.
+	encOnce sync.Once
+	encoded []byte
+	encErr  error
 }
 
 func (o *objState) object() runtime.Object {
@@ -411,6 +417,37 @@ func (c *Cache) List(prefix string, filter func(runtime.Object) bool) ([]runtime
 	rev := c.rev
 	c.mu.RUnlock()
 	return objs, rev
+}
+
+// ListEncoded is List without a filter, each object encoded by enc. The encoding is kept
+// with the object's state and reused until the object changes, so enc must give the same
+// bytes for the same object every time (one encoder per cache).
+func (c *Cache) ListEncoded(prefix string, enc func(runtime.Object) ([]byte, error)) ([][]byte, error) {
+	c.mu.RLock()
+	set := c.under(prefix)
+	states := make([]*objState, 0, len(set))
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		states = append(states, set[k].state)
+	}
+	c.mu.RUnlock()
+	out := make([][]byte, 0, len(states))
+	for _, st := range states {
+		obj := st.object()
+		if obj == nil {
+			continue
+		}
+		st.encOnce.Do(func() { st.encoded, st.encErr = enc(obj) })
+		if st.encErr != nil {
+			return nil, st.encErr
+		}
+		out = append(out, st.encoded)
+	}
+	return out, nil
 }
 
 // WatchOptions say where a cache watch starts.

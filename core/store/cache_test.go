@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -151,4 +152,49 @@ func TestCache(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ListEncoded encodes each object once per state: a second list reuses the bytes, and a
+// change encodes the changed object again.
+func TestCacheListEncoded(t *testing.T) {
+	cli := embedded(t)
+	s := store.New(cli, "/registry")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := "/enc/"
+	_, _ = s.Create(ctx, p+"a", []byte("web"))
+	rev, _ := s.Create(ctx, p+"b", []byte("db"))
+	c := store.NewCache(s, p, 3, decodeCM, nil)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	enc := func(o runtime.Object) ([]byte, error) {
+		calls++
+		return []byte(o.(*corev1.ConfigMap).Labels["app"]), nil
+	}
+	list := func() string {
+		t.Helper()
+		out, err := c.ListEncoded(p, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(bytes.Join(out, []byte(",")))
+	}
+	if got := list(); got != "web,db" || calls != 2 {
+		t.Fatalf("first list %q with %d encodings, want web,db and 2", got, calls)
+	}
+	if got := list(); got != "web,db" || calls != 2 {
+		t.Fatalf("second list %q with %d encodings, want the same bytes and no new encoding", got, calls)
+	}
+	next, err := s.Update(ctx, p+"b", []byte("cache"), rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitFresh(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); got != "web,cache" || calls != 3 {
+		t.Fatalf("after a change %q with %d encodings, want web,cache and 3", got, calls)
+	}
 }
