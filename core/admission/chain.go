@@ -422,7 +422,7 @@ func (st *call) encode(p *policy, related map[string][]json.RawMessage) ([]byte,
 		Config:      p.config,
 		Related:     related,
 	}
-	return json.Marshal(&in)
+	return hostabi.AppendAdmissionRequest(make([]byte, 0, len(st.object)+len(st.oldObject)+1024), &in), nil
 }
 
 func encodeObject(obj runtime.Object, gvk schema.GroupVersionKind) (json.RawMessage, error) {
