@@ -1,6 +1,7 @@
 package jsonread
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -54,15 +55,23 @@ func (r *Reader) fail(format string, args ...any) {
 
 var errEOF = errors.New("unexpected end of JSON input")
 
-func (r *Reader) ws() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
+func (r *Reader) ws() { r.i = skipSpace(r.b, r.i) }
+
+// skipSpace is the index of the first byte at or after i that is not white space.
+//
+// The scanning functions work on local copies of the slice and index rather than on the
+// Reader's fields: Go's wasm code keeps a field in memory, loading and storing it on every
+// iteration, while locals live in wasm locals.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			r.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 // peek returns the next non-space byte, 0 at the end or after an error.
@@ -169,28 +178,45 @@ func (r *Reader) str() []byte {
 		}
 		return nil
 	}
-	r.i++
-	start := r.i
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			s := r.b[start:r.i]
-			r.i++
-			return s
-		case c == '\\' || c >= utf8.RuneSelf:
-			return r.slowStr(start)
-		case c < 0x20:
-			r.fail("control character in string")
-			return nil
-		}
-		r.i++
+	start := r.i + 1
+	quote := nextQuote(r.b, start)
+	switch end := plainEnd(r.b, start, quote); {
+	case end == len(r.b):
+		r.i, r.err = end, errEOF
+		return nil
+	case end == quote:
+		r.i = end + 1
+		return r.b[start:end]
+	default:
+		r.i = end
+		return r.slowStr(start, quote)
 	}
-	r.err = errEOF
-	return nil
 }
 
-func (r *Reader) slowStr(start int) []byte {
+// nextQuote is the index of the first '"' at or after i, or len(b). It runs a word at a
+// time (bytes.IndexByte is assembly on every platform, wasm included), and the strings of
+// Kubernetes objects are mostly plain ASCII up to it, which plainEnd then confirms.
+func nextQuote(b []byte, i int) int {
+	if q := bytes.IndexByte(b[i:], '"'); q >= 0 {
+		return i + q
+	}
+	return len(b)
+}
+
+// plainEnd is the index of the first byte of b[i:quote] that a string cannot simply contain
+// — a backslash, a control character or a non-ASCII byte — or quote if there is none.
+func plainEnd(b []byte, i, quote int) int {
+	for j, c := range b[i:quote] {
+		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+			return i + j
+		}
+	}
+	return quote
+}
+
+// slowStr decodes the rest of a string starting at start, r.i being at its first byte that
+// is not plain and quote the index of the first '"' at or after start.
+func (r *Reader) slowStr(start, quote int) []byte {
 	buf := append(r.buf[:0], r.b[start:r.i]...)
 	for r.i < len(r.b) {
 		c := r.b[r.i]
@@ -246,8 +272,15 @@ func (r *Reader) slowStr(start int) []byte {
 				return nil
 			}
 		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			r.i++
+			// A run of plain bytes is copied at once. Only an escaped quote takes r.i past
+			// quote; the search for the next one then starts after it, so that no byte is
+			// searched twice.
+			if r.i > quote {
+				quote = nextQuote(r.b, r.i)
+			}
+			end := plainEnd(r.b, r.i, quote)
+			buf = append(buf, r.b[r.i:end]...)
+			r.i = end
 		default:
 			ru, size := utf8.DecodeRune(r.b[r.i:])
 			if ru == utf8.RuneError && size == 1 {
@@ -312,41 +345,51 @@ func (r *Reader) Number() []byte {
 		return nil
 	}
 	start := r.i
-	if r.b[r.i] == '-' {
-		r.i++
-	}
-	digits := func() int {
-		n := 0
-		for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-			r.i++
-			n++
-		}
-		return n
-	}
-	intStart := r.i
-	if n := digits(); n == 0 || (n > 1 && r.b[intStart] == '0') {
+	end := numberEnd(r.b, start)
+	if end < 0 {
 		r.fail("invalid number")
 		return nil
 	}
-	if r.i < len(r.b) && r.b[r.i] == '.' {
-		r.i++
-		if digits() == 0 {
-			r.fail("invalid number")
-			return nil
-		}
-	}
-	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
-		r.i++
-		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
-			r.i++
-		}
-		if digits() == 0 {
-			r.fail("invalid number")
-			return nil
-		}
-	}
+	r.i = end
 	r.last = 'v'
-	return r.b[start:r.i]
+	return r.b[start:end]
+}
+
+// numberEnd is the index just past the number starting at i, or -1 if the bytes there are
+// not one: JSON's grammar, with no leading zeros and digits on both sides of a point.
+func numberEnd(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	start := i
+	i = skipDigits(b, i)
+	if n := i - start; n == 0 || (n > 1 && b[start] == '0') {
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		start = i + 1
+		if i = skipDigits(b, start); i == start {
+			return -1
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start = i
+		if i = skipDigits(b, start); i == start {
+			return -1
+		}
+	}
+	return i
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // Int reads an integer of bits bits; null reads as 0.
@@ -383,42 +426,194 @@ func (r *Reader) Uint(bits int) uint64 {
 	return v
 }
 
-// Skip reads any value and returns its bytes (a subslice of the input).
+// Skip reads any value and returns its bytes (a subslice of the input), checking that it
+// is well-formed JSON.
 func (r *Reader) Skip() []byte {
-	c := r.peek()
-	if r.err != nil {
+	if r.peek(); r.err != nil {
 		return nil
 	}
 	start := r.i
-	switch {
-	case c == '{' || c == '[':
-		close := byte('}')
-		if c == '[' {
-			close = ']'
-		}
-		r.Begin(c)
-		for r.Next(close) {
-			if c == '{' {
-				r.Key()
-			}
-			r.Skip()
-		}
-	case c == '"':
-		r.str()
-		r.last = 'v'
-	case c == 't':
-		r.literal("true")
-	case c == 'f':
-		r.literal("false")
-	case c == 'n':
-		r.literal("null")
-	default:
-		r.Number()
-	}
-	if r.err != nil {
+	if !r.skipValue() {
 		return nil
 	}
+	r.last = 'v'
 	return r.b[start:r.i]
+}
+
+// skipValue moves r.i past the value starting there, checking its syntax but decoding
+// nothing, and reports whether it was well-formed (recording the error if not).
+//
+// It is one loop over the bytes with its own stack of the objects and arrays it is in,
+// rather than a walk through Begin, Next and Key: policies skip most of every object they
+// are handed, and in Go's wasm code a call costs more than the few bytes most tokens are.
+// The helpers it calls answer the index after what they skipped and whether it was
+// well-formed; when not, the index is where the problem is.
+func (r *Reader) skipValue() bool {
+	b, i := r.b, r.i
+	var closers [32]byte
+	open := closers[:0] // the closing byte of each object or array the value is in
+	ok := true
+	for {
+		// At a value.
+		if i = skipSpace(b, i); i >= len(b) {
+			return r.skipFailed(i, "")
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			close := byte('}')
+			if c == '[' {
+				close = ']'
+			}
+			if i = skipSpace(b, i+1); i < len(b) && b[i] == close {
+				i++ // empty: a whole value
+				break
+			}
+			open = append(open, close)
+			if close == '}' {
+				if i, ok = skipKey(b, i); !ok {
+					return r.skipFailed(i, "want an object key and ':'")
+				}
+			}
+			continue // at the first member's or element's value
+		case '"':
+			if i, ok = skipString(b, i); !ok {
+				return r.skipFailed(i, "invalid string")
+			}
+		case 't':
+			if i, ok = skipLiteral(b, i, "true"); !ok {
+				return r.skipFailed(i, "invalid literal")
+			}
+		case 'f':
+			if i, ok = skipLiteral(b, i, "false"); !ok {
+				return r.skipFailed(i, "invalid literal")
+			}
+		case 'n':
+			if i, ok = skipLiteral(b, i, "null"); !ok {
+				return r.skipFailed(i, "invalid literal")
+			}
+		default:
+			end := numberEnd(b, i)
+			if end < 0 {
+				return r.skipFailed(i, "invalid value")
+			}
+			i = end
+		}
+		// After a value: close what ends here, then move on to the next member or element.
+		for {
+			if len(open) == 0 {
+				r.i = i
+				return true
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return r.skipFailed(i, "")
+			}
+			close := open[len(open)-1]
+			if b[i] == close {
+				open = open[:len(open)-1]
+				i++
+				continue
+			}
+			if b[i] != ',' {
+				return r.skipFailed(i, fmt.Sprintf("want ',' or %q, found %q", close, b[i]))
+			}
+			if i++; close == '}' {
+				if i, ok = skipKey(b, i); !ok {
+					return r.skipFailed(i, "want an object key and ':'")
+				}
+			}
+			break
+		}
+	}
+}
+
+// skipFailed records skipValue's error at offset i: msg, or the end of the input when i is
+// at it.
+func (r *Reader) skipFailed(i int, msg string) bool {
+	r.i = i
+	if i >= len(r.b) {
+		if r.err == nil {
+			r.err = errEOF
+		}
+	} else {
+		r.fail("%s", msg)
+	}
+	return false
+}
+
+// skipKey moves past an object member's name and its colon, and the white space around
+// them, from i.
+func skipKey(b []byte, i int) (int, bool) {
+	if i = skipSpace(b, i); i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	i, ok := skipString(b, i)
+	if !ok {
+		return i, false
+	}
+	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return i + 1, true
+}
+
+// skipString moves past the string whose opening quote is at i, checking its escapes and
+// refusing control characters. Non-ASCII bytes pass unchecked, as encoding/json lets them
+// (it decodes invalid UTF-8 as U+FFFD).
+func skipString(b []byte, i int) (int, bool) {
+	i++
+	quote := nextQuote(b, i)
+	for {
+		if i > quote { // past an escaped quote: search on from there (see slowStr)
+			quote = nextQuote(b, i)
+		}
+		j := i
+		for j < quote && b[j] >= 0x20 && b[j] != '\\' {
+			j++
+		}
+		switch {
+		case j == len(b):
+			return j, false
+		case j == quote:
+			return j + 1, true
+		case b[j] == '\\':
+			var ok bool
+			if i, ok = skipEscape(b, j); !ok {
+				return i, false
+			}
+		default: // a control character
+			return j, false
+		}
+	}
+}
+
+// skipEscape moves past the escape sequence whose backslash is at i.
+func skipEscape(b []byte, i int) (int, bool) {
+	if i+1 >= len(b) {
+		return len(b), false
+	}
+	switch b[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return i + 2, true
+	case 'u':
+		if i+6 > len(b) {
+			return len(b), false
+		}
+		for _, c := range b[i+2 : i+6] {
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return i, false
+			}
+		}
+		return i + 6, true
+	}
+	return i, false
+}
+
+// skipLiteral moves past lit at i.
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
 }
 
 // Raw reads any value and returns its bytes, or nil for null.
