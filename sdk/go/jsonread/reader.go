@@ -637,6 +637,66 @@ func (r *Reader) StringMap() map[string]string {
 	return m
 }
 
+// Strings reads an array of strings; null reads as nil and [] as empty, as encoding/json
+// decodes them.
+func (r *Reader) Strings() []string {
+	return List(r, func(r *Reader, s *string) { *s = r.String() })
+}
+
+// List reads an array, each element into a new T with read; null reads as nil and [] as
+// empty, as encoding/json decodes them.
+func List[T any](r *Reader, read func(*Reader, *T)) []T {
+	if !r.Begin('[') {
+		return nil
+	}
+	out := []T{}
+	for r.Next(']') {
+		var v T
+		read(r, &v)
+		out = append(out, v)
+	}
+	return out
+}
+
+// Optional reads a value into a new T with read; null reads as nil, as encoding/json
+// decodes a pointer.
+func Optional[T any](r *Reader, read func(*Reader, *T)) *T {
+	if r.Null() {
+		return nil
+	}
+	v := new(T)
+	read(r, v)
+	return v
+}
+
+// OptionalBool reads a boolean; null reads as nil.
+func (r *Reader) OptionalBool() *bool {
+	return Optional(r, func(r *Reader, b *bool) { *b = r.Bool() })
+}
+
+// OptionalInt reads an integer of bits bits; null reads as nil.
+func (r *Reader) OptionalInt(bits int) *int64 {
+	return Optional(r, func(r *Reader, n *int64) { *n = r.Int(bits) })
+}
+
+// StringMember reads an object for its string member key alone, skipping the others: ""
+// when it has none (or is null). Kubernetes objects have many such small objects
+// ({"type": "RuntimeDefault"}), and metadata whose name is all a decoder wants.
+func (r *Reader) StringMember(key string) string {
+	v := ""
+	if !r.Begin('{') {
+		return v
+	}
+	for r.Next('}') {
+		if string(r.Key()) == key {
+			v = r.String()
+		} else {
+			r.Skip()
+		}
+	}
+	return v
+}
+
 // Fail records an error found by the caller (a value of the wrong shape), unless there is
 // one already.
 func (r *Reader) Fail(msg string) { r.fail("%s", msg) }

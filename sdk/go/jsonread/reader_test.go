@@ -111,3 +111,42 @@ func FuzzReader(f *testing.F) {
 		checkString(t, b)
 	})
 }
+
+func TestHelpers(t *testing.T) {
+	r := New([]byte(`[null, true, null, -7, {"a": [1], "type": "x", "b": null}, null, {}, {"n": null}]`))
+	if !r.Begin('[') {
+		t.Fatal(r.Err())
+	}
+	var got []any
+	for i := 0; r.Next(']'); i++ {
+		switch i {
+		case 0, 1:
+			got = append(got, r.OptionalBool())
+		case 2, 3:
+			got = append(got, r.OptionalInt(8))
+		default:
+			got = append(got, r.StringMember("type"))
+		}
+	}
+	if err := r.End(); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].(*bool) != nil || !*got[1].(*bool) || got[2].(*int64) != nil || *got[3].(*int64) != -7 ||
+		got[4] != "x" || got[5] != "" || got[6] != "" || got[7] != "" {
+		t.Errorf("read %v", got)
+	}
+	for _, bad := range []string{`"true"`, `1.5`, `300`, `[]`, `{"type":1}`} {
+		r := New([]byte(bad))
+		switch bad {
+		case `"true"`:
+			r.OptionalBool()
+		case `1.5`, `300`:
+			r.OptionalInt(8)
+		default:
+			r.StringMember("type")
+		}
+		if r.End() == nil {
+			t.Errorf("%s read without an error", bad)
+		}
+	}
+}
