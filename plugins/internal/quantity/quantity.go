@@ -15,8 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
+	"github.com/tugboat-io/tug/sdk/go/jsonwrite"
 )
 
 // Format is how a quantity is written: the family of suffix it was parsed with.
@@ -256,7 +260,7 @@ var (
 )
 
 // MarshalJSON writes q as a JSON string in canonical form.
-func (q Quantity) MarshalJSON() ([]byte, error) { return json.Marshal(q.String()) }
+func (q Quantity) MarshalJSON() ([]byte, error) { return jsonwrite.AppendString(nil, q.String()), nil }
 
 // UnmarshalJSON reads a quantity from a JSON string or number, as Kubernetes accepts both.
 func (q *Quantity) UnmarshalJSON(b []byte) error {
@@ -276,8 +280,74 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Read reads a quantity with r as UnmarshalJSON does, from a JSON string or number, but
+// without encoding/json: the decoders of the objects quota and admission read (package
+// quota) use it.
+func Read(r *jsonread.Reader) Quantity {
+	raw := r.Skip()
+	if r.Err() != nil {
+		return Quantity{}
+	}
+	var s string
+	switch c := raw[0]; {
+	case c == '"':
+		s = jsonread.New(raw).String()
+	case c == '-' || '0' <= c && c <= '9':
+		s = string(raw)
+	default:
+		r.Fail(fmt.Sprintf("quantity: want a string or a number, got %s", raw))
+		return Quantity{}
+	}
+	q, err := Parse(strings.TrimSpace(s))
+	if err != nil {
+		r.Fail(err.Error())
+	}
+	return q
+}
+
+// ReadList reads a List with r as json.Unmarshal would decode one (null reads as nil,
+// {} as empty), without reflection.
+func ReadList(r *jsonread.Reader) List {
+	if !r.Begin('{') {
+		return nil
+	}
+	l := List{}
+	for r.Next('}') {
+		k := string(r.Key())
+		l[k] = Read(r)
+	}
+	return l
+}
+
 // List is a ResourceList: quantities by resource name.
 type List map[string]Quantity
+
+// MarshalJSON writes l as encoding/json would (names sorted, quantities in canonical
+// form), without reflection: admission policies patch lists into pods and write quotas'
+// status, in wasm.
+func (l List) MarshalJSON() ([]byte, error) { return l.AppendJSON(nil), nil }
+
+// AppendJSON appends l as MarshalJSON writes it.
+func (l List) AppendJSON(b []byte) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	names := make([]string, 0, len(l))
+	for name := range l {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	b = append(b, '{')
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonwrite.AppendString(b, name)
+		b = append(b, ':')
+		b = jsonwrite.AppendString(b, l[name].String())
+	}
+	return append(b, '}')
+}
 
 // Add adds o into l, each resource in l's format when l has it.
 func (l List) Add(o List) {
