@@ -103,28 +103,25 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 			return policy.Forbidden(req, fmt.Sprintf("exceeded quota: %s, requested: %s, used: %s, limited: %s",
 				q.Metadata.Name, pretty(requested, exceeded), pretty(q.Status.Used, exceeded), pretty(q.Spec.Hard, exceeded)))
 		}
-		resp.UpdateStatus(statusUpdate{
-			APIVersion: "v1", Kind: "ResourceQuota",
-			Metadata: updateMeta{Namespace: req.Namespace, Name: q.Metadata.Name, ResourceVersion: q.Metadata.ResourceVersion},
-			Status:   quota.Status{Hard: q.Spec.Hard, Used: used},
-		})
+		resp.UpdateStatus(statusUpdate(req.Namespace, q, used))
 	}
 	return resp
 }
 
 // statusUpdate is a quota as the host takes it back: which one, at which resourceVersion,
-// with what status.
-type statusUpdate struct {
-	APIVersion string       `json:"apiVersion"`
-	Kind       string       `json:"kind"`
-	Metadata   updateMeta   `json:"metadata"`
-	Status     quota.Status `json:"status"`
-}
-
-type updateMeta struct {
-	Namespace       string `json:"namespace"`
-	Name            string `json:"name"`
-	ResourceVersion string `json:"resourceVersion,omitempty"`
+// with what status. It is a map rather than a struct so that the SDK writes it without
+// reflection.
+func statusUpdate(namespace string, q *quota.ResourceQuota, used quantity.List) map[string]any {
+	meta := map[string]any{"namespace": namespace, "name": q.Metadata.Name}
+	if v := q.Metadata.ResourceVersion; v != "" {
+		meta["resourceVersion"] = v
+	}
+	return map[string]any{
+		"apiVersion": "v1",
+		"kind":       "ResourceQuota",
+		"metadata":   meta,
+		"status":     quota.Status{Hard: q.Spec.Hard, Used: used},
+	}
 }
 
 // pretty writes the named resources of l as kube's quota messages do: "a=1,b=2", sorted.

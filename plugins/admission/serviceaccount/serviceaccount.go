@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 
 	"github.com/tugboat-io/tug/plugins/admission/internal/policy"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
 )
 
 // ServiceAccountKey is the related objects' key of the namespace's service accounts.
@@ -33,39 +35,40 @@ type Config struct {
 
 var config = policy.NewConfig(func() Config { return Config{} })
 
+// pod is what the policy reads of a pod.
 type pod struct {
 	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Namespace    string            `json:"namespace"`
-		UID          string            `json:"uid"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
+		Name, GenerateName, Namespace, UID string
+		Annotations                        map[string]string
+	}
 	Spec struct {
-		ServiceAccountName           string            `json:"serviceAccountName"`
-		DeprecatedServiceAccount     string            `json:"serviceAccount"`
-		AutomountServiceAccountToken *bool             `json:"automountServiceAccountToken"`
-		ImagePullSecrets             []json.RawMessage `json:"imagePullSecrets"`
-		Volumes                      []struct {
-			Name string `json:"name"`
-		} `json:"volumes"`
-		Containers     []container `json:"containers"`
-		InitContainers []container `json:"initContainers"`
-	} `json:"spec"`
+		ServiceAccountName           string
+		DeprecatedServiceAccount     string // serviceAccount
+		AutomountServiceAccountToken *bool
+		ImagePullSecrets             []json.RawMessage
+		Volumes                      []volume
+		Containers                   []container
+		InitContainers               []container
+	}
+}
+
+type volume struct {
+	Name string
 }
 
 type container struct {
-	VolumeMounts []struct {
-		MountPath string `json:"mountPath"`
-	} `json:"volumeMounts"`
+	VolumeMounts []volumeMount
 }
 
+type volumeMount struct {
+	MountPath string
+}
+
+// serviceAccount is what the policy reads of a ServiceAccount.
 type serviceAccount struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	AutomountServiceAccountToken *bool             `json:"automountServiceAccountToken"`
-	ImagePullSecrets             []json.RawMessage `json:"imagePullSecrets"`
+	Name                         string
+	AutomountServiceAccountToken *bool
+	ImagePullSecrets             []json.RawMessage
 }
 
 // Admit applies the policy on pod creates.
@@ -77,8 +80,8 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 	if err != nil {
 		return policy.ConfigError(err)
 	}
-	var p pod
-	if err := json.Unmarshal(req.Object, &p); err != nil {
+	p, err := decodePod(req.Object)
+	if err != nil {
 		return tug.DenyStatus(400, "BadRequest", fmt.Sprintf("decode pod: %v", err))
 	}
 	if _, mirror := p.Metadata.Annotations[MirrorPodAnnotation]; mirror {
@@ -104,20 +107,20 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 	}
 	var sa *serviceAccount
 	for _, raw := range req.RelatedObjects(ServiceAccountKey) {
-		var s serviceAccount
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := decodeServiceAccount(raw)
+		if err != nil {
 			return tug.DenyStatus(500, "InternalError", fmt.Sprintf("decode service account: %v", err))
 		}
-		if s.Metadata.Name == name {
-			sa = &s
+		if s.Name == name {
+			sa = s
 			break
 		}
 	}
 	if sa == nil {
 		return policy.Forbidden(req, fmt.Sprintf("error looking up service account %s/%s: serviceaccount %q not found", req.Namespace, name, name))
 	}
-	if cfg.TokenVolume && automount(sa, &p) {
-		mountToken(resp, &p)
+	if cfg.TokenVolume && automount(sa, p) {
+		mountToken(resp, p)
 	}
 	if len(p.Spec.ImagePullSecrets) == 0 && len(sa.ImagePullSecrets) > 0 {
 		resp.Add("/spec/imagePullSecrets", sa.ImagePullSecrets)
@@ -166,10 +169,11 @@ func mountToken(resp *tug.AdmissionResponse, p *pod) {
 				continue
 			}
 			needed = true
+			path := "/spec/" + list.field + "/" + strconv.Itoa(i) + "/volumeMounts"
 			if c.VolumeMounts == nil {
-				resp.Add(fmt.Sprintf("/spec/%s/%d/volumeMounts", list.field, i), []any{mount})
+				resp.Add(path, []any{mount})
 			} else {
-				resp.Add(fmt.Sprintf("/spec/%s/%d/volumeMounts/-", list.field, i), mount)
+				resp.Add(path+"/-", mount)
 			}
 		}
 	}
@@ -216,4 +220,114 @@ func suffix(p *pod) string {
 		n /= uint64(len(alphabet))
 	}
 	return string(b)
+}
+
+// decodePod decodes what the policy reads of a pod, without reflection (the policy runs
+// on every pod create, in wasm).
+func decodePod(raw []byte) (*pod, error) {
+	p := &pod{}
+	r := jsonread.New(raw)
+	if r.Begin('{') {
+		for r.Next('}') {
+			switch string(r.Key()) {
+			case "metadata":
+				readPodMeta(r, p)
+			case "spec":
+				readPodSpec(r, p)
+			default:
+				r.Skip()
+			}
+		}
+	}
+	return p, r.End()
+}
+
+func readPodMeta(r *jsonread.Reader, p *pod) {
+	if !r.Begin('{') {
+		return
+	}
+	m := &p.Metadata
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "name":
+			m.Name = r.String()
+		case "generateName":
+			m.GenerateName = r.String()
+		case "namespace":
+			m.Namespace = r.String()
+		case "uid":
+			m.UID = r.String()
+		case "annotations":
+			m.Annotations = r.StringMap()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readPodSpec(r *jsonread.Reader, p *pod) {
+	if !r.Begin('{') {
+		return
+	}
+	s := &p.Spec
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "serviceAccountName":
+			s.ServiceAccountName = r.String()
+		case "serviceAccount":
+			s.DeprecatedServiceAccount = r.String()
+		case "automountServiceAccountToken":
+			s.AutomountServiceAccountToken = r.OptionalBool()
+		case "imagePullSecrets":
+			s.ImagePullSecrets = readRawList(r)
+		case "volumes":
+			s.Volumes = jsonread.List(r, func(r *jsonread.Reader, v *volume) { v.Name = r.StringMember("name") })
+		case "containers":
+			s.Containers = jsonread.List(r, readContainer)
+		case "initContainers":
+			s.InitContainers = jsonread.List(r, readContainer)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readContainer(r *jsonread.Reader, c *container) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		if string(r.Key()) != "volumeMounts" {
+			r.Skip()
+			continue
+		}
+		c.VolumeMounts = jsonread.List(r, func(r *jsonread.Reader, m *volumeMount) { m.MountPath = r.StringMember("mountPath") })
+	}
+}
+
+// decodeServiceAccount decodes what the policy reads of a ServiceAccount.
+func decodeServiceAccount(raw []byte) (*serviceAccount, error) {
+	sa := &serviceAccount{}
+	r := jsonread.New(raw)
+	if r.Begin('{') {
+		for r.Next('}') {
+			switch string(r.Key()) {
+			case "metadata":
+				sa.Name = r.StringMember("name")
+			case "automountServiceAccountToken":
+				sa.AutomountServiceAccountToken = r.OptionalBool()
+			case "imagePullSecrets":
+				sa.ImagePullSecrets = readRawList(r)
+			default:
+				r.Skip()
+			}
+		}
+	}
+	return sa, r.End()
+}
+
+// readRawList reads an array of values kept as they are written (null is nil), as
+// encoding/json decodes a []json.RawMessage.
+func readRawList(r *jsonread.Reader) []json.RawMessage {
+	return jsonread.List(r, func(r *jsonread.Reader, raw *json.RawMessage) { *raw = r.Skip() })
 }
