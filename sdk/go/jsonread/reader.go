@@ -1,7 +1,6 @@
 package jsonread
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -178,45 +177,29 @@ func (r *Reader) str() []byte {
 		}
 		return nil
 	}
-	start := r.i + 1
-	quote := nextQuote(r.b, start)
-	switch end := plainEnd(r.b, start, quote); {
-	case end == len(r.b):
-		r.i, r.err = end, errEOF
-		return nil
-	case end == quote:
-		r.i = end + 1
-		return r.b[start:end]
-	default:
-		r.i = end
-		return r.slowStr(start, quote)
+	b, start := r.b, r.i+1
+	i := plainEnd(b, start)
+	if i < len(b) && b[i] == '"' {
+		r.i = i + 1
+		return b[start:i]
 	}
+	r.i = i
+	return r.slowStr(start)
 }
 
-// nextQuote is the index of the first '"' at or after i, or len(b). It runs a word at a
-// time (bytes.IndexByte is assembly on every platform, wasm included), and the strings of
-// Kubernetes objects are mostly plain ASCII up to it, which plainEnd then confirms.
-func nextQuote(b []byte, i int) int {
-	if q := bytes.IndexByte(b[i:], '"'); q >= 0 {
-		return i + q
+// plainEnd is the index of the first byte at or after i that a string cannot simply
+// contain — a quote, a backslash, a control character or a non-ASCII byte — or len(b).
+// (A loop, inlined: see skipValue for why not bytes.IndexByte.)
+func plainEnd(b []byte, i int) int {
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 && b[i] < utf8.RuneSelf {
+		i++
 	}
-	return len(b)
-}
-
-// plainEnd is the index of the first byte of b[i:quote] that a string cannot simply contain
-// — a backslash, a control character or a non-ASCII byte — or quote if there is none.
-func plainEnd(b []byte, i, quote int) int {
-	for j, c := range b[i:quote] {
-		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
-			return i + j
-		}
-	}
-	return quote
+	return i
 }
 
 // slowStr decodes the rest of a string starting at start, r.i being at its first byte that
-// is not plain and quote the index of the first '"' at or after start.
-func (r *Reader) slowStr(start, quote int) []byte {
+// is not plain (see plainEnd).
+func (r *Reader) slowStr(start int) []byte {
 	buf := append(r.buf[:0], r.b[start:r.i]...)
 	for r.i < len(r.b) {
 		c := r.b[r.i]
@@ -272,13 +255,8 @@ func (r *Reader) slowStr(start, quote int) []byte {
 				return nil
 			}
 		case c < utf8.RuneSelf:
-			// A run of plain bytes is copied at once. Only an escaped quote takes r.i past
-			// quote; the search for the next one then starts after it, so that no byte is
-			// searched twice.
-			if r.i > quote {
-				quote = nextQuote(r.b, r.i)
-			}
-			end := plainEnd(r.b, r.i, quote)
+			// A run of plain bytes is copied at once.
+			end := plainEnd(r.b, r.i)
 			buf = append(buf, r.b[r.i:end]...)
 			r.i = end
 		default:
@@ -445,21 +423,42 @@ func (r *Reader) Skip() []byte {
 //
 // It is one loop over the bytes with its own stack of the objects and arrays it is in,
 // rather than a walk through Begin, Next and Key: policies skip most of every object they
-// are handed, and in Go's wasm code a call costs more than the few bytes most tokens are.
-// The helpers it calls answer the index after what they skipped and whether it was
-// well-formed; when not, the index is where the problem is.
+// are handed, and in Go's wasm code a call costs as much as scanning a dozen bytes (even
+// bytes.IndexByte's: a key or a short string is over before it pays off). So white space,
+// structure and strings without escapes, which are nearly all of Kubernetes JSON, are
+// scanned inline, keys and string values at the same place; only escapes and numbers go
+// to helpers. Those answer the index after what they read and whether it was well-formed;
+// when not, the index is where the problem is.
 func (r *Reader) skipValue() bool {
 	b, i := r.b, r.i
 	var closers [32]byte
 	open := closers[:0] // the closing byte of each object or array the value is in
+	key := false        // whether a member's name comes next, rather than a value
 	ok := true
 	for {
-		// At a value.
 		if i = skipSpace(b, i); i >= len(b) {
 			return r.skipFailed(i, "")
 		}
-		switch c := b[i]; c {
-		case '{', '[':
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20; i++ {
+			}
+			if i < len(b) && b[i] == '"' {
+				i++
+			} else if i, ok = skipString(b, i); !ok {
+				return r.skipFailed(i, "invalid string")
+			}
+			if key {
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return r.skipFailed(i, "want ':' after an object key")
+				}
+				i++
+				key = false
+				continue // at the member's value
+			}
+		case key:
+			return r.skipFailed(i, "want an object key")
+		case c == '{' || c == '[':
 			close := byte('}')
 			if c == '[' {
 				close = ']'
@@ -469,25 +468,17 @@ func (r *Reader) skipValue() bool {
 				break
 			}
 			open = append(open, close)
-			if close == '}' {
-				if i, ok = skipKey(b, i); !ok {
-					return r.skipFailed(i, "want an object key and ':'")
-				}
-			}
-			continue // at the first member's or element's value
-		case '"':
-			if i, ok = skipString(b, i); !ok {
-				return r.skipFailed(i, "invalid string")
-			}
-		case 't':
+			key = close == '}'
+			continue // at the first member or element
+		case c == 't':
 			if i, ok = skipLiteral(b, i, "true"); !ok {
 				return r.skipFailed(i, "invalid literal")
 			}
-		case 'f':
+		case c == 'f':
 			if i, ok = skipLiteral(b, i, "false"); !ok {
 				return r.skipFailed(i, "invalid literal")
 			}
-		case 'n':
+		case c == 'n':
 			if i, ok = skipLiteral(b, i, "null"); !ok {
 				return r.skipFailed(i, "invalid literal")
 			}
@@ -516,11 +507,8 @@ func (r *Reader) skipValue() bool {
 			if b[i] != ',' {
 				return r.skipFailed(i, fmt.Sprintf("want ',' or %q, found %q", close, b[i]))
 			}
-			if i++; close == '}' {
-				if i, ok = skipKey(b, i); !ok {
-					return r.skipFailed(i, "want an object key and ':'")
-				}
-			}
+			i++
+			key = close == '}'
 			break
 		}
 	}
@@ -540,50 +528,26 @@ func (r *Reader) skipFailed(i int, msg string) bool {
 	return false
 }
 
-// skipKey moves past an object member's name and its colon, and the white space around
-// them, from i.
-func skipKey(b []byte, i int) (int, bool) {
-	if i = skipSpace(b, i); i >= len(b) || b[i] != '"' {
-		return i, false
-	}
-	i, ok := skipString(b, i)
-	if !ok {
-		return i, false
-	}
-	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-		return i, false
-	}
-	return i + 1, true
-}
-
-// skipString moves past the string whose opening quote is at i, checking its escapes and
-// refusing control characters. Non-ASCII bytes pass unchecked, as encoding/json lets them
-// (it decodes invalid UTF-8 as U+FFFD).
+// skipString moves on from i, inside a string, past its closing quote, checking its
+// escapes and refusing control characters. Non-ASCII bytes pass unchecked, as
+// encoding/json lets them (it decodes invalid UTF-8 as U+FFFD).
 func skipString(b []byte, i int) (int, bool) {
-	i++
-	quote := nextQuote(b, i)
-	for {
-		if i > quote { // past an escaped quote: search on from there (see slowStr)
-			quote = nextQuote(b, i)
-		}
-		j := i
-		for j < quote && b[j] >= 0x20 && b[j] != '\\' {
-			j++
-		}
-		switch {
-		case j == len(b):
-			return j, false
-		case j == quote:
-			return j + 1, true
-		case b[j] == '\\':
+	for i < len(b) {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c == '\\':
 			var ok bool
-			if i, ok = skipEscape(b, j); !ok {
+			if i, ok = skipEscape(b, i); !ok {
 				return i, false
 			}
-		default: // a control character
-			return j, false
+		case c < 0x20:
+			return i, false
+		default:
+			i++
 		}
 	}
+	return i, false
 }
 
 // skipEscape moves past the escape sequence whose backslash is at i.
