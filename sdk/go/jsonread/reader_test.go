@@ -101,6 +101,21 @@ func TestLongStrings(t *testing.T) {
 	}
 }
 
+// TestSpecialBytesEverywhere puts each kind of byte the string scanning stops at (or must
+// not stop at) at every position of strings across the eight-byte words it reads.
+func TestSpecialBytesEverywhere(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, `\n`, `\u00e9`, "\x01", "\x1f", " ", "\x7f", "é", "\xff", "~"} {
+		for n := 0; n <= 20; n++ {
+			for pos := 0; pos <= n; pos++ {
+				doc := []byte(`"` + strings.Repeat("x", pos) + special + strings.Repeat("y", n-pos) + `"`)
+				checkSkip(t, doc)
+				checkString(t, doc)
+				checkSkip(t, append([]byte(`{"k":`), append(doc, '}')...))
+			}
+		}
+	}
+}
+
 // FuzzReader holds Skip and String to encoding/json on any input.
 func FuzzReader(f *testing.F) {
 	for _, doc := range corpus {
