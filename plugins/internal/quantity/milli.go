@@ -12,8 +12,9 @@ import (
 
 // parseMilli is Parse for a number of at most 18 digits with a decimal or binary suffix
 // (or none) that is a whole number of thousandths within int64. Anything else, malformed
-// input included, it leaves to parseNano.
-func parseMilli(s string) (Quantity, bool) {
+// input included, it leaves to parseNano. It reads bytes too, so that decoders need not
+// make a string of each quantity they read.
+func parseMilli[T string | []byte](s T) (Quantity, bool) {
 	i, neg := 0, false
 	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
 		neg = s[0] == '-'
@@ -44,7 +45,7 @@ scan:
 	}
 	// In thousandths: m × 10^exp10 × 1024^exp1024.
 	exp10, exp1024, format := 3-fraction, 0, DecimalSI
-	switch s[i:] {
+	switch string(s[i:]) {
 	case "":
 	case "m":
 		exp10 -= 3
@@ -101,10 +102,10 @@ scan:
 	return Quantity{milli: m, format: format}, true
 }
 
-// milliString is String of m thousandths.
-func milliString(m int64, format Format) string {
+// appendMilli appends the text of m thousandths, as String writes it.
+func appendMilli(b []byte, m int64, format Format) []byte {
 	if m == 0 {
-		return "0"
+		return append(b, '0')
 	}
 	if format == BinarySI {
 		// Binary suffixes for whole units from 1024 on; kube writes the rest as decimal.
@@ -113,7 +114,7 @@ func milliString(m int64, format Format) string {
 			for ; exp < len(binarySuffixes)-1 && units%1024 == 0; exp++ {
 				units /= 1024
 			}
-			return strconv.FormatInt(units, 10) + binarySuffixes[exp]
+			return append(strconv.AppendInt(b, units, 10), binarySuffixes[exp]...)
 		}
 		format = DecimalSI
 	}
@@ -128,13 +129,14 @@ func milliString(m int64, format Format) string {
 	for ; exp%3 != 0; exp-- {
 		mant *= 10
 	}
+	b = strconv.AppendInt(b, mant, 10)
 	if format == DecimalExponent {
 		if exp == 0 {
-			return strconv.FormatInt(mant, 10)
+			return b
 		}
-		return strconv.FormatInt(mant, 10) + "e" + strconv.Itoa(exp)
+		return strconv.AppendInt(append(b, 'e'), int64(exp), 10)
 	}
-	return strconv.FormatInt(mant, 10) + decimalSuffixes[(exp+9)/3]
+	return append(b, decimalSuffixes[(exp+9)/3]...)
 }
 
 // mulPos is a×b for b > 0, and whether it did not overflow.

@@ -31,6 +31,9 @@ func checkSame(t *testing.T, what string, q, ref Quantity) {
 	if q.String() != ref.String() || q.Cmp(ref) != 0 || ref.Cmp(q) != 0 || q.Sign() != ref.Sign() || q.IsZero() != ref.IsZero() || q.Format() != ref.Format() {
 		t.Fatalf("%s: %q (%v, sign %d), math/big %q (%v, sign %d)", what, q, q.Format(), q.Sign(), ref, ref.Format(), ref.Sign())
 	}
+	if text, _ := q.AppendText([]byte("x")); string(text) != "x"+q.String() {
+		t.Fatalf("%s: AppendText %q, String %q", what, text, q.String())
+	}
 	m, ok := q.MilliValue()
 	rm, rok := ref.MilliValue()
 	if m != rm || ok != rok {

@@ -16,6 +16,7 @@
 package quantity
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -274,9 +275,21 @@ func (q Quantity) MilliValue() (int64, bool) {
 // exponent, for a quantity parsed with one) whose power of ten is a multiple of 3.
 func (q Quantity) String() string {
 	if q.nano == nil {
-		return milliString(q.milli, q.format)
+		var buf [32]byte
+		return string(appendMilli(buf[:0], q.milli, q.format))
 	}
 	return nanoString(q.nano, q.format)
+}
+
+// AppendText appends q as String writes it (encoding.TextAppender): without a string of
+// its own, for writers of many quantities.
+func (q Quantity) AppendText(b []byte) ([]byte, error) { return q.appendText(b), nil }
+
+func (q Quantity) appendText(b []byte) []byte {
+	if q.nano == nil {
+		return appendMilli(b, q.milli, q.format)
+	}
+	return append(b, nanoString(q.nano, q.format)...)
 }
 
 // nanoString is String in math/big, of v nano-units.
@@ -363,17 +376,22 @@ func Read(r *jsonread.Reader) Quantity {
 	if r.Err() != nil {
 		return Quantity{}
 	}
-	var s string
+	var text []byte
 	switch c := raw[0]; {
 	case c == '"':
-		s = jsonread.New(raw).String()
+		if text = raw[1 : len(raw)-1]; bytes.IndexByte(text, '\\') >= 0 {
+			text = []byte(jsonread.New(raw).String()) // escaped: decode it
+		}
 	case c == '-' || '0' <= c && c <= '9':
-		s = string(raw)
+		text = raw
 	default:
 		r.Fail(fmt.Sprintf("quantity: want a string or a number, got %s", raw))
 		return Quantity{}
 	}
-	q, err := Parse(strings.TrimSpace(s))
+	if q, ok := parseMilli(text); ok {
+		return q
+	}
+	q, err := Parse(string(bytes.TrimSpace(text)))
 	if err != nil {
 		r.Fail(err.Error())
 	}
@@ -407,7 +425,8 @@ func (l List) AppendJSON(b []byte) []byte {
 	if l == nil {
 		return append(b, "null"...)
 	}
-	names := make([]string, 0, len(l))
+	var stack [16]string // a list's names, usually: no allocation for them
+	names := stack[:0]
 	for name := range l {
 		names = append(names, name)
 	}
@@ -418,8 +437,9 @@ func (l List) AppendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = jsonwrite.AppendString(b, name)
-		b = append(b, ':')
-		b = jsonwrite.AppendString(b, l[name].String())
+		// A quantity's text is digits, a sign, a point and letters: nothing to escape.
+		b = append(b, ':', '"')
+		b = append(l[name].appendText(b), '"')
 	}
 	return append(b, '}')
 }

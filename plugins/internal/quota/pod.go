@@ -160,6 +160,9 @@ func (p *Pod) aggregate(of func(*Resources) quantity.List) quantity.List {
 	for i := range p.Spec.Containers {
 		sum.Add(of(&p.Spec.Containers[i].Resources))
 	}
+	if len(p.Spec.InitContainers) == 0 {
+		return sum // most pods: no lists to make for init containers
+	}
 	sidecars, init := quantity.List{}, quantity.List{}
 	for i := range p.Spec.InitContainers {
 		c := &p.Spec.InitContainers[i]

@@ -74,8 +74,11 @@ type Status struct {
 
 // MarshalJSON writes the status as encoding/json would, without reflection: ResourceQuota
 // admission writes one back on every create it charges.
-func (s Status) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
+func (s Status) MarshalJSON() ([]byte, error) { return s.AppendJSON(make([]byte, 0, 256)), nil }
+
+// AppendJSON appends the status as MarshalJSON writes it.
+func (s Status) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
 	if len(s.Hard) > 0 {
 		b = s.Hard.AppendJSON(append(b, `"hard":`...))
 	}
@@ -85,7 +88,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		}
 		b = s.Used.AppendJSON(append(b, `"used":`...))
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // Scopes are the quota's scopes and scope selector's expressions together: a pod is
@@ -123,10 +126,13 @@ func TracksPod(name string) bool {
 	case ResPods, ResCountPods:
 		return true
 	}
-	for _, c := range ComputeNames {
-		if name == c || name == RequestsPrefix+c || name == LimitsPrefix+c {
-			return true
-		}
+	// A compute resource under its own name, requests.<name> or limits.<name>.
+	compute, ok := strings.CutPrefix(name, RequestsPrefix)
+	if !ok {
+		compute, _ = strings.CutPrefix(name, LimitsPrefix)
+	}
+	if slices.Contains(ComputeNames, compute) {
+		return true
 	}
 	if strings.HasPrefix(name, HugePagesPrefix) || strings.HasPrefix(name, RequestsPrefix+HugePagesPrefix) {
 		return true
