@@ -29,8 +29,11 @@ type Reader struct {
 	b    []byte
 	i    int
 	err  error
-	last byte // the last structural token: '{', '[', ':', or 'v' after a value
+	last byte // the last structural token: '{', '[', ',', ':', or 'v' after a value
 	buf  []byte
+	// The name of the member Next read, until Key answers it.
+	key    []byte
+	hasKey bool
 }
 
 // New returns a Reader of b.
@@ -124,6 +127,7 @@ func (r *Reader) Begin(open byte) bool {
 
 // Next moves to the next member of the object or element of the array being read, whose
 // closing byte is close; it reports false (having consumed close) at its end or on error.
+// In an object it reads the member's name and colon too, which Key then answers.
 func (r *Reader) Next(close byte) bool {
 	c := r.peek()
 	if r.err != nil {
@@ -134,23 +138,34 @@ func (r *Reader) Next(close byte) bool {
 		r.last = 'v'
 		return false
 	}
-	switch r.last {
-	case '{', '[':
-		return true
-	case 'v':
-		if c == ',' {
-			r.i++
-			r.last = ','
-			return true
-		}
+	switch {
+	case r.last == 'v' && c == ',':
+		r.i++
+	case r.last != '{' && r.last != '[':
+		r.fail("want ',' or %q, found %q", close, c)
+		return false
 	}
-	r.fail("want ',' or %q, found %q", close, c)
-	return false
+	if close != '}' {
+		r.last = ','
+		return true
+	}
+	// Reading the name here rather than in Key saves a call and a scan for the next byte
+	// per member, which in Go's wasm code is a good part of reading one.
+	r.key, r.hasKey = r.readKey(), true
+	return r.err == nil
 }
 
-// Key reads an object member's name and the colon after it. The bytes are valid until the
-// next read.
+// Key answers the name of the object member Next moved to (or, elsewhere, reads a name and
+// the colon after it). The bytes are valid until the next read.
 func (r *Reader) Key() []byte {
+	if r.hasKey {
+		r.hasKey = false
+		return r.key
+	}
+	return r.readKey()
+}
+
+func (r *Reader) readKey() []byte {
 	k := r.str()
 	if r.peek() != ':' {
 		r.fail("want ':' after an object key")
