@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/tugboat-io/tug/hostabi"
 	"github.com/tugboat-io/tug/sdk/go/jsonwrite"
@@ -204,13 +203,27 @@ func (r *AdmissionResponse) op(op, path string, value any) *AdmissionResponse {
 // JSONPointer("metadata", "labels", "app.kubernetes.io/name") is
 // "/metadata/labels/app.kubernetes.io~1name".
 func JSONPointer(tokens ...string) string {
-	var b strings.Builder
-	esc := strings.NewReplacer("~", "~0", "/", "~1")
+	// Escaped by hand: the strings.Replacer this made on each call built a table of 256
+	// entries, a cost policies paid per container patched.
+	n := 0
 	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(esc.Replace(t))
+		n += 1 + len(t)
 	}
-	return b.String()
+	b := make([]byte, 0, n)
+	for _, t := range tokens {
+		b = append(b, '/')
+		for i := range len(t) {
+			switch t[i] {
+			case '~':
+				b = append(b, '~', '0')
+			case '/':
+				b = append(b, '~', '1')
+			default:
+				b = append(b, t[i])
+			}
+		}
+	}
+	return string(b)
 }
 
 // appendJSON appends the response as JSON, as json.Marshal would encode it but without

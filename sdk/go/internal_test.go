@@ -151,6 +151,12 @@ func TestJSONPointer(t *testing.T) {
 	if got, want := JSONPointer("metadata", "labels", "app.kubernetes.io/name", "a~b"), "/metadata/labels/app.kubernetes.io~1name/a~0b"; got != want {
 		t.Errorf("JSONPointer = %q, want %q", got, want)
 	}
+	if got, want := JSONPointer("~1/", "", "/~"), "/~01~1//~1~0"; got != want {
+		t.Errorf("JSONPointer = %q, want %q", got, want)
+	}
+	if got := JSONPointer(); got != "" {
+		t.Errorf("JSONPointer() = %q, want the whole document's pointer, \"\"", got)
+	}
 }
 
 func TestPatchValueThatCannotBeEncoded(t *testing.T) {
