@@ -3,6 +3,7 @@ package limitranger
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tugboat-io/tug/plugins/admission/internal/policy"
@@ -152,7 +153,7 @@ func admitPod(req *tug.AdmissionRequest, items []item) *tug.AdmissionResponse {
 	merge := func(field, what string, cs []quota.Container) {
 		for i := range cs {
 			c := &cs[i]
-			base := tug.JSONPointer("spec", field, fmt.Sprint(i), "resources")
+			base := tug.JSONPointer("spec", field, strconv.Itoa(i), "resources")
 			// Without either list the container may have no resources object at all.
 			have := c.Resources.Limits != nil || c.Resources.Requests != nil
 			setLim := fill(resp, base, "limits", &c.Resources.Limits, defLim, &have)

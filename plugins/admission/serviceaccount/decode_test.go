@@ -2,6 +2,7 @@ package serviceaccount
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"reflect"
 	"testing"
 )
@@ -67,6 +68,29 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	for _, bad := range []string{``, `[]`, `{"metadata":{"name":1}}`, `{"automountServiceAccountToken":"yes"}`, `{"imagePullSecrets":{}}`} {
 		if sa, err := decodeServiceAccount([]byte(bad)); err == nil {
 			t.Errorf("decodeServiceAccount(%s) = %+v, want an error", bad, sa)
+		}
+	}
+}
+
+// The volume name's suffix is what hash/fnv gave when the policy used it: a pod admitted
+// again gets the name it got before.
+func TestSuffixIsFNV(t *testing.T) {
+	for _, meta := range [][4]string{{"dev", "web", "web-", "u1"}, {}, {"ns", "", "rs-x-", "a/é"}} {
+		h := fnv.New64a()
+		for _, s := range meta {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		n := h.Sum64()
+		want := make([]byte, 5)
+		for i := range want {
+			want[i] = alphabet[n%uint64(len(alphabet))]
+			n /= uint64(len(alphabet))
+		}
+		p := &pod{}
+		p.Metadata.Namespace, p.Metadata.Name, p.Metadata.GenerateName, p.Metadata.UID = meta[0], meta[1], meta[2], meta[3]
+		if got := suffix(p); got != string(want) {
+			t.Errorf("suffix(%q) = %s, hash/fnv gives %s", meta, got, want)
 		}
 	}
 }
