@@ -181,31 +181,19 @@ func readUserInfo(r *jsonread.Reader, u *UserInfo) {
 		case "uid":
 			u.UID = r.String()
 		case "groups":
-			u.Groups = readStrings(r)
+			u.Groups = r.Strings()
 		case "extra":
 			if r.Begin('{') {
 				u.Extra = map[string][]string{}
 				for r.Next('}') {
 					k := string(r.Key())
-					u.Extra[k] = readStrings(r)
+					u.Extra[k] = r.Strings()
 				}
 			}
 		default:
 			r.Skip()
 		}
 	}
-}
-
-// readStrings reads an array of strings; null reads as nil and [] as empty.
-func readStrings(r *jsonread.Reader) []string {
-	if !r.Begin('[') {
-		return nil
-	}
-	out := []string{}
-	for r.Next(']') {
-		out = append(out, r.String())
-	}
-	return out
 }
 
 // readRawLists reads an object of arrays of objects, keeping each object raw.
@@ -279,7 +267,7 @@ func readMeta(r *jsonread.Reader, m *ObjectMeta) {
 		case "annotations":
 			m.Annotations = r.StringMap()
 		case "ownerReferences":
-			m.OwnerReferences = readList(r, readOwner)
+			m.OwnerReferences = jsonread.List(r, readOwner)
 		default:
 			r.Skip()
 		}
@@ -323,7 +311,7 @@ func readPodSpec(r *jsonread.Reader, s *PodSpec) {
 		case "nodeSelector":
 			s.NodeSelector = r.StringMap()
 		case "tolerations":
-			s.Tolerations = readList(r, readToleration)
+			s.Tolerations = jsonread.List(r, readToleration)
 		case "affinity":
 			s.Affinity = r.Raw()
 		case "topologySpreadConstraints":
@@ -380,7 +368,7 @@ func readToleration(r *jsonread.Reader, t *Toleration) {
 	}
 }
 
-func readContainers(r *jsonread.Reader) []Container { return readList(r, readContainer) }
+func readContainers(r *jsonread.Reader) []Container { return jsonread.List(r, readContainer) }
 
 func readContainer(r *jsonread.Reader, c *Container) {
 	if !r.Begin('{') {
@@ -395,7 +383,7 @@ func readContainer(r *jsonread.Reader, c *Container) {
 		case "resources":
 			readRequirements(r, &c.Resources)
 		case "ports":
-			c.Ports = readList(r, readPort)
+			c.Ports = jsonread.List(r, readPort)
 		case "restartPolicy":
 			c.RestartPolicy = r.String()
 		default:
@@ -522,7 +510,7 @@ func readNodeSpec(r *jsonread.Reader, s *NodeSpec) {
 		case "unschedulable":
 			s.Unschedulable = r.Bool()
 		case "taints":
-			s.Taints = readList(r, readTaint)
+			s.Taints = jsonread.List(r, readTaint)
 		default:
 			r.Skip()
 		}
@@ -558,9 +546,9 @@ func readNodeStatus(r *jsonread.Reader, s *NodeStatus) {
 		case "allocatable":
 			s.Allocatable = readResources(r)
 		case "images":
-			s.Images = readList(r, readImage)
+			s.Images = jsonread.List(r, readImage)
 		case "conditions":
-			s.Conditions = readList(r, readCondition)
+			s.Conditions = jsonread.List(r, readCondition)
 		default:
 			r.Skip()
 		}
@@ -574,7 +562,7 @@ func readImage(r *jsonread.Reader, img *ContainerImage) {
 	for r.Next('}') {
 		switch string(r.Key()) {
 		case "names":
-			img.Names = readList(r, func(r *jsonread.Reader, s *string) { *s = r.String() })
+			img.Names = r.Strings()
 		case "sizeBytes":
 			img.SizeBytes = r.Int(64)
 		default:
@@ -597,21 +585,6 @@ func readCondition(r *jsonread.Reader, c *NodeCondition) {
 			r.Skip()
 		}
 	}
-}
-
-// readList reads an array, each element with read; null reads as nil and [] as empty, as
-// encoding/json decodes them.
-func readList[T any](r *jsonread.Reader, read func(*jsonread.Reader, *T)) []T {
-	if !r.Begin('[') {
-		return nil
-	}
-	out := []T{}
-	for r.Next(']') {
-		var v T
-		read(r, &v)
-		out = append(out, v)
-	}
-	return out
 }
 
 // decodeObject decodes a JSON object into v with encoding/json (for the kinds off the

@@ -461,10 +461,11 @@ func admit(in []byte) (hostabi.Status, []byte) {
 		return fail(hostabi.StatusError, "%v", resp.err)
 	}
 	resp.UID = req.UID
-	out, err := json.Marshal(resp)
+	out, err := resp.appendJSON(reg.out[:0])
 	if err != nil {
 		return fail(hostabi.StatusError, "encode admission response: %v", err)
 	}
+	reg.out = out
 	return ok(out)
 }
 

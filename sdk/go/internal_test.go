@@ -151,6 +151,12 @@ func TestJSONPointer(t *testing.T) {
 	if got, want := JSONPointer("metadata", "labels", "app.kubernetes.io/name", "a~b"), "/metadata/labels/app.kubernetes.io~1name/a~0b"; got != want {
 		t.Errorf("JSONPointer = %q, want %q", got, want)
 	}
+	if got, want := JSONPointer("~1/", "", "/~"), "/~01~1//~1~0"; got != want {
+		t.Errorf("JSONPointer = %q, want %q", got, want)
+	}
+	if got := JSONPointer(); got != "" {
+		t.Errorf("JSONPointer() = %q, want the whole document's pointer, \"\"", got)
+	}
 }
 
 func TestPatchValueThatCannotBeEncoded(t *testing.T) {
@@ -174,6 +180,40 @@ func TestUpdateStatus(t *testing.T) {
 	r = Allow().UpdateStatus(func() {}).UpdateStatus(q)
 	if r.err == nil || !strings.Contains(r.err.Error(), "status update") || len(r.StatusUpdates) != 1 {
 		t.Errorf("err = %v with %d updates, want one naming the status update, and the good update kept", r.err, len(r.StatusUpdates))
+	}
+}
+
+// The response encoder writes what encoding/json writes for the same response.
+func TestAdmissionResponseJSONMatchesEncodingJSON(t *testing.T) {
+	for _, r := range []*AdmissionResponse{
+		Allow(),
+		{UID: "u<1>", Allowed: true},
+		Deny(`pods "web" is forbidden: <no> & "never"`),
+		DenyStatus(404, "NotFound", ""),
+		{Result: &AdmissionStatus{}},
+		{Result: &AdmissionStatus{Reason: "r"}},
+		Allow().Add("/a", "x").Replace("/b", map[string]any{"n": 1, "l": []any{true, nil}}).Remove("/c").
+			Add("/d", json.RawMessage(`{"raw":[1,"\u00e9"]}`)).Warn("w1").Warn("w\u2028").Audit("k2", "v").Audit("k1", "é"),
+		{Allowed: true, Patch: []PatchOperation{{Op: "move", From: "/x", Path: "/y"}, {Op: "add", Path: "/z", Value: json.RawMessage(`null`)}}},
+		Allow().UpdateStatus(json.RawMessage(`{"kind":"ResourceQuota"}`)).UpdateStatus(map[string]string{"a": "b"}),
+		{Allowed: true, AuditAnnotations: map[string]string{}, Warnings: []string{}, Patch: []PatchOperation{}, StatusUpdates: []json.RawMessage{}},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.appendJSON([]byte("reused"))
+		if err != nil || string(got) != "reused"+string(want) {
+			t.Errorf("appendJSON(%+v) = %s, %v; encoding/json writes %s", r, got, err, want)
+		}
+	}
+	bad := &AdmissionResponse{Allowed: true, Patch: []PatchOperation{{Op: "add", Path: "/a", Value: json.RawMessage(`{"a":`)}}}
+	if _, err := bad.appendJSON(nil); err == nil || !strings.Contains(err.Error(), "patch add /a") {
+		t.Errorf("a malformed patch value: %v, want an error naming the operation", err)
+	}
+	bad = &AdmissionResponse{Allowed: true, StatusUpdates: []json.RawMessage{json.RawMessage(`[`)}}
+	if _, err := bad.appendJSON(nil); err == nil {
+		t.Errorf("a malformed status update: no error")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tugboat-io/tug/hostabi"
+	"github.com/tugboat-io/tug/sdk/go/jsonwrite"
 )
 
 // Reconciler is a controller: from a parent object and the children and related objects
@@ -199,5 +200,5 @@ func toJSON(v any) (json.RawMessage, error) {
 	case []byte:
 		return b, nil
 	}
-	return json.Marshal(v)
+	return jsonwrite.AppendValue(nil, v)
 }

@@ -1,8 +1,16 @@
 package defaulttolerationseconds
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
 	"github.com/tugboat-io/tug/plugins/admission/internal/policy"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
+	"github.com/tugboat-io/tug/sdk/go/jsonwrite"
 )
 
 // The taints the tolerations are for, as the node lifecycle controller sets them.
@@ -30,28 +38,28 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 	if err != nil {
 		return policy.ConfigError(err)
 	}
-	pod, err := tug.DecodePod(req.Object)
+	tolerations, err := decodeTolerations(req.Object)
 	if err != nil {
 		return tug.DenyStatus(400, "BadRequest", err.Error())
 	}
 	notReady, unreachable := false, false
-	for _, t := range pod.Spec.Tolerations {
+	for _, t := range tolerations {
 		// An empty key tolerates every taint, an empty effect every effect.
-		noExecute := t.Effect == "NoExecute" || t.Effect == ""
-		notReady = notReady || (noExecute && (t.Key == NotReadyTaint || t.Key == ""))
-		unreachable = unreachable || (noExecute && (t.Key == UnreachableTaint || t.Key == ""))
+		noExecute := t.effect == "NoExecute" || t.effect == ""
+		notReady = notReady || (noExecute && (t.key == NotReadyTaint || t.key == ""))
+		unreachable = unreachable || (noExecute && (t.key == UnreachableTaint || t.key == ""))
 	}
-	var add []tug.Toleration
+	var add []json.RawMessage
 	if !notReady {
-		add = append(add, toleration(NotReadyTaint, cfg.NotReadySeconds))
+		add = append(add, tolerationJSON(NotReadyTaint, cfg.NotReadySeconds))
 	}
 	if !unreachable {
-		add = append(add, toleration(UnreachableTaint, cfg.UnreachableSeconds))
+		add = append(add, tolerationJSON(UnreachableTaint, cfg.UnreachableSeconds))
 	}
 	resp := tug.Allow()
 	switch {
 	case len(add) == 0:
-	case pod.Spec.Tolerations == nil:
+	case tolerations == nil:
 		resp.Add("/spec/tolerations", add)
 	default:
 		for _, t := range add {
@@ -61,6 +69,61 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 	return resp
 }
 
-func toleration(key string, seconds int64) tug.Toleration {
-	return tug.Toleration{Key: key, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &seconds}
+// toleration is what the policy reads of a pod's toleration.
+type toleration struct{ key, effect string }
+
+// decodeTolerations reads a pod's spec.tolerations, all the policy reads of it, without
+// reflection: nil when the pod has none (or null), empty when it has an empty list.
+func decodeTolerations(raw []byte) ([]toleration, error) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("decode pod: not a JSON object")
+	}
+	var tolerations []toleration
+	r := jsonread.New(raw)
+	r.Begin('{')
+	for r.Next('}') {
+		if string(r.Key()) != "spec" {
+			r.Skip()
+			continue
+		}
+		if !r.Begin('{') {
+			continue
+		}
+		for r.Next('}') {
+			if string(r.Key()) == "tolerations" {
+				tolerations = jsonread.List(r, readToleration)
+			} else {
+				r.Skip()
+			}
+		}
+	}
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("decode pod: %w", err)
+	}
+	return tolerations, nil
+}
+
+func readToleration(r *jsonread.Reader, t *toleration) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "key":
+			t.key = r.String()
+		case "effect":
+			t.effect = r.String()
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// tolerationJSON is the toleration the policy adds for a taint, as JSON: written directly,
+// as the SDK would encode a tug.Toleration by reflection.
+func tolerationJSON(taint string, seconds int64) json.RawMessage {
+	b := jsonwrite.AppendString([]byte(`{"key":`), taint)
+	b = append(b, `,"operator":"Exists","effect":"NoExecute","tolerationSeconds":`...)
+	b = strconv.AppendInt(b, seconds, 10)
+	return append(b, '}')
 }

@@ -3,12 +3,14 @@ package limitranger
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tugboat-io/tug/plugins/admission/internal/policy"
 	"github.com/tugboat-io/tug/plugins/internal/quantity"
 	"github.com/tugboat-io/tug/plugins/internal/quota"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/jsonread"
 )
 
 // LimitRangeKey is the related objects' key of the namespace's LimitRanges.
@@ -17,22 +19,67 @@ var LimitRangeKey = tug.ObjectKey("v1", "LimitRange")
 // Annotation records on a pod which defaults the policy set, as kube's does.
 const Annotation = "kubernetes.io/limit-ranger"
 
+// limitRange is what the policy reads of a LimitRange: its items.
 type limitRange struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Limits []item `json:"limits"`
-	} `json:"spec"`
+	Limits []item
 }
 
 type item struct {
-	Type                 string        `json:"type"`
-	Max                  quantity.List `json:"max,omitempty"`
-	Min                  quantity.List `json:"min,omitempty"`
-	Default              quantity.List `json:"default,omitempty"`
-	DefaultRequest       quantity.List `json:"defaultRequest,omitempty"`
-	MaxLimitRequestRatio quantity.List `json:"maxLimitRequestRatio,omitempty"`
+	Type                 string
+	Max                  quantity.List
+	Min                  quantity.List
+	Default              quantity.List
+	DefaultRequest       quantity.List
+	MaxLimitRequestRatio quantity.List
+}
+
+// UnmarshalJSON decodes the LimitRange's spec.limits without reflection, as quota's
+// decoders do (the policy reads every LimitRange of the namespace on each pod create).
+func (lr *limitRange) UnmarshalJSON(b []byte) error {
+	r := jsonread.New(b)
+	if r.Begin('{') {
+		for r.Next('}') {
+			if string(r.Key()) != "spec" {
+				r.Skip()
+				continue
+			}
+			if !r.Begin('{') {
+				continue
+			}
+			for r.Next('}') {
+				if string(r.Key()) == "limits" {
+					lr.Limits = jsonread.List(r, readItem)
+				} else {
+					r.Skip()
+				}
+			}
+		}
+	}
+	return r.End()
+}
+
+func readItem(r *jsonread.Reader, it *item) {
+	if !r.Begin('{') {
+		return
+	}
+	for r.Next('}') {
+		switch string(r.Key()) {
+		case "type":
+			it.Type = r.String()
+		case "max":
+			it.Max = quantity.ReadList(r)
+		case "min":
+			it.Min = quantity.ReadList(r)
+		case "default":
+			it.Default = quantity.ReadList(r)
+		case "defaultRequest":
+			it.DefaultRequest = quantity.ReadList(r)
+		case "maxLimitRequestRatio":
+			it.MaxLimitRequestRatio = quantity.ReadList(r)
+		default:
+			r.Skip()
+		}
+	}
 }
 
 // withDefaults is the item as kube's API stores it: a Container item's default limit
@@ -74,7 +121,7 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 		if err != nil {
 			return tug.DenyStatus(500, "InternalError", fmt.Sprintf("decode limit range: %v", err))
 		}
-		for _, it := range lr.Spec.Limits {
+		for _, it := range lr.Limits {
 			items = append(items, it.withDefaults())
 		}
 	}
@@ -106,7 +153,7 @@ func admitPod(req *tug.AdmissionRequest, items []item) *tug.AdmissionResponse {
 	merge := func(field, what string, cs []quota.Container) {
 		for i := range cs {
 			c := &cs[i]
-			base := tug.JSONPointer("spec", field, fmt.Sprint(i), "resources")
+			base := tug.JSONPointer("spec", field, strconv.Itoa(i), "resources")
 			// Without either list the container may have no resources object at all.
 			have := c.Resources.Limits != nil || c.Resources.Requests != nil
 			setLim := fill(resp, base, "limits", &c.Resources.Limits, defLim, &have)
@@ -173,7 +220,7 @@ func fill(resp *tug.AdmissionResponse, base, list string, l *quantity.List, defa
 	}
 	switch {
 	case !existed && !*have:
-		resp.Add(base, map[string]quantity.List{list: *l})
+		resp.Add(base, map[string]any{list: *l})
 		*have = true
 	case !existed:
 		resp.Add(base+"/"+list, *l)

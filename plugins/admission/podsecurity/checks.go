@@ -1,13 +1,12 @@
 package podsecurity
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// What the checks read of a pod spec.
+// What the checks read of a pod spec, under the JSON names decode.go reads them by.
 type podSpec struct {
 	HostNetwork      bool              `json:"hostNetwork"`
 	HostPID          bool              `json:"hostPID"`
@@ -28,9 +27,11 @@ type podSecurity struct {
 	AppArmor       *profile        `json:"appArmorProfile"`
 	SELinux        *seLinuxOptions `json:"seLinuxOptions"`
 	Windows        *windows        `json:"windowsOptions"`
-	Sysctls        []struct {
-		Name string `json:"name"`
-	} `json:"sysctls"`
+	Sysctls        []sysctl        `json:"sysctls"`
+}
+
+type sysctl struct {
+	Name string `json:"name"`
 }
 
 type profile struct {
@@ -48,48 +49,38 @@ type windows struct {
 }
 
 type volume struct {
-	Name string
-	// source is the volume's type: its one member besides name.
+	Name string `json:"name"`
+	// source is the volume's type: its one member besides name (the first that is not
+	// null, should there be several).
 	source string
 }
 
-func (v *volume) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	for k, raw := range m {
-		if k == "name" {
-			if err := json.Unmarshal(raw, &v.Name); err != nil {
-				return err
-			}
-		} else if string(raw) != "null" {
-			v.source = k
-		}
-	}
-	return nil
+type container struct {
+	Name            string             `json:"name"`
+	SecurityContext *containerSecurity `json:"securityContext"`
+	Ports           []port             `json:"ports"`
 }
 
-type container struct {
-	Name            string `json:"name"`
-	SecurityContext *struct {
-		Privileged               *bool           `json:"privileged"`
-		AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation"`
-		RunAsNonRoot             *bool           `json:"runAsNonRoot"`
-		RunAsUser                *int64          `json:"runAsUser"`
-		SeccompProfile           *profile        `json:"seccompProfile"`
-		AppArmor                 *profile        `json:"appArmorProfile"`
-		SELinux                  *seLinuxOptions `json:"seLinuxOptions"`
-		Windows                  *windows        `json:"windowsOptions"`
-		ProcMount                string          `json:"procMount"`
-		Capabilities             *struct {
-			Add  []string `json:"add"`
-			Drop []string `json:"drop"`
-		} `json:"capabilities"`
-	} `json:"securityContext"`
-	Ports []struct {
-		HostPort int32 `json:"hostPort"`
-	} `json:"ports"`
+type containerSecurity struct {
+	Privileged               *bool           `json:"privileged"`
+	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation"`
+	RunAsNonRoot             *bool           `json:"runAsNonRoot"`
+	RunAsUser                *int64          `json:"runAsUser"`
+	SeccompProfile           *profile        `json:"seccompProfile"`
+	AppArmor                 *profile        `json:"appArmorProfile"`
+	SELinux                  *seLinuxOptions `json:"seLinuxOptions"`
+	Windows                  *windows        `json:"windowsOptions"`
+	ProcMount                string          `json:"procMount"`
+	Capabilities             *capabilities   `json:"capabilities"`
+}
+
+type capabilities struct {
+	Add  []string `json:"add"`
+	Drop []string `json:"drop"`
+}
+
+type port struct {
+	HostPort int32 `json:"hostPort"`
 }
 
 // violation is one failed check: kube's check id (which orders them), reason and detail.

@@ -2,7 +2,6 @@ package podsecurity
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -167,22 +166,6 @@ func evaluate(s *podSpec, lvl string) string {
 		}
 	}
 	return fmt.Sprintf("%q: %s", lvl+":latest", strings.Join(parts, ", "))
-}
-
-type podObject struct {
-	Metadata struct {
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec podSpec `json:"spec"`
-}
-
-func decodePod(raw []byte) (*podSpec, error) {
-	var p podObject
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("decode pod: %w", err)
-	}
-	p.Spec.Annotations = p.Metadata.Annotations
-	return &p.Spec, nil
 }
 
 // decodeTemplate decodes the pod template at path; nil when the object has none.

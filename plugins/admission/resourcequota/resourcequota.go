@@ -1,6 +1,7 @@
 package resourcequota
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/tugboat-io/tug/plugins/internal/quantity"
 	"github.com/tugboat-io/tug/plugins/internal/quota"
 	tug "github.com/tugboat-io/tug/sdk/go"
+	"github.com/tugboat-io/tug/sdk/go/jsonwrite"
 )
 
 // Admit applies the policy: on a create, what the object consumes is charged to every
@@ -103,28 +105,23 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 			return policy.Forbidden(req, fmt.Sprintf("exceeded quota: %s, requested: %s, used: %s, limited: %s",
 				q.Metadata.Name, pretty(requested, exceeded), pretty(q.Status.Used, exceeded), pretty(q.Spec.Hard, exceeded)))
 		}
-		resp.UpdateStatus(statusUpdate{
-			APIVersion: "v1", Kind: "ResourceQuota",
-			Metadata: updateMeta{Namespace: req.Namespace, Name: q.Metadata.Name, ResourceVersion: q.Metadata.ResourceVersion},
-			Status:   quota.Status{Hard: q.Spec.Hard, Used: used},
-		})
+		resp.UpdateStatus(statusUpdate(req.Namespace, q, used))
 	}
 	return resp
 }
 
-// statusUpdate is a quota as the host takes it back: which one, at which resourceVersion,
-// with what status.
-type statusUpdate struct {
-	APIVersion string       `json:"apiVersion"`
-	Kind       string       `json:"kind"`
-	Metadata   updateMeta   `json:"metadata"`
-	Status     quota.Status `json:"status"`
-}
-
-type updateMeta struct {
-	Namespace       string `json:"namespace"`
-	Name            string `json:"name"`
-	ResourceVersion string `json:"resourceVersion,omitempty"`
+// statusUpdate is a quota as the host takes it back — which one, at which resourceVersion,
+// with what status — written as JSON directly: through encoding/json (or even the SDK's
+// writer of maps) it was a fifth of the policy's time in wasm.
+func statusUpdate(namespace string, q *quota.ResourceQuota, used quantity.List) json.RawMessage {
+	b := append(make([]byte, 0, 512), `{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"namespace":`...)
+	b = jsonwrite.AppendString(b, namespace)
+	b = jsonwrite.AppendString(append(b, `,"name":`...), q.Metadata.Name)
+	if v := q.Metadata.ResourceVersion; v != "" {
+		b = jsonwrite.AppendString(append(b, `,"resourceVersion":`...), v)
+	}
+	b = quota.Status{Hard: q.Spec.Hard, Used: used}.AppendJSON(append(b, `},"status":`...))
+	return append(b, '}')
 }
 
 // pretty writes the named resources of l as kube's quota messages do: "a=1,b=2", sorted.
@@ -214,7 +211,7 @@ func podEvaluator(req *tug.AdmissionRequest) (*evaluator, error) {
 		tracks:  quota.TracksPod,
 		matches: p.MatchesAll,
 		constraints: func(limited []string) string {
-			missing := map[string][]string{}
+			var missing map[string][]string // made on the first container that misses one
 			check := func(cs []quota.Container) {
 				for i := range cs {
 					c := &cs[i]
@@ -223,6 +220,9 @@ func podEvaluator(req *tug.AdmissionRequest) (*evaluator, error) {
 							continue
 						}
 						if !setsResource(&c.Resources, name) && !slices.Contains(missing[name], c.Name) {
+							if missing == nil {
+								missing = map[string][]string{}
+							}
 							missing[name] = append(missing[name], c.Name)
 						}
 					}

@@ -136,6 +136,13 @@ func TestJSON(t *testing.T) {
 	if want := `{"cpu":"1","frac":"500m","memory":"1536Mi","pods":"10"}`; string(b) != want {
 		t.Fatalf("JSON %s, want %s", b, want)
 	}
+	// As encoding/json writes the map by reflection.
+	for _, l := range []List{l, {}, nil, {"<&>\u2028": MustParse("1")}} {
+		want, _ := json.Marshal(map[string]Quantity(l))
+		if got, _ := json.Marshal(l); string(got) != string(want) {
+			t.Errorf("List %v is written %s, encoding/json writes %s", l, got, want)
+		}
+	}
 	if err := json.Unmarshal([]byte(`{"cpu":"lots"}`), &l); !errors.Is(err, ErrSyntax) {
 		t.Fatalf("a malformed quantity decodes: %v", err)
 	}

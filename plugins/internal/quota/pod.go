@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -23,10 +24,7 @@ type Pod struct {
 		Resources             *Resources    `json:"resources,omitempty"`
 		ActiveDeadlineSeconds *int64        `json:"activeDeadlineSeconds,omitempty"`
 		PriorityClassName     string        `json:"priorityClassName,omitempty"`
-		Affinity              *struct {
-			PodAffinity     *podAffinity `json:"podAffinity,omitempty"`
-			PodAntiAffinity *podAffinity `json:"podAntiAffinity,omitempty"`
-		} `json:"affinity,omitempty"`
+		Affinity              *affinity     `json:"affinity,omitempty"`
 	} `json:"spec"`
 	Status struct {
 		Phase string `json:"phase,omitempty"`
@@ -46,18 +44,27 @@ type Resources struct {
 	Limits   quantity.List `json:"limits,omitempty"`
 }
 
+type affinity struct {
+	PodAffinity     *podAffinity `json:"podAffinity,omitempty"`
+	PodAntiAffinity *podAffinity `json:"podAntiAffinity,omitempty"`
+}
+
 // podAffinity is the part of pod (anti-)affinity the CrossNamespacePodAffinity scope reads:
 // whether any term reaches beyond the pod's namespace.
 type podAffinity struct {
 	Required  []affinityTerm `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
-	Preferred []struct {
-		Term affinityTerm `json:"podAffinityTerm"`
-	} `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	Preferred []weightedTerm `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+type weightedTerm struct {
+	Term affinityTerm `json:"podAffinityTerm"`
 }
 
 type affinityTerm struct {
-	Namespaces        []string        `json:"namespaces,omitempty"`
-	NamespaceSelector *map[string]any `json:"namespaceSelector,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+	// NamespaceSelector is the selector as it was written, nil when it is not set: only
+	// whether it is set matters.
+	NamespaceSelector json.RawMessage `json:"namespaceSelector,omitempty"`
 }
 
 func (t *affinityTerm) crossNamespace() bool {
@@ -152,6 +159,9 @@ func (p *Pod) aggregate(of func(*Resources) quantity.List) quantity.List {
 	sum := quantity.List{}
 	for i := range p.Spec.Containers {
 		sum.Add(of(&p.Spec.Containers[i].Resources))
+	}
+	if len(p.Spec.InitContainers) == 0 {
+		return sum // most pods: no lists to make for init containers
 	}
 	sidecars, init := quantity.List{}, quantity.List{}
 	for i := range p.Spec.InitContainers {

@@ -46,13 +46,16 @@ type ResourceQuota struct {
 		ResourceVersion string `json:"resourceVersion,omitempty"`
 	} `json:"metadata"`
 	Spec struct {
-		Hard          quantity.List `json:"hard,omitempty"`
-		Scopes        []string      `json:"scopes,omitempty"`
-		ScopeSelector *struct {
-			MatchExpressions []ScopeRequirement `json:"matchExpressions,omitempty"`
-		} `json:"scopeSelector,omitempty"`
+		Hard          quantity.List  `json:"hard,omitempty"`
+		Scopes        []string       `json:"scopes,omitempty"`
+		ScopeSelector *ScopeSelector `json:"scopeSelector,omitempty"`
 	} `json:"spec"`
 	Status Status `json:"status"`
+}
+
+// ScopeSelector selects the pods a quota charges by their scopes.
+type ScopeSelector struct {
+	MatchExpressions []ScopeRequirement `json:"matchExpressions,omitempty"`
 }
 
 // ScopeRequirement is a scope selector's expression; a spec.scopes entry is one with
@@ -67,6 +70,25 @@ type ScopeRequirement struct {
 type Status struct {
 	Hard quantity.List `json:"hard,omitempty"`
 	Used quantity.List `json:"used,omitempty"`
+}
+
+// MarshalJSON writes the status as encoding/json would, without reflection: ResourceQuota
+// admission writes one back on every create it charges.
+func (s Status) MarshalJSON() ([]byte, error) { return s.AppendJSON(make([]byte, 0, 256)), nil }
+
+// AppendJSON appends the status as MarshalJSON writes it.
+func (s Status) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if len(s.Hard) > 0 {
+		b = s.Hard.AppendJSON(append(b, `"hard":`...))
+	}
+	if len(s.Used) > 0 {
+		if len(s.Hard) > 0 {
+			b = append(b, ',')
+		}
+		b = s.Used.AppendJSON(append(b, `"used":`...))
+	}
+	return append(b, '}')
 }
 
 // Scopes are the quota's scopes and scope selector's expressions together: a pod is
@@ -104,10 +126,13 @@ func TracksPod(name string) bool {
 	case ResPods, ResCountPods:
 		return true
 	}
-	for _, c := range ComputeNames {
-		if name == c || name == RequestsPrefix+c || name == LimitsPrefix+c {
-			return true
-		}
+	// A compute resource under its own name, requests.<name> or limits.<name>.
+	compute, ok := strings.CutPrefix(name, RequestsPrefix)
+	if !ok {
+		compute, _ = strings.CutPrefix(name, LimitsPrefix)
+	}
+	if slices.Contains(ComputeNames, compute) {
+		return true
 	}
 	if strings.HasPrefix(name, HugePagesPrefix) || strings.HasPrefix(name, RequestsPrefix+HugePagesPrefix) {
 		return true
@@ -139,12 +164,15 @@ type Service struct {
 		Name string `json:"name"`
 	} `json:"metadata"`
 	Spec struct {
-		Type                          string `json:"type,omitempty"`
-		AllocateLoadBalancerNodePorts *bool  `json:"allocateLoadBalancerNodePorts,omitempty"`
-		Ports                         []struct {
-			NodePort int32 `json:"nodePort,omitempty"`
-		} `json:"ports,omitempty"`
+		Type                          string        `json:"type,omitempty"`
+		AllocateLoadBalancerNodePorts *bool         `json:"allocateLoadBalancerNodePorts,omitempty"`
+		Ports                         []ServicePort `json:"ports,omitempty"`
 	} `json:"spec"`
+}
+
+// ServicePort is what quota reads of a service's port.
+type ServicePort struct {
+	NodePort int32 `json:"nodePort,omitempty"`
 }
 
 // Usage is what the service uses: a service, and its node ports and load balancer.
@@ -231,10 +259,19 @@ func (c *Claim) Usage() quantity.List {
 	return l
 }
 
-// Decode decodes a raw object into a new T.
+// Decode decodes a raw object into a new T. The kinds quota reads decode themselves
+// without reflection (decode.go), and Decode calls their decoder directly: json.Unmarshal
+// would first scan the whole object once more to check it, which the decoder does as it
+// reads.
 func Decode[T any](raw json.RawMessage) (*T, error) {
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	var err error
+	if u, ok := any(v).(json.Unmarshaler); ok {
+		err = u.UnmarshalJSON(raw)
+	} else {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return v, nil
