@@ -138,16 +138,16 @@ func (c *Chain) Validate(ctx context.Context, req *apiserver.AdmissionRequest) e
 // call is the state of one request's pass through a list of policies: what is decoded or
 // encoded once and shared by the policies that need it.
 type call struct {
-	req       *apiserver.AdmissionRequest
-	nsLabels  labels.Set
-	nsLoaded  bool
-	object    json.RawMessage // req.Object encoded; nil until needed, replaced after a patch
+	req      *apiserver.AdmissionRequest
+	nsLabels labels.Set
+	nsLoaded bool
+	object   json.RawMessage // req.Object encoded; nil until needed, replaced after a patch
 	// patched means object is ahead of req.Object: decoding a patched object is the dearest
 	// thing the host does for a policy, so it happens once, when req.Object is next read
 	// (sync), not after every patch. original and patches are what sync needs if it fails.
-	patched  bool
-	original json.RawMessage
-	patches  []appliedPatch
+	patched   bool
+	original  json.RawMessage
+	patches   []appliedPatch
 	oldObject json.RawMessage
 	user      hostabi.UserInfo
 	// namespace is the request's Namespace object encoded, read once for every policy
