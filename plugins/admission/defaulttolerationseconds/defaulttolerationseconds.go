@@ -79,7 +79,7 @@ func decodeTolerations(raw []byte) ([]toleration, error) {
 		return nil, errors.New("decode pod: not a JSON object")
 	}
 	var tolerations []toleration
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	r.Begin('{')
 	for r.Next('}') {
 		if string(r.Key()) != "spec" {

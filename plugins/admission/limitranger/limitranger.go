@@ -36,7 +36,7 @@ type item struct {
 // UnmarshalJSON decodes the LimitRange's spec.limits without reflection, as quota's
 // decoders do (the policy reads every LimitRange of the namespace on each pod create).
 func (lr *limitRange) UnmarshalJSON(b []byte) error {
-	r := jsonread.New(b)
+	r := jsonread.NewShared(b)
 	if r.Begin('{') {
 		for r.Next('}') {
 			if string(r.Key()) != "spec" {

@@ -13,7 +13,7 @@ import (
 // decodePod decodes a pod's spec and its annotations.
 func decodePod(raw []byte) (*podSpec, error) {
 	s := &podSpec{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {

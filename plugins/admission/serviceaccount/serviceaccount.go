@@ -240,7 +240,7 @@ func suffix(p *pod) string {
 // on every pod create, in wasm).
 func decodePod(raw []byte) (*pod, error) {
 	p := &pod{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/internal/quantity"
@@ -27,8 +28,9 @@ func (s *Service) UnmarshalJSON(b []byte) error { return decode(b, s.read) }
 // UnmarshalJSON decodes the fields quota reads of a persistent volume claim.
 func (c *Claim) UnmarshalJSON(b []byte) error { return decode(b, c.read) }
 
+// decode reads b with read, its strings cut from one copy of b (jsonread.NewShared).
 func decode(b []byte, read func(*jsonread.Reader)) error {
-	r := jsonread.New(b)
+	r := jsonread.NewShared(b)
 	read(r)
 	return r.End()
 }
@@ -196,8 +198,9 @@ func readAffinityTerm(r *jsonread.Reader, t *affinityTerm) {
 		case "namespaces":
 			t.Namespaces = r.Strings()
 		case "namespaceSelector":
-			// A label selector, which must be an object (or null: no selector).
-			if t.NamespaceSelector = r.Raw(); t.NamespaceSelector != nil && t.NamespaceSelector[0] != '{' {
+			// A label selector, which must be an object (or null: no selector). A copy: an
+			// UnmarshalJSON may not keep its input.
+			if t.NamespaceSelector = bytes.Clone(r.Raw()); t.NamespaceSelector != nil && t.NamespaceSelector[0] != '{' {
 				r.Fail("namespaceSelector: want an object")
 			}
 		default:

@@ -104,7 +104,7 @@ func RequestNamespace(req *tug.AdmissionRequest) (*Namespace, error) {
 // DecodeNamespace decodes a Namespace's name, labels and phase.
 func DecodeNamespace(raw []byte) (*Namespace, error) {
 	ns := &Namespace{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {
