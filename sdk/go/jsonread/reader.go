@@ -732,21 +732,27 @@ func (r *Reader) OptionalInt(bits int) *int64 {
 	return Optional(r, func(r *Reader, n *int64) { *n = r.Int(bits) })
 }
 
-// StringMember reads an object for its string member key alone, skipping the others: ""
-// when it has none (or is null). Kubernetes objects have many such small objects
-// ({"type": "RuntimeDefault"}), and metadata whose name is all a decoder wants.
-func (r *Reader) StringMember(key string) string {
-	v := ""
+// Member reads an object for its member key alone, with read, skipping the others; null
+// reads as no member. It is how a decoder reaches into a small object for the one value it
+// wants ({"seccompProfile": {"type": "RuntimeDefault"}}, a metadata's name).
+func (r *Reader) Member(key string, read func(*Reader)) {
 	if !r.Begin('{') {
-		return v
+		return
 	}
 	for r.Next('}') {
 		if string(r.Key()) == key {
-			v = r.String()
+			read(r)
 		} else {
 			r.Skip()
 		}
 	}
+}
+
+// StringMember reads an object for its string member key alone (see Member): "" when it
+// has none.
+func (r *Reader) StringMember(key string) string {
+	v := ""
+	r.Member(key, func(r *Reader) { v = r.String() })
 	return v
 }
 
