@@ -37,24 +37,9 @@ type item struct {
 // decoders do (the policy reads every LimitRange of the namespace on each pod create).
 func (lr *limitRange) UnmarshalJSON(b []byte) error {
 	r := jsonread.NewShared(b)
-	if r.Begin('{') {
-		for r.Next('}') {
-			if string(r.Key()) != "spec" {
-				r.Skip()
-				continue
-			}
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "limits" {
-					lr.Limits = jsonread.List(r, readItem)
-				} else {
-					r.Skip()
-				}
-			}
-		}
-	}
+	r.Member("spec", func(r *jsonread.Reader) {
+		r.Member("limits", func(r *jsonread.Reader) { lr.Limits = jsonread.List(r, readItem) })
+	})
 	return r.End()
 }
 

@@ -46,16 +46,7 @@ func (p *Pod) read(r *jsonread.Reader) {
 		case "spec":
 			p.readSpec(r)
 		case "status":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "phase" {
-					p.Status.Phase = r.String()
-				} else {
-					r.Skip()
-				}
-			}
+			p.Status.Phase = r.StringMember("phase")
 		default:
 			r.Skip()
 		}
@@ -169,21 +160,10 @@ func readPodAffinity(r *jsonread.Reader, a *podAffinity) {
 		case "requiredDuringSchedulingIgnoredDuringExecution":
 			a.Required = jsonread.List(r, readAffinityTerm)
 		case "preferredDuringSchedulingIgnoredDuringExecution":
-			a.Preferred = jsonread.List(r, readWeightedTerm)
+			a.Preferred = jsonread.List(r, func(r *jsonread.Reader, w *weightedTerm) {
+				r.Member("podAffinityTerm", func(r *jsonread.Reader) { readAffinityTerm(r, &w.Term) })
+			})
 		default:
-			r.Skip()
-		}
-	}
-}
-
-func readWeightedTerm(r *jsonread.Reader, w *weightedTerm) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "podAffinityTerm" {
-			readAffinityTerm(r, &w.Term)
-		} else {
 			r.Skip()
 		}
 	}
@@ -266,16 +246,7 @@ func (q *ResourceQuota) readSpec(r *jsonread.Reader) {
 }
 
 func readScopeSelector(r *jsonread.Reader, sel *ScopeSelector) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "matchExpressions" {
-			sel.MatchExpressions = jsonread.List(r, readScopeRequirement)
-		} else {
-			r.Skip()
-		}
-	}
+	r.Member("matchExpressions", func(r *jsonread.Reader) { sel.MatchExpressions = jsonread.List(r, readScopeRequirement) })
 }
 
 func readScopeRequirement(r *jsonread.Reader, s *ScopeRequirement) {
@@ -347,16 +318,7 @@ func (s *Service) readSpec(r *jsonread.Reader) {
 }
 
 func readServicePort(r *jsonread.Reader, p *ServicePort) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "nodePort" {
-			p.NodePort = int32(r.Int(32))
-		} else {
-			r.Skip()
-		}
-	}
+	r.Member("nodePort", func(r *jsonread.Reader) { p.NodePort = int32(r.Int(32)) })
 }
 
 func (c *Claim) read(r *jsonread.Reader) {
@@ -370,16 +332,7 @@ func (c *Claim) read(r *jsonread.Reader) {
 		case "spec":
 			c.readSpec(r)
 		case "status":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "allocatedResources" {
-					c.Status.AllocatedResources = quantity.ReadList(r)
-				} else {
-					r.Skip()
-				}
-			}
+			r.Member("allocatedResources", func(r *jsonread.Reader) { c.Status.AllocatedResources = quantity.ReadList(r) })
 		default:
 			r.Skip()
 		}
@@ -411,16 +364,7 @@ func (c *Claim) readSpec(r *jsonread.Reader) {
 		case "storageClassName":
 			c.Spec.StorageClassName = jsonread.Optional(r, func(r *jsonread.Reader, name *string) { *name = r.String() })
 		case "resources":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "requests" {
-					c.Spec.Resources.Requests = quantity.ReadList(r)
-				} else {
-					r.Skip()
-				}
-			}
+			r.Member("requests", func(r *jsonread.Reader) { c.Spec.Resources.Requests = quantity.ReadList(r) })
 		default:
 			r.Skip()
 		}

@@ -143,16 +143,7 @@ func DecodeNamespace(raw []byte) (*Namespace, error) {
 					}
 				}
 			case "status":
-				if !r.Begin('{') {
-					continue
-				}
-				for r.Next('}') {
-					if string(r.Key()) == "phase" {
-						ns.Phase = r.String()
-					} else {
-						r.Skip()
-					}
-				}
+				ns.Phase = r.StringMember("phase")
 			default:
 				r.Skip()
 			}
