@@ -16,7 +16,7 @@ import (
 // DecodePod decodes a pod's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
 func DecodePod(raw []byte) (*Pod, error) {
 	p := &Pod{}
-	if err := decodeTop(raw, func(r *jsonread.Reader) { readPod(r, p) }); err != nil {
+	if err := decodeTop(raw, jsonread.New, func(r *jsonread.Reader) { readPod(r, p) }); err != nil {
 		return nil, fmt.Errorf("decode pod: %w", err)
 	}
 	p.Raw = raw
@@ -26,7 +26,7 @@ func DecodePod(raw []byte) (*Pod, error) {
 // DecodeNode decodes a node's Kubernetes JSON; Raw keeps the bytes (not a copy of them).
 func DecodeNode(raw []byte) (*Node, error) {
 	n := &Node{}
-	if err := decodeTop(raw, func(r *jsonread.Reader) { readNode(r, n) }); err != nil {
+	if err := decodeTop(raw, jsonread.New, func(r *jsonread.Reader) { readNode(r, n) }); err != nil {
 		return nil, fmt.Errorf("decode node: %w", err)
 	}
 	n.Raw = raw
@@ -39,7 +39,7 @@ func DecodeNode(raw []byte) (*Node, error) {
 // scan and copy once more than the plugin's own decoding of the objects it reads.
 func decodeReconcileRequest(in []byte) (*ReconcileRequest, error) {
 	req := &ReconcileRequest{}
-	err := decodeTop(in, func(r *jsonread.Reader) {
+	err := decodeTop(in, jsonread.New, func(r *jsonread.Reader) {
 		if !r.Begin('{') {
 			return
 		}
@@ -67,11 +67,12 @@ func decodeReconcileRequest(in []byte) (*ReconcileRequest, error) {
 // decodeAdmissionRequest decodes tug_admit's input without reflection, for the same reason
 // (a pod create runs through every policy of the chain, each a call that decodes the
 // request): the objects stay raw slices of the input, each policy decoding only the fields
-// it reads.
+// it reads. Its strings (names, kinds, the operation) are cut from one copy of the input
+// (jsonread.NewShared), which the request keeps alive anyway.
 func decodeAdmissionRequest(in []byte) (*AdmissionRequest, error) {
 	req := &AdmissionRequest{}
 	a := &req.AdmissionRequest
-	err := decodeTop(in, func(r *jsonread.Reader) {
+	err := decodeTop(in, jsonread.NewShared, func(r *jsonread.Reader) {
 		if !r.Begin('{') {
 			return
 		}
@@ -186,7 +187,7 @@ func readUserInfo(r *jsonread.Reader, u *UserInfo) {
 			if r.Begin('{') {
 				u.Extra = map[string][]string{}
 				for r.Next('}') {
-					k := string(r.Key())
+					k := r.KeyString()
 					u.Extra[k] = r.Strings()
 				}
 			}
@@ -203,7 +204,7 @@ func readRawLists(r *jsonread.Reader) map[string][]json.RawMessage {
 	}
 	m := map[string][]json.RawMessage{}
 	for r.Next('}') {
-		k := string(r.Key())
+		k := r.KeyString()
 		var list []json.RawMessage
 		if r.Begin('[') {
 			list = []json.RawMessage{}
@@ -216,14 +217,14 @@ func readRawLists(r *jsonread.Reader) map[string][]json.RawMessage {
 	return m
 }
 
-// decodeTop reads one JSON object with read, refusing null and anything else that is not
-// an object.
-func decodeTop(raw []byte, read func(*jsonread.Reader)) error {
+// decodeTop reads one JSON object with read, through a Reader newReader makes of it,
+// refusing null and anything else that is not an object.
+func decodeTop(raw []byte, newReader func([]byte) *jsonread.Reader, read func(*jsonread.Reader)) error {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
 		return fmt.Errorf("not a JSON object")
 	}
-	r := jsonread.New(raw)
+	r := newReader(raw)
 	read(r)
 	return r.End()
 }

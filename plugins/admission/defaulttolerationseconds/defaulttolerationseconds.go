@@ -79,24 +79,10 @@ func decodeTolerations(raw []byte) ([]toleration, error) {
 		return nil, errors.New("decode pod: not a JSON object")
 	}
 	var tolerations []toleration
-	r := jsonread.New(raw)
-	r.Begin('{')
-	for r.Next('}') {
-		if string(r.Key()) != "spec" {
-			r.Skip()
-			continue
-		}
-		if !r.Begin('{') {
-			continue
-		}
-		for r.Next('}') {
-			if string(r.Key()) == "tolerations" {
-				tolerations = jsonread.List(r, readToleration)
-			} else {
-				r.Skip()
-			}
-		}
-	}
+	r := jsonread.NewShared(raw)
+	r.Member("spec", func(r *jsonread.Reader) {
+		r.Member("tolerations", func(r *jsonread.Reader) { tolerations = jsonread.List(r, readToleration) })
+	})
 	if err := r.End(); err != nil {
 		return nil, fmt.Errorf("decode pod: %w", err)
 	}

@@ -36,25 +36,10 @@ type item struct {
 // UnmarshalJSON decodes the LimitRange's spec.limits without reflection, as quota's
 // decoders do (the policy reads every LimitRange of the namespace on each pod create).
 func (lr *limitRange) UnmarshalJSON(b []byte) error {
-	r := jsonread.New(b)
-	if r.Begin('{') {
-		for r.Next('}') {
-			if string(r.Key()) != "spec" {
-				r.Skip()
-				continue
-			}
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "limits" {
-					lr.Limits = jsonread.List(r, readItem)
-				} else {
-					r.Skip()
-				}
-			}
-		}
-	}
+	r := jsonread.NewShared(b)
+	r.Member("spec", func(r *jsonread.Reader) {
+		r.Member("limits", func(r *jsonread.Reader) { lr.Limits = jsonread.List(r, readItem) })
+	})
 	return r.End()
 }
 
@@ -80,6 +65,23 @@ func readItem(r *jsonread.Reader, it *item) {
 			r.Skip()
 		}
 	}
+}
+
+// decoded are the items of the LimitRanges decoded last, by their place in the request:
+// they rarely change (see policy.Memo), and a pod create reads them all.
+var decoded []policy.Memo[[]item]
+
+// decodeItems decodes a LimitRange's items, with their defaults.
+func decodeItems(raw []byte) ([]item, error) {
+	lr, err := quota.Decode[limitRange](raw)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]item, len(lr.Limits))
+	for i, it := range lr.Limits {
+		items[i] = it.withDefaults()
+	}
+	return items, nil
 }
 
 // withDefaults is the item as kube's API stores it: a Container item's default limit
@@ -115,15 +117,16 @@ func Admit(req *tug.AdmissionRequest) *tug.AdmissionResponse {
 	if len(raws) == 0 {
 		return tug.Allow()
 	}
+	for len(decoded) < len(raws) {
+		decoded = append(decoded, policy.Memo[[]item]{})
+	}
 	var items []item
-	for _, raw := range raws {
-		lr, err := quota.Decode[limitRange](raw)
+	for i, raw := range raws {
+		its, err := decoded[i].Get(raw, decodeItems)
 		if err != nil {
 			return tug.DenyStatus(500, "InternalError", fmt.Sprintf("decode limit range: %v", err))
 		}
-		for _, it := range lr.Limits {
-			items = append(items, it.withDefaults())
-		}
+		items = append(items, its...)
 	}
 	if isPod {
 		return admitPod(req, items)

@@ -13,21 +13,12 @@ import (
 // decodePod decodes a pod's spec and its annotations.
 func decodePod(raw []byte) (*podSpec, error) {
 	s := &podSpec{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {
 			case "metadata":
-				if !r.Begin('{') {
-					continue
-				}
-				for r.Next('}') {
-					if string(r.Key()) == "annotations" {
-						s.Annotations = r.StringMap()
-					} else {
-						r.Skip()
-					}
-				}
+				r.Member("annotations", func(r *jsonread.Reader) { s.Annotations = r.StringMap() })
 			case "spec":
 				readSpec(r, s)
 			default:
@@ -76,22 +67,10 @@ func readPodSecurity(r *jsonread.Reader, p *podSecurity) {
 		return
 	}
 	for r.Next('}') {
-		switch string(r.Key()) {
-		case "runAsNonRoot":
-			p.RunAsNonRoot = r.OptionalBool()
-		case "runAsUser":
-			p.RunAsUser = r.OptionalInt(64)
-		case "seccompProfile":
-			p.SeccompProfile = jsonread.Optional(r, readProfile)
-		case "appArmorProfile":
-			p.AppArmor = jsonread.Optional(r, readProfile)
-		case "seLinuxOptions":
-			p.SELinux = jsonread.Optional(r, readSELinux)
-		case "windowsOptions":
-			p.Windows = jsonread.Optional(r, readWindows)
-		case "sysctls":
+		switch key := r.Key(); {
+		case string(key) == "sysctls":
 			p.Sysctls = jsonread.List(r, func(r *jsonread.Reader, s *sysctl) { s.Name = r.StringMember("name") })
-		default:
+		case !readSecurityOption(r, key, &p.securityOptions):
 			r.Skip()
 		}
 	}
@@ -108,21 +87,10 @@ func readContainer(r *jsonread.Reader, c *container) {
 		case "securityContext":
 			c.SecurityContext = jsonread.Optional(r, readContainerSecurity)
 		case "ports":
-			c.Ports = jsonread.List(r, readPort)
+			c.Ports = jsonread.List(r, func(r *jsonread.Reader, p *port) {
+				r.Member("hostPort", func(r *jsonread.Reader) { p.HostPort = int32(r.Int(32)) })
+			})
 		default:
-			r.Skip()
-		}
-	}
-}
-
-func readPort(r *jsonread.Reader, p *port) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "hostPort" {
-			p.HostPort = int32(r.Int(32))
-		} else {
 			r.Skip()
 		}
 	}
@@ -133,31 +101,45 @@ func readContainerSecurity(r *jsonread.Reader, c *containerSecurity) {
 		return
 	}
 	for r.Next('}') {
-		switch string(r.Key()) {
+		switch key := r.Key(); string(key) {
 		case "privileged":
 			c.Privileged = r.OptionalBool()
 		case "allowPrivilegeEscalation":
 			c.AllowPrivilegeEscalation = r.OptionalBool()
-		case "runAsNonRoot":
-			c.RunAsNonRoot = r.OptionalBool()
-		case "runAsUser":
-			c.RunAsUser = r.OptionalInt(64)
-		case "seccompProfile":
-			c.SeccompProfile = jsonread.Optional(r, readProfile)
-		case "appArmorProfile":
-			c.AppArmor = jsonread.Optional(r, readProfile)
-		case "seLinuxOptions":
-			c.SELinux = jsonread.Optional(r, readSELinux)
-		case "windowsOptions":
-			c.Windows = jsonread.Optional(r, readWindows)
 		case "procMount":
 			c.ProcMount = r.String()
 		case "capabilities":
 			c.Capabilities = jsonread.Optional(r, readCapabilities)
 		default:
-			r.Skip()
+			if !readSecurityOption(r, key, &c.securityOptions) {
+				r.Skip()
+			}
 		}
 	}
+}
+
+// readSecurityOption reads the value of the security context member key if it is one of
+// securityOptions', and reports whether it was.
+func readSecurityOption(r *jsonread.Reader, key []byte, o *securityOptions) bool {
+	switch string(key) {
+	case "runAsNonRoot":
+		o.RunAsNonRoot = r.OptionalBool()
+	case "runAsUser":
+		o.RunAsUser = r.OptionalInt(64)
+	case "seccompProfile":
+		o.SeccompProfile = jsonread.Optional(r, readProfile)
+	case "appArmorProfile":
+		o.AppArmor = jsonread.Optional(r, readProfile)
+	case "seLinuxOptions":
+		o.SELinux = jsonread.Optional(r, readSELinux)
+	case "windowsOptions":
+		o.Windows = jsonread.Optional(r, func(r *jsonread.Reader, w *windows) {
+			r.Member("hostProcess", func(r *jsonread.Reader) { w.HostProcess = r.OptionalBool() })
+		})
+	default:
+		return false
+	}
+	return true
 }
 
 func readCapabilities(r *jsonread.Reader, c *capabilities) {
@@ -191,19 +173,6 @@ func readSELinux(r *jsonread.Reader, o *seLinuxOptions) {
 		case "type":
 			o.Type = r.String()
 		default:
-			r.Skip()
-		}
-	}
-}
-
-func readWindows(r *jsonread.Reader, w *windows) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "hostProcess" {
-			w.HostProcess = r.OptionalBool()
-		} else {
 			r.Skip()
 		}
 	}

@@ -240,7 +240,7 @@ func suffix(p *pod) string {
 // on every pod create, in wasm).
 func decodePod(raw []byte) (*pod, error) {
 	p := &pod{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {
@@ -307,16 +307,9 @@ func readPodSpec(r *jsonread.Reader, p *pod) {
 }
 
 func readContainer(r *jsonread.Reader, c *container) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) != "volumeMounts" {
-			r.Skip()
-			continue
-		}
+	r.Member("volumeMounts", func(r *jsonread.Reader) {
 		c.VolumeMounts = jsonread.List(r, func(r *jsonread.Reader, m *volumeMount) { m.MountPath = r.StringMember("mountPath") })
-	}
+	})
 }
 
 // decodeServiceAccount decodes what the policy reads of a ServiceAccount.

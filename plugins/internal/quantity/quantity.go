@@ -406,7 +406,7 @@ func ReadList(r *jsonread.Reader) List {
 	}
 	l := List{}
 	for r.Next('}') {
-		k := string(r.Key())
+		k := r.KeyString()
 		l[k] = Read(r)
 	}
 	return l

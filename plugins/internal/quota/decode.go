@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/tugboat-io/tug/plugins/internal/quantity"
@@ -27,8 +28,9 @@ func (s *Service) UnmarshalJSON(b []byte) error { return decode(b, s.read) }
 // UnmarshalJSON decodes the fields quota reads of a persistent volume claim.
 func (c *Claim) UnmarshalJSON(b []byte) error { return decode(b, c.read) }
 
+// decode reads b with read, its strings cut from one copy of b (jsonread.NewShared).
 func decode(b []byte, read func(*jsonread.Reader)) error {
-	r := jsonread.New(b)
+	r := jsonread.NewShared(b)
 	read(r)
 	return r.End()
 }
@@ -44,16 +46,7 @@ func (p *Pod) read(r *jsonread.Reader) {
 		case "spec":
 			p.readSpec(r)
 		case "status":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "phase" {
-					p.Status.Phase = r.String()
-				} else {
-					r.Skip()
-				}
-			}
+			p.Status.Phase = r.StringMember("phase")
 		default:
 			r.Skip()
 		}
@@ -167,21 +160,10 @@ func readPodAffinity(r *jsonread.Reader, a *podAffinity) {
 		case "requiredDuringSchedulingIgnoredDuringExecution":
 			a.Required = jsonread.List(r, readAffinityTerm)
 		case "preferredDuringSchedulingIgnoredDuringExecution":
-			a.Preferred = jsonread.List(r, readWeightedTerm)
+			a.Preferred = jsonread.List(r, func(r *jsonread.Reader, w *weightedTerm) {
+				r.Member("podAffinityTerm", func(r *jsonread.Reader) { readAffinityTerm(r, &w.Term) })
+			})
 		default:
-			r.Skip()
-		}
-	}
-}
-
-func readWeightedTerm(r *jsonread.Reader, w *weightedTerm) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "podAffinityTerm" {
-			readAffinityTerm(r, &w.Term)
-		} else {
 			r.Skip()
 		}
 	}
@@ -196,8 +178,9 @@ func readAffinityTerm(r *jsonread.Reader, t *affinityTerm) {
 		case "namespaces":
 			t.Namespaces = r.Strings()
 		case "namespaceSelector":
-			// A label selector, which must be an object (or null: no selector).
-			if t.NamespaceSelector = r.Raw(); t.NamespaceSelector != nil && t.NamespaceSelector[0] != '{' {
+			// A label selector, which must be an object (or null: no selector). A copy: an
+			// UnmarshalJSON may not keep its input.
+			if t.NamespaceSelector = bytes.Clone(r.Raw()); t.NamespaceSelector != nil && t.NamespaceSelector[0] != '{' {
 				r.Fail("namespaceSelector: want an object")
 			}
 		default:
@@ -263,16 +246,7 @@ func (q *ResourceQuota) readSpec(r *jsonread.Reader) {
 }
 
 func readScopeSelector(r *jsonread.Reader, sel *ScopeSelector) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "matchExpressions" {
-			sel.MatchExpressions = jsonread.List(r, readScopeRequirement)
-		} else {
-			r.Skip()
-		}
-	}
+	r.Member("matchExpressions", func(r *jsonread.Reader) { sel.MatchExpressions = jsonread.List(r, readScopeRequirement) })
 }
 
 func readScopeRequirement(r *jsonread.Reader, s *ScopeRequirement) {
@@ -344,16 +318,7 @@ func (s *Service) readSpec(r *jsonread.Reader) {
 }
 
 func readServicePort(r *jsonread.Reader, p *ServicePort) {
-	if !r.Begin('{') {
-		return
-	}
-	for r.Next('}') {
-		if string(r.Key()) == "nodePort" {
-			p.NodePort = int32(r.Int(32))
-		} else {
-			r.Skip()
-		}
-	}
+	r.Member("nodePort", func(r *jsonread.Reader) { p.NodePort = int32(r.Int(32)) })
 }
 
 func (c *Claim) read(r *jsonread.Reader) {
@@ -367,16 +332,7 @@ func (c *Claim) read(r *jsonread.Reader) {
 		case "spec":
 			c.readSpec(r)
 		case "status":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "allocatedResources" {
-					c.Status.AllocatedResources = quantity.ReadList(r)
-				} else {
-					r.Skip()
-				}
-			}
+			r.Member("allocatedResources", func(r *jsonread.Reader) { c.Status.AllocatedResources = quantity.ReadList(r) })
 		default:
 			r.Skip()
 		}
@@ -408,16 +364,7 @@ func (c *Claim) readSpec(r *jsonread.Reader) {
 		case "storageClassName":
 			c.Spec.StorageClassName = jsonread.Optional(r, func(r *jsonread.Reader, name *string) { *name = r.String() })
 		case "resources":
-			if !r.Begin('{') {
-				continue
-			}
-			for r.Next('}') {
-				if string(r.Key()) == "requests" {
-					c.Spec.Resources.Requests = quantity.ReadList(r)
-				} else {
-					r.Skip()
-				}
-			}
+			r.Member("requests", func(r *jsonread.Reader) { c.Spec.Resources.Requests = quantity.ReadList(r) })
 		default:
 			r.Skip()
 		}

@@ -97,13 +97,13 @@ func (p *Pod) Charged(now time.Time) (bool, time.Duration) {
 func (p *Pod) Usage() quantity.List {
 	reqs, lims := p.Requests(), p.Limits()
 	u := quantity.List{ResPods: One}
-	for _, c := range ComputeNames {
-		if v, ok := reqs[c]; ok {
-			u[c] = v
-			u[RequestsPrefix+c] = v
+	for _, c := range computeQuotaNames {
+		if v, ok := reqs[c.name]; ok {
+			u[c.name] = v
+			u[c.requests] = v
 		}
-		if v, ok := lims[c]; ok {
-			u[LimitsPrefix+c] = v
+		if v, ok := lims[c.name]; ok {
+			u[c.limits] = v
 		}
 	}
 	for name, v := range reqs {

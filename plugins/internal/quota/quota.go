@@ -120,6 +120,16 @@ const (
 // and limits.<name>.
 var ComputeNames = []string{"cpu", "memory", "ephemeral-storage"}
 
+// computeQuotaNames are each of ComputeNames with its requests. and limits. names, made
+// once rather than on every pod charged.
+var computeQuotaNames = func() []struct{ name, requests, limits string } {
+	names := make([]struct{ name, requests, limits string }, len(ComputeNames))
+	for i, c := range ComputeNames {
+		names[i].name, names[i].requests, names[i].limits = c, RequestsPrefix+c, LimitsPrefix+c
+	}
+	return names
+}()
+
 // TracksPod reports whether name is a resource the pod evaluator tracks.
 func TracksPod(name string) bool {
 	switch name {

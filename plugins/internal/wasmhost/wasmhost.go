@@ -35,6 +35,10 @@ type Host struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	mod      api.Module // nil after a trap
+	// The instance's exports, looked up once, as tug's host does (runtime/instance.go): a
+	// function's call engine and the stack it grows are wazero's per api.Function, so a
+	// lookup per call would make each call set them up again.
+	fns map[string]api.Function
 
 	// The call being served, and where its logs go.
 	result []byte
@@ -166,8 +170,18 @@ func (h *Host) instantiate() error {
 			return fmt.Errorf("_initialize: %w%s", err, h.output())
 		}
 	}
-	h.mod = mod
+	h.mod, h.fns = mod, map[string]api.Function{}
 	return nil
+}
+
+// fn is the instance's export name, nil if it has none.
+func (h *Host) fn(name string) api.Function {
+	f, ok := h.fns[name]
+	if !ok {
+		f = h.mod.ExportedFunction(name)
+		h.fns[name] = f
+	}
+	return f
 }
 
 // output is what the guest wrote to stdout and stderr since the last call (a Go guest's
@@ -191,11 +205,11 @@ func (h *Host) Call(tb testing.TB, export string, in []byte) (hostabi.Status, []
 	h.tb, h.result = tb, nil
 	h.stderr.Reset()
 	defer func() { h.tb = nil }()
-	fn := h.mod.ExportedFunction(export)
+	fn := h.fn(export)
 	if fn == nil {
 		return hostabi.StatusError, nil, fmt.Errorf("the module does not export %s", export)
 	}
-	res, err := h.mod.ExportedFunction(hostabi.ExportAlloc).Call(h.ctx, uint64(len(in)))
+	res, err := h.fn(hostabi.ExportAlloc).Call(h.ctx, uint64(len(in)))
 	if err != nil {
 		return h.trapped(hostabi.ExportAlloc, err)
 	}

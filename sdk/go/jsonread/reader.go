@@ -31,13 +31,38 @@ type Reader struct {
 	err  error
 	last byte // the last structural token: '{', '[', ',', ':', or 'v' after a value
 	buf  []byte
-	// The name of the member Next read, until Key answers it.
+	// The name of the member Next read, until Key answers it, and its offset in b (-1
+	// when it had escapes, and so is in buf).
 	key    []byte
+	keyAt  int
 	hasKey bool
+	// For NewShared: strings are cut from s, a copy of b made on the first one.
+	shared bool
+	s      string
 }
 
 // New returns a Reader of b.
 func New(b []byte) *Reader { return &Reader{b: b, last: 'v'} }
+
+// NewShared returns a Reader of b whose String, KeyString, StringMap and Strings cut the
+// strings they return from one copy of b, made when the first is read, instead of
+// allocating one each: for a decoder that keeps many of an input's strings (an admission
+// request's names and kinds, a pod's resource names), as in Go's wasm code an allocation
+// costs as much as reading a few dozen bytes. Any of the strings keeps the whole copy
+// alive, so the input should not be much bigger than what is kept of it, nor the strings
+// live much longer than the values decoded with them.
+func NewShared(b []byte) *Reader { return &Reader{b: b, last: 'v', shared: true} }
+
+// cut is the string of b[at:at+n], from the shared copy when there is one.
+func (r *Reader) cut(at, n int) string {
+	if !r.shared {
+		return string(r.b[at : at+n])
+	}
+	if r.s == "" {
+		r.s = string(r.b)
+	}
+	return r.s[at : at+n]
+}
 
 // Err returns the first error.
 func (r *Reader) Err() error { return r.err }
@@ -165,14 +190,24 @@ func (r *Reader) Key() []byte {
 	return r.readKey()
 }
 
+// KeyString is Key as a string: for a name kept as a map key.
+func (r *Reader) KeyString() string {
+	k := r.Key()
+	if r.keyAt < 0 {
+		return string(k)
+	}
+	return r.cut(r.keyAt, len(k))
+}
+
 func (r *Reader) readKey() []byte {
-	k := r.str()
+	k, at := r.str()
 	if r.peek() != ':' {
 		r.fail("want ':' after an object key")
 		return nil
 	}
 	r.i++
 	r.last = ':'
+	r.keyAt = at
 	return k
 }
 
@@ -181,27 +216,31 @@ func (r *Reader) String() string {
 	if r.Null() {
 		return ""
 	}
-	s := r.str()
+	s, at := r.str()
 	r.last = 'v'
-	return string(s)
+	if at < 0 || len(s) == 0 {
+		return string(s)
+	}
+	return r.cut(at, len(s))
 }
 
-// str reads a string token, decoding escapes into r.buf when there are any.
-func (r *Reader) str() []byte {
+// str reads a string token, decoding escapes into r.buf when there are any: its bytes and
+// their offset in r.b, or -1 when they are in r.buf.
+func (r *Reader) str() ([]byte, int) {
 	if c := r.peek(); c != '"' {
 		if r.err == nil {
 			r.fail("want a string, found %q", c)
 		}
-		return nil
+		return nil, -1
 	}
 	b, start := r.b, r.i+1
 	i := plainEnd(b, start)
 	if i < len(b) && b[i] == '"' {
 		r.i = i + 1
-		return b[start:i]
+		return b[start:i], start
 	}
 	r.i = i
-	return r.slowStr(start)
+	return r.slowStr(start), -1
 }
 
 // plainEnd is the index of the first byte at or after i that a string cannot simply
@@ -645,7 +684,7 @@ func (r *Reader) StringMap() map[string]string {
 	}
 	m := map[string]string{}
 	for r.Next('}') {
-		k := string(r.Key())
+		k := r.KeyString()
 		m[k] = r.String()
 	}
 	return m
@@ -693,21 +732,27 @@ func (r *Reader) OptionalInt(bits int) *int64 {
 	return Optional(r, func(r *Reader, n *int64) { *n = r.Int(bits) })
 }
 
-// StringMember reads an object for its string member key alone, skipping the others: ""
-// when it has none (or is null). Kubernetes objects have many such small objects
-// ({"type": "RuntimeDefault"}), and metadata whose name is all a decoder wants.
-func (r *Reader) StringMember(key string) string {
-	v := ""
+// Member reads an object for its member key alone, with read, skipping the others; null
+// reads as no member. It is how a decoder reaches into a small object for the one value it
+// wants ({"seccompProfile": {"type": "RuntimeDefault"}}, a metadata's name).
+func (r *Reader) Member(key string, read func(*Reader)) {
 	if !r.Begin('{') {
-		return v
+		return
 	}
 	for r.Next('}') {
 		if string(r.Key()) == key {
-			v = r.String()
+			read(r)
 		} else {
 			r.Skip()
 		}
 	}
+}
+
+// StringMember reads an object for its string member key alone (see Member): "" when it
+// has none.
+func (r *Reader) StringMember(key string) string {
+	v := ""
+	r.Member(key, func(r *Reader) { v = r.String() })
 	return v
 }
 

@@ -3,6 +3,7 @@ package jsonread
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -63,6 +64,10 @@ func checkString(t *testing.T, b []byte) {
 	}
 	if err == nil && got != want {
 		t.Fatalf("String(%q) = %q, encoding/json decodes %q", b, got, want)
+	}
+	r = NewShared(b)
+	if shared := r.String(); r.End() == nil && shared != want {
+		t.Fatalf("shared String(%q) = %q, encoding/json decodes %q", b, shared, want)
 	}
 	if wantErr != nil || bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
 		return
@@ -163,5 +168,45 @@ func TestHelpers(t *testing.T) {
 		if r.End() == nil {
 			t.Errorf("%s read without an error", bad)
 		}
+	}
+}
+
+// A shared Reader's strings are what New's are, and a copy: changing the input after does
+// not change them.
+func TestShared(t *testing.T) {
+	doc := []byte(`{"name":"web","labels":{"app":"web","k\u00e9y":"v\"q","":""},"list":["a","b\n",null],"n":null}`)
+	read := func(r *Reader) (name string, labels map[string]string, list []string, keys []string) {
+		if !r.Begin('{') {
+			t.Fatal(r.Err())
+		}
+		for r.Next('}') {
+			switch k := r.KeyString(); k {
+			case "name":
+				name = r.String()
+			case "labels":
+				labels = r.StringMap()
+			case "list":
+				list = r.Strings()
+			default:
+				keys = append(keys, k)
+				r.Skip()
+			}
+		}
+		if err := r.End(); err != nil {
+			t.Fatal(err)
+		}
+		return name, labels, list, keys
+	}
+	n1, l1, s1, k1 := read(New(bytes.Clone(doc)))
+	input := bytes.Clone(doc)
+	n2, l2, s2, k2 := read(NewShared(input))
+	for i := range input {
+		input[i] = 'X'
+	}
+	if n1 != n2 || !reflect.DeepEqual(l1, l2) || !reflect.DeepEqual(s1, s2) || !reflect.DeepEqual(k1, k2) {
+		t.Errorf("shared: %q %v %q %q; not shared: %q %v %q %q", n2, l2, s2, k2, n1, l1, s1, k1)
+	}
+	if n1 != "web" || l1["k\u00e9y"] != "v\"q" || len(l1) != 3 || s1[1] != "b\n" || len(k1) != 1 || k1[0] != "n" {
+		t.Errorf("read %q %v %q %q", n1, l1, s1, k1)
 	}
 }

@@ -13,14 +13,33 @@ import (
 // NamespaceKey is the related objects' key of the request's Namespace.
 var NamespaceKey = tug.ObjectKey("v1", "Namespace")
 
+// Memo holds what was decoded last from some bytes, with its error: a policy's
+// configuration and the related objects a pod create reads (its namespace, the
+// namespace's limit ranges) change rarely, and in wasm decoding them again costs far more
+// than comparing their bytes with the last. The value is shared between calls: callers
+// must not change it.
+type Memo[T any] struct {
+	raw     []byte
+	v       T
+	err     error
+	decoded bool
+}
+
+// Get is decode(raw), or what it answered last time if raw is the same bytes.
+func (m *Memo[T]) Get(raw []byte, decode func([]byte) (T, error)) (T, error) {
+	if m.decoded && bytes.Equal(raw, m.raw) {
+		return m.v, m.err
+	}
+	m.v, m.err = decode(raw)
+	m.raw, m.decoded = bytes.Clone(raw), true
+	return m.v, m.err
+}
+
 // Config is a policy's configuration, decoded the first time each distinct value arrives:
 // the host sends it with every request (ABI 1.5), and it almost never changes, so a pod
 // create should not pay encoding/json's reflection for it in every policy.
 type Config[T any] struct {
-	raw      []byte
-	v        T
-	err      error
-	decoded  bool
+	memo     Memo[T]
 	defaults func() T
 }
 
@@ -30,18 +49,15 @@ func NewConfig[T any](defaults func() T) *Config[T] { return &Config[T]{defaults
 // Get decodes raw over the defaults, or answers the value it decoded last time raw was the
 // same bytes.
 func (c *Config[T]) Get(raw json.RawMessage) (T, error) {
-	if c.decoded && bytes.Equal(raw, c.raw) {
-		return c.v, c.err
-	}
-	v := c.defaults()
-	var err error
-	if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
-		if err = json.Unmarshal(t, &v); err != nil {
-			err = fmt.Errorf("configuration: %w", err)
+	return c.memo.Get(raw, func(raw []byte) (T, error) {
+		v := c.defaults()
+		if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
+			if err := json.Unmarshal(t, &v); err != nil {
+				return v, fmt.Errorf("configuration: %w", err)
+			}
 		}
-	}
-	c.raw, c.v, c.err, c.decoded = bytes.Clone(raw), v, err, true
-	return v, err
+		return v, nil
+	})
 }
 
 // ConfigError is the answer to a request whose policy's configuration cannot be read: a
@@ -83,14 +99,18 @@ type Namespace struct {
 // AdmissionPolicy does not declare the read, which the policy cannot work without.
 var ErrNoNamespaceRead = fmt.Errorf("the host handed no %s: the AdmissionPolicy must read it (spec.reads)", NamespaceKey)
 
+// namespaces is the namespace decoded last: NamespaceLifecycle and PodSecurity both read
+// it on every pod create, and it rarely changes.
+var namespaces Memo[*Namespace]
+
 // RequestNamespace is the request's namespace as the host handed it: nil when it does not
-// exist.
+// exist. It is shared between calls (see Memo): callers must not change it.
 func RequestNamespace(req *tug.AdmissionRequest) (*Namespace, error) {
 	if !req.HasRelated(NamespaceKey) {
 		return nil, ErrNoNamespaceRead
 	}
 	for _, raw := range req.RelatedObjects(NamespaceKey) {
-		ns, err := DecodeNamespace(raw)
+		ns, err := namespaces.Get(raw, DecodeNamespace)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +124,7 @@ func RequestNamespace(req *tug.AdmissionRequest) (*Namespace, error) {
 // DecodeNamespace decodes a Namespace's name, labels and phase.
 func DecodeNamespace(raw []byte) (*Namespace, error) {
 	ns := &Namespace{}
-	r := jsonread.New(raw)
+	r := jsonread.NewShared(raw)
 	if r.Begin('{') {
 		for r.Next('}') {
 			switch string(r.Key()) {
@@ -123,16 +143,7 @@ func DecodeNamespace(raw []byte) (*Namespace, error) {
 					}
 				}
 			case "status":
-				if !r.Begin('{') {
-					continue
-				}
-				for r.Next('}') {
-					if string(r.Key()) == "phase" {
-						ns.Phase = r.String()
-					} else {
-						r.Skip()
-					}
-				}
+				ns.Phase = r.StringMember("phase")
 			default:
 				r.Skip()
 			}
