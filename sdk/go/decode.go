@@ -68,7 +68,8 @@ func decodeReconcileRequest(in []byte) (*ReconcileRequest, error) {
 // (a pod create runs through every policy of the chain, each a call that decodes the
 // request): the objects stay raw slices of the input, each policy decoding only the fields
 // it reads. Its strings (names, kinds, the operation) are cut from one copy of the input
-// (jsonread.NewShared), which the request keeps alive anyway.
+// (jsonread.NewShared), kept as long as any of them is, as the input is by the raw
+// objects.
 func decodeAdmissionRequest(in []byte) (*AdmissionRequest, error) {
 	req := &AdmissionRequest{}
 	a := &req.AdmissionRequest

@@ -105,8 +105,8 @@ func readToleration(r *jsonread.Reader, t *toleration) {
 	}
 }
 
-// tolerationJSON is the toleration the policy adds for a taint, as JSON: written directly,
-// as the SDK would encode a tug.Toleration by reflection.
+// tolerationJSON is the toleration the policy adds for a taint, as JSON written directly:
+// the SDK would encode a tug.Toleration by reflection.
 func tolerationJSON(taint string, seconds int64) json.RawMessage {
 	b := jsonwrite.AppendString([]byte(`{"key":`), taint)
 	b = append(b, `,"operator":"Exists","effect":"NoExecute","tolerationSeconds":`...)

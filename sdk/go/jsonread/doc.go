@@ -7,5 +7,10 @@
 // cycle and every pod resident on its nodes. A decoder walks the input with a Reader
 // instead and picks the fields it keeps by name. Strings decode as encoding/json
 // decodes them (escapes, surrogate pairs, invalid UTF-8 as U+FFFD); object keys are matched
-// exactly, as Kubernetes writes them.
+// exactly, as Kubernetes writes them. Skip accepts exactly what json.Valid accepts.
+//
+// The scanning is written for Go's wasm code, where every branch passes through the
+// function's dispatch loop, a call costs about 25 ns and an allocation about 400 ns:
+// strings are scanned eight bytes at a time, skipped values in one loop without calls for
+// their structure, and NewShared spares a decoder an allocation per string it keeps.
 package jsonread

@@ -49,8 +49,8 @@ func New(b []byte) *Reader { return &Reader{b: b, last: 'v'} }
 // allocating one each: for a decoder that keeps many of an input's strings (an admission
 // request's names and kinds, a pod's resource names), as in Go's wasm code an allocation
 // costs as much as reading a few dozen bytes. Any of the strings keeps the whole copy
-// alive, so the input should not be much bigger than what is kept of it, nor the strings
-// live much longer than the values decoded with them.
+// alive, which suits an input little bigger than what is kept of it, or kept as long
+// anyway (an admission request, whose raw objects are slices of it).
 func NewShared(b []byte) *Reader { return &Reader{b: b, last: 'v', shared: true} }
 
 // cut is the string of b[at:at+n], from the shared copy when there is one.
