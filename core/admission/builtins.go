@@ -48,6 +48,12 @@ func Builtins(tokenVolume bool) []pluginsv1alpha1.AdmissionPolicy {
 		policy("namespacelifecycle", pluginsv1alpha1.PolicyValidating, 100, "",
 			[]pluginsv1alpha1.AdmissionRead{nsRead},
 			namespaced(rule([]string{"*"}, []string{"*"}, "CREATE")), rule(core, []string{"namespaces"}, "DELETE")),
+		// What a node may write beyond what the node authorizer decides: its own Node,
+		// Lease and DNS slice, mirror pods bound to itself. Only nodes' requests reach it.
+		withGroups(policy("noderestriction", pluginsv1alpha1.PolicyValidating, 50, "", nil,
+			rule(core, pods, "CREATE"), rule(core, []string{"nodes"}, "CREATE", "UPDATE"),
+			rule([]string{"coordination.k8s.io"}, []string{"leases"}, "CREATE"),
+			rule([]string{"discovery.k8s.io"}, []string{"endpointslices"}, "CREATE")), "system:nodes"),
 		// Defaults and bounds from the namespace's LimitRanges.
 		policy("limitranger", pluginsv1alpha1.PolicyMutating, 200, "",
 			[]pluginsv1alpha1.AdmissionRead{{KindReference: ref("v1", "LimitRange"), Required: true}},
@@ -73,6 +79,11 @@ func Builtins(tokenVolume bool) []pluginsv1alpha1.AdmissionPolicy {
 	}
 }
 
+func withGroups(p pluginsv1alpha1.AdmissionPolicy, groups ...string) pluginsv1alpha1.AdmissionPolicy {
+	p.Spec.MatchUserGroups = groups
+	return p
+}
+
 func namespaced(r pluginsv1alpha1.RuleWithOperations) pluginsv1alpha1.RuleWithOperations {
 	r.Scope = "Namespaced"
 	return r
@@ -85,6 +96,7 @@ const BuiltinLabel = "admission.tug.dev/builtin"
 // default module (the policy field of the request).
 var builtinNames = map[string]string{
 	"namespacelifecycle":       "NamespaceLifecycle",
+	"noderestriction":          "NodeRestriction",
 	"limitranger":              "LimitRanger",
 	"serviceaccount":           "ServiceAccount",
 	"defaulttolerationseconds": "DefaultTolerationSeconds",

@@ -193,6 +193,9 @@ func (c *Chain) matches(ctx context.Context, p *policy, st *call) (bool, error) 
 	if !p.matchesRequest(req) {
 		return false, nil
 	}
+	if len(p.groups) > 0 && (req.User == nil || !slices.ContainsFunc(p.groups, req.User.InGroup)) {
+		return false, nil
+	}
 	if p.objSel != nil && !objectLabelsMatch(p.objSel, req.Object, req.OldObject) {
 		return false, nil
 	}
@@ -624,6 +627,7 @@ type policy struct {
 	objSel   labels.Selector
 	reads    []pluginsv1alpha1.AdmissionRead
 	writable map[string]bool
+	groups   []string // spec.matchUserGroups
 }
 
 func (p *policy) pluginName() string {
@@ -637,7 +641,7 @@ func compile(ap *pluginsv1alpha1.AdmissionPolicy) (*policy, error) {
 	s := &ap.Spec
 	p := &policy{name: ap.Name, logic: ap.Name, plugin: s.Plugin, builtin: s.Plugin == "", mutating: s.Type == pluginsv1alpha1.PolicyMutating,
 		ignore: s.FailurePolicy == pluginsv1alpha1.FailurePolicyIgnore, order: api.DefaultAdmissionOrder,
-		timeout: api.DefaultAdmissionTimeoutMilliseconds * time.Millisecond, rules: s.Rules, reads: s.Reads, writable: map[string]bool{}}
+		timeout: api.DefaultAdmissionTimeoutMilliseconds * time.Millisecond, rules: s.Rules, reads: s.Reads, writable: map[string]bool{}, groups: s.MatchUserGroups}
 	if l, ok := builtinNames[ap.Name]; ok && p.builtin {
 		p.logic = l
 	}

@@ -309,3 +309,26 @@ func TestPatchThatBreaksTheType(t *testing.T) {
 		})
 	}
 }
+
+// A policy with matchUserGroups sees only requests of users in those groups: the test
+// server's user is the admin, in system:masters.
+func TestMatchUserGroups(t *testing.T) {
+	called := map[string]int{}
+	rec := func(name string) Plugin {
+		return fakePlugin(func(*hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			called[name]++
+			return &hostabi.AdmissionResponse{Allowed: true}, nil
+		})
+	}
+	nodes := podPolicy("nodes-only", "nodes", pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
+	nodes.Spec.MatchUserGroups = []string{"system:nodes"}
+	masters := podPolicy("masters-only", "masters", pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
+	masters.Spec.MatchUserGroups = []string{"system:nodes", "system:masters"}
+	_, cs := start(t, map[string]Plugin{"nodes": rec("nodes"), "masters": rec("masters")}, nodes, masters)
+	if _, err := cs.CoreV1().Pods("default").Create(context.Background(), pod("x", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if called["nodes"] != 0 || called["masters"] != 1 {
+		t.Fatalf("calls %v, want the masters' policy only", called)
+	}
+}

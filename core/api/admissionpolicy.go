@@ -98,6 +98,11 @@ func validateAdmissionPolicy(p *pluginsv1alpha1.AdmissionPolicy) field.ErrorList
 	if s.NamespaceSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector, opts, spec.Child("namespaceSelector"))...)
 	}
+	for i, g := range s.MatchUserGroups {
+		if g == "" {
+			errs = append(errs, field.Required(spec.Child("matchUserGroups").Index(i), "a group name"))
+		}
+	}
 	if s.ObjectSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(s.ObjectSelector, opts, spec.Child("objectSelector"))...)
 	}

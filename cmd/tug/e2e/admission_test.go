@@ -56,9 +56,9 @@ func TestAdmission(t *testing.T) {
 		}
 	}
 	// The built-in policies are created and become Active.
-	s.waitKubectl(t, "six active built-in policies", []string{"get", "admissionpolicies", "-l", "admission.tug.dev/builtin=true",
+	s.waitKubectl(t, "seven active built-in policies", []string{"get", "admissionpolicies", "-l", "admission.tug.dev/builtin=true",
 		"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Active")].status}{" "}{end}`},
-		func(out string) bool { return strings.Count(out, "True") == 6 })
+		func(out string) bool { return strings.Count(out, "True") == 7 })
 
 	// The ServiceAccount policy refuses pods until their namespace's default account exists,
 	// as kube's does; the controllers create it.

@@ -23,6 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/tugboat-io/tug/internal/wasmbuild"
 )
 
 // unauthorized is how kubectl reports a 401.
@@ -60,7 +62,11 @@ func TestSecurity(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("dev-token,dev,uid-dev\nnode-a-token,system:node:node-a,uid-node-a,system:nodes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startUp(t, t.TempDir(), "--token-auth-file", tokens, "--scheduler=false", "--controllers=false")
+	admission := filepath.Join(t.TempDir(), "admission.wasm")
+	if err := os.WriteFile(admission, wasmbuild.Build(t, filepath.Join("..", "..", "..", "plugins"), "./admission/cmd/defaults"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startUp(t, t.TempDir(), "--token-auth-file", tokens, "--admission-module", admission, "--scheduler=false", "--controllers=false")
 	k := func(args ...string) kubectlResult {
 		t.Helper()
 		r := s.kubectl(t, "1.33", args...)
@@ -178,6 +184,25 @@ func TestSecurity(t *testing.T) {
 		}
 		if r := as("node-a-token", "get", "secrets", "-n", "default"); r.err == nil || !strings.Contains(r.stderr, "forbidden") {
 			t.Errorf("node-a listing secrets: %s", r)
+		}
+		// NodeRestriction: a node creates only mirror pods bound to itself, and only its own
+		// Node (the authorizer cannot see a create's name; the admission policy can).
+		podFor := func(node string) string {
+			return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"m-` + node + `","namespace":"default","annotations":{"kubernetes.io/config.mirror":"x"}},
+"spec":{"nodeName":"` + node + `","containers":[{"name":"c","image":"x"}]}}`
+		}
+		asIn := func(token, stdin string, args ...string) kubectlResult {
+			t.Helper()
+			return s.kubectlIn(t, "1.33", stdin, append([]string{"--kubeconfig", userKubeconfig(t, s, token)}, args...)...)
+		}
+		if r := asIn("node-a-token", podFor("node-b"), "create", "-f", "-"); r.err == nil || !strings.Contains(r.stderr, `node "node-a" can only create pods with spec.nodeName set to itself`) {
+			t.Errorf("node-a creating a pod on node-b: %s", r)
+		}
+		if r := asIn("node-a-token", podFor("node-a"), "create", "-f", "-"); r.err != nil {
+			t.Errorf("node-a creating its own mirror pod: %s", r)
+		}
+		if r := asIn("node-a-token", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-c"}}`, "create", "-f", "-"); r.err == nil || !strings.Contains(r.stderr, `node "node-a" is not allowed to modify node "node-c"`) {
+			t.Errorf("node-a creating node-c: %s", r)
 		}
 		if n, err := cs.CoreV1().Nodes().Get(ctx, "node-b", metav1.GetOptions{}); err != nil || n.Labels["tug.test/other"] != "" {
 			t.Errorf("node-b changed: %v %v", n.Labels, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/tugboat-io/tug/plugins/admission/defaulttolerationseconds"
 	"github.com/tugboat-io/tug/plugins/admission/limitranger"
 	"github.com/tugboat-io/tug/plugins/admission/namespacelifecycle"
+	"github.com/tugboat-io/tug/plugins/admission/noderestriction"
 	"github.com/tugboat-io/tug/plugins/admission/podsecurity"
 	"github.com/tugboat-io/tug/plugins/admission/resourcequota"
 	"github.com/tugboat-io/tug/plugins/admission/serviceaccount"
@@ -17,6 +18,7 @@ import (
 // Policies are the module's policies by the AdmissionPolicy name that chooses them.
 var Policies = map[string]tug.AdmitFunc{
 	"NamespaceLifecycle":       namespacelifecycle.Admit,
+	"NodeRestriction":          noderestriction.Admit,
 	"LimitRanger":              limitranger.Admit,
 	"ServiceAccount":           serviceaccount.Admit,
 	"DefaultTolerationSeconds": defaulttolerationseconds.Admit,

@@ -47,6 +47,10 @@ type AdmissionPolicySpec struct {
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// ObjectSelector limits the policy to objects (new or old) whose labels match.
 	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	// MatchUserGroups limits the policy to requests from users in at least one of these
+	// groups (system:nodes for NodeRestriction): the host decides it before calling the
+	// plugin, so a policy about a few users costs the others nothing.
+	MatchUserGroups []string `json:"matchUserGroups,omitempty"`
 	// FailurePolicy is what a failing plugin (a trap, a timeout, an answer that is not one)
 	// means: Fail denies the request (the default), Ignore lets it through.
 	FailurePolicy string `json:"failurePolicy,omitempty"`
@@ -144,6 +148,7 @@ func (in *AdmissionPolicySpec) DeepCopyInto(out *AdmissionPolicySpec) {
 	}
 	out.NamespaceSelector = in.NamespaceSelector.DeepCopy()
 	out.ObjectSelector = in.ObjectSelector.DeepCopy()
+	out.MatchUserGroups = slices.Clone(in.MatchUserGroups)
 	if in.TimeoutMilliseconds != nil {
 		v := *in.TimeoutMilliseconds
 		out.TimeoutMilliseconds = &v
