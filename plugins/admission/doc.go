@@ -11,6 +11,9 @@
 // kube runs them in this order, and so should a chain of them, for each later policy
 // decides on what the earlier ones made of the object:
 //
+//	noderestriction           NodeRestriction: a node creates only its own Node, Lease and
+//	                          DNS slice, and mirror pods bound to itself (nodes' requests
+//	                          only: the policy's matchUserGroups)
 //	namespacelifecycle        NamespaceLifecycle: nothing new in a missing or terminating
 //	                          namespace; default, kube-system and kube-public never deleted
 //	limitranger               LimitRanger: containers' default requests and limits, and the

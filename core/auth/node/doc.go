@@ -15,9 +15,8 @@
 //   - create and read certificate signing requests, to renew its client certificate;
 //   - create and write the EndpointSlice kube-dns-<node> in kube-system, where it publishes
 //     its cluster DNS server (a tug addition: kube's nodes run no DNS server of their own).
-//     Creates carry no name for the authorizer to check, so a node may create other slices
-//     in kube-system; checking the name needs a NodeRestriction admission policy, which tug
-//     does not have yet.
+//     Creates carry no name for the authorizer to check: the built-in NodeRestriction
+//     admission policy checks the names of what a node creates (plugins/admission).
 //
 // Writes to another node, or to another node's Lease, are denied outright, whatever RBAC says.
 // Everything else gets no opinion, so RBAC may still allow it; nodes get nothing from RBAC by
