@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -226,7 +227,7 @@ func quotaPlugin() Plugin {
 func TestQuotaChargesAreAtomic(t *testing.T) {
 	p := podPolicy("quota", "quota", pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
 	p.Spec.Reads = []pluginsv1alpha1.AdmissionRead{{KindReference: pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "ResourceQuota"}, Required: true, WriteStatus: true}}
-	_, cs := start(t, map[string]Plugin{"quota": quotaPlugin()}, p)
+	chain, cs := start(t, map[string]Plugin{"quota": quotaPlugin()}, p)
 	ctx := context.Background()
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "q"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -234,6 +235,23 @@ func TestQuotaChargesAreAtomic(t *testing.T) {
 	if _, err := cs.CoreV1().ResourceQuotas("q").Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "pods"},
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("5")}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// Admission reads quotas from the watch cache, as kube's reads them from an informer: a
+	// quota applies once the cache holds it, moments after its create. The creates below
+	// test concurrent charging, so they start once it does.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		quotas, err := chain.cfg.Reader.List(ctx, "v1", "ResourceQuota", "q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(quotas) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the quota never reached the watch cache")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 20)

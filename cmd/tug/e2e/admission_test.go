@@ -153,6 +153,10 @@ spec:
 		k("create", "namespace", "quota")
 		k("create", "quota", "five", "-n", "quota", "--hard=pods=5")
 		waitDefaultSA("quota")
+		// Admission reads quotas from the server's watch cache, as kube's from an informer:
+		// the controller filling in status.hard has seen the quota through that cache.
+		s.waitKubectl(t, "the quota seen", []string{"get", "quota", "five", "-n", "quota", "-o", "jsonpath={.status.hard.pods}"},
+			func(out string) bool { return out == "5" })
 		cs := s.Clientset(t)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
