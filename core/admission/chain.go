@@ -145,11 +145,13 @@ type call struct {
 	// patched means object is ahead of req.Object: decoding a patched object is the dearest
 	// thing the host does for a policy, so it happens once, when req.Object is next read
 	// (sync), not after every patch. original and patches are what sync needs if it fails.
-	patched   bool
-	original  json.RawMessage
-	patches   []appliedPatch
-	oldObject json.RawMessage
-	user      hostabi.UserInfo
+	patched  bool
+	original json.RawMessage
+	patches  []appliedPatch
+	// everPatched stays set once a patch applied in this pass, whatever sync did since.
+	everPatched bool
+	oldObject   json.RawMessage
+	user        hostabi.UserInfo
 	// namespace is the request's Namespace object encoded, read once for every policy
 	// that reads it (NamespaceLifecycle and PodSecurity both do).
 	namespace       json.RawMessage
@@ -160,7 +162,7 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 	if len(list) == 0 {
 		return nil
 	}
-	st := &call{req: req}
+	st := &call{req: req, object: req.Encoded, oldObject: req.EncodedOld}
 	if req.User != nil {
 		st.user = hostabi.UserInfo{Username: req.User.Name, UID: req.User.UID, Groups: req.User.Groups, Extra: req.User.Extra}
 	}
@@ -185,7 +187,18 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 			return err
 		}
 	}
-	return c.sync(st)
+	if err := c.sync(st); err != nil {
+		return err
+	}
+	// The next phase starts from these encodings. A patched object's JSON is not what
+	// encoding its decoded form gives (a dropped unknown field, a quantity written another
+	// way), and the next phase must see the object as it will be stored: it encodes again.
+	req.EncodedOld = st.oldObject
+	req.Encoded = nil
+	if !st.everPatched {
+		req.Encoded = st.object
+	}
+	return nil
 }
 
 func (c *Chain) matches(ctx context.Context, p *policy, st *call) (bool, error) {
@@ -448,7 +461,7 @@ func (st *call) patch(p *policy, ops []hostabi.PatchOperation) error {
 	if err != nil {
 		return err
 	}
-	st.object, st.patched = patched, true
+	st.object, st.patched, st.everPatched = patched, true, true
 	st.patches = append(st.patches, appliedPatch{p, ops})
 	return nil
 }

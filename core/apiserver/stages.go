@@ -64,6 +64,11 @@ type AdmissionRequest struct {
 	User        *UserInfo
 	DryRun      bool
 
+	// Encoded and EncodedOld are admission's own JSON of Object and OldObject, kept from
+	// Mutate for Validate so the phases encode them once: the server changes neither between
+	// the two (it only validates). Code that changes Object must clear Encoded.
+	Encoded, EncodedOld json.RawMessage
+
 	// StatusUpdates are what admission asks to be written with the request, atomically:
 	// related objects' new status, each guarded by the resourceVersion admission read
 	// (a quota's usage). If one of them changed meanwhile, the request is admitted again.
