@@ -2,6 +2,7 @@ package controller
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,12 +12,14 @@ import (
 
 // progress is how far one informer has got, as a Fresh controller's handlers saw it.
 type progress struct {
-	informer cache.SharedIndexInformer
+	informer interface{ LastSyncResourceVersion() string }
 	// rev is the highest resourceVersion a handler was called with: every object up to it
 	// is in the informer's store, which is updated before handlers run.
 	rev atomic.Int64
-	// last is when a handler last ran (unix nanoseconds).
-	last atomic.Int64
+	// synced is the watch position (LastSyncResourceVersion) last seen, and since when.
+	mu       sync.Mutex
+	synced   int64
+	syncedAt time.Time
 }
 
 func (p *progress) saw(obj any) {
@@ -29,24 +32,33 @@ func (p *progress) saw(obj any) {
 			}
 		}
 	}
-	p.last.Store(time.Now().UnixNano())
 }
 
-// quietFor is how long an informer's handlers must have been idle before its watch position
-// alone (advanced by a bookmark, with no object behind it) counts as caught up: an event the
-// reflector received is in the store and handled within microseconds, so an informer idle
-// this long has none pending.
-const quietFor = 100 * time.Millisecond
+// settle is how long an informer's watch position must have stayed where it is before it
+// alone — a bookmark's advance, with no object behind it — counts as caught up. The reflector
+// moves the position when it receives an event, just before the event reaches the store and
+// the handlers; an event received is handled within microseconds, so a position that has not
+// moved for this long has nothing pending behind it (and one that moves keeps resetting the
+// wait, until the handlers' own revision shows the store caught up).
+const settle = 100 * time.Millisecond
 
 // caughtUp says whether the informer holds every change up to rev: a handler saw rev or
-// later, or the watch is past rev (bookmarks move it on in quiet resources) and nothing is
-// waiting to be handled.
+// later, or the watch has been past rev, unmoved, for settle (bookmarks move it on in quiet
+// resources).
 func (p *progress) caughtUp(rev int64, now time.Time) bool {
 	if p.rev.Load() >= rev {
 		return true
 	}
 	synced, err := strconv.ParseInt(p.informer.LastSyncResourceVersion(), 10, 64)
-	return err == nil && synced >= rev && now.Sub(time.Unix(0, p.last.Load())) >= quietFor
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if synced != p.synced {
+		p.synced, p.syncedAt = synced, now
+	}
+	return synced >= rev && now.Sub(p.syncedAt) >= settle
 }
 
 // track follows an informer's progress for a Fresh controller.
