@@ -14,7 +14,7 @@ import (
 // The raw members must be valid JSON; the host's own encodings are.
 func AppendAdmissionRequest(b []byte, r *AdmissionRequest) []byte {
 	b = append(b, `{"uid":`...)
-	b = appendString(b, r.UID)
+	b = AppendJSONString(b, r.UID)
 	b = append(b, `,"kind":`...)
 	b = appendGVK(b, r.Kind)
 	b = append(b, `,"resource":`...)
@@ -32,7 +32,7 @@ func AppendAdmissionRequest(b []byte, r *AdmissionRequest) []byte {
 	b = appendOptString(b, "name", r.Name)
 	b = appendOptString(b, "namespace", r.Namespace)
 	b = append(b, `,"operation":`...)
-	b = appendString(b, r.Operation)
+	b = AppendJSONString(b, r.Operation)
 	b = append(b, `,"userInfo":`...)
 	b = appendUserInfo(b, &r.UserInfo)
 	b = appendOptRaw(b, "object", r.Object)
@@ -55,7 +55,7 @@ func AppendAdmissionRequest(b []byte, r *AdmissionRequest) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = AppendJSONString(b, k)
 			b = append(b, ':')
 			objs := r.Related[k]
 			if objs == nil {
@@ -78,21 +78,21 @@ func AppendAdmissionRequest(b []byte, r *AdmissionRequest) []byte {
 
 func appendGVK(b []byte, k GroupVersionKind) []byte {
 	b = append(b, `{"group":`...)
-	b = appendString(b, k.Group)
+	b = AppendJSONString(b, k.Group)
 	b = append(b, `,"version":`...)
-	b = appendString(b, k.Version)
+	b = AppendJSONString(b, k.Version)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, k.Kind)
+	b = AppendJSONString(b, k.Kind)
 	return append(b, '}')
 }
 
 func appendGVR(b []byte, r GroupVersionResource) []byte {
 	b = append(b, `{"group":`...)
-	b = appendString(b, r.Group)
+	b = AppendJSONString(b, r.Group)
 	b = append(b, `,"version":`...)
-	b = appendString(b, r.Version)
+	b = AppendJSONString(b, r.Version)
 	b = append(b, `,"resource":`...)
-	b = appendString(b, r.Resource)
+	b = AppendJSONString(b, r.Resource)
 	return append(b, '}')
 }
 
@@ -112,7 +112,7 @@ func appendOptString(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendString(b, v)
+	return AppendJSONString(b, v)
 }
 
 func appendOptRaw(b []byte, name string, v json.RawMessage) []byte {
@@ -132,55 +132,66 @@ func appendRaw(b []byte, v json.RawMessage) []byte {
 	return append(b, v...)
 }
 
-// appendString writes s as a JSON string: quotes, backslashes and control characters
-// escaped, invalid UTF-8 replaced by U+FFFD, as encoding/json does (without its HTML
-// escaping, which JSON does not need).
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
+// AppendJSONString appends s as a JSON string, byte for byte as encoding/json writes it:
+// quotes, backslashes and control characters escaped, and <, > and & too (encoding/json's
+// HTML escaping), invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped. The host's
+// encoder and the SDK's (sdk/go/jsonwrite) both write strings with it.
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) && plainJSON(s[n]) {
+			n++
+		}
+		b = append(b, s[:n]...)
+		if s = s[n:]; len(s) == 0 {
+			break
+		}
+		if c := s[0]; c < utf8.RuneSelf {
+			b = appendJSONEscape(b, c)
+			s = s[1:]
 			continue
 		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
+		case r == '\u2028' || r == '\u2029':
+			// Valid in JSON but line ends in JavaScript, where JSON is often pasted.
+			b = append(b, `\u202`...)
+			b = append(b, hexDigits[r&0xf])
+		default:
+			b = append(b, s[:size]...)
 		}
-		// U+2028 and U+2029 are valid in JSON; encoding/json escapes them for JavaScript.
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
+		s = s[size:]
 	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainJSON reports whether c is an ASCII byte a string holds as it is: printable, and
+// neither a quote, a backslash, nor one of the characters HTML gives a meaning.
+func plainJSON(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONEscape appends the escape of an ASCII byte that is not plain: the short form
+// where JSON has one, \u00XX otherwise.
+func appendJSONEscape(b []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c)
+	case '\b':
+		return append(b, '\\', 'b')
+	case '\f':
+		return append(b, '\\', 'f')
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }

@@ -8,71 +8,14 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/tugboat-io/tug/hostabi"
 	"github.com/tugboat-io/tug/sdk/go/jsonread"
 )
 
-// AppendString appends s as a JSON string.
-func AppendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for len(s) > 0 {
-		n := 0
-		for n < len(s) && plain(s[n]) {
-			n++
-		}
-		b = append(b, s[:n]...)
-		if s = s[n:]; len(s) == 0 {
-			break
-		}
-		if c := s[0]; c < utf8.RuneSelf {
-			b = appendEscape(b, c)
-			s = s[1:]
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			// Valid in JSON but line ends in JavaScript, where JSON is often pasted.
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
-		default:
-			b = append(b, s[:size]...)
-		}
-		s = s[size:]
-	}
-	return append(b, '"')
-}
-
-// plain reports whether c is an ASCII byte a string holds as it is: printable, and neither
-// a quote, a backslash, nor one of the characters HTML gives a meaning (<, > and &).
-func plain(c byte) bool {
-	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendEscape appends the escape of an ASCII byte that is not plain: the short form where
-// JSON has one, \u00XX otherwise.
-func appendEscape(b []byte, c byte) []byte {
-	switch c {
-	case '"', '\\':
-		return append(b, '\\', c)
-	case '\b':
-		return append(b, '\\', 'b')
-	case '\f':
-		return append(b, '\\', 'f')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-}
+// AppendString appends s as a JSON string, as encoding/json writes it (the host's writer,
+// hostabi.AppendJSONString, shared so the two sides of the ABI agree).
+func AppendString(b []byte, s string) []byte { return hostabi.AppendJSONString(b, s) }
 
 // AppendValue appends v as JSON, as json.Marshal would encode it. Strings, booleans,
 // integers, nil, json.RawMessage, json.Marshalers, and the maps (with string keys) and
