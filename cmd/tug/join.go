@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -283,8 +282,13 @@ func requestNodeCert(ctx context.Context, cfg *rest.Config, nodeName string) (ce
 	for {
 		got, err := api.Get(wctx, csr.Name, metav1.GetOptions{})
 		if err == nil && len(got.Status.Certificate) > 0 {
-			if !bytes.Contains(got.Status.Certificate, []byte("CERTIFICATE")) {
-				return nil, nil, fmt.Errorf("certificate request %s: the issued certificate is not PEM", csr.Name)
+			// The certificate must be for the key this node made and the name it asked for.
+			kp, err := pki.ParseKeyPair(got.Status.Certificate, keyPEM)
+			if err != nil {
+				return nil, nil, fmt.Errorf("certificate request %s: the issued certificate: %w", csr.Name, err)
+			}
+			if kp.Cert.Subject.CommonName != user.NodeUser(nodeName) {
+				return nil, nil, fmt.Errorf("certificate request %s: issued for %q, not %q", csr.Name, kp.Cert.Subject.CommonName, user.NodeUser(nodeName))
 			}
 			return got.Status.Certificate, keyPEM, nil
 		}

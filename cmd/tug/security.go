@@ -259,26 +259,13 @@ func (s *security) loopback(serverURL string) (*rest.Config, error) {
 	return s.clientConfig(serverURL, user.APIServer, user.Masters)
 }
 
-// The request stages and serving TLS, nil without security (the server's allow-all).
-func (s *security) tlsConfig() *tls.Config {
+// configure gives the server its TLS, request stages and token issuer; without security it
+// leaves them unset, which the server takes as plain HTTP and allow-all.
+func (s *security) configure(cfg *apiserver.Config) {
 	if s == nil {
-		return nil
+		return
 	}
-	return s.tls
-}
-
-func (s *security) authenticator() apiserver.Authenticator {
-	if s == nil {
-		return nil
-	}
-	return s.authn
-}
-
-func (s *security) authorizer() apiserver.Authorizer {
-	if s == nil {
-		return nil
-	}
-	return s.authz
+	cfg.TLS, cfg.Authn, cfg.Authz, cfg.TokenIssuer = s.tls, s.authn, s.authz, s.signer
 }
 
 func (s *security) caPEM() []byte {
@@ -304,13 +291,6 @@ func (s *security) rootCAPublisher(loopback *rest.Config, log *slog.Logger) (*ro
 		return nil, err
 	}
 	return &rootca.Publisher{Client: client, CAPEM: s.bundle.CA.CertPEM, Logger: log}, nil
-}
-
-func (s *security) tokenIssuer() apiserver.TokenIssuer {
-	if s == nil {
-		return nil
-	}
-	return s.signer
 }
 
 // adminCredentials are the kubeconfig's: the CA and the admin certificate.

@@ -248,7 +248,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 	if err != nil {
 		return err
 	}
-	srv, err := apiserver.New(runCtx, apiserver.Config{
+	cfg := apiserver.Config{
 		Listen:                o.listen,
 		Etcd:                  cli,
 		ServiceClusterIPRange: o.clusterIPRange,
@@ -257,12 +257,10 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		MaxRequestBodyBytes:   o.maxRequestBytes,
 		Logger:                a.log, // the server adds component=apiserver
 		Admission:             admit,
-		TLS:                   a.sec.tlsConfig(),
-		Authn:                 a.sec.authenticator(),
-		Authz:                 a.sec.authorizer(),
-		TokenIssuer:           a.sec.tokenIssuer(),
 		Transformer:           encryption,
-	})
+	}
+	a.sec.configure(&cfg)
+	srv, err := apiserver.New(runCtx, cfg)
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)
 	}

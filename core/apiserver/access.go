@@ -107,12 +107,10 @@ func init() {
 	utilruntime.Must(authenticationv1.AddToScheme(api.Scheme))
 }
 
-// decodeReview reads a review's body into into, whose kind is gvk.
+// decodeReview reads a review's body (serveAPI lets only creates through) into into, whose
+// kind is gvk.
 func (s *Server) decodeReview(c echo.Context, into runtime.Object, gvk schema.GroupVersionKind) error {
 	req := c.Request()
-	if req.Method != http.MethodPost {
-		return apierrors.NewMethodNotSupported(schema.GroupResource{Group: gvk.Group, Resource: strings.ToLower(gvk.Kind) + "s"}, strings.ToLower(req.Method))
-	}
 	body, err := readBody(req, s.cfg.MaxRequestBodyBytes)
 	if err != nil {
 		return err
@@ -121,8 +119,9 @@ func (s *Server) decodeReview(c echo.Context, into runtime.Object, gvk schema.Gr
 	return err
 }
 
-// answerReview writes a review's answer as JSON or protobuf, as the client asked.
-func answerReview(c echo.Context, obj runtime.Object, gvk schema.GroupVersionKind) error {
+// answerCreated writes the answer of a create that stores nothing (a review, a token) as
+// JSON or protobuf, as the client asked.
+func answerCreated(c echo.Context, obj runtime.Object, gvk schema.GroupVersionKind) error {
 	out, ok := negotiate(c.Request())
 	if !ok {
 		return notAcceptable()
@@ -165,7 +164,7 @@ func selfSubjectAccessReview(s *Server, c echo.Context, u *UserInfo) error {
 	}
 	review.Status.Allowed = allowed && err == nil
 	review.Status.Reason = reason
-	return answerReview(c, review, gvk)
+	return answerCreated(c, review, gvk)
 }
 
 // selfSubjectReview answers "who am I?" (kubectl auth whoami).
@@ -182,5 +181,5 @@ func selfSubjectReview(s *Server, c echo.Context, u *UserInfo) error {
 			review.Status.UserInfo.Extra[k] = v
 		}
 	}
-	return answerReview(c, review, gvk)
+	return answerCreated(c, review, gvk)
 }

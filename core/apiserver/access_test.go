@@ -333,3 +333,17 @@ func (g fakeGetter) GetPod(_ context.Context, ns, name string) (*corev1.Pod, err
 }
 
 func (fakeGetter) GetNode(context.Context, string) (*corev1.Node, error) { return nil, nil }
+
+// A review is created, never read or listed.
+func TestReviewOtherVerbs(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: allowAll{}})
+	for _, m := range []string{"GET", "PUT", "DELETE"} {
+		if code, body := do(t, http.DefaultClient, m, srv.URL+"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "alice", nil); code != http.StatusMethodNotAllowed {
+			t.Errorf("%s selfsubjectaccessreviews = %d, want 405: %s", m, code, body)
+		}
+	}
+}
+
+type allowAll struct{}
+
+func (allowAll) Authorize(context.Context, apiserver.Attributes) (bool, string, error) { return true, "", nil }

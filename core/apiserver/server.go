@@ -330,6 +330,9 @@ func (s *Server) serveAPI(c echo.Context) error {
 		return s.discoveryVersion(c, ri)
 	}
 	if review := reviewFor(ri); review != nil {
+		if ri.Verb != "create" {
+			return methodNotAllowed(ri.Verb, schema.GroupResource{Group: ri.APIGroup, Resource: ri.Resource})
+		}
 		return review(s, c, user)
 	}
 	gvr := schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource}

@@ -109,7 +109,7 @@ func (r *resource) serveToken(rc *reqCtx) error {
 	tr.ObjectMeta = metav1.ObjectMeta{Name: sa.Name, Namespace: ns, CreationTimestamp: metav1.Now().Rfc3339Copy()}
 	tr.Spec.ExpirationSeconds = ptrTo(int64(ttl / time.Second))
 	tr.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(exp)}
-	return answerReview(rc.c, tr, gvk)
+	return answerCreated(rc.c, tr, gvk)
 }
 
 func ptrTo[T any](v T) *T { return &v }
