@@ -350,3 +350,43 @@ func TestMatchUserGroups(t *testing.T) {
 		t.Fatalf("calls %v, want the masters' policy only", called)
 	}
 }
+
+// A policy is handed only the related objects its spec.reads names: no Secret unless it
+// names Secrets (ABI.md §6.1).
+func TestPoliciesSeeOnlyWhatTheyRead(t *testing.T) {
+	seen := map[string]map[string][]json.RawMessage{}
+	rec := func(name string) Plugin {
+		return fakePlugin(func(req *hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			seen[name] = req.Related
+			return &hostabi.AdmissionResponse{Allowed: true}, nil
+		})
+	}
+	blind := podPolicy("blind", "blind", pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
+	granted := podPolicy("granted", "granted", pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
+	granted.Spec.Reads = []pluginsv1alpha1.AdmissionRead{{KindReference: pluginsv1alpha1.KindReference{APIVersion: "v1", Kind: "Secret"}}}
+	chain, cs := start(t, map[string]Plugin{"blind": rec("blind"), "granted": rec("granted")}, blind, granted)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		StringData: map[string]string{"password": "hunter2"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if secrets, err := chain.cfg.Reader.List(ctx, "v1", "Secret", "default"); err == nil && len(secrets) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the secret never reached the watch cache")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod("x", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen["blind"]) != 0 {
+		t.Errorf("a policy without reads was handed %v", seen["blind"])
+	}
+	if got := seen["granted"]["v1/Secret"]; len(got) != 1 || !strings.Contains(string(got[0]), `"name":"db"`) {
+		t.Errorf("the policy reading Secrets was handed %s", got)
+	}
+}

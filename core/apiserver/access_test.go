@@ -346,4 +346,6 @@ func TestReviewOtherVerbs(t *testing.T) {
 
 type allowAll struct{}
 
-func (allowAll) Authorize(context.Context, apiserver.Attributes) (bool, string, error) { return true, "", nil }
+func (allowAll) Authorize(context.Context, apiserver.Attributes) (bool, string, error) {
+	return true, "", nil
+}
