@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tugboat-io/tug/core/auth/user"
@@ -133,42 +132,4 @@ func (j *JoinTokens) AuthenticateToken(ctx context.Context, token string) (*user
 		Groups: groups,
 		Extra:  map[string][]string{user.ExtraCredentialID: {"BootstrapTokenID=" + id}},
 	}, true, nil
-}
-
-// JoinTokenSet is an in-memory JoinTokenLister, for tug up and tests.
-type JoinTokenSet struct {
-	mu     sync.RWMutex
-	tokens map[string]JoinToken
-}
-
-// Add stores a token; its id and secret must have the join token format.
-func (s *JoinTokenSet) Add(t JoinToken) error {
-	if _, _, err := ParseJoinToken(t.ID + "." + t.Secret); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tokens == nil {
-		s.tokens = map[string]JoinToken{}
-	}
-	s.tokens[t.ID] = t
-	return nil
-}
-
-// Remove forgets a token.
-func (s *JoinTokenSet) Remove(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.tokens, id)
-}
-
-// JoinToken implements JoinTokenLister.
-func (s *JoinTokenSet) JoinToken(_ context.Context, id string) (*JoinToken, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.tokens[id]
-	if !ok {
-		return nil, nil
-	}
-	return &t, nil
 }

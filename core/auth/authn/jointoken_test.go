@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +122,43 @@ func TestJoinTokens(t *testing.T) {
 	if ok || err == nil || errors.Is(err, ErrInvalidCredential) {
 		t.Fatalf("lister failure: %v, %v", ok, err)
 	}
+}
+
+// JoinTokenSet is an in-memory JoinTokenLister for the tests; tug keeps join tokens as
+// Secrets (cmd/tug/security.go).
+type JoinTokenSet struct {
+	mu     sync.RWMutex
+	tokens map[string]JoinToken
+}
+
+// Add stores a token; its id and secret must have the join token format.
+func (s *JoinTokenSet) Add(t JoinToken) error {
+	if _, _, err := ParseJoinToken(t.ID + "." + t.Secret); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tokens == nil {
+		s.tokens = map[string]JoinToken{}
+	}
+	s.tokens[t.ID] = t
+	return nil
+}
+
+// Remove forgets a token.
+func (s *JoinTokenSet) Remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, id)
+}
+
+// JoinToken implements JoinTokenLister.
+func (s *JoinTokenSet) JoinToken(_ context.Context, id string) (*JoinToken, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.tokens[id]
+	if !ok {
+		return nil, nil
+	}
+	return &t, nil
 }

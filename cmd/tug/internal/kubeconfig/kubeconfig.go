@@ -45,17 +45,15 @@ type namedUser struct {
 type user struct {
 	ClientCertificateData []byte `json:"client-certificate-data,omitempty"`
 	ClientKeyData         []byte `json:"client-key-data,omitempty"`
-	Token                 string `json:"token,omitempty"`
 }
 
 // Credentials are how a kubeconfig's user reaches the server: the CA that signed the
-// server's certificate, and a client certificate (or a token). All empty is a plain-HTTP
-// server that does not authenticate (tug up --secure=false).
+// server's certificate, and a client certificate. All empty is a plain-HTTP server that does
+// not authenticate (tug up --secure=false).
 type Credentials struct {
 	CAPEM   []byte
 	CertPEM []byte
 	KeyPEM  []byte
-	Token   string
 }
 
 type namedContext struct {
@@ -94,11 +92,10 @@ func ServerURL(listen string, secure bool) (string, error) {
 // Marshal returns the kubeconfig YAML for an API server at serverURL.
 func Marshal(serverURL string, creds Credentials) ([]byte, error) {
 	c := config{
-		APIVersion: "v1",
-		Kind:       "Config",
-		Clusters:   []namedCluster{{Name: ClusterName, Cluster: cluster{Server: serverURL, CertificateAuthorityData: creds.CAPEM}}},
-		Users: []namedUser{{Name: UserName, User: user{ClientCertificateData: creds.CertPEM, ClientKeyData: creds.KeyPEM,
-			Token: creds.Token}}},
+		APIVersion:     "v1",
+		Kind:           "Config",
+		Clusters:       []namedCluster{{Name: ClusterName, Cluster: cluster{Server: serverURL, CertificateAuthorityData: creds.CAPEM}}},
+		Users:          []namedUser{{Name: UserName, User: user{ClientCertificateData: creds.CertPEM, ClientKeyData: creds.KeyPEM}}},
 		Contexts:       []namedContext{{Name: ContextName, Context: context{Cluster: ClusterName, User: UserName}}},
 		CurrentContext: ContextName,
 	}
