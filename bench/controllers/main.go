@@ -24,8 +24,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +39,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 func main() {
@@ -95,7 +92,8 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	}
 	defer func() { _ = up.Process.Signal(os.Interrupt); _ = up.Wait() }()
 	kubeconfig := filepath.Join(data, "kubeconfig")
-	if err := waitReady("http://"+listen, kubeconfig); err != nil {
+	rc, err := benchenv.WaitReady(ctx, kubeconfig, 2*time.Minute)
+	if err != nil {
 		return err
 	}
 	// The nodes heartbeat as kubelets do: silent ones would be marked Unknown after 40 s and
@@ -107,10 +105,6 @@ func run(nodes, replicas, churn, churnReplicas int, keep bool) error {
 	}
 	defer func() { _ = sim.Process.Signal(os.Interrupt); _ = sim.Wait() }()
 
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
 	rc.QPS, rc.Burst = 1000, 2000
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
@@ -387,17 +381,4 @@ func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-func waitReady(url, kubeconfig string) error {
-	return waitFor(context.Background(), 2*time.Minute, "tug up ready", func() (bool, error) {
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		_, statErr := os.Stat(kubeconfig)
-		return resp.StatusCode == http.StatusOK && statErr == nil, nil
-	})
 }

@@ -60,7 +60,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 const (
@@ -79,6 +78,7 @@ type options struct {
 	settle                            time.Duration
 	logLevel                          string
 	keep                              bool
+	cpuProfile                        string
 }
 
 func main() {
@@ -90,6 +90,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait after the node is Ready, and after pods are up, before reading memory")
 	flag.StringVar(&o.logLevel, "log-level", "info", "tug up's log level (its log is <dir>/up.log; -keep keeps it)")
 	flag.BoolVar(&o.keep, "keep", false, "leave the temporary dir (binaries, data, up.log) and print its path")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write tug up's CPU profile over each N-pod start to FILE-<runtime> (through /debug/pprof), and its metrics after it to FILE-<runtime>.metrics")
 	flag.Parse()
 	if o.clients < 1 || o.wasmPods < 1 || o.containerdPods < 0 {
 		fmt.Fprintln(os.Stderr, "node bench: -wasm-pods and -clients must be at least 1, -containerd-pods at least 0")
@@ -132,7 +133,7 @@ func run(o options) error {
 
 	progress("building tug, its log driver, the default modules and hello-http")
 	bin := filepath.Join(dir, "tug")
-	sched, ctrls := filepath.Join(dir, "scheduler.wasm"), filepath.Join(dir, "controllers.wasm")
+	sched, ctrls, admit := filepath.Join(dir, "scheduler.wasm"), filepath.Join(dir, "controllers.wasm"), filepath.Join(dir, "admission.wasm")
 	// Into the directory tug embeds it from, as make build does.
 	logDriver := filepath.Join(root, "cmd", "tug", "internal", "logdriver", "bin", "tug-log-driver")
 	if err := benchenv.GoBuild(root, "", "-trimpath", "-ldflags", "-s -w", "-o", logDriver, "./cmd/tug-log-driver"); err != nil {
@@ -143,6 +144,9 @@ func run(o options) error {
 	}
 	plugins := filepath.Join(root, "plugins")
 	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", sched, "./scheduler/cmd/defaults"); err != nil {
+		return err
+	}
+	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", admit, "./admission/cmd/defaults"); err != nil {
 		return err
 	}
 	if err := benchenv.GoBuild(plugins, "wasm", "-buildmode=c-shared", "-o", ctrls, "./controllers/cmd/defaults"); err != nil {
@@ -189,7 +193,7 @@ func run(o options) error {
 	up := exec.Command(bin, "up", "--data-dir", data, "--listen", listen, "--etcd-client-listen", benchenv.FreeAddr(),
 		"--etcd-peer-listen", benchenv.FreeAddr(), "--node=true", "--node-name", nodeName, "--node-ip", "127.0.0.1",
 		"--kubelet-listen", benchenv.FreeAddr(), "--kubelet-healthz-listen", "-",
-		"--scheduler-module", sched, "--controllers-module", ctrls,
+		"--scheduler-module", sched, "--controllers-module", ctrls, "--admission-module", admit,
 		"--containerd-namespace", ctrdNS, "--pod-cidr", podCIDR, "--cni-bridge", bridge,
 		"--log-level", o.logLevel)
 	upLog, err := os.Create(filepath.Join(dir, "up.log"))
@@ -206,12 +210,9 @@ func run(o options) error {
 	defer stopTug(up, exited)
 
 	kubeconfig := filepath.Join(data, "kubeconfig")
-	if err := waitReady(ctx, "http://"+listen, kubeconfig); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, upLog.Name())
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	rc, err := benchenv.WaitReady(ctx, kubeconfig, 2*time.Minute)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (log: %s)", err, upLog.Name())
 	}
 	rc.QPS, rc.Burst = 1000, 2000
 	client, err := kubernetes.NewForConfig(rc)
@@ -246,7 +247,8 @@ func run(o options) error {
 	}
 	progress("node Ready; tug RSS %s with no pods", kib(rss0))
 
-	b := &bench{client: client, clients: o.clients, pid: pid, settle: o.settle, ctrdNS: ctrdNS, bind: o.bind, maxPods: maxPods}
+	b := &bench{client: client, clients: o.clients, pid: pid, settle: o.settle, ctrdNS: ctrdNS, bind: o.bind, maxPods: maxPods,
+		cpuProfile: o.cpuProfile}
 	wasmRes, err := b.phase(ctx, "wasm", wasmImage, o.wasmPods)
 	if err != nil {
 		return fmt.Errorf("wasm phase: %w (log: %s)", err, upLog.Name())
@@ -274,6 +276,8 @@ type bench struct {
 	bind    string
 	// maxPods is the node's allocatable pods: the scheduler binds no more.
 	maxPods int64
+	// cpuProfile, when set, names the files tug's CPU profiles over each N-pod start go to.
+	cpuProfile string
 }
 
 // phaseResult is what one runtime's phase measured.
@@ -305,6 +309,35 @@ type phaseResult struct {
 	// namespace with the N pods running (zero for wasm, which runs inside tug).
 	outside outsideMem
 	checked int // pods whose address answered HTTP 200 after the measurement
+}
+
+// profile starts a CPU profile of tug for the next few seconds, written to
+// b.cpuProfile-<class>; the returned func waits for it.
+func (b *bench) profile(ctx context.Context, class string) func() error {
+	if b.cpuProfile == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		raw, err := b.client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "4").DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(b.cpuProfile+"-"+class, raw, 0o644)
+		}
+		// The metrics beside it say whose wasm the profile's JIT-compiled frames were.
+		if err == nil {
+			raw, err = b.client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+		}
+		if err == nil {
+			err = os.WriteFile(b.cpuProfile+"-"+class+".metrics", raw, 0o644)
+		}
+		done <- err
+	}()
+	return func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}
 }
 
 // phase measures one runtime: a cold pod, a warm one, then n pods at once, then their
@@ -341,8 +374,12 @@ func (b *bench) phase(ctx context.Context, class, image string, n int) (*phaseRe
 		return nil, err
 	}
 
+	profiled := b.profile(ctx, class)
 	got, err := b.startPods(ctx, class, image, class, n, res.direct)
 	if err != nil {
+		return nil, err
+	}
+	if err := profiled(); err != nil {
 		return nil, err
 	}
 	res.bound, res.share, res.running, res.ready = got.bound, got.share, got.running, got.ready
@@ -922,19 +959,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-func waitReady(ctx context.Context, url, kubeconfig string) error {
-	return waitFor(ctx, 2*time.Minute, "tug up ready", func() bool {
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		_, statErr := os.Stat(kubeconfig)
-		return resp.StatusCode == http.StatusOK && statErr == nil
-	})
 }
 
 // --- results ---

@@ -52,6 +52,13 @@ func addNodeFlags(f *pflag.FlagSet) {
 	f.Duration("node-lease-duration", 40*time.Second, "the Node Lease's duration; renewed four times per duration")
 	f.String("cluster-dns", "", "IP addresses (comma-separated) of the cluster DNS server: the nameservers of pods with dnsPolicy ClusterFirst (none: such pods use the node's resolver configuration, as dnsPolicy Default)")
 	f.String("cluster-domain", kubelet.DefaultClusterDomain, "the cluster's DNS domain: ClusterFirst pods search <namespace>.svc.<domain>, svc.<domain> and <domain>")
+	// A node's pods start at once after a restart or a rollout; each start costs about two
+	// requests (its token, its status), so the burst covers a full node of pods without waiting.
+	// Kubelet's own defaults (50/100) assume slower starts than in-process wasm pods have.
+	f.Float32("kube-api-qps", 200, "requests per second the node agent sends the API server, besides events (kubelet's --kube-api-qps)")
+	f.Int("kube-api-burst", 400, "requests the node agent may send at once above --kube-api-qps (kubelet's --kube-api-burst)")
+	f.Float32("event-qps", 100, "events per second the node agent writes, on a rate limit of their own (kubelet's --event-qps)")
+	f.Int("event-burst", 200, "events the node agent may write at once above --event-qps (kubelet's --event-burst)")
 	f.String("resolv-conf", kubelet.DefaultResolvConf, `the node's resolver configuration, which pods with dnsPolicy Default inherit ("" or "-": none)`)
 }
 
@@ -122,7 +129,7 @@ func (a *app) runAgent(ctx context.Context, cfg *rest.Config, dataDir string) er
 // newAgent builds a node agent and its runtimes; stop releases the runtimes once Run returned.
 func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*kubelet.Agent, func(), error) {
 	s := a.settings
-	client, err := kubernetes.NewForConfig(cfg)
+	client, eventClient, err := a.agentClients(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,7 +234,7 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		}
 	}
 	agent, err = kubelet.New(kubelet.Config{
-		NodeName: s.String("node-name"), Client: client, Runtimes: runtimes, RootDir: root, NodeIP: nodeIP,
+		NodeName: s.String("node-name"), Client: client, EventClient: eventClient, Runtimes: runtimes, RootDir: root, NodeIP: nodeIP,
 		Labels: labels, Taints: taints,
 		Listen: s.String("kubelet-listen"), HealthzListen: s.String("kubelet-healthz-listen"),
 		LeaseDuration:   durations["node-lease-duration"],
@@ -244,6 +251,31 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		return nil, nil, err
 	}
 	return agent, stop, nil
+}
+
+// agentClients are the node agent's clients: one for everything but events, one for events,
+// each with its own rate limit (--kube-api-qps/-burst, --event-qps/-burst).
+func (a *app) agentClients(cfg *rest.Config) (client, events kubernetes.Interface, err error) {
+	s := a.settings
+	limits := map[string]float64{}
+	for _, name := range []string{"kube-api-qps", "kube-api-burst", "event-qps", "event-burst"} {
+		if limits[name], err = s.Float64(name); err != nil {
+			return nil, nil, err
+		}
+		if limits[name] <= 0 {
+			return nil, nil, fmt.Errorf("--%s must be positive", name)
+		}
+	}
+	api, ev := rest.CopyConfig(cfg), rest.CopyConfig(cfg)
+	api.QPS, api.Burst = float32(limits["kube-api-qps"]), int(limits["kube-api-burst"])
+	ev.QPS, ev.Burst = float32(limits["event-qps"]), int(limits["event-burst"])
+	if client, err = kubernetes.NewForConfig(api); err != nil {
+		return nil, nil, err
+	}
+	if events, err = kubernetes.NewForConfig(ev); err != nil {
+		return nil, nil, err
+	}
+	return client, events, nil
 }
 
 // newContainerd connects the containerd runtime, with the pod network it attaches pods to.

@@ -60,6 +60,7 @@ func addAPIServerFlags(f *pflag.FlagSet) {
 	f.String("service-node-port-range", "30000-32767", "MIN-MAX range that Service NodePorts are allocated from")
 	f.Int("watch-cache-size", 10000, "recent events kept per resource for watches to resume from")
 	f.Int64("max-request-bytes", 3<<20, "largest request body accepted, in bytes")
+	f.Bool("profiling", true, "serve Go's profiles under /debug/pprof/ to callers allowed to get that path (system:masters by default), as kube-apiserver does")
 	f.Bool("scheduler", true, "run the scheduler (leader-elected: one of several servers schedules)")
 	f.String("scheduler-module", "", "wasm module of the default scheduling plugins (default: the one built into this binary by make build)")
 	f.String("scheduler-listen", "127.0.0.1:0", "address of the scheduler's explain endpoint (tug explain pod; port 0: any free port, advertised on its Lease)")
@@ -78,6 +79,7 @@ type apiOptions struct {
 	listen, clusterIPRange, nodePortRange string
 	watchCacheSize                        int
 	maxRequestBytes                       int64
+	profiling                             bool
 }
 
 func (a *app) apiOptions() (apiOptions, error) {
@@ -90,6 +92,10 @@ func (a *app) apiOptions() (apiOptions, error) {
 	if err != nil {
 		return apiOptions{}, err
 	}
+	profiling, err := s.Bool("profiling")
+	if err != nil {
+		return apiOptions{}, err
+	}
 	if cacheSize < 1 || maxBytes < 1024 {
 		return apiOptions{}, fmt.Errorf("--watch-cache-size must be at least 1 and --max-request-bytes at least 1024")
 	}
@@ -98,6 +104,7 @@ func (a *app) apiOptions() (apiOptions, error) {
 		clusterIPRange:  s.String("service-cluster-ip-range"),
 		nodePortRange:   s.String("service-node-port-range"),
 		watchCacheSize:  int(cacheSize),
+		profiling:       profiling,
 		maxRequestBytes: maxBytes,
 	}, nil
 }
@@ -255,6 +262,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 		ServiceNodePortRange:  o.nodePortRange,
 		WatchCacheSize:        o.watchCacheSize,
 		MaxRequestBodyBytes:   o.maxRequestBytes,
+		Profiling:             o.profiling,
 		Logger:                a.log, // the server adds component=apiserver
 		Admission:             admit,
 		Transformer:           encryption,
@@ -354,7 +362,6 @@ func (a *app) startNode(ctx context.Context, serverURL, dataDir string) (stop fu
 	if err != nil {
 		return nil, err
 	}
-	cfg.QPS, cfg.Burst = 100, 200
 	agent, release, err := a.newAgent(ctx, cfg, dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)

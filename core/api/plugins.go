@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -283,6 +284,9 @@ func validateController(c *pluginsv1alpha1.Controller) field.ErrorList {
 		}
 		if r.Namespace != "" && r.Scope != pluginsv1alpha1.ScopeSameName {
 			errs = append(errs, field.Invalid(at.Child("namespace"), r.Namespace, "only SameName looks in a namespace"))
+		}
+		if c := r.Coalesce; c != nil && (c.Duration < 0 || c.Duration > time.Minute) {
+			errs = append(errs, field.Invalid(at.Child("coalesce"), c.Duration.String(), "must be between 0 and 1m"))
 		}
 		if r.Selector != "" {
 			if r.Scope != pluginsv1alpha1.ScopeNamespace {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"testing"
+	"time"
 
 	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -174,6 +175,12 @@ func TestValidateController(t *testing.T) {
 			s.Parent = ref("v1", "Node")
 			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Scope: pluginsv1alpha1.ScopeNode, Selector: "spec.selector"}}
 		}, "spec.related[0].selector", field.ErrorTypeInvalid},
+		{"coalesced a second", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Coalesce: &metav1.Duration{Duration: time.Second}}}
+		}, "", ""},
+		{"coalesced an hour", func(s *pluginsv1alpha1.ControllerSpec) {
+			s.Related = []pluginsv1alpha1.RelatedKind{{KindReference: ref("v1", "Pod"), Coalesce: &metav1.Duration{Duration: time.Hour}}}
+		}, "spec.related[0].coalesce", field.ErrorTypeInvalid},
 		{"too many workers", func(s *pluginsv1alpha1.ControllerSpec) { s.Workers = 65 }, "spec.workers", field.ErrorTypeInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

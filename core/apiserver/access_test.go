@@ -349,3 +349,29 @@ type allowAll struct{}
 func (allowAll) Authorize(context.Context, apiserver.Attributes) (bool, string, error) {
 	return true, "", nil
 }
+
+// cmdlineOnly lets alice get /debug/pprof/cmdline, nothing else.
+type cmdlineOnly struct{}
+
+func (cmdlineOnly) Authorize(_ context.Context, a apiserver.Attributes) (bool, string, error) {
+	return a.User != nil && a.User.Name == "alice" && a.Path == "/debug/pprof/cmdline", "only cmdline", nil
+}
+
+// Profiles are served only to callers the authorizer lets get /debug/pprof/…, and not at all
+// when profiling is off.
+func TestProfilingIsAuthorized(t *testing.T) {
+	on := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: cmdlineOnly{}, Profiling: true})
+	if code, body := do(t, http.DefaultClient, "GET", on.URL+"/debug/pprof/cmdline", "alice", nil); code != 200 || len(body) == 0 {
+		t.Errorf("alice's cmdline = %d: %q", code, body)
+	}
+	if code, _ := do(t, http.DefaultClient, "GET", on.URL+"/debug/pprof/goroutine", "alice", nil); code != 403 {
+		t.Errorf("alice's goroutine profile = %d, want 403", code)
+	}
+	if code, _ := do(t, http.DefaultClient, "GET", on.URL+"/debug/pprof/cmdline", "", nil); code != 401 {
+		t.Errorf("anonymous cmdline = %d, want 401", code)
+	}
+	off := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: cmdlineOnly{}})
+	if code, _ := do(t, http.DefaultClient, "GET", off.URL+"/debug/pprof/cmdline", "alice", nil); code != 404 {
+		t.Errorf("cmdline with profiling off = %d, want 404", code)
+	}
+}

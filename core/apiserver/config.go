@@ -32,6 +32,10 @@ type Config struct {
 	// (nil: the Prometheus default registry, which the wasm runtime also uses in tug up).
 	Metrics *prometheus.Registry
 
+	// Profiling serves Go's profiles under /debug/pprof/ (kube-apiserver's --profiling), to
+	// callers the authorizer lets get that path: with RBAC, system:masters only.
+	Profiling bool
+
 	// Transformer, when set, encrypts values at rest (see core/store/encrypt): the server's
 	// store passes every value through it.
 	Transformer store.Transformer

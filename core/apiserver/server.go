@@ -264,6 +264,9 @@ func (s *Server) routes() *echo.Echo {
 		e.GET(p+"/*", s.health)
 	}
 	e.GET("/metrics", metricsHandler(gather))
+	if s.cfg.Profiling {
+		e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(servePprof)))
+	}
 	e.GET("/version", s.version)
 	e.GET("/version/", s.version)
 	e.GET("/api", s.discoveryCore)

@@ -268,7 +268,7 @@ func pluginName(c *pluginsv1alpha1.Controller) string {
 
 // definition resolves a Controller's kinds through discovery.
 func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, error) {
-	def := Definition{Name: c.Name, Workers: int(c.Spec.Workers), Claims: c.Spec.Claims}
+	def := Definition{Name: c.Name, Workers: int(c.Spec.Workers), Claims: c.Spec.Claims, Fresh: c.Spec.Fresh}
 	var err error
 	if def.Parent, err = cs.kind(c.Spec.Parent); err != nil {
 		return def, err
@@ -286,6 +286,9 @@ func (cs *controllerSet) definition(c *pluginsv1alpha1.Controller) (Definition, 
 			return def, err
 		}
 		r := Relation{Kind: k, Namespace: rel.Namespace, Deletable: rel.Deletable, Creatable: rel.Creatable, IgnoreStatus: rel.IgnoreStatus}
+		if rel.Coalesce != nil {
+			r.Coalesce = rel.Coalesce.Duration
+		}
 		if rel.Selector != "" {
 			r.Selector = strings.Split(rel.Selector, ".")
 		}
@@ -392,13 +395,16 @@ func builtinSpec(def Definition) pluginsv1alpha1.ControllerSpec {
 	ref := func(k Kind) pluginsv1alpha1.KindReference {
 		return pluginsv1alpha1.KindReference{APIVersion: k.APIVersion(), Kind: k.Kind}
 	}
-	spec := pluginsv1alpha1.ControllerSpec{Parent: ref(def.Parent), Workers: int32(def.Workers), Claims: def.Claims}
+	spec := pluginsv1alpha1.ControllerSpec{Parent: ref(def.Parent), Workers: int32(def.Workers), Claims: def.Claims, Fresh: def.Fresh}
 	for _, k := range def.Children {
 		spec.Children = append(spec.Children, ref(k))
 	}
 	for _, r := range def.Related {
 		rel := pluginsv1alpha1.RelatedKind{KindReference: ref(r.Kind), Scope: scopeNames[r.Scope], Namespace: r.Namespace,
 			Deletable: r.Deletable, Creatable: r.Creatable, IgnoreStatus: r.IgnoreStatus, Selector: strings.Join(r.Selector, ".")}
+		if r.Coalesce > 0 {
+			rel.Coalesce = &metav1.Duration{Duration: r.Coalesce}
+		}
 		spec.Related = append(spec.Related, rel)
 	}
 	return spec

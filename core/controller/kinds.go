@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -82,6 +84,10 @@ type Relation struct {
 	// IgnoreStatus says the decision reads none of these objects' status, so a change to
 	// status alone (most of a pod's writes) wakes no parent.
 	IgnoreStatus bool
+	// Coalesce, when set, wakes a parent this long after a change to one of these objects
+	// rather than at once, so the changes of a burst (a node's pods starting together) make
+	// one reconcile instead of one each. For decisions that act on a scale of seconds or more.
+	Coalesce time.Duration
 	// Selector is the path, in the parent, of a map of labels (a Service's spec.selector):
 	// only the objects it matches are handed to the reconcile, and a change wakes only the
 	// parents whose selector matched the object before or after it. A parent without one
@@ -141,8 +147,11 @@ func Builtins() []Definition {
 			PersistentVolumeClaims, ReplicationControllers, ResourceQuotas), Fresh: true},
 		{Name: "NodeLifecycle", Parent: Nodes, Workers: 4, Related: []Relation{
 			{Kind: Leases, Scope: SameName, Namespace: "kube-node-lease"},
-			// Eviction reads the pods' tolerations and deletion, not their status.
-			{Kind: Pods, Scope: OnNode, Deletable: true, IgnoreStatus: true},
+			// Eviction reads the pods' tolerations and deletion, not their status, and acts
+			// after tolerationSeconds: each reconcile reads every pod of the node, so a node
+			// starting 100 pods is looked at once a second, not 100 times (kube's node
+			// lifecycle controller looks at nodes every 5 s).
+			{Kind: Pods, Scope: OnNode, Deletable: true, IgnoreStatus: true, Coalesce: time.Second},
 		}},
 	}
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -158,6 +159,29 @@ func TestRelatedIgnoresStatus(t *testing.T) {
 	r.relatedChanged(rel, p, running)
 	if got := drain(r); !slices.Equal(got, []string{"n1"}) {
 		t.Errorf("without IgnoreStatus a status write woke %v, want [n1]", got)
+	}
+}
+
+// With Coalesce, a burst of related changes wakes the parent once, after the delay.
+func TestRelatedCoalesces(t *testing.T) {
+	def := Definition{Name: "NodeLifecycle", Parent: Nodes,
+		Related: []Relation{{Kind: Pods, Scope: OnNode, Coalesce: 50 * time.Millisecond}}}
+	r, _ := newTestRunner(t, def)
+	rel := r.related[Pods.Key()].Relation
+	for i := range 100 {
+		r.relatedChanged(rel, nil, pod("default", fmt.Sprint("p", i), "n1", nil))
+	}
+	r.relatedChanged(rel, nil, pod("default", "q", "n2", nil))
+	if n := r.queue.Len(); n != 0 {
+		t.Fatalf("%d parents queued at once, want none before the delay", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.queue.Len() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a second entry for n1 would be due by now
+	if got := drain(r); !slices.Equal(got, []string{"n1", "n2"}) {
+		t.Errorf("101 pod changes woke %v, want [n1 n2] once each", got)
 	}
 }
 

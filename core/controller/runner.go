@@ -235,19 +235,25 @@ func (r *runner) relatedChanged(rel Relation, old, obj any) {
 		return
 	}
 	kind := rel.Kind
+	wake := r.queue.Add
+	if rel.Coalesce > 0 {
+		// The delaying queue keeps one entry per key, due at the earliest time asked: later
+		// changes of the burst join it.
+		wake = func(key string) { r.queue.AddAfter(key, rel.Coalesce) }
+	}
 	switch rel.Scope {
 	case OnNode:
 		if names, _ := podNode(u); len(names) == 1 {
-			r.queue.Add(objectKey("", names[0]))
+			wake(objectKey("", names[0]))
 		}
 		return
 	case SameName:
 		if u.GetNamespace() == rel.Namespace {
-			r.queue.Add(objectKey(r.parentNamespace(u), u.GetName()))
+			wake(objectKey(r.parentNamespace(u), u.GetName()))
 		}
 		return
 	case Inside:
-		r.queue.Add(objectKey("", u.GetNamespace()))
+		wake(objectKey("", u.GetNamespace()))
 		return
 	}
 	for _, p := range r.parents.GetStore().List() {
@@ -258,7 +264,7 @@ func (r *runner) relatedChanged(rel Relation, old, obj any) {
 		if rel.Selector != nil && !selects(pu, rel.Selector, u) && (before == nil || !selects(pu, rel.Selector, before)) {
 			continue
 		}
-		r.queue.Add(objectKey(pu.GetNamespace(), pu.GetName()))
+		wake(objectKey(pu.GetNamespace(), pu.GetName()))
 	}
 }
 

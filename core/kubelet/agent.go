@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,6 +35,9 @@ type Config struct {
 	// NodeName is the Node this agent registers and runs pods for.
 	NodeName string
 	Client   kubernetes.Interface
+	// EventClient writes the agent's events; nil means Client. Kubelet gives events their own
+	// client and rate limit, so a burst of events never delays a status write.
+	EventClient kubernetes.Interface
 	// Runtimes run the pods; the first is the default for pods that name no RuntimeClass.
 	Runtimes []container.Runtime
 	// RootDir holds the agent's state: pod volumes and container logs.
@@ -94,6 +98,9 @@ type Agent struct {
 	client  kubernetes.Interface
 	backoff backoff
 	events  *recorder
+	// reads collapses concurrent reads of one ConfigMap or Secret (every pod of a namespace
+	// mounts kube-root-ca.crt) into one request.
+	reads singleflight.Group
 
 	mu      sync.Mutex
 	workers map[types.UID]*worker
@@ -172,7 +179,11 @@ func New(cfg Config) (*Agent, error) {
 	for _, rt := range cfg.Runtimes {
 		a.runtimes[rt.Handler()] = rt
 	}
-	a.events = newRecorder(cfg.Client, cfg.NodeName, log)
+	eventClient := cfg.EventClient
+	if eventClient == nil {
+		eventClient = cfg.Client
+	}
+	a.events = newRecorder(eventClient, cfg.NodeName, log)
 	if err := os.MkdirAll(a.podsDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("kubelet: %w", err)
 	}

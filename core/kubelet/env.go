@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -228,12 +229,39 @@ func resourceField(c *corev1.Container, ref *corev1.ResourceFieldSelector, alloc
 
 func optional(b *bool) bool { return b != nil && *b }
 
+// configMap and secret read the object from the server, not a cache: a pod sees what was
+// there when it started. Callers asking at the same moment share one request (its answer is
+// as fresh as each of them asked for); the object is shared too, so they must not change it.
 func (a *Agent) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
-	return a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	return readShared(ctx, a, "configmaps/"+ns+"/"+name, func(ctx context.Context) (*corev1.ConfigMap, error) {
+		return a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	})
 }
 
 func (a *Agent) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	return readShared(ctx, a, "secrets/"+ns+"/"+name, func(ctx context.Context) (*corev1.Secret, error) {
+		return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	})
+}
+
+// sharedReadTimeout bounds a shared read, which no single caller's context may cancel (one
+// pod going away must not fail the reads of the others waiting on it).
+const sharedReadTimeout = 30 * time.Second
+
+func readShared[T any](ctx context.Context, a *Agent, key string, get func(context.Context) (T, error)) (T, error) {
+	ch := a.reads.DoChan(key, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedReadTimeout)
+		defer cancel()
+		return get(rctx)
+	})
+	var zero T
+	select {
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case r := <-ch:
+		t, _ := r.Val.(T)
+		return t, r.Err
+	}
 }
 
 // expand replaces $(VAR) with VAR's value when it is defined; $$ escapes a $; an undefined

@@ -4,15 +4,22 @@
 package benchenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // ModuleRoot is the directory of tug's go.mod, found from the working directory.
@@ -94,4 +101,49 @@ func Machine(extra string) string {
 		s += ", " + extra
 	}
 	return s
+}
+
+// WaitReady waits until `tug up` has written kubeconfig and answers /readyz through it, so a
+// benchmark talks to the server as kubectl would: over TLS with the admin's certificate when
+// the server is secure (the default), plain HTTP when it runs with --secure=false.
+func WaitReady(ctx context.Context, kubeconfig string, timeout time.Duration) (*rest.Config, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if rc, err := readyThrough(ctx, kubeconfig); err == nil {
+			return rc, nil
+		} else if time.Now().After(deadline) {
+			return nil, fmt.Errorf("timed out after %s waiting for tug up ready: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func readyThrough(ctx context.Context, kubeconfig string) (*rest.Config, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := rest.HTTPClientFor(rc)
+	if err != nil {
+		return nil, err
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(rc.Host, "/")+"/readyz", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/readyz: %s", resp.Status)
+	}
+	return rc, nil
 }

@@ -150,3 +150,44 @@ func TestX509(t *testing.T) {
 		t.Fatalf("plain request: %v, %v", ok, err)
 	}
 }
+
+// A verified chain is remembered, but only as long as Verify would accept it, and a caller
+// changing the user it got does not change what the next request gets.
+func TestX509RemembersOnlyWhileValid(t *testing.T) {
+	ca, err := pki.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.IssueClient("alice", []string{"dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := kp.Cert
+	now := time.Now()
+	a := &X509{Roots: ca.Pool(), Now: func() time.Time { return now }}
+	req := func() (*user.Info, bool, error) {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+		return a.Authenticate(r)
+	}
+	first, ok, err := req()
+	if err != nil || !ok {
+		t.Fatalf("first: %v, %v", ok, err)
+	}
+	first.Groups[0] = "system:masters"
+	second, ok, err := req()
+	if err != nil || !ok || !slices.Equal(second.Groups, []string{"dev"}) {
+		t.Fatalf("second: %+v, %v, %v", second, ok, err)
+	}
+	if len(a.verified) != 1 {
+		t.Fatalf("%d chains remembered, want 1", len(a.verified))
+	}
+	now = cert.NotAfter.Add(time.Second)
+	if info, ok, err := req(); ok || err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("after expiry: %+v, %v, %v", info, ok, err)
+	}
+	now = cert.NotBefore.Add(-time.Minute)
+	if info, ok, err := req(); ok || err == nil {
+		t.Fatalf("before validity: %+v, %v, %v", info, ok, err)
+	}
+}

@@ -1,6 +1,9 @@
 package user
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Info is who a request acts as, as kube's user.Info: a name, an optional unique id, the groups
 // the user belongs to and extra attributes an authenticator attached (for example the pod a
@@ -137,5 +140,22 @@ func (u *Info) WithGroup(group string) *Info {
 		return &c
 	}
 	c.Groups = append(append(make([]string, 0, len(u.Groups)+1), u.Groups...), group)
+	return &c
+}
+
+// Clone returns a copy of the user whose groups and extra values may be changed without
+// changing u (the union authenticator adds system:authenticated to the groups it returns).
+func (u *Info) Clone() *Info {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.Groups = slices.Clone(u.Groups)
+	if u.Extra != nil {
+		c.Extra = make(map[string][]string, len(u.Extra))
+		for k, v := range u.Extra {
+			c.Extra[k] = slices.Clone(v)
+		}
+	}
 	return &c
 }

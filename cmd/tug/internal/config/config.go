@@ -99,6 +99,16 @@ func (s *Settings) Int64(name string) (int64, error) {
 	return n, nil
 }
 
+// Float64 returns the resolved value of a number flag; a value that is not a number is an
+// error naming where it came from.
+func (s *Settings) Float64(name string) (float64, error) {
+	f, err := cast.ToFloat64E(s.v.Get(name))
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a number, got %v", s.describe(name), s.v.Get(name))
+	}
+	return f, nil
+}
+
 // Duration returns the resolved value of the duration flag name ("30s", "2m").
 func (s *Settings) Duration(name string) (time.Duration, error) {
 	switch val := s.v.Get(name).(type) {

@@ -199,3 +199,23 @@ func TestInt64RejectsNonIntegers(t *testing.T) {
 		t.Fatalf("got %d, %v; want 500", n, err)
 	}
 }
+
+func TestFloat64(t *testing.T) {
+	fs := flags(t)
+	fs.Float32("kube-api-qps", 200, "")
+	fs.Float32("event-qps", 100, "")
+	if err := fs.Parse([]string{"--kube-api-qps", "12.5"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TUG_EVENT_QPS", "many")
+	s, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.Float64("kube-api-qps"); err != nil || f != 12.5 {
+		t.Fatalf("got %v, %v; want 12.5", f, err)
+	}
+	if _, err := s.Float64("event-qps"); err == nil || !strings.Contains(err.Error(), "TUG_EVENT_QPS") {
+		t.Fatalf("got %v, want an error naming TUG_EVENT_QPS", err)
+	}
+}

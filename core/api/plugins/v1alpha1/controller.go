@@ -60,6 +60,11 @@ type ControllerSpec struct {
 	// Claims adopts orphans of the child kinds that the parent's spec.selector matches,
 	// and releases children that stop matching, as kube's workload controllers do.
 	Claims bool `json:"claims,omitempty"`
+	// Fresh reconciles a parent only once every child and related informer has caught up
+	// with the parent's revision, so the plugin never decides from objects older than the
+	// parent (the ResourceQuota controller needs it: admission charges a quota in the same
+	// write as the object it admits).
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // KindReference names a kind by apiVersion and kind, as objects do.
@@ -84,6 +89,10 @@ type RelatedKind struct {
 	// IgnoreStatus says the plugin reads none of these objects' status, so a change to
 	// status alone wakes no parent.
 	IgnoreStatus bool `json:"ignoreStatus,omitempty"`
+	// Coalesce, when set, wakes a parent this long after a change to one of these objects
+	// rather than at once, so a burst of changes (a node's pods starting together) makes one
+	// reconcile. For decisions that act on a scale of seconds or more. At most 1m.
+	Coalesce *metav1.Duration `json:"coalesce,omitempty"`
 	// Selector is the dotted path of a map of labels in the parent (a Service's
 	// "spec.selector"): the plugin is handed only the objects it matches, and a change wakes
 	// only the parents it matched before or after. A parent without one selects nothing.
@@ -132,6 +141,12 @@ func (in *ControllerSpec) DeepCopyInto(out *ControllerSpec) {
 	*out = *in
 	out.Children = slices.Clone(in.Children)
 	out.Related = slices.Clone(in.Related)
+	for i := range out.Related {
+		if c := in.Related[i].Coalesce; c != nil {
+			d := *c
+			out.Related[i].Coalesce = &d
+		}
+	}
 }
 
 // DeepCopyInto copies in into out.
