@@ -29,6 +29,7 @@ package main
 
 import (
 	"github.com/tugboat-io/tug/bench/internal/benchenv"
+	"github.com/tugboat-io/tug/core/kubelet"
 
 	"bufio"
 	"context"
@@ -115,9 +116,12 @@ func run(o options) error {
 	}
 	data := filepath.Join(dir, "data")
 	defer func() {
-		// Runs last: tug has stopped; a network namespace still mounted under the data dir
-		// would make RemoveAll fail.
+		// Runs last: tug has stopped; a network namespace or the memory-backed volumes'
+		// tmpfs still mounted under the data dir would make RemoveAll fail.
 		unmountNetns(data)
+		if err := kubelet.UnmountMemory(filepath.Join(data, "kubelet")); err != nil {
+			progress("cleanup: %v", err)
+		}
 		if o.keep {
 			fmt.Println("\ndir kept:", dir)
 			return

@@ -243,9 +243,22 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		ClusterDNS:      clusterDNS,
 		ClusterDomain:   s.String("cluster-domain"),
 		ResolvConf:      resolvConf,
-		Logger:          a.log,
+		// Secrets and tokens on a tmpfs, as kubelet keeps them.
+		MemoryBackedVolumes: true,
+		Logger:              a.log,
 	})
-	stop := func() { _ = wrt.Close(context.Background()); closeCtrd() }
+	stop := func() {
+		_ = wrt.Close(context.Background())
+		if len(runtimes) == 1 {
+			// Only wasm pods ran, and they ended with the runtime: nothing uses the
+			// memory-backed volumes any more. Containerd's containers outlive the agent, and
+			// a restarted agent finds their volumes where they were.
+			if err := kubelet.UnmountMemory(root); err != nil {
+				a.logger("kubelet").Warn("memory-backed volumes not unmounted", "err", err)
+			}
+		}
+		closeCtrd()
+	}
 	if err != nil {
 		stop()
 		return nil, nil, err

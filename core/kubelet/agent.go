@@ -70,6 +70,12 @@ type Config struct {
 	// ClusterDomain is the cluster's DNS domain, which ClusterFirst pods search and pod
 	// FQDNs end in (DefaultClusterDomain when empty).
 	ClusterDomain string
+	// MemoryBackedVolumes keeps Secret, projected (service account tokens), downward API
+	// and medium-Memory emptyDir volumes on a tmpfs at <RootDir>/memory, as kubelet does, so
+	// secrets never reach the disk (and writing them costs no disk journal). Where no tmpfs
+	// can be mounted (not root, not Linux) they are written with the other volumes, and the
+	// agent says so at start.
+	MemoryBackedVolumes bool
 	// ResolvConf is the node's resolver configuration, which pods with dnsPolicy Default
 	// inherit and whose search domains ClusterFirst pods add to theirs
 	// (DefaultResolvConf when empty; NoResolvConf inherits nothing, as kubelet's
@@ -98,6 +104,8 @@ type Agent struct {
 	client  kubernetes.Interface
 	backoff backoff
 	events  *recorder
+	// memoryRoot is the tmpfs memory-backed volumes live on, "" when there is none.
+	memoryRoot string
 	// reads collapses concurrent reads of one ConfigMap or Secret (every pod of a namespace
 	// mounts kube-root-ca.crt) into one request.
 	reads singleflight.Group
@@ -184,6 +192,14 @@ func New(cfg Config) (*Agent, error) {
 		eventClient = cfg.Client
 	}
 	a.events = newRecorder(eventClient, cfg.NodeName, log)
+	if cfg.MemoryBackedVolumes {
+		dir := filepath.Join(cfg.RootDir, memoryDir)
+		if err := mountMemory(dir); err != nil {
+			log.Info("secret, token and downward API volumes are written to disk: no tmpfs for them", "dir", dir, "err", err)
+		} else {
+			a.memoryRoot = dir
+		}
+	}
 	if err := os.MkdirAll(a.podsDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("kubelet: %w", err)
 	}
@@ -191,6 +207,9 @@ func New(cfg Config) (*Agent, error) {
 }
 
 func (a *Agent) podsDir() string { return filepath.Join(a.cfg.RootDir, "pods") }
+
+// memoryDir is where, under RootDir, the tmpfs of memory-backed volumes is mounted.
+const memoryDir = "memory"
 
 // Run serves the kubelet API, registers the Node and runs the node's pods until ctx ends.
 // Containers keep running when it returns (a containerd runtime's outlive the agent).

@@ -408,6 +408,9 @@ func (w *worker) finishDelete(ctx context.Context, pod *corev1.Pod, deleted bool
 	}
 	if deleted {
 		_ = os.RemoveAll(w.a.podDir(pod.UID))
+		if w.a.memoryRoot != "" {
+			_ = os.RemoveAll(w.a.podMemoryDir(pod.UID))
+		}
 		_ = os.RemoveAll(w.a.podLogDir(pod))
 	}
 }

@@ -14,12 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/tugboat-io/tug/core/kubelet/container"
 )
 
-// Volumes live under <root>/pods/<uid>/volumes/<kind>/<name>; the runtime mounts them into
-// containers. ConfigMap, Secret, downward API and projected volumes are written with an
+// Volumes live under <root>/pods/<uid>/volumes/<kind>/<name>, memory-backed ones under
+// <root>/memory/pods/<uid>/volumes/<kind>/<name> (a tmpfs, when the agent could mount one);
+// the runtime mounts them into containers. ConfigMap, Secret, downward API and projected volumes are written with an
 // atomic swap (files under a ..data symlink replaced in one rename), as kubelet's AtomicWriter
 // does, so a reader never sees half an update.
 
@@ -88,7 +90,24 @@ func (a *Agent) volumeDir(pod *corev1.Pod, v *corev1.Volume) string {
 	case v.Projected != nil:
 		kind = "projected"
 	}
-	return filepath.Join(a.podDir(pod.UID), "volumes", kind, v.Name)
+	base := a.podDir(pod.UID)
+	if a.memoryRoot != "" && memoryBacked(v) {
+		base = a.podMemoryDir(pod.UID)
+	}
+	return filepath.Join(base, "volumes", kind, v.Name)
+}
+
+// memoryBacked says whether kubelet keeps a volume of this type on a tmpfs: the ones that may
+// hold secrets (Secret, projected with its service account token), the downward API, and
+// emptyDir with medium Memory.
+func memoryBacked(v *corev1.Volume) bool {
+	return v.Secret != nil || v.Projected != nil || v.DownwardAPI != nil ||
+		(v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory)
+}
+
+// podMemoryDir is the pod's directory on the memory-backed volumes' tmpfs.
+func (a *Agent) podMemoryDir(uid types.UID) string {
+	return filepath.Join(a.memoryRoot, "pods", string(uid))
 }
 
 // setUpVolume returns the host directory of a volume, making or refreshing it.

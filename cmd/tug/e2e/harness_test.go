@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tugboat-io/tug/core/kubelet"
 )
 
 // The kubectl binaries the tests drive; every kubectl scenario runs once per version.
@@ -199,6 +201,15 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.stopQuietly()
+		// A node's memory-backed volumes stay mounted after it stops (containerd's
+		// containers outlive it); the data dir can be removed once they are not.
+		for i, a := range args {
+			if a == "--data-dir" && i+1 < len(args) {
+				if err := kubelet.UnmountMemory(filepath.Join(args[i+1], "kubelet")); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		}
 		if t.Failed() {
 			t.Logf("%s: %s\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), tail(p.stdout.String(), 4<<10), tail(p.stderr.String(), 24<<10))
 		}
