@@ -433,11 +433,15 @@ func (o *objectSource) RoleBindings(ctx context.Context, ns string) ([]*rbacv1.R
 	return listAs[*rbacv1.RoleBinding](ctx, o, gvkRoleBinding, ns, nil)
 }
 
-func (o *objectSource) PodsOnNode(ctx context.Context, nodeName string) ([]*corev1.Pod, error) {
-	return listAs[*corev1.Pod](ctx, o, corev1.SchemeGroupVersion.WithKind("Pod"), "", func(obj runtime.Object) bool {
+func (o *objectSource) PodsOnNode(ctx context.Context, nodeName, namespace string) ([]*corev1.Pod, error) {
+	return listAs[*corev1.Pod](ctx, o, corev1.SchemeGroupVersion.WithKind("Pod"), namespace, func(obj runtime.Object) bool {
 		p, ok := obj.(*corev1.Pod)
 		return ok && p.Spec.NodeName == nodeName
 	})
+}
+
+func (o *objectSource) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	return o.GetPod(ctx, namespace, name)
 }
 
 func (o *objectSource) GetServiceAccount(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {

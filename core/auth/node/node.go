@@ -15,10 +15,14 @@ import (
 // LeaseNamespace holds the nodes' heartbeat Leases, one per node, named like the node.
 const LeaseNamespace = "kube-node-lease"
 
-// PodLister lists the pods bound to a node (spec.nodeName), in every namespace, typically
-// from a watch cache indexed by node name.
+// PodLister reads pods, typically from a watch cache. The authorizer asks on every request a
+// node makes about pods or what they reference, so it asks narrowly: one pod by name, or the
+// pods of one namespace; never every pod of the cluster.
 type PodLister interface {
-	PodsOnNode(ctx context.Context, nodeName string) ([]*corev1.Pod, error)
+	// Pod returns the pod, nil when there is none.
+	Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+	// PodsOnNode returns the pods of namespace bound to nodeName (spec.nodeName).
+	PodsOnNode(ctx context.Context, nodeName, namespace string) ([]*corev1.Pod, error)
 }
 
 // Authorizer is the node authorizer.
@@ -161,16 +165,14 @@ func (n *Authorizer) boundPod(ctx context.Context, node, ns, name string) (*core
 	if name == "" {
 		return nil, nil
 	}
-	pods, err := n.Pods.PodsOnNode(ctx, node)
+	p, err := n.Pods.Pod(ctx, ns, name)
 	if err != nil {
-		return nil, fmt.Errorf("pods on node %s: %w", node, err)
+		return nil, fmt.Errorf("pod %s/%s: %w", ns, name, err)
 	}
-	for _, p := range pods {
-		if p.Namespace == ns && p.Name == name && p.Spec.NodeName == node {
-			return p, nil
-		}
+	if p == nil || p.Spec.NodeName != node {
+		return nil, nil
 	}
-	return nil, nil
+	return p, nil
 }
 
 // referenced allows get of an object a pod on the node references, and token creation for such
@@ -183,7 +185,7 @@ func (n *Authorizer) referenced(ctx context.Context, node string, a apiserver.At
 	if a.Name == "" || a.Namespace == "" {
 		return noOpinion("no object named")
 	}
-	pods, err := n.Pods.PodsOnNode(ctx, node)
+	pods, err := n.Pods.PodsOnNode(ctx, node, a.Namespace)
 	if err != nil {
 		return authz.NoOpinion, "", fmt.Errorf("pods on node %s: %w", node, err)
 	}

@@ -19,14 +19,23 @@ type fakePods struct {
 	err  error
 }
 
-func (f *fakePods) PodsOnNode(_ context.Context, node string) ([]*corev1.Pod, error) {
+func (f *fakePods) PodsOnNode(_ context.Context, node, ns string) ([]*corev1.Pod, error) {
 	var out []*corev1.Pod
 	for _, p := range f.pods {
-		if p.Spec.NodeName == node {
+		if p.Spec.NodeName == node && p.Namespace == ns {
 			out = append(out, p)
 		}
 	}
 	return out, f.err
+}
+
+func (f *fakePods) Pod(_ context.Context, ns, name string) (*corev1.Pod, error) {
+	for _, p := range f.pods {
+		if p.Namespace == ns && p.Name == name {
+			return p, f.err
+		}
+	}
+	return nil, f.err
 }
 
 func pod(ns, name, node string, spec corev1.PodSpec) *corev1.Pod {
