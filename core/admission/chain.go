@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,14 +126,64 @@ func (c *Chain) Policies() []string {
 	return names
 }
 
-// Mutate runs the mutating policies; each may change req.Object.
+// Mutate runs the mutating policies one after the other, each on the object as the ones
+// before it left it; each may change req.Object.
 func (c *Chain) Mutate(ctx context.Context, req *apiserver.AdmissionRequest) error {
 	return c.run(ctx, req, c.policies.Load().mutating)
 }
 
-// Validate runs the validating policies.
+// Validate runs the validating policies. They see the same object and change nothing, so,
+// as kube-apiserver calls validating webhooks, they are called at once; their answers are
+// then taken in the policies' order, so the first refusal in that order is the one reported.
 func (c *Chain) Validate(ctx context.Context, req *apiserver.AdmissionRequest) error {
-	return c.run(ctx, req, c.policies.Load().validating)
+	list := c.policies.Load().validating
+	if len(list) == 0 {
+		return nil
+	}
+	st := newCall(req)
+	var invs []*invocation
+	for _, p := range list {
+		ok, err := c.matches(ctx, p, st)
+		if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
+		}
+		if !ok {
+			continue
+		}
+		if pl := c.plug.Load(); p.builtin && pl.set && pl.builtin == nil {
+			continue
+		}
+		inv, err := c.prepare(ctx, p, st)
+		if err != nil {
+			return err
+		}
+		if inv != nil {
+			invs = append(invs, inv)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, inv := range invs[min(1, len(invs)):] {
+		wg.Go(func() { inv.call(ctx) })
+	}
+	if len(invs) > 0 {
+		invs[0].call(ctx) // on this goroutine, while the others run
+	}
+	wg.Wait()
+	for _, inv := range invs {
+		if err := c.finish(ctx, inv, st); err != nil {
+			return err
+		}
+	}
+	req.EncodedOld, req.Encoded = st.oldObject, st.object
+	return nil
+}
+
+func newCall(req *apiserver.AdmissionRequest) *call {
+	st := &call{req: req, object: req.Encoded, oldObject: req.EncodedOld}
+	if req.User != nil {
+		st.user = hostabi.UserInfo{Username: req.User.Name, UID: req.User.UID, Groups: req.User.Groups, Extra: req.User.Extra}
+	}
+	return st
 }
 
 // call is the state of one request's pass through a list of policies: what is decoded or
@@ -162,10 +213,7 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 	if len(list) == 0 {
 		return nil
 	}
-	st := &call{req: req, object: req.Encoded, oldObject: req.EncodedOld}
-	if req.User != nil {
-		st.user = hostabi.UserInfo{Username: req.User.Name, UID: req.User.UID, Groups: req.User.Groups, Extra: req.User.Extra}
-	}
+	st := newCall(req)
 	for _, p := range list {
 		if p.objSel != nil {
 			// The selector reads req.Object's labels, which an earlier patch may change.
@@ -269,28 +317,59 @@ func objectLabelsMatch(sel labels.Selector, objs ...runtime.Object) bool {
 
 // apply hands the request to one policy and carries out its answer.
 func (c *Chain) apply(ctx context.Context, p *policy, st *call) error {
-	req := st.req
+	inv, err := c.prepare(ctx, p, st)
+	if err != nil || inv == nil {
+		return err
+	}
+	inv.call(ctx)
+	return c.finish(ctx, inv, st)
+}
+
+// invocation is one policy's call: its input, and once called its answer.
+type invocation struct {
+	p      *policy
+	plugin Plugin
+	in     []byte
+
+	out    []byte
+	status hostabi.Status
+	err    error
+}
+
+// prepare gathers and encodes a policy's input. A nil invocation and nil error mean there is
+// nothing to call: a required read found nothing, or the plugin is missing and the policy
+// ignores failures.
+func (c *Chain) prepare(ctx context.Context, p *policy, st *call) (*invocation, error) {
 	related, skip, err := c.gather(ctx, p, st)
 	if err != nil {
-		return apierrors.NewInternalError(fmt.Errorf("admission policy %q: reading what it reads: %w", p.name, err))
+		return nil, apierrors.NewInternalError(fmt.Errorf("admission policy %q: reading what it reads: %w", p.name, err))
 	}
 	if skip {
-		return nil
+		return nil, nil
 	}
 	plugin, ok := c.plugin(p)
 	if !ok {
-		return c.failed(p, req, fmt.Errorf("plugin %q is not loaded", p.pluginName()))
+		return nil, c.failed(p, st.req, fmt.Errorf("plugin %q is not loaded", p.pluginName()))
 	}
 	in, err := st.encode(p, related)
 	if err != nil {
-		return apierrors.NewInternalError(fmt.Errorf("admission policy %q: encoding the request: %w", p.name, err))
+		return nil, apierrors.NewInternalError(fmt.Errorf("admission policy %q: encoding the request: %w", p.name, err))
 	}
-	out, status, err := plugin.Call(tugruntime.WithCallDeadline(ctx, p.timeout), hostabi.ExportAdmit, in)
-	if err == nil && status != hostabi.StatusOK {
-		err = fmt.Errorf("status %s: %s", status, out)
+	return &invocation{p: p, plugin: plugin, in: in}, nil
+}
+
+func (inv *invocation) call(ctx context.Context) {
+	inv.out, inv.status, inv.err = inv.plugin.Call(tugruntime.WithCallDeadline(ctx, inv.p.timeout), hostabi.ExportAdmit, inv.in)
+	if inv.err == nil && inv.status != hostabi.StatusOK {
+		inv.err = fmt.Errorf("status %s: %s", inv.status, inv.out)
 	}
-	if err != nil {
-		return c.failed(p, req, err)
+}
+
+// finish carries out a policy's answer.
+func (c *Chain) finish(ctx context.Context, inv *invocation, st *call) error {
+	p, req, out := inv.p, st.req, inv.out
+	if inv.err != nil {
+		return c.failed(p, req, inv.err)
 	}
 	var resp hostabi.AdmissionResponse
 	if err := json.Unmarshal(out, &resp); err != nil {

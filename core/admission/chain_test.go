@@ -355,8 +355,11 @@ func TestMatchUserGroups(t *testing.T) {
 // names Secrets (ABI.md §6.1).
 func TestPoliciesSeeOnlyWhatTheyRead(t *testing.T) {
 	seen := map[string]map[string][]json.RawMessage{}
+	var mu sync.Mutex // validating policies are called concurrently
 	rec := func(name string) Plugin {
 		return fakePlugin(func(req *hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			seen[name] = req.Related
 			return &hostabi.AdmissionResponse{Allowed: true}, nil
 		})
@@ -388,5 +391,62 @@ func TestPoliciesSeeOnlyWhatTheyRead(t *testing.T) {
 	}
 	if got := seen["granted"]["v1/Secret"]; len(got) != 1 || !strings.Contains(string(got[0]), `"name":"db"`) {
 		t.Errorf("the policy reading Secrets was handed %s", got)
+	}
+}
+
+// Validating policies are called at once, as kube-apiserver calls validating webhooks, and
+// their answers are taken in the policies' order: of two refusals, the first policy's is
+// reported whichever answered first.
+func TestValidatingPoliciesRunTogether(t *testing.T) {
+	const n = 3
+	var started sync.WaitGroup
+	started.Add(n)
+	allStarted := make(chan struct{})
+	go func() { started.Wait(); close(allStarted) }()
+	var once [n]sync.Once
+	waitAll := func(i int) error {
+		once[i].Do(started.Done)
+		select {
+		case <-allStarted:
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("the other validating policies were not called while this one ran")
+		}
+	}
+	plugins := map[string]Plugin{}
+	var policies []pluginsv1alpha1.AdmissionPolicy
+	for i := range n {
+		name := fmt.Sprintf("v%d", i)
+		plugins[name] = fakePlugin(func(req *hostabi.AdmissionRequest) (*hostabi.AdmissionResponse, error) {
+			if err := waitAll(i); err != nil {
+				return nil, err
+			}
+			if i > 0 && strings.Contains(string(req.Object), `"deny":"yes"`) {
+				if i == 2 {
+					time.Sleep(20 * time.Millisecond) // v2 answers last, v1 is still the one reported
+				}
+				return &hostabi.AdmissionResponse{Result: &hostabi.AdmissionStatus{Code: 403, Message: name + " says no"}}, nil
+			}
+			return &hostabi.AdmissionResponse{Allowed: true}, nil
+		})
+		p := podPolicy(name, name, pluginsv1alpha1.PolicyValidating, "Fail", "CREATE")
+		order := int32(i)
+		p.Spec.Order = &order
+		policies = append(policies, p)
+	}
+	_, cs := start(t, plugins, policies...)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod("ok", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		once[i] = sync.Once{}
+	}
+	started.Add(n)
+	allStarted = make(chan struct{})
+	go func() { started.Wait(); close(allStarted) }()
+	_, err := cs.CoreV1().Pods("default").Create(ctx, pod("no", map[string]string{"deny": "yes"}), metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "v1 says no") {
+		t.Fatalf("got %v, want v1's refusal", err)
 	}
 }
