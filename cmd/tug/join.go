@@ -115,7 +115,7 @@ const (
 // --ca-cert-hash, or the CA kept from the join.
 func (a *app) nodeCredentials(ctx context.Context, server, dataDir string) (*rest.Config, error) {
 	s := a.settings
-	cfg := &rest.Config{Host: server} // newAgent sets the agent's rate limits
+	cfg := &rest.Config{Host: server, ContentConfig: componentContent} // newAgent sets the agent's rate limits
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--server %q is not a URL", server)

@@ -84,6 +84,7 @@ The nodes stay registered when tug sim stops; delete them with kubectl delete no
 				return err
 			}
 			rc.QPS, rc.Burst = 200, 400 // thousands of nodes register and heartbeat
+			rc.ContentConfig = componentContent
 			client, err := kubernetes.NewForConfig(rc)
 			if err != nil {
 				return err

@@ -2,16 +2,19 @@ package apiserver
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tugboat-io/tug/core/store"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -34,8 +37,8 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 		return err
 	}
 	out, _ := negotiate(rc.r)
-	if out == outProtobuf {
-		out = outObject // watch streams are JSON for every client
+	if out == outProtobuf && r.kind.Unstructured {
+		out = outObject // custom resources have no protobuf encoding: clients accept JSON too
 	}
 	rvStr := q.Get("resourceVersion")
 	bookmarks := isTrue(q.Get("allowWatchBookmarks"))
@@ -87,7 +90,11 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 	}
 
 	w := rc.w
-	w.Header().Set("Content-Type", "application/json")
+	if out == outProtobuf {
+		w.Header().Set("Content-Type", mediaProtobufWatch)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Transfer-Encoding", "chunked")
 	cw, err := r.cache.Watch(opts)
 	if err != nil {
@@ -170,7 +177,14 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 
 func (r *resource) writeWatchError(rc *reqCtx, st *metav1.Status) {
 	st.Kind, st.APIVersion = "Status", "v1"
-	b, _ := encodeJSON(st, metav1.SchemeGroupVersion.WithKind("Status"))
+	if strings.HasPrefix(rc.w.Header().Get("Content-Type"), mediaProtobuf) {
+		if frame, err := protobufWatchFrame(watch.Error, st, statusGVK); err == nil {
+			_, _ = rc.w.Write(frame)
+			rc.w.Flush()
+			return
+		}
+	}
+	b, _ := encodeJSON(st, statusGVK)
 	var buf bytes.Buffer
 	buf.WriteString(`{"type":"ERROR","object":`)
 	buf.Write(b)
@@ -192,8 +206,9 @@ func (e *watchEncoder) write(ev *store.CacheEvent) error {
 		return nil // undecodable stored bytes: logged by the cache, skipped here
 	}
 	var line []byte
-	if e.out == outObject {
-		b, err := ev.Encoded(func(ev *store.CacheEvent) ([]byte, error) {
+	switch e.out {
+	case outObject:
+		b, err := ev.Encoded(encodedJSON, func(ev *store.CacheEvent) ([]byte, error) {
 			obj, err := encodeJSON(ev.Object(), e.r.kind.GVK)
 			if err != nil {
 				return nil, err
@@ -204,7 +219,15 @@ func (e *watchEncoder) write(ev *store.CacheEvent) error {
 			return err
 		}
 		line = b
-	} else {
+	case outProtobuf:
+		b, err := ev.Encoded(encodedProtobuf, func(ev *store.CacheEvent) ([]byte, error) {
+			return protobufWatchFrame(ev.Type, ev.Object(), e.r.kind.GVK)
+		})
+		if err != nil {
+			return err
+		}
+		line = b
+	default:
 		var body runtime.Object
 		gvk := tableGVK
 		if e.out == outTable {
@@ -232,12 +255,55 @@ func (e *watchEncoder) bookmark(rev int64, initialEnd bool) error {
 	if initialEnd {
 		m.SetAnnotations(map[string]string{initialEventsEnd: "true"})
 	}
+	if e.out == outProtobuf {
+		frame, err := protobufWatchFrame(watch.Bookmark, obj, e.r.kind.GVK)
+		if err != nil {
+			return err
+		}
+		_, err = e.rc.w.Write(frame)
+		return err
+	}
 	b, err := encodeJSON(obj, e.r.kind.GVK)
 	if err != nil {
 		return err
 	}
 	_, err = e.rc.w.Write(watchLine(watch.Bookmark, b))
 	return err
+}
+
+// The watch cache's encodings of an event, one per representation every watcher of it shares.
+const (
+	encodedJSON = iota
+	encodedProtobuf
+)
+
+// statusGVK is a Status's kind in responses, as kube-apiserver writes it.
+var statusGVK = schema.GroupVersionKind{Version: "v1", Kind: "Status"}
+
+// mediaProtobufWatch is the Content-Type of a protobuf watch stream: length-delimited frames,
+// each a metav1.WatchEvent whose object is in the Kubernetes protobuf envelope, as
+// kube-apiserver writes them and client-go reads them.
+const mediaProtobufWatch = mediaProtobuf + ";stream=watch"
+
+// protobufWatchFrame encodes one event as a frame of a protobuf watch stream: a 4-byte
+// big-endian length, then the WatchEvent.
+func protobufWatchFrame(t watch.EventType, obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	if obj.GetObjectKind().GroupVersionKind() != gvk {
+		obj = obj.DeepCopyObject() // cached objects are shared
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	var raw bytes.Buffer
+	if err := protoSerializer.Encode(obj, &raw); err != nil {
+		return nil, err
+	}
+	ev := metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: raw.Bytes()}}
+	frame := make([]byte, 4+ev.Size())
+	n, err := ev.MarshalToSizedBuffer(frame[4:])
+	if err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(frame[:4], uint32(n))
+	return frame[:4+n], nil
 }
 
 func watchLine(t watch.EventType, obj []byte) []byte {

@@ -61,11 +61,18 @@ type CacheEvent struct {
 	state *objState
 	prev  *objState // the key's state before this change, if the cache held one
 
-	// The JSON encoding of this event is the same for every watcher asking for plain JSON, so
-	// the first one to need it encodes and the rest reuse it.
-	encOnce sync.Once
-	enc     []byte
-	encErr  error
+	// An encoding of this event (JSON, protobuf) is the same for every watcher asking for
+	// it, so the first one to need it encodes and the rest reuse it.
+	encs [EncodingSlots]encoding
+}
+
+// EncodingSlots is how many encodings of an event the cache keeps for its watchers.
+const EncodingSlots = 2
+
+type encoding struct {
+	once sync.Once
+	b    []byte
+	err  error
 }
 
 // Object is the object after the change (for DELETED, its last state). It is nil only if the
@@ -75,10 +82,12 @@ func (e *CacheEvent) Object() runtime.Object { return e.state.object() }
 // PrevObject is the object before the change, or nil.
 func (e *CacheEvent) PrevObject() runtime.Object { return e.prev.object() }
 
-// Encoded returns the event encoded once by enc, shared by every caller.
-func (e *CacheEvent) Encoded(enc func(*CacheEvent) ([]byte, error)) ([]byte, error) {
-	e.encOnce.Do(func() { e.enc, e.encErr = enc(e) })
-	return e.enc, e.encErr
+// Encoded returns the event encoded once by enc, shared by every caller that asks for the
+// same slot (0 ≤ slot < EncodingSlots; a slot stands for one encoding, the caller's choice).
+func (e *CacheEvent) Encoded(slot int, enc func(*CacheEvent) ([]byte, error)) ([]byte, error) {
+	x := &e.encs[slot]
+	x.once.Do(func() { x.b, x.err = enc(e) })
+	return x.b, x.err
 }
 
 // with returns a copy of the event with another type, sharing the decoded object.
