@@ -50,6 +50,11 @@ type Config struct {
 	Authz     Authorizer
 	Admission Admission
 
+	// APIAudiences are the audiences the server's tokens are good for (kube-apiserver's
+	// --api-audiences): what a TokenReview that names none gets, and what one that names
+	// others must share.
+	APIAudiences []string
+
 	// TokenIssuer signs service account tokens (the serviceaccounts/token subresource); nil
 	// serves none.
 	TokenIssuer TokenIssuer
