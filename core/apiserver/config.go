@@ -45,6 +45,12 @@ type Config struct {
 	// carry a token). Nil serves plain HTTP, for development and tests.
 	TLS *tls.Config
 
+	// KubeletTLS, when set, is how the server reaches node agents (pods/log, pods/exec):
+	// HTTPS with its kubelet client certificate (Certificates), the agent's certificate
+	// verified against RootCAs and required to be the pod's node's (CN system:node:<name>).
+	// Nil: plain HTTP, for agents that serve it (--secure=false).
+	KubeletTLS *tls.Config
+
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator
 	Authz     Authorizer

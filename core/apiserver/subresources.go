@@ -2,13 +2,9 @@ package apiserver
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -314,56 +310,27 @@ func (r *resource) serveLog(rc *reqCtx) error {
 	if q.Get("sinceSeconds") != "" && q.Get("sinceTime") != "" {
 		return badRequest("at most one of sinceTime or sinceSeconds may be specified")
 	}
-	nk, _ := r.s.registry.LookupKind(gvkNode)
-	nodes, err := r.s.resourceFor(ctx, nk)
-	if err != nil {
-		return err
-	}
-	nobj, _, err := nodes.get(ctx, "", pod.Spec.NodeName)
-	if err != nil {
-		return err
-	}
-	node := nobj.(*corev1.Node)
-	addr := ""
-	for _, a := range node.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			addr = a.Address
-			break
-		}
-	}
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	if addr == "" || port == 0 {
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
-			Message: fmt.Sprintf("no node agent is serving logs for node %q: logs need a tug node agent on that node", pod.Spec.NodeName)}}
-	}
 	pass := url.Values{}
 	for _, p := range []string{"follow", "previous", "tailLines", "limitBytes", "sinceSeconds", "sinceTime", "timestamps"} {
 		if v := q.Get(p); v != "" {
 			pass.Set(p, v)
 		}
 	}
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(addr, strconv.Itoa(int(port))),
-		Path: "/containerLogs/" + url.PathEscape(pod.Namespace) + "/" + url.PathEscape(pod.Name) + "/" + url.PathEscape(name), RawQuery: pass.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	u, err := r.s.kubeletURL(ctx, pod.Spec.NodeName, kubeletPodPath("containerLogs", pod, name), pass)
 	if err != nil {
 		return err
 	}
-	resp, err := kubeletClient.Do(req)
+	req, err := kubeletRequest(ctx, http.MethodGet, u, pod.Spec.NodeName)
 	if err != nil {
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
-			Message: fmt.Sprintf("the node agent of node %q does not answer: %v", pod.Spec.NodeName, err)}}
+		return err
+	}
+	resp, err := r.s.kubelet.Do(req)
+	if err != nil {
+		return kubeletUnavailable(pod.Spec.NodeName, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		code := resp.StatusCode
-		reason := metav1.StatusReasonBadRequest
-		if code == http.StatusNotFound {
-			reason = metav1.StatusReasonNotFound
-		} else if code >= 500 {
-			reason = metav1.StatusReasonInternalError
-		}
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: strings.TrimSpace(string(msg))}}
+		return kubeletError(resp)
 	}
 	rc.w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
 	rc.w.WriteHeader(http.StatusOK)
@@ -382,13 +349,6 @@ func (r *resource) serveLog(rc *reqCtx) error {
 		}
 	}
 }
-
-// kubeletClient reaches node agents. No overall timeout: a followed log streams for as long as
-// the client keeps the request open.
-var kubeletClient = &http.Client{Transport: &http.Transport{
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	ResponseHeaderTimeout: 30 * time.Second,
-}}
 
 func podHasContainer(pod *corev1.Pod, name string) bool {
 	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
