@@ -36,6 +36,11 @@ func (r *resource) serveSubresource(rc *reqCtx) error {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
 		}
 		return r.serveLog(rc)
+	case api.SubExec:
+		if rc.ri.Verb != "get" && rc.ri.Verb != "create" {
+			return methodNotAllowed(rc.ri.Verb, r.gr)
+		}
+		return r.serveExec(rc)
 	case api.SubModule:
 		return r.serveModule(rc)
 	case api.SubFinalize:
@@ -273,30 +278,11 @@ func setPodScheduled(pod *corev1.Pod) {
 // as the agent sends them.
 func (r *resource) serveLog(rc *reqCtx) error {
 	ctx := rc.r.Context()
-	obj, _, err := r.get(ctx, rc.ri.Namespace, rc.ri.Name)
+	pod, name, err := r.podAndContainer(rc)
 	if err != nil {
 		return err
 	}
-	pod := obj.(*corev1.Pod)
 	q := rc.r.URL.Query()
-	name := q.Get("container")
-	if name == "" {
-		switch {
-		case pod.Annotations["kubectl.kubernetes.io/default-container"] != "":
-			name = pod.Annotations["kubectl.kubernetes.io/default-container"]
-		case len(pod.Spec.Containers) == 1:
-			name = pod.Spec.Containers[0].Name
-		default:
-			names := make([]string, 0, len(pod.Spec.Containers))
-			for _, c := range pod.Spec.Containers {
-				names = append(names, c.Name)
-			}
-			return badRequest("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
-		}
-	}
-	if !podHasContainer(pod, name) {
-		return badRequest("container %s is not valid for pod %s", name, pod.Name)
-	}
 	if pod.Spec.NodeName == "" {
 		return badRequest("pod %s is not yet scheduled to a node: no logs to show", pod.Name)
 	}
@@ -348,6 +334,41 @@ func (r *resource) serveLog(rc *reqCtx) error {
 			return nil
 		}
 	}
+}
+
+// podAndContainer reads the pod a pods/log or pods/exec request is for, and the container it
+// names (the query's container) or the pod's default one.
+func (r *resource) podAndContainer(rc *reqCtx) (*corev1.Pod, string, error) {
+	obj, _, err := r.get(rc.r.Context(), rc.ri.Namespace, rc.ri.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	pod := obj.(*corev1.Pod)
+	name, err := podContainer(pod, rc.r.URL.Query().Get("container"))
+	return pod, name, err
+}
+
+// podContainer is the container a request names, or the pod's default one (the annotation
+// kubectl.kubernetes.io/default-container, or its only container).
+func podContainer(pod *corev1.Pod, name string) (string, error) {
+	if name == "" {
+		switch {
+		case pod.Annotations["kubectl.kubernetes.io/default-container"] != "":
+			name = pod.Annotations["kubectl.kubernetes.io/default-container"]
+		case len(pod.Spec.Containers) == 1:
+			name = pod.Spec.Containers[0].Name
+		default:
+			names := make([]string, 0, len(pod.Spec.Containers))
+			for _, c := range pod.Spec.Containers {
+				names = append(names, c.Name)
+			}
+			return "", badRequest("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
+		}
+	}
+	if !podHasContainer(pod, name) {
+		return "", badRequest("container %s is not valid for pod %s", name, pod.Name)
+	}
+	return name, nil
 }
 
 func podHasContainer(pod *corev1.Pod, name string) bool {

@@ -15,7 +15,8 @@
 //     container by the worker before the runtime starts it, and so are a containerd pod's
 //     /etc/resolv.conf and /etc/hosts (dns.go decides them from the pod's DNS policy,
 //     podfiles.go writes them).
-//   - server.go is the kubelet HTTP API the API server calls for logs; with a cluster CA it
+//   - server.go is the kubelet HTTP API the API server calls for logs and exec (exec.go:
+//     kube's remote command protocol over a WebSocket); with a cluster CA it
 //     is served over HTTPS with a certificate the cluster signs (servingcert.go) and checks
 //     its callers with the API server (auth.go: TokenReview, SubjectAccessReview).
 //
