@@ -268,41 +268,10 @@ func requestNodeCert(ctx context.Context, cfg *rest.Config, nodeName string) (ce
 	if keyPEM, err = pki.EncodeKey(key); err != nil {
 		return nil, nil, err
 	}
-	api := client.CertificatesV1().CertificateSigningRequests()
-	csr, err := api.Create(ctx, &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "node-csr-"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{Request: req, SignerName: csrsigner.KubeletClientSigner,
-			Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}},
-	}, metav1.CreateOptions{})
+	certPEM, err = csrsigner.Request(ctx, client.CertificatesV1().CertificateSigningRequests(), "node-csr-", csrsigner.KubeletClientSigner,
+		[]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, req, keyPEM, 2*time.Minute)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create certificate request: %w", err)
+		return nil, nil, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		got, err := api.Get(wctx, csr.Name, metav1.GetOptions{})
-		if err == nil && len(got.Status.Certificate) > 0 {
-			// The certificate must be for the key this node made and the name it asked for.
-			kp, err := pki.ParseKeyPair(got.Status.Certificate, keyPEM)
-			if err != nil {
-				return nil, nil, fmt.Errorf("certificate request %s: the issued certificate: %w", csr.Name, err)
-			}
-			if kp.Cert.Subject.CommonName != user.NodeUser(nodeName) {
-				return nil, nil, fmt.Errorf("certificate request %s: issued for %q, not %q", csr.Name, kp.Cert.Subject.CommonName, user.NodeUser(nodeName))
-			}
-			return got.Status.Certificate, keyPEM, nil
-		}
-		if err == nil {
-			for _, c := range got.Status.Conditions {
-				if c.Type == certificatesv1.CertificateDenied || c.Type == certificatesv1.CertificateFailed {
-					return nil, nil, fmt.Errorf("certificate request %s %s: %s", csr.Name, c.Type, c.Message)
-				}
-			}
-		}
-		select {
-		case <-wctx.Done():
-			return nil, nil, fmt.Errorf("certificate request %s not signed within 2m (is the server running its signer?): %w", csr.Name, wctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	return certPEM, keyPEM, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +38,7 @@ func addNodeFlags(f *pflag.FlagSet) {
 	f.String("node-ip", "", "the node's address (default: the address of the interface the default route uses)")
 	f.String("node-labels", "", "labels to add to the Node when it registers (k=v,…)")
 	f.String("register-with-taints", "", "taints the Node registers with (key=value:Effect,…)")
-	f.String("kubelet-listen", ":10250", "HOST:PORT of the node agent's API (container logs for kubectl logs)")
+	f.String("kubelet-listen", ":10250", "HOST:PORT of the node agent's API (container logs for kubectl logs; HTTPS with authentication and authorization when the cluster is secure)")
 	f.String("kubelet-healthz-listen", "127.0.0.1:10248", `HOST:PORT of the node agent's health check ("-": none)`)
 	f.String("wasm-pod-cidr", wasm.DefaultAddresses.String(), "loopback range wasm pods get their addresses from")
 	f.String("container-runtime", "auto", `runtime for pods that name no RuntimeClass: "containerd", "wasm", or "auto" (containerd when it answers, else wasm)`)
@@ -132,6 +133,16 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 	client, eventClient, err := a.agentClients(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A node that checks the API server against the cluster CA serves its own API over
+	// HTTPS to callers of that CA or with tokens the server vouches for; one that reaches the
+	// server in plain HTTP (--secure=false) serves plain HTTP too.
+	var clientCA *x509.CertPool
+	if len(cfg.TLSClientConfig.CAData) > 0 {
+		clientCA = x509.NewCertPool()
+		if !clientCA.AppendCertsFromPEM(cfg.TLSClientConfig.CAData) {
+			return nil, nil, errors.New("node agent: the cluster CA is not PEM")
+		}
 	}
 	root := filepath.Join(dataDir, "kubelet")
 	var nodeIP netip.Addr
@@ -234,6 +245,7 @@ func (a *app) newAgent(ctx context.Context, cfg *rest.Config, dataDir string) (*
 		}
 	}
 	agent, err = kubelet.New(kubelet.Config{
+		ClientCA: clientCA,
 		NodeName: s.String("node-name"), Client: client, EventClient: eventClient, Runtimes: runtimes, RootDir: root, NodeIP: nodeIP,
 		Labels: labels, Taints: taints,
 		Listen: s.String("kubelet-listen"), HealthzListen: s.String("kubelet-healthz-listen"),

@@ -55,8 +55,11 @@ func addSecurityFlags(f *pflag.FlagSet) {
 type security struct {
 	bundle *pki.Bundle
 	tls    *tls.Config
-	authn  apiserver.Authenticator
-	authz  apiserver.Authorizer
+	// kubeletTLS is how the server reaches node agents: its kubelet client certificate, and
+	// the CA their serving certificates are checked against.
+	kubeletTLS *tls.Config
+	authn      apiserver.Authenticator
+	authz      apiserver.Authorizer
 	// objects reads the API server's caches once the server exists: the authorizers and
 	// authenticators are built before it.
 	objects *objectSource
@@ -97,6 +100,11 @@ func (a *app) newSecurity(ctx context.Context, dataDir string, o apiOptions, cli
 		// authenticator verifies what is presented.
 		ClientAuth: tls.RequestClientCert,
 	}
+	kubeletClient, err := bundle.KubeletClient.TLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	s.kubeletTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: bundle.CA.Pool(), Certificates: []tls.Certificate{kubeletClient}}
 	s.signer, err = authn.NewSigner(bundle.SAKey, saIssuer, []string{saIssuer}, nil)
 	if err != nil {
 		return nil, err
@@ -274,6 +282,7 @@ func (s *security) configure(cfg *apiserver.Config) {
 		return
 	}
 	cfg.TLS, cfg.Authn, cfg.Authz, cfg.TokenIssuer = s.tls, s.authn, s.authz, s.signer
+	cfg.KubeletTLS, cfg.APIAudiences = s.kubeletTLS, []string{saIssuer}
 }
 
 func (s *security) caPEM() []byte {

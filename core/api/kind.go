@@ -17,10 +17,12 @@ import (
 
 // Subresource names the API server knows how to serve.
 const (
-	SubStatus   = "status"
-	SubScale    = "scale"
-	SubBinding  = "binding"
-	SubLog      = "log"
+	SubStatus  = "status"
+	SubScale   = "scale"
+	SubBinding = "binding"
+	SubLog     = "log"
+	// SubExec runs a command in a pod's container (kubectl exec), through its node agent.
+	SubExec     = "exec"
 	SubFinalize = "finalize"
 	// SubModule carries a WasmPlugin's module bytes (application/wasm), streamed.
 	SubModule = "module"

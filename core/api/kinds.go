@@ -31,7 +31,7 @@ func Builtin() []*Kind {
 			Subresources: []string{SubStatus, SubFinalize}, HasStatus: true,
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} }},
 		{GVK: gvk("", "v1", "Pod"), Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
-			Subresources: []string{SubStatus, SubBinding, SubLog}, HasStatus: true, BumpsGeneration: true,
+			Subresources: []string{SubStatus, SubBinding, SubLog, SubExec}, HasStatus: true, BumpsGeneration: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
 		{GVK: gvk("", "v1", "Node"), Resource: "nodes", Singular: "node", ShortNames: []string{"no"},
 			Subresources: []string{SubStatus}, HasStatus: true,

@@ -3,13 +3,17 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -96,6 +100,10 @@ func reviewFor(ri *RequestInfo) review {
 		return selfSubjectAccessReview
 	case ri.APIGroup == authenticationv1.GroupName && ri.Resource == "selfsubjectreviews":
 		return selfSubjectReview
+	case ri.APIGroup == authorizationv1.GroupName && ri.Resource == "subjectaccessreviews":
+		return subjectAccessReview
+	case ri.APIGroup == authenticationv1.GroupName && ri.Resource == "tokenreviews":
+		return tokenReview
 	}
 	return nil
 }
@@ -145,9 +153,54 @@ func selfSubjectAccessReview(s *Server, c echo.Context, u *UserInfo) error {
 	if err := s.decodeReview(c, review, gvk); err != nil {
 		return err
 	}
-	ra, nra := review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes
+	a, err := reviewAttributes(gvk, u, review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
+	if err != nil {
+		return err
+	}
+	review.Status = s.decide(c.Request().Context(), a)
+	return answerCreated(c, review, gvk)
+}
+
+// subjectAccessReview answers "may this user?" for whoever may create subjectaccessreviews
+// (system:auth-delegator, node agents): how a node agent authorizes the callers of its API
+// with the cluster's authorizers, as kubelet's --authorization-mode=Webhook does.
+func subjectAccessReview(s *Server, c echo.Context, _ *UserInfo) error {
+	gvk := authorizationv1.SchemeGroupVersion.WithKind("SubjectAccessReview")
+	review := &authorizationv1.SubjectAccessReview{}
+	if err := s.decodeReview(c, review, gvk); err != nil {
+		return err
+	}
+	spec := review.Spec
+	var errs field.ErrorList
+	if !equality.Semantic.DeepEqual(review.ObjectMeta, metav1.ObjectMeta{}) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata"), review.ObjectMeta, "must be empty"))
+	}
+	if spec.User == "" && len(spec.Groups) == 0 {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "user"), spec.User, "at least one of user or group must be specified"))
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(gvk.GroupKind(), "", errs)
+	}
+	who := &UserInfo{Name: spec.User, UID: spec.UID, Groups: spec.Groups}
+	if len(spec.Extra) > 0 {
+		who.Extra = make(map[string][]string, len(spec.Extra))
+		for k, v := range spec.Extra {
+			who.Extra[k] = v
+		}
+	}
+	a, err := reviewAttributes(gvk, who, spec.ResourceAttributes, spec.NonResourceAttributes)
+	if err != nil {
+		return err
+	}
+	review.Status = s.decide(c.Request().Context(), a)
+	return answerCreated(c, review, gvk)
+}
+
+// reviewAttributes are the attributes an access review asks about, for user u: exactly one
+// of resource and non-resource attributes.
+func reviewAttributes(gvk schema.GroupVersionKind, u *UserInfo, ra *authorizationv1.ResourceAttributes, nra *authorizationv1.NonResourceAttributes) (Attributes, error) {
 	if (ra == nil) == (nra == nil) {
-		return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Invalid(field.NewPath("spec"), "",
+		return Attributes{}, apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Invalid(field.NewPath("spec"), "",
 			"exactly one of nonResourceAttributes or resourceAttributes must be specified")})
 	}
 	a := Attributes{User: u}
@@ -158,13 +211,74 @@ func selfSubjectAccessReview(s *Server, c echo.Context, u *UserInfo) error {
 	} else {
 		a.Verb, a.Path = nra.Verb, nra.Path
 	}
-	allowed, reason, err := s.authz.Authorize(c.Request().Context(), a)
+	return a, nil
+}
+
+// decide runs the authorizers for a review. An authorizer's error is the review's
+// evaluationError, and the answer is then no.
+func (s *Server) decide(ctx context.Context, a Attributes) authorizationv1.SubjectAccessReviewStatus {
+	allowed, reason, err := s.authz.Authorize(ctx, a)
+	st := authorizationv1.SubjectAccessReviewStatus{Allowed: allowed && err == nil, Reason: reason}
 	if err != nil {
-		review.Status.EvaluationError = err.Error()
+		st.EvaluationError = err.Error()
 	}
-	review.Status.Allowed = allowed && err == nil
-	review.Status.Reason = reason
+	return st
+}
+
+// tokenReview answers "whose token is this?" for whoever may create tokenreviews: how a node
+// agent authenticates bearer tokens with the cluster's authenticators, as kubelet's
+// --authentication-token-webhook does. The token is authenticated exactly as a request
+// carrying it would be. Tokens are good for the API server's audiences (Config.APIAudiences);
+// a review naming others gets those it shares with them, and none is a failure.
+func tokenReview(s *Server, c echo.Context, _ *UserInfo) error {
+	gvk := authenticationv1.SchemeGroupVersion.WithKind("TokenReview")
+	review := &authenticationv1.TokenReview{}
+	if err := s.decodeReview(c, review, gvk); err != nil {
+		return err
+	}
+	if review.Spec.Token == "" {
+		return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Required(field.NewPath("spec", "token"), "")})
+	}
+	audiences := s.cfg.APIAudiences
+	if len(review.Spec.Audiences) > 0 {
+		audiences = nil
+		for _, want := range review.Spec.Audiences {
+			if slices.Contains(s.cfg.APIAudiences, want) {
+				audiences = append(audiences, want)
+			}
+		}
+		if len(audiences) == 0 {
+			review.Status = authenticationv1.TokenReviewStatus{
+				Error: fmt.Sprintf("token audiences %q is invalid for the target audiences %q", s.cfg.APIAudiences, review.Spec.Audiences)}
+			return answerCreated(c, review, gvk)
+		}
+	}
+	req, err := http.NewRequestWithContext(c.Request().Context(), http.MethodGet, "/", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+review.Spec.Token)
+	u, ok, err := s.authn.Authenticate(req)
+	review.Status = authenticationv1.TokenReviewStatus{Authenticated: ok && err == nil && u != nil}
+	if err != nil {
+		review.Status.Error = err.Error()
+	}
+	if review.Status.Authenticated {
+		review.Status.Audiences = audiences
+		review.Status.User = authenticationUserInfo(u)
+	}
 	return answerCreated(c, review, gvk)
+}
+
+func authenticationUserInfo(u *UserInfo) authenticationv1.UserInfo {
+	out := authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		out.Extra = make(map[string]authenticationv1.ExtraValue, len(u.Extra))
+		for k, v := range u.Extra {
+			out.Extra[k] = v
+		}
+	}
+	return out
 }
 
 // selfSubjectReview answers "who am I?" (kubectl auth whoami).
@@ -174,12 +288,6 @@ func selfSubjectReview(s *Server, c echo.Context, u *UserInfo) error {
 	if err := s.decodeReview(c, review, gvk); err != nil {
 		return err
 	}
-	review.Status.UserInfo = authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
-	if len(u.Extra) > 0 {
-		review.Status.UserInfo.Extra = map[string]authenticationv1.ExtraValue{}
-		for k, v := range u.Extra {
-			review.Status.UserInfo.Extra[k] = v
-		}
-	}
+	review.Status.UserInfo = authenticationUserInfo(u)
 	return answerCreated(c, review, gvk)
 }

@@ -37,6 +37,8 @@ func (tokens) Authenticate(r *http.Request) (*apiserver.UserInfo, bool, error) {
 		return nil, false, nil
 	case tok == "alice":
 		return &apiserver.UserInfo{Name: "alice", Groups: []string{"system:authenticated"}}, true, nil
+	case tok == "delegator":
+		return &apiserver.UserInfo{Name: "delegator", UID: "u-1", Groups: []string{"system:authenticated"}, Extra: map[string][]string{"k": {"v"}}}, true, nil
 	}
 	return nil, false, errors.New("invalid token")
 }
@@ -168,6 +170,132 @@ func (a allowReviews) Authorize(ctx context.Context, at apiserver.Attributes) (b
 		return true, "", nil
 	}
 	return a.Authorizer.Authorize(ctx, at)
+}
+
+// delegates lets "delegator" do anything with token and access reviews (more than
+// system:auth-delegator's create, so the server's own refusal of other verbs shows); the rest
+// is aliceInA.
+type delegates struct{ aliceInA }
+
+func (a delegates) Authorize(ctx context.Context, at apiserver.Attributes) (bool, string, error) {
+	if at.User != nil && at.User.Name == "delegator" && (at.Resource == "tokenreviews" || at.Resource == "subjectaccessreviews") {
+		return true, "", nil
+	}
+	return a.aliceInA.Authorize(ctx, at)
+}
+
+func TestSubjectAccessReview(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: delegates{}})
+	const path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+	sar := func(spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReview {
+		return authorizationv1.SubjectAccessReview{TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"}, Spec: spec}
+	}
+	podsIn := func(ns string) *authorizationv1.ResourceAttributes {
+		return &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "list", Resource: "pods"}
+	}
+	for _, tt := range []struct {
+		name, token string
+		review      authorizationv1.SubjectAccessReview
+		code        int
+		allowed     bool
+		reason      string // in the status's reason, or the error's message
+	}{
+		{"allowed", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("a")}), 201, true, ""},
+		{"denied with the reason", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("b")}), 201, false, "alice may only read pods in a"},
+		{"non-resource", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", NonResourceAttributes: &authorizationv1.NonResourceAttributes{Verb: "get", Path: "/version"}}), 201, true, ""},
+		{"the reviewer's rights do not count", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "bob", ResourceAttributes: podsIn("a")}), 201, false, "not alice"},
+		{"no user or group", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{ResourceAttributes: podsIn("a")}), 422, false, "spec.user"},
+		{"no attributes", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice"}), 422, false, "exactly one of nonResourceAttributes or resourceAttributes"},
+		{"both attributes", "delegator", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("a"), NonResourceAttributes: &authorizationv1.NonResourceAttributes{Verb: "get", Path: "/"}}), 422, false, "exactly one"},
+		{"metadata", "delegator", func() authorizationv1.SubjectAccessReview {
+			r := sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("a")})
+			r.Name = "x"
+			return r
+		}(), 422, false, "metadata"},
+		{"a user without the right", "alice", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("a")}), 403, false, "subjectaccessreviews"},
+		{"no credentials", "", sar(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: podsIn("a")}), 401, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body, ok := createReview(t, srv.URL+path, tt.token, tt.review, tt.code, tt.reason)
+			if !ok {
+				return
+			}
+			var r authorizationv1.SubjectAccessReview
+			if err := json.Unmarshal(body, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Status.Allowed != tt.allowed || !strings.Contains(r.Status.Reason, tt.reason) {
+				t.Fatalf("status %+v, want allowed=%v with %q", r.Status, tt.allowed, tt.reason)
+			}
+		})
+	}
+	if code, body := do(t, http.DefaultClient, "GET", srv.URL+path, "delegator", nil); code != 405 {
+		t.Errorf("list subjectaccessreviews = %d, want 405: %s", code, body)
+	}
+}
+
+// createReview posts a review and checks the answer's code; for 201 it returns the body and
+// true, else it checks the answer is a Status whose message contains msg.
+func createReview(t *testing.T, url, token string, review any, code int, msg string) ([]byte, bool) {
+	t.Helper()
+	got, body := do(t, http.DefaultClient, "POST", url, token, review)
+	if got != code {
+		t.Fatalf("= %d, want %d: %s", got, code, body)
+	}
+	if code == 201 {
+		return body, true
+	}
+	var st metav1.Status
+	if err := json.Unmarshal(body, &st); err != nil || st.Kind != "Status" || !strings.Contains(st.Message, msg) {
+		t.Fatalf("want a Status naming %q: %s", msg, body)
+	}
+	return nil, false
+}
+
+func TestTokenReview(t *testing.T) {
+	const api = "https://kubernetes.default.svc.cluster.local"
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: delegates{}, APIAudiences: []string{api}})
+	const path = "/apis/authentication.k8s.io/v1/tokenreviews"
+	review := func(token string, audiences ...string) authenticationv1.TokenReview {
+		return authenticationv1.TokenReview{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
+			Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: audiences}}
+	}
+	for _, tt := range []struct {
+		name, token string
+		review      authenticationv1.TokenReview
+		code        int
+		user        string
+		audiences   []string
+		err         string // in status.error, or the Status error's message
+	}{
+		{"a good token", "delegator", review("alice"), 201, "alice", []string{api}, ""},
+		{"the API's audience", "delegator", review("alice", "other", api), 201, "alice", []string{api}, ""},
+		{"another audience", "delegator", review("alice", "vault"), 201, "", nil, "invalid for the target audiences"},
+		{"a bad token", "delegator", review("garbage"), 201, "", nil, "invalid token"},
+		{"no token", "delegator", review(""), 422, "", nil, "spec.token"},
+		{"a user without the right", "alice", review("alice"), 403, "", nil, "tokenreviews"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body, ok := createReview(t, srv.URL+path, tt.token, tt.review, tt.code, tt.err)
+			if !ok {
+				return
+			}
+			var r authenticationv1.TokenReview
+			if err := json.Unmarshal(body, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Status.Authenticated != (tt.user != "") || r.Status.User.Username != tt.user || !strings.Contains(r.Status.Error, tt.err) ||
+				strings.Join(r.Status.Audiences, ",") != strings.Join(tt.audiences, ",") {
+				t.Fatalf("status %+v, want user %q audiences %v error %q", r.Status, tt.user, tt.audiences, tt.err)
+			}
+		})
+	}
+	// The user comes back whole: uid, groups, extra.
+	_, body := do(t, http.DefaultClient, "POST", srv.URL+path, "delegator", review("delegator"))
+	var r authenticationv1.TokenReview
+	if err := json.Unmarshal(body, &r); err != nil || r.Status.User.UID != "u-1" || len(r.Status.User.Groups) == 0 || r.Status.User.Extra["k"][0] != "v" {
+		t.Errorf("reviewed user %+v (%v)", r.Status.User, err)
+	}
 }
 
 // TestTLSClientCertificates serves HTTPS with a CA's serving certificate and authenticates

@@ -45,10 +45,21 @@ type Config struct {
 	// carry a token). Nil serves plain HTTP, for development and tests.
 	TLS *tls.Config
 
+	// KubeletTLS, when set, is how the server reaches node agents (pods/log, pods/exec):
+	// HTTPS with its kubelet client certificate (Certificates), the agent's certificate
+	// verified against RootCAs and required to be the pod's node's (CN system:node:<name>).
+	// Nil: plain HTTP, for agents that serve it (--secure=false).
+	KubeletTLS *tls.Config
+
 	// Authn, Authz and Admission are the request-path stages; nil means allow-all.
 	Authn     Authenticator
 	Authz     Authorizer
 	Admission Admission
+
+	// APIAudiences are the audiences the server's tokens are good for (kube-apiserver's
+	// --api-audiences): what a TokenReview that names none gets, and what one that names
+	// others must share.
+	APIAudiences []string
 
 	// TokenIssuer signs service account tokens (the serviceaccounts/token subresource); nil
 	// serves none.

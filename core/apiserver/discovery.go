@@ -105,6 +105,9 @@ func resourceList(gv schema.GroupVersion, kinds []*api.Kind) *metav1.APIResource
 			case api.SubLog:
 				r.Kind = "Pod"
 				r.Verbs = metav1.Verbs{"get"}
+			case api.SubExec:
+				r.Kind = "PodExecOptions"
+				r.Verbs = metav1.Verbs{"create", "get"}
 			case api.SubFinalize:
 				r.Verbs = metav1.Verbs{"update"}
 			case api.SubModule:

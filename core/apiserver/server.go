@@ -14,11 +14,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tugboat-io/tug/core/api"
-	"github.com/tugboat-io/tug/core/store"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/tugboat-io/tug/core/api"
+	"github.com/tugboat-io/tug/core/store"
 )
 
 // Server is the API server. New prepares it (watch caches loaded, default namespaces present);
@@ -33,6 +34,8 @@ type Server struct {
 	authz    Authorizer
 	admit    Admission
 	alloc    *allocator
+	// kubelet reaches node agents (pods/log, pods/exec).
+	kubelet *http.Client
 
 	mu        sync.RWMutex
 	resources map[*api.Kind]*resource
@@ -79,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		authn:     cfg.Authn,
 		authz:     cfg.Authz,
 		admit:     cfg.Admission,
+		kubelet:   newKubeletClient(cfg.KubeletTLS),
 		resources: map[*api.Kind]*resource{},
 		ctx:       ctx,
 		started:   time.Now(),

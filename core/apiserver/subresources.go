@@ -2,13 +2,9 @@ package apiserver
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +36,11 @@ func (r *resource) serveSubresource(rc *reqCtx) error {
 			return methodNotAllowed(rc.ri.Verb, r.gr)
 		}
 		return r.serveLog(rc)
+	case api.SubExec:
+		if rc.ri.Verb != "get" && rc.ri.Verb != "create" {
+			return methodNotAllowed(rc.ri.Verb, r.gr)
+		}
+		return r.serveExec(rc)
 	case api.SubModule:
 		return r.serveModule(rc)
 	case api.SubFinalize:
@@ -277,30 +278,11 @@ func setPodScheduled(pod *corev1.Pod) {
 // as the agent sends them.
 func (r *resource) serveLog(rc *reqCtx) error {
 	ctx := rc.r.Context()
-	obj, _, err := r.get(ctx, rc.ri.Namespace, rc.ri.Name)
+	pod, name, err := r.podAndContainer(rc)
 	if err != nil {
 		return err
 	}
-	pod := obj.(*corev1.Pod)
 	q := rc.r.URL.Query()
-	name := q.Get("container")
-	if name == "" {
-		switch {
-		case pod.Annotations["kubectl.kubernetes.io/default-container"] != "":
-			name = pod.Annotations["kubectl.kubernetes.io/default-container"]
-		case len(pod.Spec.Containers) == 1:
-			name = pod.Spec.Containers[0].Name
-		default:
-			names := make([]string, 0, len(pod.Spec.Containers))
-			for _, c := range pod.Spec.Containers {
-				names = append(names, c.Name)
-			}
-			return badRequest("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
-		}
-	}
-	if !podHasContainer(pod, name) {
-		return badRequest("container %s is not valid for pod %s", name, pod.Name)
-	}
 	if pod.Spec.NodeName == "" {
 		return badRequest("pod %s is not yet scheduled to a node: no logs to show", pod.Name)
 	}
@@ -314,56 +296,27 @@ func (r *resource) serveLog(rc *reqCtx) error {
 	if q.Get("sinceSeconds") != "" && q.Get("sinceTime") != "" {
 		return badRequest("at most one of sinceTime or sinceSeconds may be specified")
 	}
-	nk, _ := r.s.registry.LookupKind(gvkNode)
-	nodes, err := r.s.resourceFor(ctx, nk)
-	if err != nil {
-		return err
-	}
-	nobj, _, err := nodes.get(ctx, "", pod.Spec.NodeName)
-	if err != nil {
-		return err
-	}
-	node := nobj.(*corev1.Node)
-	addr := ""
-	for _, a := range node.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			addr = a.Address
-			break
-		}
-	}
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	if addr == "" || port == 0 {
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
-			Message: fmt.Sprintf("no node agent is serving logs for node %q: logs need a tug node agent on that node", pod.Spec.NodeName)}}
-	}
 	pass := url.Values{}
 	for _, p := range []string{"follow", "previous", "tailLines", "limitBytes", "sinceSeconds", "sinceTime", "timestamps"} {
 		if v := q.Get(p); v != "" {
 			pass.Set(p, v)
 		}
 	}
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(addr, strconv.Itoa(int(port))),
-		Path: "/containerLogs/" + url.PathEscape(pod.Namespace) + "/" + url.PathEscape(pod.Name) + "/" + url.PathEscape(name), RawQuery: pass.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	u, err := r.s.kubeletURL(ctx, pod.Spec.NodeName, kubeletPodPath("containerLogs", pod, name), pass)
 	if err != nil {
 		return err
 	}
-	resp, err := kubeletClient.Do(req)
+	req, err := kubeletRequest(ctx, http.MethodGet, u, pod.Spec.NodeName)
 	if err != nil {
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
-			Message: fmt.Sprintf("the node agent of node %q does not answer: %v", pod.Spec.NodeName, err)}}
+		return err
+	}
+	resp, err := r.s.kubelet.Do(req)
+	if err != nil {
+		return kubeletUnavailable(pod.Spec.NodeName, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		code := resp.StatusCode
-		reason := metav1.StatusReasonBadRequest
-		if code == http.StatusNotFound {
-			reason = metav1.StatusReasonNotFound
-		} else if code >= 500 {
-			reason = metav1.StatusReasonInternalError
-		}
-		return &statusErr{metav1.Status{Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: strings.TrimSpace(string(msg))}}
+		return kubeletError(resp)
 	}
 	rc.w.Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
 	rc.w.WriteHeader(http.StatusOK)
@@ -383,12 +336,40 @@ func (r *resource) serveLog(rc *reqCtx) error {
 	}
 }
 
-// kubeletClient reaches node agents. No overall timeout: a followed log streams for as long as
-// the client keeps the request open.
-var kubeletClient = &http.Client{Transport: &http.Transport{
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	ResponseHeaderTimeout: 30 * time.Second,
-}}
+// podAndContainer reads the pod a pods/log or pods/exec request is for, and the container it
+// names (the query's container) or the pod's default one.
+func (r *resource) podAndContainer(rc *reqCtx) (*corev1.Pod, string, error) {
+	obj, _, err := r.get(rc.r.Context(), rc.ri.Namespace, rc.ri.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	pod := obj.(*corev1.Pod)
+	name, err := podContainer(pod, rc.r.URL.Query().Get("container"))
+	return pod, name, err
+}
+
+// podContainer is the container a request names, or the pod's default one (the annotation
+// kubectl.kubernetes.io/default-container, or its only container).
+func podContainer(pod *corev1.Pod, name string) (string, error) {
+	if name == "" {
+		switch {
+		case pod.Annotations["kubectl.kubernetes.io/default-container"] != "":
+			name = pod.Annotations["kubectl.kubernetes.io/default-container"]
+		case len(pod.Spec.Containers) == 1:
+			name = pod.Spec.Containers[0].Name
+		default:
+			names := make([]string, 0, len(pod.Spec.Containers))
+			for _, c := range pod.Spec.Containers {
+				names = append(names, c.Name)
+			}
+			return "", badRequest("a container name must be specified for pod %s, choose one of: %v", pod.Name, names)
+		}
+	}
+	if !podHasContainer(pod, name) {
+		return "", badRequest("container %s is not valid for pod %s", name, pod.Name)
+	}
+	return name, nil
+}
 
 func podHasContainer(pod *corev1.Pod, name string) bool {
 	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {

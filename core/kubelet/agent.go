@@ -2,6 +2,8 @@ package kubelet
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -27,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/tugboat-io/tug/core/auth/authn"
 	"github.com/tugboat-io/tug/core/kubelet/container"
 )
 
@@ -49,6 +53,13 @@ type Config struct {
 	Taints []corev1.Taint
 	// Capacity overrides what is read off the machine (cpu, memory, pods, ephemeral-storage).
 	Capacity corev1.ResourceList
+	// ClientCA, when set, secures the kubelet API as kubelet's --client-ca-file,
+	// --authentication-token-webhook and --authorization-mode=Webhook do: HTTPS with a
+	// serving certificate the cluster signs (see servingcert.go), callers authenticated by a
+	// client certificate of ClientCA or a bearer token the API server vouches for
+	// (TokenReview), every request but /healthz authorized by the API server
+	// (SubjectAccessReview). Nil serves plain HTTP to anyone (tug's --secure=false).
+	ClientCA *x509.CertPool
 	// Listen and HealthzListen are where the kubelet API and its health check are served
 	// (":10250" and "127.0.0.1:10248" by default; "-" turns the health check off).
 	Listen, HealthzListen string
@@ -127,6 +138,8 @@ type Agent struct {
 	nodeHosts string
 	// tokens are the service account tokens of projected volumes.
 	tokens *tokenCache
+	// serving is the kubelet API's serving certificate (with Config.ClientCA).
+	serving atomic.Pointer[tls.Certificate]
 }
 
 // New checks cfg and returns an agent; Run starts it.
@@ -221,7 +234,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.kubeletPort = int32(ln.Addr().(*net.TCPAddr).Port)
 	srv := &http.Server{Handler: a.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	if a.cfg.ClientCA != nil {
+		srv.Handler = a.authFilter(authn.Union(&authn.X509{Roots: a.cfg.ClientCA}, authn.Bearer(tokenReviewer{a.client})), accessReviewer{a.client}, srv.Handler)
+		// Client certificates are asked for, not required: a caller may bring a token
+		// instead. The X509 authenticator verifies what is presented.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.getCertificate, ClientAuth: tls.RequestClientCert}
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { _ = srv.Serve(ln) }()
+	}
 	defer srv.Close()
 	if a.cfg.HealthzListen != "-" {
 		hln, err := net.Listen("tcp", a.cfg.HealthzListen)
@@ -236,7 +257,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
-	a.log.Info("node registered", "address", a.cfg.NodeIP, "kubelet-port", a.kubeletPort)
+	a.log.Info("node registered", "address", a.cfg.NodeIP, "kubelet-port", a.kubeletPort, "kubelet-https", a.cfg.ClientCA != nil)
+	if a.cfg.ClientCA != nil {
+		// The signer checks the certificate's names against the registered Node's addresses.
+		go a.keepServingCert(ctx)
+	}
 
 	podFactory := informers.NewSharedInformerFactoryWithOptions(a.client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()

@@ -15,7 +15,10 @@
 //     container by the worker before the runtime starts it, and so are a containerd pod's
 //     /etc/resolv.conf and /etc/hosts (dns.go decides them from the pod's DNS policy,
 //     podfiles.go writes them).
-//   - server.go is the kubelet HTTP API the API server calls for logs.
+//   - server.go is the kubelet HTTP API the API server calls for logs and exec (exec.go:
+//     kube's remote command protocol over a WebSocket); with a cluster CA it
+//     is served over HTTPS with a certificate the cluster signs (servingcert.go) and checks
+//     its callers with the API server (auth.go: TokenReview, SubjectAccessReview).
 //
 // What decides (restart or not, which state a container is in, which phase the pod has) is
 // kept apart from what does I/O so it can be tested with tables, like etcd raft's core.

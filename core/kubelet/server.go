@@ -19,10 +19,11 @@ import (
 	"github.com/tugboat-io/tug/core/kubelet/logs"
 )
 
-// The kubelet API, as far as the API server needs it: container logs (kubectl logs) and the
-// pods the agent runs. Paths are kubelet's, so tools that know kubelet find their way.
+// The kubelet API, as far as the API server needs it: container logs (kubectl logs), exec
+// (kubectl exec) and the pods the agent runs. Paths are kubelet's, so tools that know kubelet find their way.
 //
 //	GET /containerLogs/{namespace}/{pod}/{container}?follow&previous&tailLines&sinceSeconds&sinceTime&timestamps&limitBytes
+//	GET /exec/{namespace}/{pod}/{container}?command=…&stdin&stdout&stderr (WebSocket; exec.go)
 //	GET /pods
 //	GET /healthz
 
@@ -31,6 +32,7 @@ func (a *Agent) apiHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", a.serveHealthz)
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", a.serveContainerLogs)
 	mux.HandleFunc("GET /pods", a.servePods)
+	mux.HandleFunc("/exec/{namespace}/{pod}/{container}", a.serveExec)
 	return mux
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,6 +237,10 @@ func nodeFlow(t *testing.T, c nodeCluster, image string, inProcess bool) {
 	httpGetOK(t, "http://"+p0.Status.PodIP+":8080/?follow-marker=1")
 	follow.waitLine(t, "the request made while following", func(l string) bool { return strings.Contains(l, "follow-marker=1") })
 
+	// Exec: kubectl 1.33 speaks WebSocket (v5.channel.k8s.io) to the server, which proxies it
+	// to the agent over the agent's authenticated HTTPS.
+	execFlow(t, s, p0.Name, inProcess)
+
 	// Readiness: a failing probe flips Ready off, and on again when it passes.
 	notReady := filepath.Join(switches, p0.Name+".notready")
 	if err := os.WriteFile(notReady, nil, 0o644); err != nil {
@@ -332,6 +337,33 @@ func nodeFlow(t *testing.T, c nodeCluster, image string, inProcess bool) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(c.dataDir, "kubelet", "cni", "netns", "*")); len(left) > 0 {
 		t.Errorf("network namespaces left after every pod was deleted: %v\n%s", left, s.output())
+	}
+}
+
+// execFlow runs kubectl exec in pod: in a container, the command's output and exit code come
+// back; in a wasm pod, a clear error.
+func execFlow(t *testing.T, s *server, pod string, wasm bool) {
+	t.Helper()
+	if wasm {
+		r := s.kubectl(t, "1.33", "exec", pod, "--", "/hello", "env")
+		if r.err == nil || !strings.Contains(r.stderr, "exec is not supported by the wasm runtime") {
+			t.Errorf("kubectl exec in a wasm pod: want a clear error, got %s", r)
+		}
+		return
+	}
+	r := s.kubectl(t, "1.33", "exec", pod, "--", "/hello", "env", "marker-arg")
+	if r.err != nil || !strings.Contains(r.stdout, "arg[2]=marker-arg") || !strings.Contains(r.stdout, "POD_NAME="+pod) {
+		t.Errorf("kubectl exec env: want the command's output, got %s", r)
+	}
+	r = s.kubectl(t, "1.33", "exec", pod, "--", "/hello", "exit", "3")
+	var exit *exec.ExitError
+	if !errors.As(r.err, &exit) || exit.ExitCode() != 3 || !strings.Contains(r.stdout, "exiting with code 3") || !strings.Contains(r.stderr, "exit 3 requested") {
+		t.Errorf("kubectl exec exit 3: want exit code 3 with the command's stdout and stderr, got %s", r)
+	}
+	// kubectl before 1.30 speaks only SPDY: a clear refusal.
+	r = s.kubectl(t, "1.29", "exec", pod, "--", "/hello", "env")
+	if r.err == nil || !strings.Contains(r.stderr, "use kubectl 1.30 or newer") {
+		t.Errorf("kubectl 1.29 exec: want a clear refusal of SPDY, got %s", r)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net/http"
 	"os"
@@ -66,7 +67,10 @@ func TestSecurity(t *testing.T) {
 	if err := os.WriteFile(admission, wasmbuild.Build(t, filepath.Join("..", "..", "..", "plugins"), "./admission/cmd/defaults"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startUp(t, t.TempDir(), "--token-auth-file", tokens, "--admission-module", admission, "--scheduler=false", "--controllers=false")
+	// A node agent of its own, node-k, whose API is checked below.
+	s := startUp(t, t.TempDir(), "--token-auth-file", tokens, "--admission-module", admission, "--scheduler=false", "--controllers=false",
+		"--node=true", "--node-name", "node-k", "--node-ip", "127.0.0.1", "--kubelet-listen", freeAddr(t), "--kubelet-healthz-listen", "-",
+		"--container-runtime", "wasm", "--proxy-mode", "none", "--cluster-dns-port", "0")
 	k := func(args ...string) kubectlResult {
 		t.Helper()
 		r := s.kubectl(t, "1.33", args...)
@@ -243,6 +247,64 @@ func TestSecurity(t *testing.T) {
 		}
 		if r := as(tok, "auth", "whoami"); r.err != nil {
 			t.Errorf("the unbound token stopped working: %s", r)
+		}
+	})
+
+	t.Run("kubelet API", func(t *testing.T) {
+		// The node agent serves HTTPS with a certificate the cluster signed (a CSR to
+		// kubernetes.io/kubelet-serving), and lets through only callers the API server
+		// vouches for and allows: anonymous → 401, a plain user's token → 403, the admin
+		// (system:masters) → allowed.
+		cs := s.Clientset(t)
+		var kubelet string
+		if err := poll(60*time.Second, func() (bool, error) {
+			n, err := cs.CoreV1().Nodes().Get(context.Background(), "node-k", metav1.GetOptions{})
+			if err != nil || n.Status.DaemonEndpoints.KubeletEndpoint.Port == 0 {
+				return false, nil
+			}
+			kubelet = fmt.Sprintf("https://127.0.0.1:%d", n.Status.DaemonEndpoints.KubeletEndpoint.Port)
+			// Verified against the cluster CA: the handshake fails until the certificate is issued.
+			resp, err := s.AnonymousClient().Get(kubelet + "/healthz")
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200, nil
+		}); err != nil {
+			t.Fatalf("node-k's API does not serve HTTPS with a certificate of the cluster CA: %v\n%s", err, s.output())
+		}
+		get := func(c *http.Client, token string) int {
+			t.Helper()
+			req, err := http.NewRequest("GET", kubelet+"/pods", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := get(s.AnonymousClient(), ""); code != 401 {
+			t.Errorf("anonymous GET /pods on the kubelet = %d, want 401", code)
+		}
+		if code := get(s.AnonymousClient(), "garbage"); code != 401 {
+			t.Errorf("a garbage token on the kubelet = %d, want 401", code)
+		}
+		if code := get(s.AnonymousClient(), "dev-token"); code != 403 {
+			t.Errorf("dev's token on the kubelet = %d, want 403", code)
+		}
+		forged := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: s.caPool(), Certificates: []tls.Certificate{foreignClientCert(t)}, MinVersion: tls.VersionTLS12}}}
+		if code := get(forged, ""); code != 401 {
+			t.Errorf("a certificate of another CA on the kubelet = %d, want 401", code)
+		}
+		if code := get(s.HTTPClient(t), ""); code != 200 {
+			t.Errorf("the admin on the kubelet = %d, want 200", code)
 		}
 	})
 

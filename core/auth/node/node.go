@@ -112,6 +112,12 @@ func (n *Authorizer) Decide(ctx context.Context, a apiserver.Attributes) (authz.
 		if a.Verb == "create" || isRead(a.Verb) {
 			return allow("certificate signing requests")
 		}
+	case (gr == [2]string{"authentication.k8s.io", "tokenreviews"} || gr == [2]string{"authorization.k8s.io", "subjectaccessreviews"}) && a.Subresource == "":
+		// The node agent checks its API's callers with the API server (kube's system:node
+		// rules, which kube's node authorizer applies to what it does not track).
+		if a.Verb == "create" {
+			return allow("check its API's callers")
+		}
 	case gr == [2]string{"", "pods"}:
 		return n.pods(ctx, node, a, allow, noOpinion)
 	case a.Group == "" && (a.Resource == "secrets" || a.Resource == "configmaps" || a.Resource == "persistentvolumeclaims" || a.Resource == "serviceaccounts"):

@@ -153,6 +153,9 @@ func TestDecide(t *testing.T) {
 		// Certificates, and what a node has nothing to do with.
 		{"create CSR", req("create", "certificates.k8s.io", "certificatesigningrequests", "", "", ""), authz.Allow, ""},
 		{"approve CSR", req("update", "certificates.k8s.io", "certificatesigningrequests", "approval", "", "c"), authz.NoOpinion, ""},
+		{"review a token", req("create", "authentication.k8s.io", "tokenreviews", "", "", ""), authz.Allow, ""},
+		{"review access", req("create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""), authz.Allow, ""},
+		{"list access reviews", req("list", "authorization.k8s.io", "subjectaccessreviews", "", "", ""), authz.NoOpinion, ""},
 		{"deployments", req("list", "apps", "deployments", "", "app", ""), authz.NoOpinion, ""},
 		{"non-resource", apiserver.Attributes{User: n1, Verb: "get", Path: "/healthz"}, authz.NoOpinion, ""},
 	}

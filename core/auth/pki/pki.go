@@ -267,6 +267,18 @@ func (ca *CA) SignCSR(csr *x509.CertificateRequest, usages ...x509.ExtKeyUsage) 
 // CN=system:node:<nodeName>, O=system:nodes and nothing else, no SANs. It keeps a join token
 // from buying a certificate for another node or for a more powerful group.
 func CheckNodeClientCSR(csr *x509.CertificateRequest, nodeName string) error {
+	if err := checkNodeSubject(csr, nodeName); err != nil {
+		return err
+	}
+	if len(csr.DNSNames)+len(csr.IPAddresses)+len(csr.EmailAddresses)+len(csr.URIs) > 0 {
+		return fmt.Errorf("%w: a client certificate request carries no subject alternative names", ErrBadCSR)
+	}
+	return nil
+}
+
+// checkNodeSubject checks a request's subject is node nodeName's: CN=system:node:<nodeName>,
+// O=system:nodes and nothing else.
+func checkNodeSubject(csr *x509.CertificateRequest, nodeName string) error {
 	const nodesGroup, nodePrefix = "system:nodes", "system:node:"
 	switch {
 	case nodeName == "":
@@ -275,22 +287,43 @@ func CheckNodeClientCSR(csr *x509.CertificateRequest, nodeName string) error {
 		return fmt.Errorf("%w: common name %q, want %q", ErrBadCSR, csr.Subject.CommonName, nodePrefix+nodeName)
 	case !slices.Equal(csr.Subject.Organization, []string{nodesGroup}):
 		return fmt.Errorf("%w: organizations %q, want [%q]", ErrBadCSR, csr.Subject.Organization, nodesGroup)
-	case len(csr.DNSNames)+len(csr.IPAddresses)+len(csr.EmailAddresses)+len(csr.URIs) > 0:
-		return fmt.Errorf("%w: a client certificate request carries no subject alternative names", ErrBadCSR)
 	}
 	return nil
 }
 
-// NewCSR makes a key and a PEM certificate request for subject (the node side of a join).
-func NewCSR(subject pkix.Name) (csrPEM []byte, key *ecdsa.PrivateKey, err error) {
+// CheckNodeServingCSR applies kube's kubernetes.io/kubelet-serving rules to a node's
+// serving certificate request: subject CN=system:node:<nodeName>, O=system:nodes, DNS and IP
+// subject alternative names only, at least one. Whether the names are the node's own is the
+// approver's question.
+func CheckNodeServingCSR(csr *x509.CertificateRequest, nodeName string) error {
+	if err := checkNodeSubject(csr, nodeName); err != nil {
+		return err
+	}
+	switch {
+	case len(csr.EmailAddresses)+len(csr.URIs) > 0:
+		return fmt.Errorf("%w: a serving certificate request carries no email or URI names", ErrBadCSR)
+	case len(csr.DNSNames)+len(csr.IPAddresses) == 0:
+		return fmt.Errorf("%w: a serving certificate request names a DNS name or IP address", ErrBadCSR)
+	}
+	return nil
+}
+
+// NewServingCSR makes a key and a PEM certificate request for subject with the given
+// subject alternative names (a node's serving certificate).
+func NewServingCSR(subject pkix.Name, dnsNames []string, ips []net.IP) (csrPEM []byte, key *ecdsa.PrivateKey, err error) {
 	if key, err = newKey(); err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject}, key)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, DNSNames: dnsNames, IPAddresses: ips}, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create certificate request: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), key, nil
+}
+
+// NewCSR makes a key and a PEM certificate request for subject (the node side of a join).
+func NewCSR(subject pkix.Name) (csrPEM []byte, key *ecdsa.PrivateKey, err error) {
+	return NewServingCSR(subject, nil, nil)
 }
 
 // Covers says whether cert carries every IP and DNS name the names ask for.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tugboat-io/tug/core/auth/user"
 )
 
 // File names in the PKI directory, as kubeadm names the same things.
@@ -18,8 +20,11 @@ const (
 	ServingKeyFile  = "apiserver.key"
 	AdminCertFile   = "admin.crt"
 	AdminKeyFile    = "admin.key"
-	SAKeyFile       = "sa.key"
-	SAPubFile       = "sa.pub"
+	// The API server's client certificate for node agents' APIs.
+	KubeletClientCertFile = "apiserver-kubelet-client.crt"
+	KubeletClientKeyFile  = "apiserver-kubelet-client.key"
+	SAKeyFile             = "sa.key"
+	SAPubFile             = "sa.pub"
 )
 
 // AdminUser is the user of the admin client certificate LoadOrCreate keeps (for the kubeconfig
@@ -40,6 +45,9 @@ type Bundle struct {
 	CA      *CA
 	Serving *KeyPair
 	Admin   *KeyPair
+	// KubeletClient is the API server's client certificate for node agents' APIs, for user
+	// user.APIServerKubeletClient in no group: RBAC grants it system:kubelet-api-admin.
+	KubeletClient *KeyPair
 	// SAKey signs service account tokens; its public half is in sa.pub for other servers.
 	SAKey *ecdsa.PrivateKey
 	// Written lists the files this call (re)wrote, for the caller to log.
@@ -77,6 +85,11 @@ func LoadOrCreate(dir string, opts Options) (*Bundle, error) {
 	}
 	b.Admin, err = b.leaf(AdminCertFile, AdminKeyFile, now(), nil,
 		func() (*KeyPair, error) { return b.CA.IssueClient(AdminUser, []string{"system:masters"}) })
+	if err != nil {
+		return nil, err
+	}
+	b.KubeletClient, err = b.leaf(KubeletClientCertFile, KubeletClientKeyFile, now(), nil,
+		func() (*KeyPair, error) { return b.CA.IssueClient(user.APIServerKubeletClient, nil) })
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tugboat-io/tug/core/auth/user"
 )
 
 var testNames = ServingNames{
@@ -30,13 +32,13 @@ func load(t *testing.T, dir string, opts Options) *Bundle {
 func TestLoadOrCreateFirstRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pki")
 	b := load(t, dir, Options{Serving: testNames})
-	want := []string{CAKeyFile, CACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, SAKeyFile, SAPubFile}
+	want := []string{CAKeyFile, CACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, KubeletClientKeyFile, KubeletClientCertFile, SAKeyFile, SAPubFile}
 	if !slices.Equal(b.Written, want) {
 		t.Fatalf("written %q, want %q", b.Written, want)
 	}
 	modes := map[string]fs.FileMode{
-		CAKeyFile: 0o600, ServingKeyFile: 0o600, AdminKeyFile: 0o600, SAKeyFile: 0o600,
-		CACertFile: 0o644, ServingCertFile: 0o644, AdminCertFile: 0o644, SAPubFile: 0o644,
+		CAKeyFile: 0o600, ServingKeyFile: 0o600, AdminKeyFile: 0o600, KubeletClientKeyFile: 0o600, SAKeyFile: 0o600,
+		CACertFile: 0o644, ServingCertFile: 0o644, AdminCertFile: 0o644, KubeletClientCertFile: 0o644, SAPubFile: 0o644,
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -65,6 +67,12 @@ func TestLoadOrCreateFirstRun(t *testing.T) {
 	}
 	if !slices.Equal(b.Admin.Cert.Subject.Organization, []string{"system:masters"}) {
 		t.Errorf("admin groups %q", b.Admin.Cert.Subject.Organization)
+	}
+	if _, err := b.KubeletClient.Cert.Verify(x509.VerifyOptions{Roots: b.CA.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("kubelet client cert: %v", err)
+	}
+	if c := b.KubeletClient.Cert.Subject; c.CommonName != user.APIServerKubeletClient || len(c.Organization) != 0 {
+		t.Errorf("kubelet client cert is for %q in %q, want %q in no group (RBAC binds it, not system:masters)", c.CommonName, c.Organization, user.APIServerKubeletClient)
 	}
 }
 
@@ -107,7 +115,7 @@ func TestLoadOrCreateReissues(t *testing.T) {
 		}, []string{ServingKeyFile, ServingCertFile}},
 		{"leaves expire within 30 days", func(*testing.T, string) Options {
 			return Options{Serving: testNames, Now: func() time.Time { return time.Now().Add(LeafValidity - 29*24*time.Hour) }}
-		}, []string{ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile}},
+		}, []string{ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, KubeletClientKeyFile, KubeletClientCertFile}},
 		{"leaves expire in 31 days", func(*testing.T, string) Options {
 			return Options{Serving: testNames, Now: func() time.Time { return time.Now().Add(LeafValidity - 31*24*time.Hour) }}
 		}, nil},
@@ -126,7 +134,7 @@ func TestLoadOrCreateReissues(t *testing.T) {
 		{"CA creation cut short", func(t *testing.T, dir string) Options {
 			removeFile(t, filepath.Join(dir, CACertFile))
 			return Options{Serving: testNames}
-		}, []string{CAKeyFile, CACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile}},
+		}, []string{CAKeyFile, CACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, KubeletClientKeyFile, KubeletClientCertFile}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -200,6 +200,17 @@ func Bootstrap() ([]*rbacv1.ClusterRole, []*rbacv1.ClusterRoleBinding) {
 			rule(g("get", "list", "watch"), core, "nodes"),
 			rule(read, g("discovery.k8s.io"), "endpointslices"),
 			rule(g("create", "patch", "update"), g("", "events.k8s.io"), "events")),
+		// Who may ask the API server to check credentials and permissions for it: a node
+		// agent (through the node authorizer), and extensions that serve their own APIs.
+		clusterRole("system:auth-delegator", nil,
+			rule(g("create"), g("authentication.k8s.io"), "tokenreviews"),
+			rule(g("create"), g("authorization.k8s.io"), "subjectaccessreviews")),
+		// Full use of the node agents' API (logs, exec, …), which the agents authorize with a
+		// SubjectAccessReview on nodes/<subresource>; the API server's kubelet client has it.
+		clusterRole("system:kubelet-api-admin", nil,
+			rule(read, core, "nodes"),
+			rule(g("proxy"), core, "nodes"),
+			rule(g("*"), core, "nodes/proxy", "nodes/metrics", "nodes/stats", "nodes/log", "nodes/pods", "nodes/healthz", "nodes/configz")),
 		// A node joining with a join token may ask for its certificate and nothing else.
 		clusterRole("system:node-bootstrapper", nil,
 			rule(g("create", "get", "list", "watch"), g("certificates.k8s.io"), "certificatesigningrequests")),
@@ -215,6 +226,9 @@ func Bootstrap() ([]*rbacv1.ClusterRole, []*rbacv1.ClusterRoleBinding) {
 		binding("system:node"),
 		binding("system:node-proxier", userSubject(user.KubeProxy)),
 		binding("system:node-bootstrapper", groupSubject(user.Bootstrappers)),
+		// kube leaves binding the kubelet client to the installer (kubeadm binds its
+		// certificate's group); tug binds the user of the certificate it issues itself.
+		binding("system:kubelet-api-admin", userSubject(user.APIServerKubeletClient)),
 	}
 	return roles, bindings
 }

@@ -59,6 +59,7 @@ func TestBootstrapPolicy(t *testing.T) {
 	cm := &user.Info{Name: user.KubeControllerManager, Groups: []string{user.AllAuthenticated}}
 	proxy := &user.Info{Name: user.KubeProxy, Groups: []string{user.AllAuthenticated}}
 	node := &user.Info{Name: "system:node:n1", Groups: []string{user.NodesGroup, user.AllAuthenticated}}
+	kubeletClient := &user.Info{Name: user.APIServerKubeletClient, Groups: []string{user.AllAuthenticated}}
 	joiner := &user.Info{Name: "system:bootstrap:abcdef", Groups: []string{user.Bootstrappers, user.AllAuthenticated}}
 	l := bootstrapLister(
 		rb("team", "vera-view", "ClusterRole", "view", subj(rbacv1.UserKind, "vera", "")),
@@ -110,6 +111,12 @@ func TestBootstrapPolicy(t *testing.T) {
 		{"proxy may not write services", as(proxy, res("update", "", "services", "", "team", "s")), false},
 		{"node gets nothing from RBAC", as(node, res("get", "", "secrets", "", "team", "s")), false},
 		{"node gets no pod status writes from RBAC", as(node, res("update", "", "pods", "status", "team", "p")), false},
+		{"kubelet client reads container logs", as(kubeletClient, named(res("get", "", "nodes", "proxy", "", ""), "n1")), true},
+		{"kubelet client execs", as(kubeletClient, named(res("create", "", "nodes", "proxy", "", ""), "n1")), true},
+		{"kubelet client may not delete nodes", as(kubeletClient, named(res("delete", "", "nodes", "", "", ""), "n1")), false},
+		{"kubelet client may not read pods", as(kubeletClient, res("list", "", "pods", "", "", "")), false},
+		{"authenticated may not use the kubelet API", as(authenticated, named(res("get", "", "nodes", "proxy", "", ""), "n1")), false},
+		{"authenticated may not review tokens", as(authenticated, res("create", "authentication.k8s.io", "tokenreviews", "", "", "")), false},
 		{"joiner asks for a certificate", as(joiner, res("create", "certificates.k8s.io", "certificatesigningrequests", "", "", "")), true},
 		{"joiner may not list pods", as(joiner, res("list", "", "pods", "", "", "")), false},
 	}

@@ -43,6 +43,9 @@ const (
 	KubeControllerManager = "system:kube-controller-manager"
 	// KubeProxy is the service proxy's user.
 	KubeProxy = "system:kube-proxy"
+	// APIServerKubeletClient is the API server when it calls node agents (container logs,
+	// exec): the user of kubeadm's apiserver-kubelet-client certificate.
+	APIServerKubeletClient = "kube-apiserver-kubelet-client"
 )
 
 // Prefixes of generated names.
