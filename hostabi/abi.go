@@ -2,15 +2,15 @@ package hostabi
 
 import "strconv"
 
-// Version is the ABI version this package describes: major 1, minor 4 (1.1 added modules
+// Version is the ABI version this package describes: major 1, minor 6 (1.1 added modules
 // hosting several scheduling plugins, ABI.md §4.7; 1.2 the pre-filter's skips, §4.8, and
 // preemption, §4.9; 1.3 the reconcile's clock, actions and requeue, §4.6; 1.4 the
 // reconcile's parent patch and deletion, and deletes of related objects, §4.6; 1.5 the
 // admission request's policy, configuration and related objects, and its status updates,
-// §4.5).
+// §4.5; 1.6 Reserve, Unreserve, Permit, PreBind and PostBind, §4.10).
 const (
 	Major = 1
-	Minor = 5
+	Minor = 6
 	// Version is what a guest's tug_abi_version export returns: (major << 16) | minor.
 	Version = Major<<16 | Minor
 )
@@ -54,6 +54,19 @@ const (
 	ExportSchedNormalizeAt = "tug_sched_normalize_at"
 	// Since 1.2: a hosted plugin that chooses among preemption candidates (ABI.md §4.9).
 	ExportSchedPostFilterAt = "tug_sched_postfilter_at"
+
+	// Since 1.6: the extension points after the choice of a node (ABI.md §4.10), optional
+	// exports of a scheduler module, and their hosted forms.
+	ExportSchedReserve     = "tug_sched_reserve"
+	ExportSchedUnreserve   = "tug_sched_unreserve"
+	ExportSchedPermit      = "tug_sched_permit"
+	ExportSchedPreBind     = "tug_sched_prebind"
+	ExportSchedPostBind    = "tug_sched_postbind"
+	ExportSchedReserveAt   = "tug_sched_reserve_at"
+	ExportSchedUnreserveAt = "tug_sched_unreserve_at"
+	ExportSchedPermitAt    = "tug_sched_permit_at"
+	ExportSchedPreBindAt   = "tug_sched_prebind_at"
+	ExportSchedPostBindAt  = "tug_sched_postbind_at"
 )
 
 // Status is what an operation export returns.
@@ -91,6 +104,9 @@ const (
 	CodeError                        Code = 1
 	CodeUnschedulable                Code = 2
 	CodeUnschedulableAndUnresolvable Code = 3
+	// CodeWait is the framework's Wait: a Permit verdict holding the pod until it is allowed,
+	// rejected or its timeout passes (ABI.md §4.10, since 1.6).
+	CodeWait Code = 4
 	// CodeSkip is the framework's Skip: a pre-filter found nothing for the plugin to do for
 	// the cycle's pod. It never crosses the ABI as a code; it becomes a Skip entry of the
 	// pre-filter verdict (ABI.md §4.8).
@@ -108,6 +124,8 @@ func (c Code) String() string {
 		return "Unschedulable"
 	case CodeUnschedulableAndUnresolvable:
 		return "UnschedulableAndUnresolvable"
+	case CodeWait:
+		return "Wait"
 	case CodeSkip:
 		return "Skip"
 	}

@@ -256,6 +256,12 @@ type HostedPlugin struct {
 	Normalize bool   `json:"normalize,omitempty"`
 	// PostFilter says the plugin chooses among preemption candidates (ABI.md §4.9).
 	PostFilter bool `json:"postFilter,omitempty"`
+	// Reserve (with its Unreserve), Permit, PreBind and PostBind say the plugin runs at those
+	// extension points (ABI.md §4.10, since 1.6).
+	Reserve  bool `json:"reserve,omitempty"`
+	Permit   bool `json:"permit,omitempty"`
+	PreBind  bool `json:"preBind,omitempty"`
+	PostBind bool `json:"postBind,omitempty"`
 	// Weight is the plugin's default score weight (1..100; 0 or absent means 1), which a
 	// profile may override.
 	Weight int64 `json:"weight,omitempty"`
@@ -279,6 +285,33 @@ type Candidate struct {
 type PostFilterOutput struct {
 	Candidate int    `json:"candidate"`
 	Reason    string `json:"reason,omitempty"`
+}
+
+// BindingInput is the input of the extension points after the choice of a node (ABI.md
+// §4.10): the node, and the pod where the call is not on the instance that keeps the
+// cycle's pod (Unreserve, PreBind, PostBind). Waiting lists the pods ("namespace/name")
+// waiting at the called plugin's Permit, for Permit.
+type BindingInput struct {
+	Node    string          `json:"node"`
+	Pod     json.RawMessage `json:"pod,omitempty"`
+	Waiting []string        `json:"waiting,omitempty"`
+}
+
+// BindingVerdict is the optional output of Reserve, Permit and PreBind (ABI.md §4.10): empty,
+// or Code CodeSuccess, goes on. From Permit, CodeWait holds the pod for TimeoutMillis, and
+// Allow and Reject decide about pods waiting at the plugin.
+type BindingVerdict struct {
+	Code          Code               `json:"code"`
+	Reason        string             `json:"reason,omitempty"`
+	TimeoutMillis int64              `json:"timeoutMillis,omitempty"`
+	Allow         []string           `json:"allow,omitempty"`
+	Reject        []WaitingRejection `json:"reject,omitempty"`
+}
+
+// WaitingRejection rejects a pod waiting at a Permit, with a reason.
+type WaitingRejection struct {
+	Pod    string `json:"pod"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // HostedPlugins is the output of tug_sched_plugins.

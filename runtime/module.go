@@ -155,8 +155,16 @@ func (m *Module) checkHosted(out []byte) ([]hostabi.HostedPlugin, error) {
 			return nil, fmt.Errorf("plugin %d has no name", i)
 		case seen[p.Name]:
 			return nil, fmt.Errorf("plugin %q is listed twice", p.Name)
-		case !p.Filter && !p.Score && !p.PostFilter:
-			return nil, fmt.Errorf("plugin %q neither filters, scores nor chooses preemption candidates", p.Name)
+		case !p.Filter && !p.Score && !p.PostFilter && !p.Reserve && !p.Permit && !p.PreBind && !p.PostBind:
+			return nil, fmt.Errorf("plugin %q runs at no extension point", p.Name)
+		case p.Reserve && (!m.info.ops[hostabi.ExportSchedReserveAt] || !m.info.ops[hostabi.ExportSchedUnreserveAt]):
+			return nil, fmt.Errorf("plugin %q reserves but the module does not export %s and %s", p.Name, hostabi.ExportSchedReserveAt, hostabi.ExportSchedUnreserveAt)
+		case p.Permit && !m.info.ops[hostabi.ExportSchedPermitAt]:
+			return nil, fmt.Errorf("plugin %q permits but the module does not export %s", p.Name, hostabi.ExportSchedPermitAt)
+		case p.PreBind && !m.info.ops[hostabi.ExportSchedPreBindAt]:
+			return nil, fmt.Errorf("plugin %q pre-binds but the module does not export %s", p.Name, hostabi.ExportSchedPreBindAt)
+		case p.PostBind && !m.info.ops[hostabi.ExportSchedPostBindAt]:
+			return nil, fmt.Errorf("plugin %q post-binds but the module does not export %s", p.Name, hostabi.ExportSchedPostBindAt)
 		case p.PostFilter && !m.info.ops[hostabi.ExportSchedPostFilterAt]:
 			return nil, fmt.Errorf("plugin %q chooses preemption candidates but the module does not export %s", p.Name, hostabi.ExportSchedPostFilterAt)
 		case p.Filter && !m.info.ops[hostabi.ExportSchedFilterAt]:

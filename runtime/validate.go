@@ -12,13 +12,23 @@ import (
 // wasiModule is the import module name of WASI preview 1, which guests may import (ABI.md §6).
 const wasiModule = "wasi_snapshot_preview1"
 
-// operations are the operation exports of ABI v1.2; all have the signature (i32, i32) -> i32.
+// operations are the operation exports of ABI v1.6; all have the signature (i32, i32) -> i32.
 var operations = []string{
 	hostabi.ExportSchedPlugins,
 	hostabi.ExportSchedFilterAt,
 	hostabi.ExportSchedScoreAt,
 	hostabi.ExportSchedNormalizeAt,
 	hostabi.ExportSchedPostFilterAt,
+	hostabi.ExportSchedReserve,
+	hostabi.ExportSchedUnreserve,
+	hostabi.ExportSchedPermit,
+	hostabi.ExportSchedPreBind,
+	hostabi.ExportSchedPostBind,
+	hostabi.ExportSchedReserveAt,
+	hostabi.ExportSchedUnreserveAt,
+	hostabi.ExportSchedPermitAt,
+	hostabi.ExportSchedPreBindAt,
+	hostabi.ExportSchedPostBindAt,
 	hostabi.ExportConfigure,
 	hostabi.ExportSchedNodes,
 	hostabi.ExportSchedPreFilter,
@@ -153,6 +163,17 @@ func inspect(m *wasmbin.Module, wasi map[string]wasmbin.FuncType) (*moduleInfo, 
 	}
 	if info.ops[hostabi.ExportSchedNormalize] && !info.ops[hostabi.ExportSchedScore] {
 		add("exports %s without %s", hostabi.ExportSchedNormalize, hostabi.ExportSchedScore)
+	}
+	if info.ops[hostabi.ExportSchedReserve] != info.ops[hostabi.ExportSchedUnreserve] {
+		add("exports one of %s and %s without the other", hostabi.ExportSchedReserve, hostabi.ExportSchedUnreserve)
+	}
+	if info.ops[hostabi.ExportSchedReserveAt] != info.ops[hostabi.ExportSchedUnreserveAt] {
+		add("exports one of %s and %s without the other", hostabi.ExportSchedReserveAt, hostabi.ExportSchedUnreserveAt)
+	}
+	for _, op := range []string{hostabi.ExportSchedReserve, hostabi.ExportSchedPermit, hostabi.ExportSchedPreBind, hostabi.ExportSchedPostBind} {
+		if info.ops[op] && !info.ops[hostabi.ExportSchedFilter] && !info.ops[hostabi.ExportSchedScore] {
+			add("exports %s but is neither a scheduler filter nor a scheduler score (ABI.md §4.10)", op)
+		}
 	}
 	if len(info.kinds) == 0 && len(problems) == 0 {
 		var kinds []string

@@ -19,7 +19,7 @@ func TestCheckHosted(t *testing.T) {
 		{`{"plugins":[]}`, "lists no plugins"},
 		{`{"plugins":[{"filter":true}]}`, "has no name"},
 		{`{"plugins":[{"name":"A","filter":true},{"name":"A","score":true}]}`, "listed twice"},
-		{`{"plugins":[{"name":"A"}]}`, "neither filters, scores nor chooses preemption candidates"},
+		{`{"plugins":[{"name":"A"}]}`, "runs at no extension point"},
 		{`{"plugins":[{"name":"A","score":true,"normalize":true}]}`, "does not export tug_sched_normalize_at"},
 		{`{"plugins":[{"name":"A","score":true,"weight":101}]}`, "not 1..100"},
 	} {

@@ -154,6 +154,10 @@ func ValidateSchedulerProfileSpec(s *pluginsv1alpha1.SchedulerProfileSpec, path 
 		errs = append(errs, validatePluginSet(s.Plugins.Filter, pp.Child("filter"), false)...)
 		errs = append(errs, validatePluginSet(s.Plugins.PostFilter, pp.Child("postFilter"), false)...)
 		errs = append(errs, validatePluginSet(s.Plugins.Score, pp.Child("score"), true)...)
+		errs = append(errs, validatePluginSet(s.Plugins.Reserve, pp.Child("reserve"), false)...)
+		errs = append(errs, validatePluginSet(s.Plugins.Permit, pp.Child("permit"), false)...)
+		errs = append(errs, validatePluginSet(s.Plugins.PreBind, pp.Child("preBind"), false)...)
+		errs = append(errs, validatePluginSet(s.Plugins.PostBind, pp.Child("postBind"), false)...)
 	}
 	seen := map[string]bool{}
 	for i, pc := range s.PluginConfig {

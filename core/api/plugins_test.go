@@ -4,10 +4,11 @@ import (
 	"testing"
 	"time"
 
-	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	pluginsv1alpha1 "github.com/tugboat-io/tug/core/api/plugins/v1alpha1"
 )
 
 func wasmPlugin(mut func(*pluginsv1alpha1.WasmPlugin)) *pluginsv1alpha1.WasmPlugin {
@@ -104,6 +105,25 @@ func TestValidateSchedulerProfile(t *testing.T) {
 		{"weight over 100", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
 			s.Plugins = &pluginsv1alpha1.Plugins{Score: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "a", Weight: 101}}}}
 		}, "spec.plugins.score.enabled[0].weight", field.ErrorTypeInvalid},
+		{"binding points valid", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{
+				Reserve:  pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gpu-claim"}}},
+				Permit:   pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gang"}}, Disabled: []pluginsv1alpha1.Plugin{{Name: "*"}}},
+				PreBind:  pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gpu-claim"}}},
+				PostBind: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gpu-claim"}}}}
+		}, "", ""},
+		{"weight on a permit", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Permit: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gang", Weight: 2}}}}
+		}, "spec.plugins.permit.enabled[0].weight", field.ErrorTypeInvalid},
+		{"reserve twice", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{Reserve: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "a"}, {Name: "a"}}}}
+		}, "spec.plugins.reserve.enabled[1].name", field.ErrorTypeDuplicate},
+		{"pre-bind without a name", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{PreBind: pluginsv1alpha1.PluginSet{Disabled: []pluginsv1alpha1.Plugin{{}}}}
+		}, "spec.plugins.preBind.disabled[0].name", field.ErrorTypeRequired},
+		{"enabling * at post-bind", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
+			s.Plugins = &pluginsv1alpha1.Plugins{PostBind: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "*"}}}}
+		}, "spec.plugins.postBind.enabled[0].name", field.ErrorTypeInvalid},
 		{"config twice", func(s *pluginsv1alpha1.SchedulerProfileSpec) {
 			s.PluginConfig = []pluginsv1alpha1.PluginConfig{{Name: "a"}, {Name: "a"}}
 		}, "spec.pluginConfig[1].name", field.ErrorTypeDuplicate},

@@ -91,40 +91,78 @@ type ChainPlugin struct {
 	Filter, PostFilter bool
 	Score              bool
 	Weight             int64 // 0: the plugin's default
+	// After the choice of a node; each point's order is ChainPoints'.
+	Reserve, Permit, PreBind, PostBind bool
 }
 
-// Chain resolves a spec's plugin sets against the default plugins (the module's list, in its
-// order) as kube-scheduler merges a profile's plugins with its defaults: at each extension
-// point the defaults that implement it, minus the disabled ones ("*": all), with enabled
-// plugins that are defaults overriding them in place and the others appended. The result
-// is in filter order — the order that decides which plugin a node's rejection is counted
-// against — then the remaining score and post-filter plugins.
-func Chain(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.HostedPlugin) []ChainPlugin {
+// The extension points after the choice of a node, as ChainPoints names them.
+const (
+	PointReserve  = "reserve"
+	PointPermit   = "permit"
+	PointPreBind  = "preBind"
+	PointPostBind = "postBind"
+)
+
+// resolvePoint resolves one extension point's set against the defaults that implement it, as
+// kube-scheduler merges them: the defaults minus the disabled ones ("*": all), with enabled
+// plugins that are defaults overriding them in place and the others appended.
+func resolvePoint(set pluginsv1alpha1.PluginSet, defaults []hostabi.HostedPlugin, implements func(hostabi.HostedPlugin) bool) []pluginsv1alpha1.Plugin {
+	var out []pluginsv1alpha1.Plugin
+	all := slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == "*" })
+	used := map[string]bool{}
+	for _, hp := range defaults {
+		if !implements(hp) || all || slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == hp.Name }) {
+			continue
+		}
+		p := pluginsv1alpha1.Plugin{Name: hp.Name}
+		if i := slices.IndexFunc(set.Enabled, func(e pluginsv1alpha1.Plugin) bool { return e.Name == hp.Name }); i >= 0 {
+			p = set.Enabled[i]
+			used[hp.Name] = true
+		}
+		out = append(out, p)
+	}
+	for _, e := range set.Enabled {
+		if !used[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// ChainPoints resolves the extension points after the choice of a node (PointReserve,
+// PointPermit, PointPreBind, PointPostBind) to plugin names in the order they run there.
+func ChainPoints(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.HostedPlugin) map[string][]string {
 	var sets pluginsv1alpha1.Plugins
 	if spec.Plugins != nil {
 		sets = *spec.Plugins
 	}
-	point := func(set pluginsv1alpha1.PluginSet, implements func(hostabi.HostedPlugin) bool) []pluginsv1alpha1.Plugin {
-		var out []pluginsv1alpha1.Plugin
-		all := slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == "*" })
-		used := map[string]bool{}
-		for _, hp := range defaults {
-			if !implements(hp) || all || slices.ContainsFunc(set.Disabled, func(p pluginsv1alpha1.Plugin) bool { return p.Name == hp.Name }) {
-				continue
-			}
-			p := pluginsv1alpha1.Plugin{Name: hp.Name}
-			if i := slices.IndexFunc(set.Enabled, func(e pluginsv1alpha1.Plugin) bool { return e.Name == hp.Name }); i >= 0 {
-				p = set.Enabled[i]
-				used[hp.Name] = true
-			}
-			out = append(out, p)
+	out := map[string][]string{}
+	for _, pt := range []struct {
+		name       string
+		set        pluginsv1alpha1.PluginSet
+		implements func(hostabi.HostedPlugin) bool
+	}{
+		{PointReserve, sets.Reserve, func(hp hostabi.HostedPlugin) bool { return hp.Reserve }},
+		{PointPermit, sets.Permit, func(hp hostabi.HostedPlugin) bool { return hp.Permit }},
+		{PointPreBind, sets.PreBind, func(hp hostabi.HostedPlugin) bool { return hp.PreBind }},
+		{PointPostBind, sets.PostBind, func(hp hostabi.HostedPlugin) bool { return hp.PostBind }},
+	} {
+		for _, p := range resolvePoint(pt.set, defaults, pt.implements) {
+			out[pt.name] = append(out[pt.name], p.Name)
 		}
-		for _, e := range set.Enabled {
-			if !used[e.Name] {
-				out = append(out, e)
-			}
-		}
-		return out
+	}
+	return out
+}
+
+// Chain resolves a spec's plugin sets against the default plugins (the module's list, in its
+// order) as kube-scheduler merges a profile's plugins with its defaults (resolvePoint). The
+// result is in filter order — the order that decides which plugin a node's rejection is
+// counted against — then the remaining score, post-filter, reserve, permit, pre-bind and
+// post-bind plugins.
+func Chain(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.HostedPlugin) []ChainPlugin {
+	var sets pluginsv1alpha1.Plugins
+	if spec.Plugins != nil {
+		sets = *spec.Plugins
 	}
 	var chain []ChainPlugin
 	entry := func(name string) *ChainPlugin {
@@ -134,15 +172,28 @@ func Chain(spec *pluginsv1alpha1.SchedulerProfileSpec, defaults []hostabi.Hosted
 		chain = append(chain, ChainPlugin{Name: name})
 		return &chain[len(chain)-1]
 	}
-	for _, p := range point(sets.Filter, func(hp hostabi.HostedPlugin) bool { return hp.Filter }) {
+	for _, p := range resolvePoint(sets.Filter, defaults, func(hp hostabi.HostedPlugin) bool { return hp.Filter }) {
 		entry(p.Name).Filter = true
 	}
-	for _, p := range point(sets.Score, func(hp hostabi.HostedPlugin) bool { return hp.Score }) {
+	for _, p := range resolvePoint(sets.Score, defaults, func(hp hostabi.HostedPlugin) bool { return hp.Score }) {
 		e := entry(p.Name)
 		e.Score, e.Weight = true, int64(p.Weight)
 	}
-	for _, p := range point(sets.PostFilter, func(hp hostabi.HostedPlugin) bool { return hp.PostFilter }) {
+	for _, p := range resolvePoint(sets.PostFilter, defaults, func(hp hostabi.HostedPlugin) bool { return hp.PostFilter }) {
 		entry(p.Name).PostFilter = true
+	}
+	points := ChainPoints(spec, defaults)
+	for _, n := range points[PointReserve] {
+		entry(n).Reserve = true
+	}
+	for _, n := range points[PointPermit] {
+		entry(n).Permit = true
+	}
+	for _, n := range points[PointPreBind] {
+		entry(n).PreBind = true
+	}
+	for _, n := range points[PointPostBind] {
+		entry(n).PostBind = true
 	}
 	return chain
 }
@@ -172,9 +223,10 @@ func isDefault(defaults []hostabi.HostedPlugin, name string) bool {
 // CustomPlugin is a plugin outside the default module — a WasmPlugin of the cluster — as a
 // profile finds it: its module and what it implements.
 type CustomPlugin struct {
-	Module                    *Module
-	Filter, Score, PostFilter bool
-	DefaultWeight             int64
+	Module                             *Module
+	Filter, Score, PostFilter          bool
+	Reserve, Permit, PreBind, PostBind bool
+	DefaultWeight                      int64
 }
 
 // BuildProfile makes the framework's Profile for spec: the default plugins come from module
@@ -197,13 +249,12 @@ func BuildProfile(spec *pluginsv1alpha1.SchedulerProfileSpec, m *Module, default
 				"pluginConfig names %s, a WasmPlugin: its configuration is the WasmPlugin's spec.config", pc.Name)
 		}
 	}
+	byName := map[string]*Plugin{}
 	for _, c := range chain {
-		var filter, score, postFilter bool
-		var weight int64
+		var can hostabi.HostedPlugin // what the plugin implements
 		p := &Plugin{Name: c.Name}
 		if i := slices.IndexFunc(defaults, func(hp hostabi.HostedPlugin) bool { return hp.Name == c.Name }); i >= 0 {
-			hp := defaults[i]
-			filter, score, postFilter, weight = hp.Filter, hp.Score, hp.PostFilter, hp.Weight
+			can = defaults[i]
 			p.Module, p.Hosted = m, true
 		} else {
 			cp, ok := lookup(c.Name)
@@ -211,13 +262,16 @@ func BuildProfile(spec *pluginsv1alpha1.SchedulerProfileSpec, m *Module, default
 				return nil, profileErr(pluginsv1alpha1.ReasonPluginNotFound,
 					"plugin %s is neither a default plugin (%s) nor a loaded WasmPlugin", c.Name, names(defaults))
 			}
-			filter, score, postFilter, weight = cp.Filter, cp.Score, cp.PostFilter, cp.DefaultWeight
+			can = hostabi.HostedPlugin{Filter: cp.Filter, Score: cp.Score, PostFilter: cp.PostFilter, Reserve: cp.Reserve,
+				Permit: cp.Permit, PreBind: cp.PreBind, PostBind: cp.PostBind, Weight: cp.DefaultWeight}
 			p.Module = cp.Module
 		}
 		for _, need := range []struct {
 			on, can bool
 			point   string
-		}{{c.Filter, filter, "filter"}, {c.Score, score, "score"}, {c.PostFilter, postFilter, "postFilter"}} {
+		}{{c.Filter, can.Filter, "filter"}, {c.Score, can.Score, "score"}, {c.PostFilter, can.PostFilter, "postFilter"},
+			{c.Reserve, can.Reserve, PointReserve}, {c.Permit, can.Permit, PointPermit},
+			{c.PreBind, can.PreBind, PointPreBind}, {c.PostBind, can.PostBind, PointPostBind}} {
 			if need.on && !need.can {
 				return nil, profileErr(pluginsv1alpha1.ReasonInvalidConfig, "plugin %s is enabled at %s, which it does not implement", c.Name, need.point)
 			}
@@ -225,9 +279,19 @@ func BuildProfile(spec *pluginsv1alpha1.SchedulerProfileSpec, m *Module, default
 		p.Filter, p.Score, p.PostFilter = c.Filter, c.Score, c.PostFilter
 		p.Weight = c.Weight
 		if p.Weight == 0 {
-			p.Weight = max(weight, 1)
+			p.Weight = max(can.Weight, 1)
 		}
 		prof.Plugins = append(prof.Plugins, p)
+		byName[p.Name] = p
+	}
+	points := ChainPoints(spec, defaults)
+	for _, pt := range []struct {
+		name string
+		to   *[]*Plugin
+	}{{PointReserve, &prof.Reserve}, {PointPermit, &prof.Permit}, {PointPreBind, &prof.PreBind}, {PointPostBind, &prof.PostBind}} {
+		for _, n := range points[pt.name] {
+			*pt.to = append(*pt.to, byName[n])
+		}
 	}
 	return prof, nil
 }

@@ -37,6 +37,8 @@ profiles:
 		{`profiles: [{schedulerName: a, plugins: {filter: {enabled: [{name: X}, {name: X}]}}}]`, "filter.enabled[1].name: Duplicate"},
 		{`profiles: [{schedulerName: a, plugins: {score: {enabled: [{name: X, weight: 500}]}}}]`, "must be between 0 and 100"},
 		{`profiles: [{schedulerName: a, pluggins: {}}]`, "unknown field"},
+		{`profiles: [{schedulerName: a, plugins: {permit: {enabled: [{name: X, weight: 2}]}}}]`, "plugins.permit.enabled[0].weight: Invalid value"},
+		{`profiles: [{schedulerName: a, plugins: {reserve: {enabled: [{name: ""}]}}}]`, "plugins.reserve.enabled[0].name: Required"},
 	} {
 		if _, err := ParseConfig([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v, want an error containing %q", bad.yaml, err, bad.want)
@@ -163,5 +165,45 @@ func TestBuildProfile(t *testing.T) {
 				t.Fatalf("got %v, want a %s ProfileError", err, c.reason)
 			}
 		})
+	}
+}
+
+// The points after the choice of a node run in their own set's order, whatever order the
+// plugins have in the filter chain; BuildProfile refuses a plugin at a point it lacks.
+func TestChainPointsAfterTheNode(t *testing.T) {
+	spec := &pluginsv1alpha1.SchedulerProfileSpec{SchedulerName: "gangs", Plugins: &pluginsv1alpha1.Plugins{
+		Filter:   pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "quota"}, {Name: "gang"}}},
+		Reserve:  pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gang"}, {Name: "quota"}}},
+		Permit:   pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "gang"}}},
+		PostBind: pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "audit"}}},
+	}}
+	custom := map[string]*CustomPlugin{
+		"quota": {Module: &Module{}, Filter: true, Reserve: true},
+		"gang":  {Module: &Module{}, Filter: true, Reserve: true, Permit: true},
+		"audit": {Module: &Module{}, Filter: true, PostBind: true},
+	}
+	lookup := func(n string) (*CustomPlugin, bool) { cp, ok := custom[n]; return cp, ok }
+	prof, err := BuildProfile(spec, &Module{}, testDefaults, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ps []*Plugin) string {
+		var ns []string
+		for _, p := range ps {
+			ns = append(ns, p.Name)
+		}
+		return strings.Join(ns, ",")
+	}
+	if got := names(prof.Reserve) + " " + names(prof.Permit) + " " + names(prof.PreBind) + " " + names(prof.PostBind); got != "gang,quota gang  audit" {
+		t.Errorf("reserve, permit, pre-bind, post-bind: %q", got)
+	}
+	if prof.Reserve[0] != prof.Permit[0] || !strings.Contains(names(prof.Plugins), "audit") {
+		t.Errorf("the points' plugins are not the chain's: %s", names(prof.Plugins))
+	}
+	spec.Plugins.PreBind = pluginsv1alpha1.PluginSet{Enabled: []pluginsv1alpha1.Plugin{{Name: "quota"}}}
+	var pe *ProfileError
+	if _, err := BuildProfile(spec, &Module{}, testDefaults, lookup); !errors.As(err, &pe) ||
+		pe.Reason != pluginsv1alpha1.ReasonInvalidConfig || pe.Message != "plugin quota is enabled at preBind, which it does not implement" {
+		t.Errorf("quota at preBind: %v", err)
 	}
 }

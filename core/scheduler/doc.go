@@ -27,9 +27,11 @@
 //     decodes the pod once per cycle and keeps the cluster once.
 //
 //   - Scheduler is the loop: client-go informers on pods and nodes feed the queue and the
-//     cache; each popped pod runs a cycle, is assumed onto the chosen node and bound through
-//     pods/binding in the background; failures write FailedScheduling events and the pod's
-//     PodScheduled condition as kube-scheduler does.
+//     cache; each popped pod runs a cycle, is assumed onto the chosen node, passes the
+//     profile's Reserve and Permit plugins, and is bound in a binding cycle in the
+//     background (binding.go: waiting while Permit holds it, PreBind, pods/binding,
+//     PostBind; Unreserve in reverse when anything after Reserve fails); failures write
+//     FailedScheduling events and the pod's PodScheduled condition as kube-scheduler does.
 //
 //   - Profiles come from the configuration and from the cluster's SchedulerProfiles
 //     (ProfileWatch), resolved against the default plugins as kube-scheduler merges a

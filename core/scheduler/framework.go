@@ -4,17 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tugboat-io/tug/hostabi"
 )
 
 // The framework runs one scheduling cycle of a profile's plugins, at the level of the ABI's
 // frames, in kube-scheduler's order: PreFilter, Filter, PostFilter (preemption, preempt.go), Score,
-// NormalizeScore with weights, then selecting the node. Each plugin is a wasm module in
+// NormalizeScore with weights, then selecting the node; Reserve and Permit end the cycle and
+// PreBind, bind and PostBind make the binding cycle (binding.go). Each plugin is a wasm module in
 // practice; the framework sees only Instance, so the same chain can run natively for
 // comparison.
 
@@ -66,6 +69,10 @@ type Profile struct {
 	// PercentageOfNodesToScore stops filtering once this share of the nodes is found
 	// feasible (0: kube-scheduler's adaptive default, 50% falling to 5% as clusters grow).
 	PercentageOfNodesToScore int32
+	// Reserve, Permit, PreBind and PostBind are the plugins of Plugins that run at those
+	// extension points after the choice of a node (binding.go), each in its own order:
+	// Unreserve runs on Reserve's in reverse.
+	Reserve, Permit, PreBind, PostBind []*Plugin
 }
 
 // Framework runs cycles; it keeps only where the next cycle starts looking at nodes.
@@ -74,11 +81,18 @@ type Framework struct {
 	mu    sync.Mutex
 	start int // rotating offset into the node list, as kube-scheduler's nextStartNodeIndex
 	rand  *rand.Rand
+	// waiting are the pods Permit plugins hold (binding.go); after sets their timeouts
+	// (nil: time.AfterFunc; tests set a clock of their own).
+	waiting *waitingPods
+	after   func(d time.Duration, f func()) (stop func() bool)
+	// Log receives what plugins report where nothing can fail (Unreserve, PostBind).
+	Log *slog.Logger
 }
 
 // NewFramework returns a framework over cache; seed makes tie-breaks reproducible.
 func NewFramework(cache *Cache, seed uint64) *Framework {
-	return &Framework{cache: cache, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &Framework{cache: cache, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		waiting: newWaitingPods(), Log: slog.Default()}
 }
 
 // Result is a cycle's outcome.
@@ -187,14 +201,31 @@ func (h *held) op(p *Plugin, single, at string) (string, []byte, error) {
 // pod is a Result with no Node and a Diagnosis; an error is a plugin failing under the Fail
 // policy, or the context ending.
 func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*Result, error) {
-	var hs []*held
-	byModule := map[*Module]*held{}
-	defer func() {
-		for _, h := range hs {
-			h.release()
-		}
-	}()
-	for _, p := range prof.Plugins {
+	res, c, err := f.Begin(ctx, prof, pod)
+	c.Release()
+	return res, err
+}
+
+// Begin runs a scheduling cycle as Schedule does and keeps its plugin instances, which hold
+// the cycle's pod and state, for the Cycle's Reserve and Permit. The caller must Release the
+// Cycle (never nil) before the binding cycle.
+func (f *Framework) Begin(ctx context.Context, prof *Profile, pod []byte) (*Result, *Cycle, error) {
+	c := &Cycle{f: f, prof: prof, pod: pod}
+	var nodes []NodeRef
+	var err error
+	c.hs, c.byModule, nodes, err = f.hold(ctx, prof.Plugins)
+	if err != nil {
+		return nil, c, err
+	}
+	res, err := f.schedule(ctx, prof, c.hs, c.byModule, nodes, pod)
+	return res, c, err
+}
+
+// hold acquires one instance of each module of plugins and brings every one to the same
+// cache generation, returning the node list of that generation: one consistent view.
+func (f *Framework) hold(ctx context.Context, plugins []*Plugin) (hs []*held, byModule map[*Module]*held, nodes []NodeRef, err error) {
+	byModule = map[*Module]*held{}
+	for _, p := range plugins {
 		if byModule[p.Module] != nil {
 			continue
 		}
@@ -204,7 +235,7 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 				byModule[p.Module] = &held{m: p.Module, name: p.Name, skip: true, release: func() {}}
 				continue
 			}
-			return nil, &PluginError{p.Name, "acquire", err}
+			return hs, byModule, nil, &PluginError{p.Name, "acquire", err}
 		}
 		h := &held{m: p.Module, name: p.Name, inst: inst, release: release, hosted: inst.Hosted(), index: map[string]uint32{}}
 		for i, hp := range h.hosted {
@@ -213,7 +244,6 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		byModule[p.Module] = h
 		hs = append(hs, h)
 	}
-	// One consistent view: every instance is brought to the same generation as the node list.
 	gens := make([]uint64, len(hs))
 	for i, h := range hs {
 		gens[i] = h.inst.Gen()
@@ -225,13 +255,17 @@ func (f *Framework) Schedule(ctx context.Context, prof *Profile, pod []byte) (*R
 		}
 		if _, st, err := h.inst.Call(ctx, hostabi.ExportSchedNodes, deltas[i].Message); err != nil || st != hostabi.StatusOK {
 			if err := fail(h, "nodes", statusErr(st, err)); err != nil {
-				return nil, err
+				return hs, byModule, nil, err
 			}
 			continue
 		}
 		h.inst.SetGen(deltas[i].Gen)
 	}
+	return hs, byModule, nodes, nil
+}
 
+// schedule is a cycle's work on held instances: from PreFilter to the choice of node.
+func (f *Framework) schedule(ctx context.Context, prof *Profile, hs []*held, byModule map[*Module]*held, nodes []NodeRef, pod []byte) (*Result, error) {
 	res := &Result{Diagnosis: &Diagnosis{NumAllNodes: len(nodes), Rejected: map[string]Verdict{}}}
 	if len(nodes) == 0 {
 		return res, nil

@@ -268,11 +268,18 @@ func (q *Queue) pushActiveLocked(qp *QueuedPod) {
 // MoveAll is a cluster event that may make unschedulable pods fit (a node added or changed,
 // a pod deleted): every unschedulable pod goes to backoff or active, and pods in flight that
 // fail will back off instead of waiting.
-func (q *Queue) MoveAll() {
+func (q *Queue) MoveAll() { q.MoveOthers(nil) }
+
+// MoveOthers is MoveAll for an event a pod caused itself — the scheduler forgetting it where
+// it was assumed — which frees room for the others, not for it.
+func (q *Queue) MoveOthers(except *QueuedPod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
 	for k, qp := range q.unschedulable {
+		if qp == except {
+			continue
+		}
 		delete(q.unschedulable, k)
 		q.requeueLocked(qp, now)
 	}

@@ -151,6 +151,7 @@ func (s *Scheduler) run(ctx context.Context) error {
 		UpdateFunc: func(_, o any) { s.onPod(o) },
 		DeleteFunc: func(o any) {
 			if p, ok := tombstoned(o).(*corev1.Pod); ok {
+				s.fw.Reject(Key(p), "", "the pod was deleted") // if a Permit holds it
 				s.cache.RemovePod(p)
 				s.queue.Delete(p)
 				s.explained.forget(Key(p))
@@ -293,15 +294,17 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	}
 	s.cache.Unnominate(pod) // its own room, kept since it preempted, is its to take now
-	res, err := s.fw.Schedule(ctx, prof, body)
+	res, cyc, err := s.fw.Begin(ctx, prof, body)
 	s.explained.record(explain(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, prof.SchedulerName, res, err))
 	switch {
 	case err != nil:
+		cyc.Release()
 		s.log.Warn("scheduling cycle failed", "pod", Key(pod), "error", err)
 		s.failed(ctx, pod, "SchedulerError", err.Error())
 		s.queue.Requeue(qp, false)
 		return
 	case res.Node == "":
+		cyc.Release()
 		msg := res.Diagnosis.Message()
 		if res.Preemption != nil {
 			s.preempt(ctx, pod, res.Preemption)
@@ -312,12 +315,82 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		s.queue.Requeue(qp, true)
 		return
 	}
+	// kube-scheduler's order from here: assume, Reserve, Permit end the scheduling cycle;
+	// the binding cycle runs in the background.
 	if err := s.cache.Assume(pod, res.Node); err != nil {
+		cyc.Release()
 		s.log.Error("assume failed", "pod", Key(pod), "node", res.Node, "error", err)
 		s.queue.Requeue(qp, false)
 		return
 	}
-	go s.bind(ctx, qp, res.Node)
+	err = cyc.Reserve(ctx, res.Node)
+	if err == nil {
+		err = cyc.Permit(ctx, Key(pod), res.Node)
+	}
+	cyc.Release()
+	if err != nil {
+		s.cache.Forget(pod)
+		s.afterNode(ctx, qp, res.Node, err)
+		return
+	}
+	go s.bindingCycle(ctx, prof, qp, body, res.Node)
+}
+
+// bindingCycle binds a pod the scheduling cycle reserved on node, as kube-scheduler's
+// bindingCycle: it waits while Permit plugins hold the pod, runs PreBind, writes the binding
+// (pods/binding) and runs PostBind. A failure runs Unreserve, forgets the assumed pod and
+// queues it again.
+func (s *Scheduler) bindingCycle(ctx context.Context, prof *Profile, qp *QueuedPod, body []byte, node string) {
+	pod := qp.Pod
+	err := s.fw.WaitOnPermit(ctx, Key(pod))
+	if err == nil {
+		err = s.fw.PreBind(ctx, prof, body, node)
+	}
+	if err == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			err = &bindError{err}
+		}
+	}
+	if err != nil {
+		s.fw.Unreserve(ctx, prof, body, node)
+		s.cache.Forget(pod)
+		s.afterNode(ctx, qp, node, err)
+		s.queue.MoveOthers(qp) // what it held is free, for the others (kube-scheduler's binding cycle)
+		return
+	}
+	s.cache.BindingWritten(pod)
+	s.queue.Done(qp)
+	s.event(ctx, pod, corev1.EventTypeNormal, "Scheduled", fmt.Sprintf("Successfully assigned %s to %s", Key(pod), node))
+	s.fw.PostBind(ctx, prof, body, node)
+}
+
+// bindError is the API refusing the binding.
+type bindError struct{ err error }
+
+func (e *bindError) Error() string { return fmt.Sprintf("Binding rejected: %v", e.err) }
+
+// afterNode records a pod that failed after its node was chosen — a plugin rejecting it at
+// Reserve, Permit or PreBind, a plugin failing, the binding refused — and queues it again: a
+// rejection at Reserve or Permit waits as unschedulable pods do (kube-scheduler's
+// unschedulable set); anything later backs off.
+func (s *Scheduler) afterNode(ctx context.Context, qp *QueuedPod, node string, err error) {
+	pod := qp.Pod
+	reason, unschedulable := "SchedulerError", false
+	var rej *Rejected
+	var be *bindError
+	switch {
+	case errors.As(err, &rej):
+		reason, unschedulable = corev1.PodReasonUnschedulable, rej.Point != "PreBind"
+	case errors.As(err, &be):
+		reason = "FailedBinding"
+	}
+	s.log.Warn("pod not bound", "pod", Key(pod), "node", node, "error", err)
+	s.failed(ctx, pod, reason, err.Error())
+	s.queue.Requeue(qp, unschedulable)
 }
 
 // preempt carries out a PostFilter's decision as kube-scheduler does: the pod is nominated to
@@ -344,24 +417,6 @@ func (s *Scheduler) preempt(ctx context.Context, pod *corev1.Pod, p *Preemption)
 		s.event(ctx, v, corev1.EventTypeNormal, "Preempted", fmt.Sprintf("Preempted by pod %s on node %s", Key(pod), p.Node))
 	}
 	s.log.Info("preempting", "pod", Key(pod), "node", p.Node, "victims", len(p.Victims))
-}
-
-func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
-	pod := qp.Pod
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		s.log.Warn("binding failed", "pod", Key(pod), "node", node, "error", err)
-		s.cache.Forget(pod)
-		s.failed(ctx, pod, "FailedBinding", fmt.Sprintf("Binding rejected: %v", err))
-		s.queue.Requeue(qp, false)
-		return
-	}
-	s.cache.BindingWritten(pod)
-	s.queue.Done(qp)
-	s.event(ctx, pod, corev1.EventTypeNormal, "Scheduled", fmt.Sprintf("Successfully assigned %s to %s", Key(pod), node))
 }
 
 // failed records a failed attempt as kube-scheduler does: a FailedScheduling event and the

@@ -137,5 +137,7 @@ func (b *ProfileBuilder) lookup(name string) (*CustomPlugin, bool) {
 		return nil, false
 	}
 	return &CustomPlugin{Module: SlotModule(name, slot, m.Ignore()), Filter: m.Exports(hostabi.ExportSchedFilter),
-		Score: m.Exports(hostabi.ExportSchedScore), DefaultWeight: 1}, true
+		Score: m.Exports(hostabi.ExportSchedScore), Reserve: m.Exports(hostabi.ExportSchedReserve),
+		Permit: m.Exports(hostabi.ExportSchedPermit), PreBind: m.Exports(hostabi.ExportSchedPreBind),
+		PostBind: m.Exports(hostabi.ExportSchedPostBind), DefaultWeight: 1}, true
 }

@@ -242,12 +242,15 @@ func runHosted(t *testing.T, g Guest) {
 		switch {
 		case p.Name == "" || seen[p.Name]:
 			t.Errorf("plugin %d: name %q is empty or repeated", i, p.Name)
-		case !p.Filter && !p.Score && !p.PostFilter:
-			t.Errorf("plugin %s neither filters, scores nor chooses preemption candidates", p.Name)
+		case !p.Filter && !p.Score && !p.PostFilter && !p.Reserve && !p.Permit && !p.PreBind && !p.PostBind:
+			t.Errorf("plugin %s runs at no extension point", p.Name)
 		case p.Weight < 0 || p.Weight > 100:
 			t.Errorf("plugin %s has weight %d, not 1..100", p.Name, p.Weight)
 		case p.Filter && !g.Has(hostabi.ExportSchedFilterAt), p.Score && !g.Has(hostabi.ExportSchedScoreAt),
-			p.PostFilter && !g.Has(hostabi.ExportSchedPostFilterAt):
+			p.PostFilter && !g.Has(hostabi.ExportSchedPostFilterAt),
+			p.Reserve && (!g.Has(hostabi.ExportSchedReserveAt) || !g.Has(hostabi.ExportSchedUnreserveAt)),
+			p.Permit && !g.Has(hostabi.ExportSchedPermitAt), p.PreBind && !g.Has(hostabi.ExportSchedPreBindAt),
+			p.PostBind && !g.Has(hostabi.ExportSchedPostBindAt):
 			t.Errorf("plugin %s: the module lacks its _at export", p.Name)
 		}
 		seen[p.Name] = true

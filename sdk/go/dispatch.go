@@ -34,6 +34,9 @@ func init() {
 	} {
 		dispatch.Handle(export, guard(export, h))
 	}
+	for export, h := range bindingOps() { // after the choice of a node (ABI.md §4.10)
+		dispatch.Handle(export, guard(export, h))
+	}
 }
 
 // guard turns a panic in plugin code into an ERROR result naming the operation; the stack
@@ -74,6 +77,10 @@ func kinds() []struct {
 		{hostabi.KindAdmission, reg.admit != nil, "RegisterAdmit"},
 		{hostabi.KindController, reg.reconcile != nil, "RegisterReconcile"},
 		{dispatch.KindHosted, len(reg.hosted) > 0, "RegisterPlugin"},
+		{dispatch.KindReserve, reg.reserve != nil, "RegisterReserve"},
+		{dispatch.KindPermit, reg.permit != nil, "RegisterPermit"},
+		{dispatch.KindPreBind, reg.preBind != nil, "RegisterPreBind"},
+		{dispatch.KindPostBind, reg.postBind != nil, "RegisterPostBind"},
 	}
 }
 
@@ -83,6 +90,10 @@ var kindPackage = map[hostabi.Kind]string{
 	hostabi.KindAdmission:       "admission",
 	hostabi.KindController:      "controller",
 	dispatch.KindHosted:         "plugins",
+	dispatch.KindReserve:        "reserve",
+	dispatch.KindPermit:         "permit",
+	dispatch.KindPreBind:        "prebind",
+	dispatch.KindPostBind:       "postbind",
 }
 
 // configure is tug_configure (ABI.md §4.0). In a module it first checks that the kinds the
@@ -103,6 +114,9 @@ func configure(in []byte) (hostabi.Status, []byte) {
 		if len(problems) > 0 {
 			return fail(hostabi.StatusError, "%s", strings.Join(problems, "; "))
 		}
+	}
+	if (reg.reserve != nil || reg.permit != nil || reg.preBind != nil || reg.postBind != nil) && reg.filter == nil && reg.score == nil {
+		return fail(hostabi.StatusError, "a module registering Reserve, Permit, PreBind or PostBind also registers a Filter or a Score (ABI.md §4.10); a hosted plugin (tug.RegisterPlugin) need not")
 	}
 	if len(reg.hosted) > 0 {
 		if reg.filter != nil || reg.score != nil || reg.configure != nil {
@@ -338,8 +352,8 @@ func runFilter(export string, filter Filter, in []byte, skipped bool) (hostabi.S
 			s = filter.Filter(state, pod, node)
 		}
 		if s != nil && s.code != CodeSuccess {
-			if s.code == CodeSkip {
-				return fail(hostabi.StatusError, "Filter returned Skip for node %s: only PreFilter and PreScore may", node.Name())
+			if s.code == CodeSkip || s.code == CodeWait {
+				return fail(hostabi.StatusError, "Filter returned %s for node %s: only PreFilter and PreScore may skip, only Permit may wait", s.code, node.Name())
 			}
 			rejs = append(rejs, rejection{NodeID: id, Code: s.Code(), Reason: s.Message()})
 		}

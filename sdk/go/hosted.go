@@ -35,13 +35,17 @@ type hostedPlugin struct {
 	conf    Configurer
 	watch   NodeWatcher
 	post    PostFilter
+	reserve Reserve
+	permit  Permit
+	preBind PreBind
+	postBnd PostBind
 	weight  int64
 	enabled bool
 }
 
 // RegisterPlugin adds a named scheduling plugin to a module that hosts several: p implements
-// Filter, Score or both, and may implement PreFilter, PreScore, Normalizer, NodeWatcher and
-// Configurer. Plugins keep
+// one or more of Filter, Score, PostFilter, Reserve, Permit, PreBind and PostBind, and may
+// implement PreFilter, PreScore, Normalizer, NodeWatcher and Configurer. Plugins keep
 // the order they are registered in. Call it from init; the module must also import
 // github.com/tugboat-io/tug/sdk/go/kinds/plugins. A module uses either RegisterPlugin or
 // RegisterFilter/RegisterScore, not both.
@@ -54,14 +58,18 @@ func RegisterPlugin(name string, p any) {
 	hp.conf, _ = p.(Configurer)
 	hp.watch, _ = p.(NodeWatcher)
 	hp.post, _ = p.(PostFilter)
+	hp.reserve, _ = p.(Reserve)
+	hp.permit, _ = p.(Permit)
+	hp.preBind, _ = p.(PreBind)
+	hp.postBnd, _ = p.(PostBind)
 	if w, ok := p.(Weighted); ok {
 		hp.weight = w.DefaultWeight()
 	}
 	switch {
 	case name == "":
 		panic("tug.RegisterPlugin: a plugin needs a name")
-	case hp.filter == nil && hp.score == nil && hp.post == nil:
-		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements none of tug.Filter, tug.Score and tug.PostFilter", name, p))
+	case hp.filter == nil && hp.score == nil && hp.post == nil && hp.reserve == nil && hp.permit == nil && hp.preBind == nil && hp.postBnd == nil:
+		panic(fmt.Sprintf("tug.RegisterPlugin(%q): %T implements none of tug.Filter, tug.Score, tug.PostFilter, tug.Reserve, tug.Permit, tug.PreBind and tug.PostBind", name, p))
 	case hp.weight < 0 || hp.weight > 100:
 		panic(fmt.Sprintf("tug.RegisterPlugin(%q): DefaultWeight %d is not in 1..100", name, hp.weight))
 	case slices.ContainsFunc(reg.hosted, func(o hostedPlugin) bool { return o.name == name }):
@@ -121,7 +129,8 @@ func schedPlugins([]byte) (hostabi.Status, []byte) {
 	var hp hostabi.HostedPlugins
 	for _, h := range reg.hosted {
 		hp.Plugins = append(hp.Plugins, hostabi.HostedPlugin{Name: h.name, Filter: h.filter != nil,
-			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil, PostFilter: h.post != nil, Weight: h.weight})
+			Score: h.score != nil, Normalize: h.norm != nil && h.score != nil, PostFilter: h.post != nil,
+			Reserve: h.reserve != nil, Permit: h.permit != nil, PreBind: h.preBind != nil, PostBind: h.postBnd != nil, Weight: h.weight})
 	}
 	out, err := json.Marshal(hp)
 	if err != nil {

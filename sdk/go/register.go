@@ -15,6 +15,11 @@ var reg struct {
 	admit     Admitter
 	reconcile Reconciler
 	hosted    []hostedPlugin // RegisterPlugin's, in order
+	// The extension points after the choice of a node (binding.go).
+	reserve  Reserve
+	permit   Permit
+	preBind  PreBind
+	postBind PostBind
 
 	nodes nodeTable   // resident node state (ABI.md §4.1)
 	pod   *Pod        // the current scheduling cycle's pod, from prefilter

@@ -21,6 +21,9 @@ const (
 	CodeUnschedulable = hostabi.CodeUnschedulable
 	// CodeUnschedulableAndUnresolvable: the node does not fit and preemption cannot help.
 	CodeUnschedulableAndUnresolvable = hostabi.CodeUnschedulableAndUnresolvable
+	// CodeWait: from Permit, hold the pod until it is allowed, rejected or the timeout Permit
+	// returns with it passes (ABI.md §4.10).
+	CodeWait = hostabi.CodeWait
 	// CodeSkip: from PreFilter, the plugin's Filter would pass every node for this pod; from
 	// PreScore, its Score would rate every node alike. The host leaves those calls out.
 	CodeSkip = hostabi.CodeSkip
@@ -44,7 +47,7 @@ var Skip = &Status{code: CodeSkip}
 // NewStatus returns a Status with the code and reasons. A code the ABI does not know is
 // turned into CodeError.
 func NewStatus(code Code, reasons ...string) *Status {
-	if code > CodeUnschedulableAndUnresolvable && code != CodeSkip {
+	if code > CodeUnschedulableAndUnresolvable && code != CodeSkip && code != CodeWait {
 		reasons = append([]string{fmt.Sprintf("invalid status code %d", uint32(code))}, reasons...)
 		code = CodeError
 	}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tugboat-io/tug/hostabi"
 	tug "github.com/tugboat-io/tug/sdk/go"
@@ -357,4 +358,80 @@ func objectName(t testing.TB, raw []byte) string {
 		t.Fatalf("sdktest: node without metadata.name: %s", raw)
 	}
 	return o.Metadata.Name
+}
+
+// PermitResult is a Permit's answer: its status (nil to approve, CodeWait to hold the pod for
+// Timeout), and what it decided about the pods waiting at it.
+type PermitResult struct {
+	Status  *tug.Status
+	Timeout time.Duration
+	Allow   []string
+	Reject  []hostabi.WaitingRejection
+}
+
+// bindingVerdict decodes the output of a Reserve, Permit or PreBind (ABI.md §4.10).
+func bindingVerdict(t testing.TB, export string, out []byte) hostabi.BindingVerdict {
+	t.Helper()
+	var v hostabi.BindingVerdict
+	if len(out) > 0 {
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("sdktest: malformed %s verdict %q: %v", export, out, err)
+		}
+	}
+	return v
+}
+
+func bindingStatus(t testing.TB, v hostabi.BindingVerdict) *tug.Status {
+	t.Helper()
+	switch v.Code {
+	case hostabi.CodeSuccess:
+		return nil
+	case hostabi.CodeWait:
+		return tug.NewStatus(hostabi.CodeWait, v.Reason)
+	}
+	return verdict(t, v.Code, v.Reason)
+}
+
+func bindingInput(t testing.TB, node string, pod any, waiting []string) []byte {
+	t.Helper()
+	in := hostabi.BindingInput{Node: node, Waiting: waiting}
+	if pod != nil {
+		in.Pod = toJSON(t, pod)
+	}
+	return toJSON(t, in)
+}
+
+// Reserve runs the plugin's Reserve for the cycle's pod (PreFilter's) on node.
+func Reserve(t testing.TB, node string) *tug.Status {
+	t.Helper()
+	return bindingStatus(t, bindingVerdict(t, hostabi.ExportSchedReserve,
+		mustCall(t, hostabi.ExportSchedReserve, bindingInput(t, node, nil, nil))))
+}
+
+// Unreserve runs the plugin's Unreserve for pod on node.
+func Unreserve(t testing.TB, pod any, node string) {
+	t.Helper()
+	mustCall(t, hostabi.ExportSchedUnreserve, bindingInput(t, node, pod, nil))
+}
+
+// Permit runs the plugin's Permit for the cycle's pod on node, with the pods ("namespace/name")
+// waiting at it.
+func Permit(t testing.TB, node string, waiting ...string) PermitResult {
+	t.Helper()
+	v := bindingVerdict(t, hostabi.ExportSchedPermit, mustCall(t, hostabi.ExportSchedPermit, bindingInput(t, node, nil, waiting)))
+	return PermitResult{Status: bindingStatus(t, v), Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond,
+		Allow: v.Allow, Reject: v.Reject}
+}
+
+// PreBind runs the plugin's PreBind for pod on node.
+func PreBind(t testing.TB, pod any, node string) *tug.Status {
+	t.Helper()
+	return bindingStatus(t, bindingVerdict(t, hostabi.ExportSchedPreBind,
+		mustCall(t, hostabi.ExportSchedPreBind, bindingInput(t, node, pod, nil))))
+}
+
+// PostBind runs the plugin's PostBind for pod on node.
+func PostBind(t testing.TB, pod any, node string) {
+	t.Helper()
+	mustCall(t, hostabi.ExportSchedPostBind, bindingInput(t, node, pod, nil))
 }

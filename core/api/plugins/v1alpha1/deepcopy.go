@@ -104,7 +104,8 @@ func (in *SchedulerProfileSpec) DeepCopyInto(out *SchedulerProfileSpec) {
 	}
 	if in.Plugins != nil {
 		out.Plugins = &Plugins{Filter: in.Plugins.Filter.deepCopy(), PostFilter: in.Plugins.PostFilter.deepCopy(),
-			Score: in.Plugins.Score.deepCopy()}
+			Score: in.Plugins.Score.deepCopy(), Reserve: in.Plugins.Reserve.deepCopy(), Permit: in.Plugins.Permit.deepCopy(),
+			PreBind: in.Plugins.PreBind.deepCopy(), PostBind: in.Plugins.PostBind.deepCopy()}
 	}
 	if in.PluginConfig != nil {
 		out.PluginConfig = make([]PluginConfig, len(in.PluginConfig))

@@ -48,12 +48,18 @@ type SchedulerProfileSpec struct {
 // Plugins are the extension points a profile configures. Each starts from the default
 // plugins at that point, in their order; Disabled removes some ("*": all), Enabled adds
 // plugins after them — or, for a default plugin, overrides its weight in place.
-// Kubernetes' PreFilter needs no set of its own: a plugin's pre-filter runs when its filter
-// or score does.
+// Kubernetes' PreFilter and PreScore need no set of their own: a plugin's pre-filter runs
+// when any of its extension points does. Reserve, Permit, PreBind and PostBind run after the
+// choice of a node, in their set's order (Unreserve in Reserve's, reversed); Bind is the
+// scheduler's own (pods/binding).
 type Plugins struct {
 	Filter     PluginSet `json:"filter,omitempty"`
 	PostFilter PluginSet `json:"postFilter,omitempty"`
 	Score      PluginSet `json:"score,omitempty"`
+	Reserve    PluginSet `json:"reserve,omitempty"`
+	Permit     PluginSet `json:"permit,omitempty"`
+	PreBind    PluginSet `json:"preBind,omitempty"`
+	PostBind   PluginSet `json:"postBind,omitempty"`
 }
 
 // PluginSet enables and disables plugins at one extension point.

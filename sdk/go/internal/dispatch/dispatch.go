@@ -39,6 +39,17 @@ func InModule() bool { return inModule }
 // (kinds/plugins); it is not a kind of its own to the host.
 const KindHosted hostabi.Kind = "scheduler-hosted"
 
+// KindReserve, KindPermit, KindPreBind and KindPostBind mark, in Link, the optional exports
+// of a single scheduling plugin's extension points after the choice of a node (ABI.md
+// §4.10: kinds/reserve, kinds/permit, kinds/prebind, kinds/postbind); the host sees them
+// as exports of a filter or score, not as kinds.
+const (
+	KindReserve  hostabi.Kind = "scheduler-reserve"
+	KindPermit   hostabi.Kind = "scheduler-permit"
+	KindPreBind  hostabi.Kind = "scheduler-prebind"
+	KindPostBind hostabi.Kind = "scheduler-postbind"
+)
+
 // Link records whether the module exports the operations of a kind.
 func Link(k hostabi.Kind, v bool) { linked[k] = v }
 

@@ -29,3 +29,20 @@ func postFilterAt(ptr, size uint32) int32 {
 func normalizeAt(ptr, size uint32) int32 {
 	return guest.Call(hostabi.ExportSchedNormalizeAt, ptr, size)
 }
+
+//go:wasmexport tug_sched_reserve_at
+func reserveAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedReserveAt, ptr, size) }
+
+//go:wasmexport tug_sched_unreserve_at
+func unreserveAt(ptr, size uint32) int32 {
+	return guest.Call(hostabi.ExportSchedUnreserveAt, ptr, size)
+}
+
+//go:wasmexport tug_sched_permit_at
+func permitAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedPermitAt, ptr, size) }
+
+//go:wasmexport tug_sched_prebind_at
+func preBindAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedPreBindAt, ptr, size) }
+
+//go:wasmexport tug_sched_postbind_at
+func postBindAt(ptr, size uint32) int32 { return guest.Call(hostabi.ExportSchedPostBindAt, ptr, size) }

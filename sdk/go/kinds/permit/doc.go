@@ -1,0 +1,10 @@
+// Package permit adds a scheduler plugin's Permit (ABI.md §4.10) to a module: importing it for
+// its side effect,
+//
+//	import _ "github.com/tugboat-io/tug/sdk/go/kinds/permit"
+//
+// adds the export tug_sched_permit, which runs what the plugin registers with
+// tug.RegisterPermit. The module is also a filter or a score (kinds/filter, kinds/score); the
+// host calls only the extension points a module exports. Natively (go test) the package is
+// empty.
+package permit
