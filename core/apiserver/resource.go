@@ -239,8 +239,27 @@ type updateFunc func(cur runtime.Object) (runtime.Object, error)
 // PUT of a missing object for kinds that allow it, and apply.
 func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, opts writeOptions,
 	createIfMissing func() (runtime.Object, error)) (runtime.Object, bool, error) {
+	// The first attempt starts from the watch cache's copy when it has one, as
+	// kube-apiserver's GuaranteedUpdate does: most updates (a node's status writes, a
+	// scheduler's bindings) are of objects the cache holds current, and the write is guarded
+	// by the revision, so a stale copy costs a retry from etcd, never a lost update.
+	fromCache := true
 	for attempt := 0; ; attempt++ {
-		cur, kv, err := r.getKV(ctx, ns, name)
+		var cur runtime.Object
+		var kv store.KV
+		var err error
+		cached := false
+		if fromCache {
+			fromCache = false
+			if obj, rev, ok := r.cache.GetRevision(r.key(ns, name)); ok {
+				// A copy: the cache's objects are shared, and the update path sets fields
+				// on the current object (its kind and resourceVersion while encoding).
+				cur, kv, cached = obj.DeepCopyObject(), store.KV{Key: r.key(ns, name), ModRevision: rev}, true
+			}
+		}
+		if !cached {
+			cur, kv, err = r.getKV(ctx, ns, name)
+		}
 		rev := kv.ModRevision
 		if apierrors.IsNotFound(err) && createIfMissing != nil {
 			obj, err := createIfMissing()
@@ -262,6 +281,9 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		}
 		pinned := accessor(next).GetResourceVersion()
 		if pinned != "" && pinned != strconv.FormatInt(rev, 10) {
+			if cached {
+				continue // the cache may be behind the client: only etcd can say it is stale
+			}
 			return nil, false, apierrors.NewConflict(r.gr, name, errors.New(conflictMessage))
 		}
 		out, err := r.prepareUpdate(ctx, next, cur, opts)
@@ -283,6 +305,14 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		data, err := r.encodeStored(out.obj)
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
+		}
+		if cached && !opts.dryRun {
+			// The stored bytes, for the no-op check below, are the cached object's encoding,
+			// as kube's cache keeps them; a write that would change nothing is looked at
+			// again from etcd, which also knows whether the value must be re-encrypted.
+			if stored, err := r.encodeStored(cur); err != nil || bytes.Equal(data, stored) {
+				continue
+			}
 		}
 		// Compared with the stored bytes themselves: what is written is what is there. A
 		// value stored under an old encryption key (or unencrypted) is written anyway, so

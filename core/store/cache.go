@@ -407,6 +407,19 @@ func (c *Cache) Get(key string) (runtime.Object, bool) {
 	return obj, obj != nil
 }
 
+// GetRevision returns the cached object of key and the revision it was last written at (its
+// resourceVersion), or false when the cache holds none.
+func (c *Cache) GetRevision(key string) (runtime.Object, int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ce, ok := c.objs[key]
+	if !ok {
+		return nil, 0, false
+	}
+	obj := ce.Object()
+	return obj, ce.Revision, obj != nil
+}
+
 // List returns the cached objects whose keys start with prefix and that pass filter (nil: all),
 // sorted by key like an etcd range read, and the revision they are current to.
 func (c *Cache) List(prefix string, filter func(runtime.Object) bool) ([]runtime.Object, int64) {
