@@ -167,3 +167,22 @@ func TestProtobufWatch(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// tug's own kinds have no protobuf encoding: a client that asks for protobuf first gets
+// JSON lists and watches, which it accepts too, instead of an error.
+func TestProtobufFallsBackToJSON(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{})
+	for _, q := range []string{"", "?watch=true&timeoutSeconds=1"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/apis/plugins.tug.dev/v1alpha1/schedulerprofiles"+q, nil)
+		req.Header.Set("Accept", "application/vnd.kubernetes.protobuf, application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("GET schedulerprofiles%s: %d %s: %.200s", q, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}

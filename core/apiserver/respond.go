@@ -110,8 +110,8 @@ func (rc *reqCtx) respond(code int, obj runtime.Object) error {
 	}
 	var body runtime.Object = obj
 	gvk := rc.kind.GVK
-	if out == outProtobuf && rc.kind.Unstructured {
-		out = outObject // custom resources have no protobuf encoding: clients accept JSON too
+	if out == outProtobuf && !hasProtobuf(rc.kind) {
+		out = outObject // clients that ask for protobuf accept JSON too
 	}
 	switch out {
 	case outTable:
@@ -169,6 +169,20 @@ type statusErr struct{ st metav1.Status }
 
 func (e *statusErr) Error() string         { return e.st.Message }
 func (e *statusErr) Status() metav1.Status { return e.st }
+
+// hasProtobuf says whether a kind's objects have a protobuf encoding: Kubernetes' own kinds
+// do; custom resources and tug's own kinds (plugins.tug.dev) are JSON only, as custom
+// resources are in kube.
+func hasProtobuf(k *api.Kind) bool {
+	if k.Unstructured {
+		return false
+	}
+	switch k.New().(type) {
+	case runtime.ProtobufMarshaller, interface{ Marshal() ([]byte, error) }:
+		return true // what the protobuf serializer can encode
+	}
+	return false
+}
 
 // writeProtobuf writes obj in the Kubernetes protobuf envelope. The object's kind is set on a
 // copy when it differs, since cached objects are shared.

@@ -37,8 +37,8 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 		return err
 	}
 	out, _ := negotiate(rc.r)
-	if out == outProtobuf && r.kind.Unstructured {
-		out = outObject // custom resources have no protobuf encoding: clients accept JSON too
+	if out == outProtobuf && !hasProtobuf(r.kind) {
+		out = outObject // clients that ask for protobuf accept JSON too
 	}
 	rvStr := q.Get("resourceVersion")
 	bookmarks := isTrue(q.Get("allowWatchBookmarks"))

@@ -61,6 +61,8 @@ func profilesClient(cfg *rest.Config) (rest.Interface, error) {
 	c.GroupVersion = &pluginsv1alpha1.SchemeGroupVersion
 	c.APIPath = "/apis"
 	c.NegotiatedSerializer = serializer.NewCodecFactory(api.Scheme).WithoutConversion()
+	// tug's own kinds have no protobuf encoding, whatever the component's client prefers.
+	c.ContentConfig.ContentType, c.ContentConfig.AcceptContentTypes = "application/json", "application/json"
 	if c.UserAgent == "" {
 		c.UserAgent = "tug-scheduler"
 	}
