@@ -143,14 +143,10 @@ func (c *Chain) Validate(ctx context.Context, req *apiserver.AdmissionRequest) e
 	st := newCall(req)
 	var invs []*invocation
 	for _, p := range list {
-		ok, err := c.matches(ctx, p, st)
-		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
-		}
-		if !ok {
-			continue
-		}
-		if pl := c.plug.Load(); p.builtin && pl.set && pl.builtin == nil {
+		if ok, err := c.selects(ctx, p, st); err != nil || !ok {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		inv, err := c.prepare(ctx, p, st)
@@ -221,15 +217,11 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 				return err
 			}
 		}
-		ok, err := c.matches(ctx, p, st)
-		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
-		}
-		if !ok {
+		if ok, err := c.selects(ctx, p, st); err != nil || !ok {
+			if err != nil {
+				return err
+			}
 			continue
-		}
-		if pl := c.plug.Load(); p.builtin && pl.set && pl.builtin == nil {
-			continue // SetPlugins said this build has no built-in module
 		}
 		if err := c.apply(ctx, p, st); err != nil {
 			return err
@@ -247,6 +239,19 @@ func (c *Chain) run(ctx context.Context, req *apiserver.AdmissionRequest, list [
 		req.Encoded = st.object
 	}
 	return nil
+}
+
+// selects says whether the policy is to be called for the request: it matches, and its
+// plugin is not a built-in module this build lacks (SetPlugins said so).
+func (c *Chain) selects(ctx context.Context, p *policy, st *call) (bool, error) {
+	ok, err := c.matches(ctx, p, st)
+	if err != nil {
+		return false, apierrors.NewInternalError(fmt.Errorf("admission policy %q: %w", p.name, err))
+	}
+	if pl := c.plug.Load(); !ok || (p.builtin && pl.set && pl.builtin == nil) {
+		return false, nil
+	}
+	return true, nil
 }
 
 func (c *Chain) matches(ctx context.Context, p *policy, st *call) (bool, error) {
