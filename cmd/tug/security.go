@@ -60,6 +60,7 @@ type security struct {
 	kubeletTLS *tls.Config
 	authn      apiserver.Authenticator
 	authz      apiserver.Authorizer
+	rbac       *rbac.Authorizer
 	// objects reads the API server's caches once the server exists: the authorizers and
 	// authenticators are built before it.
 	objects *objectSource
@@ -124,7 +125,8 @@ func (a *app) newSecurity(ctx context.Context, dataDir string, o apiOptions, cli
 	s.authn = authn.Union(&authn.X509{Roots: bundle.CA.Pool()}, authn.Bearer(authn.TokenUnion(tokens...)))
 	// Order matters: masters skip every rule; the node authorizer denies a node's writes to
 	// other nodes before RBAC could allow them.
-	s.authz = authz.Union(authz.Masters, node.New(s.objects), rbac.New(s.objects))
+	s.rbac = rbac.New(s.objects)
+	s.authz = authz.Union(authz.Masters, node.New(s.objects), s.rbac)
 	return s, nil
 }
 
@@ -282,6 +284,9 @@ func (s *security) configure(cfg *apiserver.Config) {
 		return
 	}
 	cfg.TLS, cfg.Authn, cfg.Authz, cfg.TokenIssuer = s.tls, s.authn, s.authz, s.signer
+	// Nobody grants through a role or binding what they do not hold (kube's RBAC storage
+	// rule), whatever admission policies run.
+	cfg.Admission = &rbac.Escalation{Next: cfg.Admission, Authz: s.authz, RBAC: s.rbac}
 	cfg.KubeletTLS, cfg.APIAudiences = s.kubeletTLS, []string{saIssuer}
 }
 
