@@ -79,7 +79,7 @@ func TestEscalation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := meta.Accessor(tt.obj)
 			req := &apiserver.AdmissionRequest{Operation: apiserver.OpCreate, User: tt.u, Object: tt.obj,
-				Resource: schema.GroupVersionResource{Group: rbacv1.GroupName, Version: "v1", Resource: tt.res},
+				Resource:  schema.GroupVersionResource{Group: rbacv1.GroupName, Version: "v1", Resource: tt.res},
 				Namespace: m.GetNamespace(), Name: m.GetName()}
 			err := guard.Validate(context.Background(), req)
 			switch {
