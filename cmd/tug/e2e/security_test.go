@@ -55,7 +55,8 @@ func userKubeconfig(t *testing.T, s *server, token string) string {
 // TestSecurity runs a tug up with a static token file and checks, with real kubectl, what the
 // issue asks of authentication and authorization: no credentials → 401, bad ones (garbage,
 // forged, expired tokens; a certificate of another CA) → 401, a namespaced Role works in its
-// namespace and is Forbidden elsewhere, kubectl auth can-i and whoami answer, a node's
+// namespace and is Forbidden elsewhere, a user who may write roles grants only what they
+// hold, kubectl auth can-i and whoami answer, a node's
 // credentials cannot touch another node, and service account tokens bound to a pod die with it.
 func TestSecurity(t *testing.T) {
 	t.Parallel()
@@ -165,6 +166,27 @@ func TestSecurity(t *testing.T) {
 		}
 		if r := as("dev-token", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); r.stdout != "dev" {
 			t.Errorf("dev whoami: %s", r)
+		}
+
+		// Allowed to write roles and bindings in team-a, dev still grants only what dev holds.
+		k("create", "role", "rbac-writer", "-n", "team-a", "--verb=create", "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io")
+		k("create", "rolebinding", "dev-writes-rbac", "-n", "team-a", "--role=rbac-writer", "--user=dev")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			r := as("dev-token", "create", "role", "pod-getter", "-n", "team-a", "--verb=get", "--resource=pods")
+			if r.err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dev cannot create a role of what dev holds: %s", r)
+			}
+		}
+		if r := as("dev-token", "create", "role", "secret-getter", "-n", "team-a", "--verb=get", "--resource=secrets"); r.err == nil ||
+			!strings.Contains(r.stderr, `is attempting to grant RBAC permissions not currently held`) || !strings.Contains(r.stderr, "secrets") {
+			t.Errorf("dev granting secrets: %s", r)
+		}
+		if r := as("dev-token", "create", "rolebinding", "dev-admin", "-n", "team-a", "--clusterrole=admin", "--user=dev"); r.err == nil ||
+			!strings.Contains(r.stderr, `is attempting to grant RBAC permissions not currently held`) {
+			t.Errorf("dev binding admin to dev: %s", r)
 		}
 	})
 
