@@ -118,9 +118,9 @@ func (e *Escalation) attrs(req *apiserver.AdmissionRequest, verb, resource, ns, 
 		Namespace: ns, Name: name, ResourceRequest: true}
 }
 
-// refRules are the effective rules of the role a binding names; a missing role grants
-// nothing (kube allows binding it, and the binding works once the role appears — as the role
-// is then written, and checked, by someone allowed to).
+// refRules are the effective rules of the role a binding names. A missing role is NotFound,
+// as in kube: only someone allowed to bind it may name a role that does not exist yet, or
+// anyone could bind themselves to a role an administrator writes later.
 func (e *Escalation) refRules(ctx context.Context, ns string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, error) {
 	switch ref.Kind {
 	case "ClusterRole":
@@ -128,8 +128,10 @@ func (e *Escalation) refRules(ctx context.Context, ns string, ref rbacv1.RoleRef
 		if err != nil {
 			return nil, err
 		}
-		rules, _ := set.rules(ref.Name)
-		return rules, nil
+		if rules, ok := set.rules(ref.Name); ok {
+			return rules, nil
+		}
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "clusterroles"}, ref.Name)
 	case "Role":
 		roles, err := e.RBAC.roles(ctx, ns)
 		if err != nil {
@@ -138,8 +140,9 @@ func (e *Escalation) refRules(ctx context.Context, ns string, ref rbacv1.RoleRef
 		if r, ok := roles[ref.Name]; ok {
 			return r.Rules, nil
 		}
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "roles"}, ref.Name)
 	}
-	return nil, nil
+	return nil, apierrors.NewBadRequest(fmt.Sprintf("roleRef.kind %q: want Role or ClusterRole", ref.Kind))
 }
 
 // Uncovered returns the rules of want that u may not do in namespace ns ("" for cluster-wide),

@@ -75,6 +75,8 @@ func TestEscalation(t *testing.T) {
 		{"binding a role one does not hold", alice, "rolebindings", rb("a", "x", "Role", "secret-reader", subj("User", "carol", "")), "not currently held"},
 		{"bind on that role lets one bind it", bob, "rolebindings", rb("a", "x", "Role", "secret-reader", subj("User", "carol", "")), ""},
 		{"an aggregated role's rules count", alice, "clusterrolebindings", crb("x", "view", subj("User", "carol", "")), "secrets"},
+		{"binding a role that does not exist yet", alice, "rolebindings", rb("a", "x", "Role", "later", subj("User", "alice", "")), "not found"},
+		{"masters may bind a role that does not exist yet", admin, "rolebindings", rb("a", "x", "Role", "later", subj("User", "alice", "")), ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := meta.Accessor(tt.obj)
@@ -82,11 +84,15 @@ func TestEscalation(t *testing.T) {
 				Resource:  schema.GroupVersionResource{Group: rbacv1.GroupName, Version: "v1", Resource: tt.res},
 				Namespace: m.GetNamespace(), Name: m.GetName()}
 			err := guard.Validate(context.Background(), req)
+			refusal := apierrors.IsForbidden // a missing role is NotFound, as in kube
+			if tt.refused == "not found" {
+				refusal = apierrors.IsNotFound
+			}
 			switch {
 			case tt.refused == "" && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tt.refused != "" && (!apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tt.refused)):
-				t.Fatalf("got %v, want Forbidden mentioning %s", err, tt.refused)
+			case tt.refused != "" && (!refusal(err) || !strings.Contains(err.Error(), tt.refused)):
+				t.Fatalf("got %v, want a refusal mentioning %s", err, tt.refused)
 			}
 		})
 	}
