@@ -462,10 +462,6 @@ func (o *objectSource) PodsOnNode(ctx context.Context, nodeName, namespace strin
 	})
 }
 
-func (o *objectSource) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	return o.GetPod(ctx, namespace, name)
-}
-
 func (o *objectSource) GetServiceAccount(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
 	return getAs[*corev1.ServiceAccount](ctx, o, corev1.SchemeGroupVersion.WithKind("ServiceAccount"), ns, name)
 }

@@ -158,11 +158,8 @@ func (c *Chain) Validate(ctx context.Context, req *apiserver.AdmissionRequest) e
 		}
 	}
 	var wg sync.WaitGroup
-	for _, inv := range invs[min(1, len(invs)):] {
+	for _, inv := range invs {
 		wg.Go(func() { inv.call(ctx) })
-	}
-	if len(invs) > 0 {
-		invs[0].call(ctx) // on this goroutine, while the others run
 	}
 	wg.Wait()
 	for _, inv := range invs {

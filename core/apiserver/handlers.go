@@ -329,7 +329,7 @@ func (rc *reqCtx) respondList(items []runtime.Object, rev int64, next string, re
 	lm.SetContinue(next)
 	lm.SetRemainingItemCount(remaining)
 	listGVK := rc.kind.ListGVK()
-	if out == outProtobuf && hasProtobuf(rc.kind) {
+	if out == outProtobuf && rc.res.protobuf {
 		return writeProtobuf(rc.w, http.StatusOK, list, listGVK)
 	}
 	b, err := encodeJSON(list, listGVK)

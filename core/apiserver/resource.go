@@ -30,6 +30,9 @@ type resource struct {
 	cache  *store.Cache
 	gr     schema.GroupResource
 	hooks  kindHooks
+	// protobuf says the kind's objects have a protobuf encoding (decided once, not per
+	// request).
+	protobuf bool
 	// stop ends the watch cache, for kinds that stop being served (custom resources).
 	stop context.CancelFunc
 }
@@ -42,6 +45,7 @@ func newResource(s *Server, k *api.Kind) *resource {
 	r := &resource{s: s, kind: k, prefix: "/" + group + "/" + k.Resource + "/", gr: k.GroupResource()}
 	r.cache = store.NewCache(s.store, r.prefix, s.cfg.WatchCacheSize, r.decodeStored, s.log)
 	r.hooks = hooksFor(s, k)
+	r.protobuf = hasProtobuf(k)
 	return r
 }
 

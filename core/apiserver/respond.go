@@ -110,7 +110,7 @@ func (rc *reqCtx) respond(code int, obj runtime.Object) error {
 	}
 	var body runtime.Object = obj
 	gvk := rc.kind.GVK
-	if out == outProtobuf && !hasProtobuf(rc.kind) {
+	if out == outProtobuf && !rc.res.protobuf {
 		out = outObject // clients that ask for protobuf accept JSON too
 	}
 	switch out {

@@ -37,7 +37,7 @@ func (r *resource) handleWatch(rc *reqCtx) error {
 		return err
 	}
 	out, _ := negotiate(rc.r)
-	if out == outProtobuf && !hasProtobuf(r.kind) {
+	if out == outProtobuf && !r.protobuf {
 		out = outObject // clients that ask for protobuf accept JSON too
 	}
 	rvStr := q.Get("resourceVersion")

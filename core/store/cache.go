@@ -397,14 +397,8 @@ func (c *Cache) WaitFresh(ctx context.Context, rev int64) error {
 
 // Get returns the cached object at key.
 func (c *Cache) Get(key string) (runtime.Object, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	ce, ok := c.objs[key]
-	if !ok {
-		return nil, false
-	}
-	obj := ce.Object()
-	return obj, obj != nil
+	obj, _, ok := c.GetRevision(key)
+	return obj, ok
 }
 
 // GetRevision returns the cached object of key and the revision it was last written at (its

@@ -19,8 +19,8 @@ const LeaseNamespace = "kube-node-lease"
 // node makes about pods or what they reference, so it asks narrowly: one pod by name, or the
 // pods of one namespace; never every pod of the cluster.
 type PodLister interface {
-	// Pod returns the pod, nil when there is none.
-	Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+	// GetPod returns the pod, nil when there is none.
+	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 	// PodsOnNode returns the pods of namespace bound to nodeName (spec.nodeName).
 	PodsOnNode(ctx context.Context, nodeName, namespace string) ([]*corev1.Pod, error)
 }
@@ -171,7 +171,7 @@ func (n *Authorizer) boundPod(ctx context.Context, node, ns, name string) (*core
 	if name == "" {
 		return nil, nil
 	}
-	p, err := n.Pods.Pod(ctx, ns, name)
+	p, err := n.Pods.GetPod(ctx, ns, name)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", ns, name, err)
 	}

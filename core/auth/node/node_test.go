@@ -29,7 +29,7 @@ func (f *fakePods) PodsOnNode(_ context.Context, node, ns string) ([]*corev1.Pod
 	return out, f.err
 }
 
-func (f *fakePods) Pod(_ context.Context, ns, name string) (*corev1.Pod, error) {
+func (f *fakePods) GetPod(_ context.Context, ns, name string) (*corev1.Pod, error) {
 	for _, p := range f.pods {
 		if p.Namespace == ns && p.Name == name {
 			return p, f.err
