@@ -61,13 +61,22 @@ func (e *Escalation) check(ctx context.Context, req *apiserver.AdmissionRequest)
 		rules, ns = o.Rules, o.Namespace
 		permit = e.attrs(req, "escalate", "roles", ns, o.Name)
 	case *rbacv1.ClusterRole:
-		if o.AggregationRule != nil {
-			// Its effective rules are those of the roles it selects, each written (and
-			// checked) on its own; kube checks the aggregation rule's own rules only.
-			return nil
-		}
 		rules = o.Rules
 		permit = e.attrs(req, "escalate", "clusterroles", "", o.Name)
+		if o.AggregationRule != nil {
+			// It grants whatever the roles it selects grant, now and later: as in kube, only
+			// someone holding everything (or escalate on it) may aggregate.
+			if ok, _, err := e.Authz.Authorize(ctx, permit); err != nil || ok {
+				return err
+			}
+			missing, err := Uncovered(ctx, e.Authz, req.User, "", fullAuthority)
+			if err != nil {
+				return err
+			}
+			if len(missing) > 0 {
+				return apierrors.NewForbidden(gr, req.Name, fmt.Errorf("user %q (groups=%q) must have cluster-admin privileges to use the aggregationRule", req.User.Name, req.User.Groups))
+			}
+		}
 	case *rbacv1.RoleBinding:
 		ns = o.Namespace
 		res := "roles"
@@ -111,6 +120,12 @@ func (e *Escalation) check(ctx context.Context, req *apiserver.AdmissionRequest)
 		fmt.Fprintf(&b, "\n%s", describeRule(r))
 	}
 	return apierrors.NewForbidden(gr, req.Name, fmt.Errorf("%s", b.String()))
+}
+
+// fullAuthority is every permission: what aggregating ClusterRoles takes.
+var fullAuthority = []rbacv1.PolicyRule{
+	{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
+	{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
 }
 
 func (e *Escalation) attrs(req *apiserver.AdmissionRequest, verb, resource, ns, name string) apiserver.Attributes {

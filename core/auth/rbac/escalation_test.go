@@ -75,6 +75,8 @@ func TestEscalation(t *testing.T) {
 		{"binding a role one does not hold", alice, "rolebindings", rb("a", "x", "Role", "secret-reader", subj("User", "carol", "")), "not currently held"},
 		{"bind on that role lets one bind it", bob, "rolebindings", rb("a", "x", "Role", "secret-reader", subj("User", "carol", "")), ""},
 		{"an aggregated role's rules count", alice, "clusterrolebindings", crb("x", "view", subj("User", "carol", "")), "secrets"},
+		{"aggregating needs everything", alice, "clusterroles", agg("new", nil, map[string]string{"agg": "view"}), "cluster-admin privileges"},
+		{"masters may aggregate", admin, "clusterroles", agg("new", nil, map[string]string{"agg": "view"}), ""},
 		{"binding a role that does not exist yet", alice, "rolebindings", rb("a", "x", "Role", "later", subj("User", "alice", "")), "not found"},
 		{"masters may bind a role that does not exist yet", admin, "rolebindings", rb("a", "x", "Role", "later", subj("User", "alice", "")), ""},
 	} {
