@@ -46,6 +46,11 @@ func requestAttributes(nodeName string, r *http.Request) []authorizationv1.Resou
 	case http.MethodDelete:
 		verb = "delete"
 	}
+	if underPath(r.URL.Path, "/exec") || underPath(r.URL.Path, "/attach") || underPath(r.URL.Path, "/portforward") {
+		// A websocket upgrade is a GET, but it runs commands: create, as the API server asks
+		// of pods/exec, so that get on nodes/proxy (monitoring's right) is not exec.
+		verb = "create"
+	}
 	base := authorizationv1.ResourceAttributes{Verb: verb, Version: "v1", Resource: "nodes", Name: nodeName, Subresource: "proxy"}
 	with := func(sub string) authorizationv1.ResourceAttributes { a := base; a.Subresource = sub; return a }
 	p := r.URL.Path

@@ -34,6 +34,8 @@ func reviewingClient(asked *[]authorizationv1.ResourceAttributes) *fake.Clientse
 			tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "dev", Groups: []string{user.AllAuthenticated}}}
 		case "sa-token":
 			tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "sa", Groups: []string{user.AllAuthenticated}}}
+		case "monitor-token":
+			tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "monitor", Groups: []string{user.AllAuthenticated}}}
 		default:
 			tr.Status = authenticationv1.TokenReviewStatus{Error: "invalid bearer token"}
 		}
@@ -44,7 +46,8 @@ func reviewingClient(asked *[]authorizationv1.ResourceAttributes) *fake.Clientse
 		ra := *sar.Spec.ResourceAttributes
 		*asked = append(*asked, ra)
 		ok := ra.Resource == "nodes" && ra.Name == "n1" && ra.Group == "" &&
-			((sar.Spec.User == user.APIServerKubeletClient && ra.Subresource == "proxy") || (sar.Spec.User == "sa" && ra.Subresource == "pods" && ra.Verb == "get"))
+			((sar.Spec.User == user.APIServerKubeletClient && ra.Subresource == "proxy") || (sar.Spec.User == "sa" && ra.Subresource == "pods" && ra.Verb == "get") ||
+				(sar.Spec.User == "monitor" && ra.Subresource == "proxy" && ra.Verb == "get"))
 		sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: ok, Reason: "test policy"}
 		return true, sar, nil
 	})
@@ -113,7 +116,9 @@ func TestAuthFilter(t *testing.T) {
 		{"a user without nodes/proxy", anon, "GET", logs, "dev-token", 403, "get proxy"},
 		{"a user without nodes/proxy, certificate", clientWith(ca, "dev"), "GET", logs, "", 403, "get proxy"},
 		{"the API server's client reads logs", apiserver, "GET", logs, "", 200, "get proxy"},
-		{"the API server's client execs (websocket)", apiserver, "GET", "/exec/default/web/app?command=ls", "", 200, "get proxy"},
+		{"the API server's client execs (websocket)", apiserver, "GET", "/exec/default/web/app?command=ls", "", 200, "create proxy"},
+		{"get on nodes/proxy reads logs", anon, "GET", logs, "monitor-token", 200, "get proxy"},
+		{"get on nodes/proxy is not exec", anon, "GET", "/exec/default/web/app?command=ls", "monitor-token", 403, "create proxy"},
 		{"the API server's client execs (SPDY)", apiserver, "POST", "/exec/default/web/app?command=ls", "", 200, "create proxy"},
 		{"nodes/pods reads pods", anon, "GET", "/pods", "sa-token", 200, "get pods"},
 		{"nodes/pods is not nodes/proxy", anon, "GET", logs, "sa-token", 403, "get proxy"},
