@@ -50,3 +50,33 @@ func TestUpdatesFromTheCacheLoseNothing(t *testing.T) {
 		}
 	}
 }
+
+// A refusal judged on the cache's copy is not final: made immutable, then made mutable again
+// behind the server's back, a ConfigMap takes the next update.
+func TestUpdateRefusedOnAStaleCopyIsRetried(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	s.must(s.do("GET", "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1", "", ""), 200)
+	const key = "/registry/core/configmaps/default/b"
+	for i := 1; i <= 10; i++ {
+		name := fmt.Sprint("b", i)
+		s.must(s.do("POST", "/api/v1/namespaces/default/configmaps", js,
+			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"`+name+`"},"immutable":true,"data":{"k":"0"}}`), 201)
+		s.must(s.do("GET", "/api/v1/namespaces/default/configmaps/"+name, "", ""), 200)
+		k := key[:len(key)-1] + name
+		got, err := s.etcd.Get(ctx, k)
+		if err != nil || len(got.Kvs) != 1 {
+			t.Fatalf("etcd get %s: %v", k, err)
+		}
+		var cm map[string]any
+		if err := json.Unmarshal(got.Kvs[0].Value, &cm); err != nil {
+			t.Fatal(err)
+		}
+		cm["immutable"] = false
+		raw, _ := json.Marshal(cm)
+		if _, err := s.etcd.Put(ctx, k, string(raw)); err != nil {
+			t.Fatal(err)
+		}
+		s.must(s.do("PATCH", "/api/v1/namespaces/default/configmaps/"+name, "application/merge-patch+json", `{"data":{"k":"1"}}`), 200)
+	}
+}

@@ -247,7 +247,7 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 	// kube-apiserver's GuaranteedUpdate does: most updates (a node's status writes, a
 	// scheduler's bindings) are of objects the cache holds current, and the write is guarded
 	// by the revision, so a stale copy costs a retry from etcd, never a lost update.
-	fromCache := true
+	fromCache := !opts.dryRun // a dry run writes nothing that would catch a stale copy
 	for attempt := 0; ; attempt++ {
 		var cur runtime.Object
 		var kv store.KV
@@ -281,6 +281,9 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		}
 		next, err := fn(cur.DeepCopyObject())
 		if err != nil {
+			if cached {
+				continue // judged against a copy that may be stale: only etcd's copy says
+			}
 			return nil, false, err
 		}
 		pinned := accessor(next).GetResourceVersion()
@@ -297,6 +300,9 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 			return nil, false, serr
 		}
 		if err != nil {
+			if cached {
+				continue // refused (validation, admission) on a copy that may be stale
+			}
 			return nil, false, err
 		}
 		if out.deleteNow {
