@@ -59,15 +59,16 @@ func (a *Agent) keepServingCert(ctx context.Context) {
 			}
 			a.log.Warn("kubelet API: no serving certificate", "err", err, "retry-in", retry)
 			retry = min(2*retry, 5*time.Minute)
+		} else if cert, err := kp.TLSCertificate(); err != nil {
+			// Kept trying: an agent that gave up here would never renew again.
+			a.log.Error("kubelet API: serving certificate", "err", err, "retry-in", retry)
+			retry = min(2*retry, 5*time.Minute)
 		} else {
-			cert, err := kp.TLSCertificate()
-			if err != nil {
-				a.log.Error("kubelet API: serving certificate", "err", err)
-				return
-			}
 			a.serving.Store(&cert)
 			retry = 5 * time.Second
-			wait = time.Until(kp.Cert.NotAfter.Add(-pki.RenewBefore))
+			// Never sooner than a retry: a certificate issued with less than RenewBefore
+			// left would otherwise be asked for again in a loop.
+			wait = max(time.Until(kp.Cert.NotAfter.Add(-pki.RenewBefore)), retry)
 		}
 		select {
 		case <-ctx.Done():
