@@ -40,6 +40,9 @@
 //   - ClusterIPs need CAP_NET_ADMIN. Without it (ClusterIPsAuto and EPERM), the proxier logs
 //     once that ClusterIPs are unreachable and serves NodePorts only.
 //   - SCTP is not proxied; such service ports are logged once and skipped.
-//   - Every byte crosses the process (TCP through splice(2), so not through its memory):
-//     throughput and latency are below the kernel's data plane.
+//   - Every byte crosses the process: throughput and latency are below the kernel's data
+//     plane. TCP bytes are moved by a few epoll loops of the proxier's own (one per core),
+//     not by goroutines: a message costs one read and one write, and a connection holds its
+//     two sockets and nothing else while idle (io.Copy's splice(2) held two pipes, four
+//     more descriptors, for a connection's whole life).
 package userspace

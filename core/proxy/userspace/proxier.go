@@ -25,6 +25,7 @@ type Proxier struct {
 	m      *metrics
 	dialer net.Dialer
 	ifc    iface
+	relay  relay // copies the bytes of TCP connections
 
 	mu        sync.Mutex // serializes Sync, Cleanup and Close, and guards the fields below
 	closed    bool
@@ -276,6 +277,7 @@ func (p *Proxier) Close() error {
 	}
 	p.closed = true
 	p.stop()
+	p.relay.close()
 	return nil
 }
 

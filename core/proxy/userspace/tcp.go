@@ -17,16 +17,15 @@ type tcpListener struct {
 	gen  *generation
 	svc  *service
 	addr netip.AddrPort
-	ln   *net.TCPListener
+	sock *tcpSocket
 }
 
 func (p *Proxier) listenTCP(ctx context.Context, gen *generation, svc *service, addr netip.AddrPort) (*tcpListener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, network("tcp", addr.Addr()), addr.String())
+	sock, err := listenTCPSocket(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	l := &tcpListener{p: p, gen: gen, svc: svc, addr: addr, ln: ln.(*net.TCPListener)}
+	l := &tcpListener{p: p, gen: gen, svc: svc, addr: addr, sock: sock}
 	if !gen.track(l) || !gen.spawn(l.serve) {
 		_ = l.Close()
 		return nil, ErrClosed
@@ -41,13 +40,13 @@ func (l *tcpListener) service() *service { return l.svc }
 // flows go on when a Service's rules are removed.
 func (l *tcpListener) Close() error {
 	l.gen.untrack(l)
-	return l.ln.Close()
+	return l.sock.Close()
 }
 
 func (l *tcpListener) serve() {
 	var delay time.Duration
 	for {
-		c, err := l.ln.AcceptTCP()
+		in, err := l.sock.accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -60,29 +59,30 @@ func (l *tcpListener) serve() {
 			continue
 		}
 		delay = 0
-		if !l.gen.spawn(func() { l.p.handleTCP(l.gen, l.svc, c) }) {
-			_ = c.Close()
+		if !l.gen.spawn(func() { l.p.handleTCP(l.gen, l.svc, in) }) {
+			in.reset()
 			return
 		}
 	}
 }
 
-// handleTCP connects c to an endpoint and copies bytes both ways until both are done.
-func (p *Proxier) handleTCP(gen *generation, svc *service, c *net.TCPConn) {
-	client := addrOf(c.RemoteAddr())
+// handleTCP connects an accepted connection to an endpoint and copies bytes both ways until
+// both are done. The generation's end reaches it through gen.ctx: a dial in flight fails,
+// and the relay resets both sides.
+func (p *Proxier) handleTCP(gen *generation, svc *service, in inbound) {
+	client := in.from
 	order := svc.bal.pick(client)
 	if len(order) == 0 {
 		// Reset rather than close: the client sees "connection reset" at once, where a
 		// listener that did not accept would leave its SYN unanswered until it times out.
 		p.m.noEndpoint.WithLabelValues(protoTCP).Inc()
-		reset(c)
+		in.reset()
 		return
 	}
-	if !gen.track(c) {
-		reset(c)
+	if gen.ctx.Err() != nil {
+		in.reset()
 		return
 	}
-	defer gen.untrack(c)
 
 	var be *net.TCPConn
 	var ep proxy.Endpoint
@@ -93,7 +93,7 @@ func (p *Proxier) handleTCP(gen *generation, svc *service, c *net.TCPConn) {
 			break
 		}
 		if gen.ctx.Err() != nil {
-			reset(c)
+			in.reset()
 			return
 		}
 		p.m.dialErrors.Inc()
@@ -103,12 +103,12 @@ func (p *Proxier) handleTCP(gen *generation, svc *service, c *net.TCPConn) {
 	if be == nil {
 		p.m.noEndpoint.WithLabelValues(protoTCP).Inc()
 		p.log.Warn("no endpoint reachable", "service", svc.key, "tried", len(order))
-		reset(c)
+		in.reset()
 		return
 	}
 	if !gen.track(be) {
 		reset(be)
-		reset(c)
+		in.reset()
 		return
 	}
 	defer gen.untrack(be)
@@ -118,16 +118,17 @@ func (p *Proxier) handleTCP(gen *generation, svc *service, c *net.TCPConn) {
 	active := p.m.active.WithLabelValues(protoTCP)
 	active.Inc()
 	defer active.Dec()
-	up, down := splice(c, be)
+	up, down := p.relay.join(in, be, gen.ctx.Done())
 	p.m.tcpToEndpoint.Add(float64(up))
 	p.m.tcpToClient.Add(float64(down))
 }
 
-// splice copies a→b and b→a. A side's EOF becomes a half-close of the other (so a request
-// body ends while the response still flows, as HTTP/1.0 and streaming clients expect); an
-// error on either side resets both, so neither waits on a peer that is gone. io.Copy between
-// two TCPConns uses splice(2), so bytes do not pass through this process's memory.
-func splice(a, b *net.TCPConn) (ab, ba int64) {
+// spliceBoth copies a→b and b→a with a goroutine each way, where the relay's loops cannot
+// run. A side's EOF becomes a half-close of the other (so a request body ends while the
+// response still flows, as HTTP/1.0 and streaming clients expect); an error on either side
+// resets both, so neither waits on a peer that is gone. io.Copy between two TCPConns uses
+// splice(2), so bytes do not pass through this process's memory.
+func spliceBoth(a, b *net.TCPConn) (ab, ba int64) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
