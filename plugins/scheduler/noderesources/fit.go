@@ -62,7 +62,7 @@ type nodeState struct {
 // podState is the cycle's pod's requests, and the resources Filter checks, in order.
 type podState struct {
 	req, nonZero amounts
-	check        []string
+	check        []resource
 }
 
 // amounts are Resources laid out for the per-node path, which runs for thousands of nodes a
@@ -85,16 +85,47 @@ func amountsOf(r Resources) amounts {
 	return a
 }
 
-func (a *amounts) get(name string) int64 {
+// resource is a resource name resolved once, at configuration or pre-filter, so that the
+// per-node path reads a field instead of comparing names.
+type resource struct {
+	name     string
+	kind     resourceKind
+	extended bool // scored only for pods that request it (see extended)
+	weight   int64
+}
+
+type resourceKind uint8
+
+const (
+	kindOther resourceKind = iota
+	kindCPU
+	kindMemory
+	kindPods
+)
+
+func resourceOf(name string) resource {
+	r := resource{name: name, extended: extended(name)}
 	switch name {
 	case "cpu":
-		return a.cpu
+		r.kind = kindCPU
 	case "memory":
-		return a.memory
+		r.kind = kindMemory
 	case "pods":
+		r.kind = kindPods
+	}
+	return r
+}
+
+func (a *amounts) at(r *resource) int64 {
+	switch r.kind {
+	case kindCPU:
+		return a.cpu
+	case kindMemory:
+		return a.memory
+	case kindPods:
 		return a.pods
 	}
-	return a.other[name]
+	return a.other[r.name]
 }
 
 func (a *amounts) add(r Resources) {
@@ -120,6 +151,7 @@ const fitStateKey = FitName
 // Fit is NodeResourcesFit.
 type Fit struct {
 	cfg   FitConfig
+	score []resource // cfg.ScoringStrategy.Resources, resolved
 	nodes tug.NodeCache[*nodeState]
 	// The cycle whose pod state ps is: read from the CycleState once per cycle rather than
 	// once per node.
@@ -133,7 +165,17 @@ func NewFit() *Fit {
 	f := &Fit{}
 	f.cfg.ScoringStrategy.Type = LeastAllocated
 	f.cfg.ScoringStrategy.Resources = []ResourceWeight{{"cpu", 1}, {"memory", 1}}
+	f.resolve()
 	return f
+}
+
+func (f *Fit) resolve() {
+	f.score = f.score[:0]
+	for _, rw := range f.cfg.ScoringStrategy.Resources {
+		r := resourceOf(rw.Name)
+		r.weight = rw.Weight
+		f.score = append(f.score, r)
+	}
 }
 
 // Configure adopts a FitConfig, checking it as kube-scheduler's validation does.
@@ -167,6 +209,7 @@ func (f *Fit) Configure(raw []byte) error {
 		}
 	}
 	f.cfg = c
+	f.resolve()
 	return nil
 }
 
@@ -225,9 +268,10 @@ func (f *Fit) PreFilter(state *tug.CycleState, pod *tug.Pod) *tug.Status {
 	ps := &podState{req: amountsOf(req), nonZero: amountsOf(nz)}
 	for _, name := range checkOrder(req) {
 		if req[name] > 0 && name != "pods" && !slices.Contains(f.cfg.IgnoredResources, name) {
-			ps.check = append(ps.check, name)
+			ps.check = append(ps.check, resourceOf(name))
 		}
 	}
+
 	state.Write(fitStateKey, ps)
 	return tug.Success
 }
@@ -252,9 +296,10 @@ func (f *Fit) Filter(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) *tug
 	if ns.hasPods && ns.pods+1 > ns.alloc.pods {
 		return tug.Unschedulable("Too many pods")
 	}
-	for _, name := range ps.check {
-		if ns.alloc.get(name) < ns.requested.get(name)+ps.req.get(name) {
-			return tug.Unschedulable(insufficient(name))
+	for i := range ps.check {
+		r := &ps.check[i]
+		if ns.alloc.at(r) < ns.requested.at(r)+ps.req.at(r) {
+			return tug.Unschedulable(insufficient(r.name))
 		}
 	}
 	return tug.Success
@@ -298,12 +343,13 @@ func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int6
 	}
 	s := &f.cfg.ScoringStrategy
 	var sum, weights int64
-	for _, rw := range s.Resources {
-		alloc := ns.alloc.get(rw.Name)
-		if alloc == 0 || (extended(rw.Name) && ps.req.get(rw.Name) == 0) {
+	for i := range f.score {
+		r := &f.score[i]
+		alloc := ns.alloc.at(r)
+		if alloc == 0 || (r.extended && ps.req.at(r) == 0) {
 			continue
 		}
-		requested := ns.nonZero.get(rw.Name) + ps.nonZero.get(rw.Name)
+		requested := ns.nonZero.at(r) + ps.nonZero.at(r)
 		var score int64
 		switch s.Type {
 		case LeastAllocated:
@@ -315,8 +361,8 @@ func (f *Fit) Score(state *tug.CycleState, _ *tug.Pod, node *tug.NodeInfo) (int6
 		case RequestedToCapacityRatio:
 			score = shapeScore(s.RequestedToCapacityRatio.Shape, min(requested, alloc)*100/alloc)
 		}
-		sum += score * rw.Weight
-		weights += rw.Weight
+		sum += score * r.weight
+		weights += r.weight
 	}
 	if weights == 0 {
 		return 0, tug.Success
