@@ -105,7 +105,9 @@ func (a *app) newSecurity(ctx context.Context, dataDir string, o apiOptions, cli
 	if err != nil {
 		return nil, err
 	}
-	s.kubeletTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: bundle.CA.Pool(), Certificates: []tls.Certificate{kubeletClient}}
+	// Node agents' serving certificates are the kubelet serving CA's, and only this client
+	// trusts that CA.
+	s.kubeletTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: bundle.KubeletServingCA.Pool(), Certificates: []tls.Certificate{kubeletClient}}
 	s.signer, err = authn.NewSigner(bundle.SAKey, saIssuer, []string{saIssuer}, nil)
 	if err != nil {
 		return nil, err
@@ -174,76 +176,98 @@ type sharedKeys struct {
 	CACert []byte `json:"caCert"`
 	CAKey  []byte `json:"caKey"`
 	SAKey  []byte `json:"saKey"`
+	// The kubelet serving CA; absent from clusters made before it existed, which the first
+	// server that has one adds it to.
+	KubeletServingCACert []byte `json:"kubeletServingCACert,omitempty"`
+	KubeletServingCAKey  []byte `json:"kubeletServingCAKey,omitempty"`
 }
 
-// sharedPKI makes dir hold the cluster's CA and service account key — those in etcd when
+// sharedPKI makes dir hold the cluster's CAs and service account key — those in etcd when
 // another server published them first, else this server's, which it then publishes — and
 // loads or issues the leaf certificates from them.
 func sharedPKI(ctx context.Context, cli *clientv3.Client, dir string, opts pki.Options) (*pki.Bundle, error) {
-	get, err := cli.Get(ctx, pkiKey)
-	if err != nil {
-		return nil, fmt.Errorf("read the cluster pki from etcd: %w", err)
-	}
-	if len(get.Kvs) == 1 {
-		if err := adoptKeys(dir, get.Kvs[0].Value); err != nil {
+	// Each round either adopts what etcd holds or publishes what is missing there; a
+	// publication that loses a race is followed by a round that adopts the winner's.
+	for range 5 {
+		get, err := cli.Get(ctx, pkiKey)
+		if err != nil {
+			return nil, fmt.Errorf("read the cluster pki from etcd: %w", err)
+		}
+		var held *sharedKeys
+		if len(get.Kvs) == 1 {
+			if held, err = adoptKeys(dir, get.Kvs[0].Value); err != nil {
+				return nil, err
+			}
+		}
+		b, err := pki.LoadOrCreate(dir, opts)
+		if err != nil {
 			return nil, err
 		}
-		return pki.LoadOrCreate(dir, opts)
+		if held != nil && len(held.KubeletServingCACert) > 0 {
+			return b, nil
+		}
+		sa, err := pki.EncodeKey(b.SAKey)
+		if err != nil {
+			return nil, err
+		}
+		mine, err := json.Marshal(sharedKeys{CACert: b.CA.CertPEM, CAKey: b.CA.KeyPEM, SAKey: sa,
+			KubeletServingCACert: b.KubeletServingCA.CertPEM, KubeletServingCAKey: b.KubeletServingCA.KeyPEM})
+		if err != nil {
+			return nil, err
+		}
+		// Published only if etcd still holds what was read: nothing, or a record without
+		// a kubelet serving CA (whose other keys dir now holds, so mine carries them).
+		unchanged := clientv3.Compare(clientv3.CreateRevision(pkiKey), "=", 0)
+		if len(get.Kvs) == 1 {
+			unchanged = clientv3.Compare(clientv3.ModRevision(pkiKey), "=", get.Kvs[0].ModRevision)
+		}
+		txn, err := cli.Txn(ctx).If(unchanged).Then(clientv3.OpPut(pkiKey, string(mine))).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("publish the cluster pki to etcd: %w", err)
+		}
+		if txn.Succeeded {
+			return b, nil
+		}
 	}
-	b, err := pki.LoadOrCreate(dir, opts)
-	if err != nil {
-		return nil, err
-	}
-	sa, err := pki.EncodeKey(b.SAKey)
-	if err != nil {
-		return nil, err
-	}
-	mine, err := json.Marshal(sharedKeys{CACert: b.CA.CertPEM, CAKey: b.CA.KeyPEM, SAKey: sa})
-	if err != nil {
-		return nil, err
-	}
-	txn, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(pkiKey), "=", 0)).
-		Then(clientv3.OpPut(pkiKey, string(mine))).Else(clientv3.OpGet(pkiKey)).Commit()
-	if err != nil {
-		return nil, fmt.Errorf("publish the cluster pki to etcd: %w", err)
-	}
-	if txn.Succeeded {
-		return b, nil
-	}
-	// Another server published first: its CA is the cluster's.
-	if err := adoptKeys(dir, txn.Responses[0].GetResponseRange().Kvs[0].Value); err != nil {
-		return nil, err
-	}
-	return pki.LoadOrCreate(dir, opts)
+	return nil, fmt.Errorf("the cluster pki in etcd (%s) kept changing while this server adopted it", pkiKey)
 }
 
-// adoptKeys writes the shared CA and service account key into dir, unless dir holds them
+// adoptKeys writes the shared CAs and service account key into dir, unless dir holds them
 // already; leaf certificates of another CA are then reissued by LoadOrCreate.
-func adoptKeys(dir string, raw []byte) error {
+func adoptKeys(dir string, raw []byte) (*sharedKeys, error) {
 	var k sharedKeys
-	if err := json.Unmarshal(raw, &k); err != nil || len(k.CACert) == 0 || len(k.CAKey) == 0 || len(k.SAKey) == 0 {
-		return fmt.Errorf("the cluster pki in etcd (%s) is damaged: %v", pkiKey, err)
+	if err := json.Unmarshal(raw, &k); err != nil || len(k.CACert) == 0 || len(k.CAKey) == 0 || len(k.SAKey) == 0 ||
+		len(k.KubeletServingCACert) == 0 != (len(k.KubeletServingCAKey) == 0) {
+		return nil, fmt.Errorf("the cluster pki in etcd (%s) is damaged: %v", pkiKey, err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
-	for _, f := range []struct {
+	files := []struct {
 		name string
 		data []byte
 		perm os.FileMode
-	}{{pki.CAKeyFile, k.CAKey, 0o600}, {pki.CACertFile, k.CACert, 0o644}, {pki.SAKeyFile, k.SAKey, 0o600}} {
+	}{{pki.CAKeyFile, k.CAKey, 0o600}, {pki.CACertFile, k.CACert, 0o644}, {pki.SAKeyFile, k.SAKey, 0o600}}
+	if len(k.KubeletServingCACert) > 0 {
+		files = append(files, []struct {
+			name string
+			data []byte
+			perm os.FileMode
+		}{{pki.KubeletServingCAKeyFile, k.KubeletServingCAKey, 0o600}, {pki.KubeletServingCACertFile, k.KubeletServingCACert, 0o644}}...)
+	}
+	for _, f := range files {
 		if cur, err := os.ReadFile(filepath.Join(dir, f.name)); err == nil && string(cur) == string(f.data) {
 			continue
 		}
 		if err := pki.WriteFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// A public key of another key pair would be wrong; LoadOrCreate derives it again.
 	if err := os.Remove(filepath.Join(dir, pki.SAPubFile)); err != nil && !os.IsNotExist(err) {
-		return err
+		return nil, err
 	}
-	return nil
+	return &k, nil
 }
 
 // clientConfig returns the rest config a component running in this process reaches the API
@@ -303,7 +327,7 @@ func (s *security) csrSigner(loopback *rest.Config, log *slog.Logger) (*csrsigne
 	if err != nil {
 		return nil, err
 	}
-	return &csrsigner.Signer{Client: client, CA: s.bundle.CA, Logger: log}, nil
+	return &csrsigner.Signer{Client: client, CA: s.bundle.CA, ServingCA: s.bundle.KubeletServingCA, Logger: log}, nil
 }
 
 // rootCAPublisher publishes the CA into every namespace for the pods' token volumes.

@@ -20,7 +20,8 @@ import (
 	"github.com/tugboat-io/tug/core/auth/user"
 )
 
-// The kubelet API's serving certificate is signed by the cluster CA: the agent asks for it
+// The kubelet API's serving certificate is signed by the kubelet serving CA, which only the
+// API server trusts (not the cluster CA clients trust for the API server): the agent asks for it
 // with a certificate signing request to kubernetes.io/kubelet-serving (CN system:node:<name>,
 // O system:nodes, for the node's name and InternalIP) once its Node is registered — the
 // signer checks the names against the Node's addresses —, keeps it in
@@ -85,7 +86,7 @@ func (a *Agent) servingNames() ([]string, []net.IP) {
 }
 
 // ensureServingCert returns the kept serving certificate when it is still good — issued by
-// the cluster CA for this node and its names, and not due for renewal —, else asks the cluster
+// the kubelet serving CA for this node and its names, and not due for renewal —, else asks the cluster
 // for a new one and keeps it.
 func (a *Agent) ensureServingCert(ctx context.Context) (*pki.KeyPair, error) {
 	dns, ips := a.servingNames()
@@ -152,8 +153,11 @@ func (a *Agent) keptServingCert(dir string, dns []string, ips []net.IP) (*pki.Ke
 	if time.Until(c.NotAfter) < pki.RenewBefore {
 		return nil, errors.New("kept serving certificate is due for renewal")
 	}
-	if _, err := c.Verify(x509.VerifyOptions{Roots: a.cfg.ClientCA, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return nil, fmt.Errorf("kept serving certificate: %w", err)
+	// The agent does not hold the kubelet serving CA (only the API server trusts it), so it
+	// goes by the issuer's name: a certificate the cluster CA signed, as tug did before the
+	// serving CA existed, is replaced.
+	if c.Issuer.CommonName != pki.KubeletServingCAName || !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		return nil, fmt.Errorf("kept serving certificate is from %q, not the kubelet serving CA", c.Issuer.CommonName)
 	}
 	return kp, nil
 }

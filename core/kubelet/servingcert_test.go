@@ -2,9 +2,12 @@ package kubelet
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,7 +23,13 @@ import (
 // TestServingCert asks for the serving certificate through a CSR the fake cluster signs at
 // once, keeps it, and asks again only when the node's address changed.
 func TestServingCert(t *testing.T) {
-	ca, err := pki.NewCA(time.Now())
+	ca, err := pki.NewKubeletServingCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent's ClientCA is the cluster CA, as in a cluster: not the CA of its serving
+	// certificate.
+	clusterCA, err := pki.NewCA(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +51,7 @@ func TestServingCert(t *testing.T) {
 		}
 		return false, nil, nil // the tracker stores it, signed
 	})
-	a := &Agent{cfg: Config{NodeName: "n1", NodeIP: netip.MustParseAddr("192.0.2.7"), RootDir: t.TempDir(), ClientCA: ca.Pool()},
+	a := &Agent{cfg: Config{NodeName: "n1", NodeIP: netip.MustParseAddr("192.0.2.7"), RootDir: t.TempDir(), ClientCA: clusterCA.Pool()},
 		log: slog.New(slog.DiscardHandler), client: client}
 	ctx := context.Background()
 	kp, err := a.ensureServingCert(ctx)
@@ -67,9 +76,35 @@ func TestServingCert(t *testing.T) {
 	if err != nil || requests != 2 || moved.Cert.IPAddresses[0].String() != "192.0.2.8" {
 		t.Errorf("after the address changed: %d requests, %v, %v", requests, moved.Cert.IPAddresses, err)
 	}
-	// A certificate of another CA (the cluster's was replaced) is not kept.
-	a.cfg.ClientCA = x509.NewCertPool()
-	if _, err := a.keptServingCert(a.pkiDir(), []string{"n1"}, moved.Cert.IPAddresses); err == nil {
-		t.Error("kept a certificate the cluster CA did not sign")
+	// A certificate of the cluster CA (as tug issued them before the kubelet serving CA
+	// existed) is not kept, names and key alike.
+	key, err := os.ReadFile(filepath.Join(a.pkiDir(), servingKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := pki.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: moved.Cert.Subject, DNSNames: moved.Cert.DNSNames, IPAddresses: moved.Cert.IPAddresses}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := clusterCA.SignCSR(req, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteFileAtomic(filepath.Join(a.pkiDir(), servingCertFile), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.keptServingCert(a.pkiDir(), moved.Cert.DNSNames, moved.Cert.IPAddresses); err == nil {
+		t.Error("kept a serving certificate of the cluster CA")
+	}
+	if _, err := a.ensureServingCert(ctx); err != nil || requests != 3 {
+		t.Errorf("a serving certificate of the cluster CA was not replaced: %d requests, %v", requests, err)
 	}
 }

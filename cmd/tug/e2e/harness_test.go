@@ -316,6 +316,37 @@ func (s *server) HTTPClient(t testing.TB) *http.Client {
 	return c
 }
 
+// kubeletClient trusts the kubelet serving CA tug keeps in the data dir (as the API server
+// does when it calls node agents) and presents cert, if any.
+func (s *server) kubeletClient(t testing.TB, cert *tls.Certificate) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(s.dataDir, "pki", "kubelet-serving-ca.crt"))
+	if err != nil {
+		t.Fatalf("kubelet serving CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+}
+
+// adminCert is the admin's client certificate from the kubeconfig.
+func (s *server) adminCert(t testing.TB) *tls.Certificate {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		t.Fatalf("load kubeconfig %s: %v", s.Kubeconfig(), err)
+	}
+	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if err != nil {
+		t.Fatalf("admin certificate from %s: %v", s.Kubeconfig(), err)
+	}
+	return &cert
+}
+
 // AnonymousClient trusts the cluster CA and presents no credentials.
 func (s *server) AnonymousClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -273,9 +274,10 @@ func TestSecurity(t *testing.T) {
 	})
 
 	t.Run("kubelet API", func(t *testing.T) {
-		// The node agent serves HTTPS with a certificate the cluster signed (a CSR to
-		// kubernetes.io/kubelet-serving), and lets through only callers the API server
-		// vouches for and allows: anonymous → 401, a plain user's token → 403, the admin
+		// The node agent serves HTTPS with a certificate the kubelet serving CA signed (a
+		// CSR to kubernetes.io/kubelet-serving) — not the cluster CA, which clients trust
+		// for the API server —, and lets through only callers the API server vouches for
+		// and allows: anonymous → 401, a plain user's token → 403, the admin
 		// (system:masters) → allowed.
 		cs := s.Clientset(t)
 		var kubelet string
@@ -285,15 +287,24 @@ func TestSecurity(t *testing.T) {
 				return false, nil
 			}
 			kubelet = fmt.Sprintf("https://127.0.0.1:%d", n.Status.DaemonEndpoints.KubeletEndpoint.Port)
-			// Verified against the cluster CA: the handshake fails until the certificate is issued.
-			resp, err := s.AnonymousClient().Get(kubelet + "/healthz")
+			// Verified against the kubelet serving CA: the handshake fails until the
+			// certificate is issued.
+			resp, err := s.kubeletClient(t, nil).Get(kubelet + "/healthz")
 			if err != nil {
 				return false, nil
 			}
 			resp.Body.Close()
 			return resp.StatusCode == 200, nil
 		}); err != nil {
-			t.Fatalf("node-k's API does not serve HTTPS with a certificate of the cluster CA: %v\n%s", err, s.output())
+			t.Fatalf("node-k's API does not serve HTTPS with a certificate of the kubelet serving CA: %v\n%s", err, s.output())
+		}
+		// A client that trusts the cluster CA, as every client of the API server does, does
+		// not trust the node's certificate: a node cannot pose as the API server.
+		if resp, err := s.AnonymousClient().Get(kubelet + "/healthz"); err == nil {
+			resp.Body.Close()
+			t.Error("the kubelet's certificate verifies against the cluster CA")
+		} else if !errors.As(err, new(x509.UnknownAuthorityError)) {
+			t.Errorf("a client of the cluster CA on the kubelet: %v, want an unknown authority", err)
 		}
 		get := func(c *http.Client, token string) int {
 			t.Helper()
@@ -311,21 +322,21 @@ func TestSecurity(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode
 		}
-		if code := get(s.AnonymousClient(), ""); code != 401 {
+		anonymous := s.kubeletClient(t, nil)
+		if code := get(anonymous, ""); code != 401 {
 			t.Errorf("anonymous GET /pods on the kubelet = %d, want 401", code)
 		}
-		if code := get(s.AnonymousClient(), "garbage"); code != 401 {
+		if code := get(anonymous, "garbage"); code != 401 {
 			t.Errorf("a garbage token on the kubelet = %d, want 401", code)
 		}
-		if code := get(s.AnonymousClient(), "dev-token"); code != 403 {
+		if code := get(anonymous, "dev-token"); code != 403 {
 			t.Errorf("dev's token on the kubelet = %d, want 403", code)
 		}
-		forged := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-			RootCAs: s.caPool(), Certificates: []tls.Certificate{foreignClientCert(t)}, MinVersion: tls.VersionTLS12}}}
-		if code := get(forged, ""); code != 401 {
+		foreign := foreignClientCert(t)
+		if code := get(s.kubeletClient(t, &foreign), ""); code != 401 {
 			t.Errorf("a certificate of another CA on the kubelet = %d, want 401", code)
 		}
-		if code := get(s.HTTPClient(t), ""); code != 200 {
+		if code := get(s.kubeletClient(t, s.adminCert(t)), ""); code != 200 {
 			t.Errorf("the admin on the kubelet = %d, want 200", code)
 		}
 	})

@@ -34,8 +34,14 @@ const (
 // Signer watches certificate requests and handles the node client and node serving ones.
 type Signer struct {
 	Client kubernetes.Interface
-	CA     *pki.CA
-	Logger *slog.Logger
+	// CA signs node client certificates: the cluster CA, which the API server trusts for
+	// clients and clients trust for the API server.
+	CA *pki.CA
+	// ServingCA signs node serving certificates. It must not be CA: a node sets the
+	// addresses in its own status, and a certificate the cluster CA signed for one of them
+	// could be presented as the API server's.
+	ServingCA *pki.CA
+	Logger    *slog.Logger
 }
 
 // Decide says whether a request is one this signer approves: a node client certificate
@@ -188,12 +194,13 @@ func (s *Signer) handle(ctx context.Context, name string) error {
 		why   string
 		usage = x509.ExtKeyUsageClientAuth
 		kind  = "node client certificate"
+		ca    = s.CA
 	)
 	switch csr.Spec.SignerName {
 	case KubeletClientSigner:
 		req, ok, why = Decide(csr)
 	case KubeletServingSigner:
-		usage, kind = x509.ExtKeyUsageServerAuth, "node serving certificate"
+		usage, kind, ca = x509.ExtKeyUsageServerAuth, "node serving certificate", s.ServingCA
 		node, err := s.requestingNode(ctx, csr)
 		if err != nil {
 			return err
@@ -218,7 +225,10 @@ func (s *Signer) handle(ctx context.Context, name string) error {
 			return fmt.Errorf("approve: %w", err)
 		}
 	}
-	cert, err := s.CA.SignCSR(req, usage)
+	if ca == nil {
+		return fmt.Errorf("no CA for %s", csr.Spec.SignerName)
+	}
+	cert, err := ca.SignCSR(req, usage)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}

@@ -1,13 +1,18 @@
 package csrsigner
 
 import (
+	"context"
+	"crypto/x509"
 	"crypto/x509/pkix"
+	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/tugboat-io/tug/core/auth/pki"
 )
@@ -133,5 +138,55 @@ func TestDecideServing(t *testing.T) {
 	// The client signer's rules refuse a serving request too.
 	if _, ok, _ := Decide(servingRequest(t, nodeA, nil, []string{"10.0.0.5"}, byA[0], byA[1:]...)); ok {
 		t.Error("Decide approved a serving certificate request")
+	}
+}
+
+// Node serving certificates come from the serving CA and node client certificates from the
+// cluster CA; a serving certificate does not verify against the cluster CA, which clients
+// trust for the API server, so no node can pass one off as the API server's.
+func TestSignerSignsEachKindWithItsCA(t *testing.T) {
+	now := time.Now()
+	ca, err := pki.NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servingCA, err := pki.NewKubeletServingCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA := pkix.Name{CommonName: "system:node:a", Organization: []string{"system:nodes"}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: "10.0.0.5"}}}}
+	serving := servingRequest(t, nodeA, nil, []string{"10.0.0.5"}, "system:node:a", "system:nodes")
+	serving.Name = "serving"
+	client := request(t, nodeA, "system:node:a", "system:nodes")
+	client.Name = "client"
+	cs := fake.NewSimpleClientset(node, serving, client)
+	s := &Signer{Client: cs, CA: ca, ServingCA: servingCA, Logger: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name        string
+		usage       x509.ExtKeyUsage
+		signer, not *pki.CA
+	}{{"serving", x509.ExtKeyUsageServerAuth, servingCA, ca}, {"client", x509.ExtKeyUsageClientAuth, ca, servingCA}} {
+		if err := s.handle(ctx, tt.name); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got, err := cs.CertificatesV1().CertificateSigningRequests().Get(ctx, tt.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := pki.ParseCert(got.Status.Certificate)
+		if err != nil {
+			t.Fatalf("%s: no certificate issued: %v", tt.name, err)
+		}
+		opts := x509.VerifyOptions{Roots: tt.signer.Pool(), KeyUsages: []x509.ExtKeyUsage{tt.usage}}
+		if _, err := cert.Verify(opts); err != nil {
+			t.Errorf("%s certificate does not verify against its CA: %v", tt.name, err)
+		}
+		opts.Roots = tt.not.Pool()
+		if _, err := cert.Verify(opts); err == nil {
+			t.Errorf("%s certificate verifies against the other CA", tt.name)
+		}
 	}
 }

@@ -30,6 +30,9 @@ const (
 	backdate        = 5 * time.Minute // tolerate a little clock skew between machines
 	caCommonName    = "tug-ca"
 	servingCommonCN = "tug-apiserver"
+	// KubeletServingCAName is the common name of the CA that signs node agents' serving
+	// certificates, which a node agent looks for in the issuer of the one it keeps.
+	KubeletServingCAName = "tug-kubelet-serving-ca"
 )
 
 // Errors callers can test for.
@@ -78,13 +81,21 @@ type CA struct {
 }
 
 // NewCA creates a self-signed CA valid for CAValidity from now.
-func NewCA(now time.Time) (*CA, error) {
+func NewCA(now time.Time) (*CA, error) { return newCA(now, caCommonName) }
+
+// NewKubeletServingCA creates the CA of node agents' serving certificates. It is not the
+// cluster CA: clients trust the cluster CA for the API server, and a node chooses the
+// addresses in its own status, so a serving certificate from the cluster CA could be one
+// for the API server's address.
+func NewKubeletServingCA(now time.Time) (*CA, error) { return newCA(now, KubeletServingCAName) }
+
+func newCA(now time.Time, commonName string) (*CA, error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: caCommonName},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,

@@ -25,6 +25,9 @@ const (
 	KubeletClientKeyFile  = "apiserver-kubelet-client.key"
 	SAKeyFile             = "sa.key"
 	SAPubFile             = "sa.pub"
+	// The CA of node agents' serving certificates (kube's --cluster-signing-kubelet-serving-*).
+	KubeletServingCACertFile = "kubelet-serving-ca.crt"
+	KubeletServingCAKeyFile  = "kubelet-serving-ca.key"
 )
 
 // AdminUser is the user of the admin client certificate LoadOrCreate keeps (for the kubeconfig
@@ -48,6 +51,9 @@ type Bundle struct {
 	// KubeletClient is the API server's client certificate for node agents' APIs, for user
 	// user.APIServerKubeletClient in no group: RBAC grants it system:kubelet-api-admin.
 	KubeletClient *KeyPair
+	// KubeletServingCA signs node agents' serving certificates; only the API server's
+	// client for node agents trusts it.
+	KubeletServingCA *CA
 	// SAKey signs service account tokens; its public half is in sa.pub for other servers.
 	SAKey *ecdsa.PrivateKey
 	// Written lists the files this call (re)wrote, for the caller to log.
@@ -73,10 +79,14 @@ func LoadOrCreate(dir string, opts Options) (*Bundle, error) {
 	}
 	b := &Bundle{Dir: dir}
 	var err error
-	if b.CA, err = b.loadOrCreateCA(now()); err != nil {
+	if b.CA, err = b.loadOrCreateCA(CACertFile, CAKeyFile, now(), NewCA); err != nil {
 		return nil, err
 	}
 	b.CA.now = now
+	if b.KubeletServingCA, err = b.loadOrCreateCA(KubeletServingCACertFile, KubeletServingCAKeyFile, now(), NewKubeletServingCA); err != nil {
+		return nil, err
+	}
+	b.KubeletServingCA.now = now
 	b.Serving, err = b.leaf(ServingCertFile, ServingKeyFile, now(),
 		func(kp *KeyPair) bool { return Covers(kp.Cert, opts.Serving) },
 		func() (*KeyPair, error) { return b.CA.IssueServing(opts.Serving) })
@@ -101,34 +111,34 @@ func LoadOrCreate(dir string, opts Options) (*Bundle, error) {
 
 func (b *Bundle) path(name string) string { return filepath.Join(b.Dir, name) }
 
-func (b *Bundle) loadOrCreateCA(now time.Time) (*CA, error) {
-	certPEM, certErr := os.ReadFile(b.path(CACertFile))
-	keyPEM, keyErr := os.ReadFile(b.path(CAKeyFile))
+func (b *Bundle) loadOrCreateCA(certFile, keyFile string, now time.Time, create func(time.Time) (*CA, error)) (*CA, error) {
+	certPEM, certErr := os.ReadFile(b.path(certFile))
+	keyPEM, keyErr := os.ReadFile(b.path(keyFile))
 	switch {
 	case errors.Is(certErr, fs.ErrNotExist):
 		// No CA certificate means nothing was ever issued from this directory (the key is
 		// written first, so a lone key is a creation cut short): start afresh.
-		ca, err := NewCA(now)
+		ca, err := create(now)
 		if err != nil {
 			return nil, err
 		}
-		if err := b.write(CAKeyFile, ca.KeyPEM, 0o600); err != nil {
+		if err := b.write(keyFile, ca.KeyPEM, 0o600); err != nil {
 			return nil, err
 		}
-		if err := b.write(CACertFile, ca.CertPEM, 0o644); err != nil {
+		if err := b.write(certFile, ca.CertPEM, 0o644); err != nil {
 			return nil, err
 		}
 		return ca, nil
 	case certErr != nil:
-		return nil, fmt.Errorf("read %s: %w", CACertFile, certErr)
+		return nil, fmt.Errorf("read %s: %w", certFile, certErr)
 	case errors.Is(keyErr, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s: %w", b.path(CAKeyFile), ErrMissingKey)
+		return nil, fmt.Errorf("%s: %w", b.path(keyFile), ErrMissingKey)
 	case keyErr != nil:
-		return nil, fmt.Errorf("read %s: %w", CAKeyFile, keyErr)
+		return nil, fmt.Errorf("read %s: %w", keyFile, keyErr)
 	}
 	ca, err := ParseCA(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("cluster ca in %s: %w", b.Dir, err)
+		return nil, fmt.Errorf("%s in %s: %w", certFile, b.Dir, err)
 	}
 	return ca, nil
 }

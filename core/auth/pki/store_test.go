@@ -32,13 +32,13 @@ func load(t *testing.T, dir string, opts Options) *Bundle {
 func TestLoadOrCreateFirstRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pki")
 	b := load(t, dir, Options{Serving: testNames})
-	want := []string{CAKeyFile, CACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, KubeletClientKeyFile, KubeletClientCertFile, SAKeyFile, SAPubFile}
+	want := []string{CAKeyFile, CACertFile, KubeletServingCAKeyFile, KubeletServingCACertFile, ServingKeyFile, ServingCertFile, AdminKeyFile, AdminCertFile, KubeletClientKeyFile, KubeletClientCertFile, SAKeyFile, SAPubFile}
 	if !slices.Equal(b.Written, want) {
 		t.Fatalf("written %q, want %q", b.Written, want)
 	}
 	modes := map[string]fs.FileMode{
-		CAKeyFile: 0o600, ServingKeyFile: 0o600, AdminKeyFile: 0o600, KubeletClientKeyFile: 0o600, SAKeyFile: 0o600,
-		CACertFile: 0o644, ServingCertFile: 0o644, AdminCertFile: 0o644, KubeletClientCertFile: 0o644, SAPubFile: 0o644,
+		CAKeyFile: 0o600, KubeletServingCAKeyFile: 0o600, ServingKeyFile: 0o600, AdminKeyFile: 0o600, KubeletClientKeyFile: 0o600, SAKeyFile: 0o600,
+		CACertFile: 0o644, KubeletServingCACertFile: 0o644, ServingCertFile: 0o644, AdminCertFile: 0o644, KubeletClientCertFile: 0o644, SAPubFile: 0o644,
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -70,6 +70,12 @@ func TestLoadOrCreateFirstRun(t *testing.T) {
 	}
 	if _, err := b.KubeletClient.Cert.Verify(x509.VerifyOptions{Roots: b.CA.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("kubelet client cert: %v", err)
+	}
+	if k := b.KubeletServingCA.Cert; !k.IsCA || k.Subject.CommonName != KubeletServingCAName || k.Equal(b.CA.Cert) {
+		t.Errorf("kubelet serving CA %q (CA %v): want a CA of its own named %q", k.Subject.CommonName, k.IsCA, KubeletServingCAName)
+	}
+	if again := load(t, dir, Options{Serving: testNames}); !again.KubeletServingCA.Cert.Equal(b.KubeletServingCA.Cert) || len(again.Written) != 0 {
+		t.Errorf("a second load made another kubelet serving CA or wrote %q", again.Written)
 	}
 	if c := b.KubeletClient.Cert.Subject; c.CommonName != user.APIServerKubeletClient || len(c.Organization) != 0 {
 		t.Errorf("kubelet client cert is for %q in %q, want %q in no group (RBAC binds it, not system:masters)", c.CommonName, c.Organization, user.APIServerKubeletClient)
