@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+
 	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
@@ -312,6 +314,29 @@ func (s *security) configure(cfg *apiserver.Config) {
 	// rule), whatever admission policies run.
 	cfg.Admission = &rbac.Escalation{Next: cfg.Admission, Authz: s.authz, RBAC: s.rbac}
 	cfg.KubeletTLS, cfg.APIAudiences = s.kubeletTLS, []string{saIssuer}
+	cfg.Rules = rulesOf{s.rbac}
+}
+
+// rulesOf lists a user's rules as the authorizers of s.authz, in their order, give them:
+// masters everything (what authz.Masters allows, whatever the bindings say), nodes more than
+// their rules (the node authorizer's rights are not rules, so their list is incomplete),
+// and everyone what RBAC's bindings list.
+type rulesOf struct{ rbac *rbac.Authorizer }
+
+func (r rulesOf) RulesFor(ctx context.Context, u *apiserver.UserInfo, ns string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, string, error) {
+	res, nonRes, incomplete, evalErr, err := r.rbac.RulesFor(ctx, u, ns)
+	if err != nil || u == nil {
+		return res, nonRes, incomplete, evalErr, err
+	}
+	if u.InGroup(user.Masters) {
+		all := []string{"*"}
+		res = append([]authorizationv1.ResourceRule{{Verbs: all, APIGroups: all, Resources: all}}, res...)
+		nonRes = append([]authorizationv1.NonResourceRule{{Verbs: all, NonResourceURLs: all}}, nonRes...)
+	}
+	if u.InGroup(user.NodesGroup) {
+		incomplete = true
+	}
+	return res, nonRes, incomplete, evalErr, nil
 }
 
 func (s *security) caPEM() []byte {

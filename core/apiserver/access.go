@@ -98,6 +98,8 @@ func reviewFor(ri *RequestInfo) review {
 	switch {
 	case ri.APIGroup == authorizationv1.GroupName && ri.Resource == "selfsubjectaccessreviews":
 		return selfSubjectAccessReview
+	case ri.APIGroup == authorizationv1.GroupName && ri.Resource == "selfsubjectrulesreviews":
+		return selfSubjectRulesReview
 	case ri.APIGroup == authenticationv1.GroupName && ri.Resource == "selfsubjectreviews":
 		return selfSubjectReview
 	case ri.APIGroup == authorizationv1.GroupName && ri.Resource == "subjectaccessreviews":
@@ -158,6 +160,29 @@ func selfSubjectAccessReview(s *Server, c echo.Context, u *UserInfo) error {
 		return err
 	}
 	review.Status = s.decide(c.Request().Context(), a)
+	return answerCreated(c, review, gvk)
+}
+
+// selfSubjectRulesReview answers "what may I do in this namespace?" (kubectl auth can-i
+// --list) from the rules that allow the requesting user.
+func selfSubjectRulesReview(s *Server, c echo.Context, u *UserInfo) error {
+	gvk := authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectRulesReview")
+	review := &authorizationv1.SelfSubjectRulesReview{}
+	if err := s.decodeReview(c, review, gvk); err != nil {
+		return err
+	}
+	if review.Spec.Namespace == "" {
+		return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Required(field.NewPath("spec", "namespace"), "the namespace to list rules in")})
+	}
+	st := authorizationv1.SubjectRulesReviewStatus{ResourceRules: []authorizationv1.ResourceRule{}, NonResourceRules: []authorizationv1.NonResourceRule{}, Incomplete: true}
+	if s.cfg.Rules != nil {
+		res, nonRes, incomplete, evalErr, err := s.cfg.Rules.RulesFor(c.Request().Context(), u, review.Spec.Namespace)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		st = authorizationv1.SubjectRulesReviewStatus{ResourceRules: res, NonResourceRules: nonRes, Incomplete: incomplete, EvaluationError: evalErr}
+	}
+	review.Status = st
 	return answerCreated(c, review, gvk)
 }
 

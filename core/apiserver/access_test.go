@@ -162,11 +162,55 @@ func TestSelfReviews(t *testing.T) {
 	}
 }
 
+// aliceRules lists alice's rules in a, the ones aliceInA follows.
+type aliceRules struct{}
+
+func (aliceRules) RulesFor(_ context.Context, u *apiserver.UserInfo, ns string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, string, error) {
+	res, nonRes := []authorizationv1.ResourceRule{}, []authorizationv1.NonResourceRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/version"}}}
+	if u.Name == "alice" && ns == "a" {
+		res = append(res, authorizationv1.ResourceRule{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}})
+	}
+	return res, nonRes, false, "", nil
+}
+
+// SelfSubjectRulesReview answers from the configured rule lister for the requesting user, and
+// refuses a review without a namespace, naming the field.
+func TestSelfSubjectRulesReview(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: allowReviews{aliceInA{}}, Rules: aliceRules{}})
+	review := func(ns string) (int, []byte) {
+		return do(t, http.DefaultClient, "POST", srv.URL+"/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "alice",
+			authorizationv1.SelfSubjectRulesReview{TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectRulesReview"},
+				Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: ns}})
+	}
+	code, body := review("a")
+	var r authorizationv1.SelfSubjectRulesReview
+	if code != 201 || json.Unmarshal(body, &r) != nil {
+		t.Fatalf("SelfSubjectRulesReview = %d: %s", code, body)
+	}
+	if len(r.Status.ResourceRules) != 1 || r.Status.ResourceRules[0].Resources[0] != "pods" || len(r.Status.NonResourceRules) != 1 || r.Status.Incomplete {
+		t.Errorf("alice's rules in a = %+v", r.Status)
+	}
+	code, body = review("")
+	var st metav1.Status
+	if code != 422 || json.Unmarshal(body, &st) != nil || st.Details == nil || len(st.Details.Causes) != 1 || st.Details.Causes[0].Field != "spec.namespace" {
+		t.Errorf("a review without a namespace = %d %s, want 422 naming spec.namespace", code, body)
+	}
+	// Without a rule lister (no RBAC), the answer is an empty list marked incomplete.
+	bare := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: allowReviews{aliceInA{}}})
+	code, body = do(t, http.DefaultClient, "POST", bare.URL+"/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "alice",
+		authorizationv1.SelfSubjectRulesReview{TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectRulesReview"},
+			Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: "a"}})
+	r = authorizationv1.SelfSubjectRulesReview{}
+	if code != 201 || json.Unmarshal(body, &r) != nil || !r.Status.Incomplete || len(r.Status.ResourceRules) != 0 {
+		t.Errorf("without a rule lister = %d %s, want an empty, incomplete list", code, body)
+	}
+}
+
 // allowReviews lets everyone create the self reviews, as kube's system:basic-user does.
 type allowReviews struct{ apiserver.Authorizer }
 
 func (a allowReviews) Authorize(ctx context.Context, at apiserver.Attributes) (bool, string, error) {
-	if at.Verb == "create" && (at.Resource == "selfsubjectaccessreviews" || at.Resource == "selfsubjectreviews") {
+	if at.Verb == "create" && (at.Resource == "selfsubjectaccessreviews" || at.Resource == "selfsubjectreviews" || at.Resource == "selfsubjectrulesreviews") {
 		return true, "", nil
 	}
 	return a.Authorizer.Authorize(ctx, at)

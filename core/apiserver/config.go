@@ -56,6 +56,10 @@ type Config struct {
 	Authz     Authorizer
 	Admission Admission
 
+	// Rules lists a user's rules for SelfSubjectRulesReview; nil answers an empty list
+	// marked incomplete.
+	Rules RuleLister
+
 	// APIAudiences are the audiences the server's tokens are good for (kube-apiserver's
 	// --api-audiences): what a TokenReview that names none gets, and what one that names
 	// others must share.

@@ -2,8 +2,11 @@ package apiserver
 
 import (
 	"context"
+
 	"encoding/json"
 	"net/http"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,6 +42,14 @@ type Attributes struct {
 // Authorizer decides whether a request may proceed; reason is shown to the user when denied.
 type Authorizer interface {
 	Authorize(ctx context.Context, a Attributes) (allowed bool, reason string, err error)
+}
+
+// RuleLister lists the rules that allow a user to act in a namespace, for
+// SelfSubjectRulesReview (kubectl auth can-i --list). incomplete says the user may hold rights
+// no rule lists, such as those the node authorizer gives; evalErr says why a rule could not
+// be read (a binding to a missing role), and the rest still hold.
+type RuleLister interface {
+	RulesFor(ctx context.Context, u *UserInfo, namespace string) (res []authorizationv1.ResourceRule, nonRes []authorizationv1.NonResourceRule, incomplete bool, evalErr string, err error)
 }
 
 // Operation is what an admitted request does.

@@ -165,6 +165,14 @@ func TestSecurity(t *testing.T) {
 		if r := as("dev-token", "auth", "can-i", "list", "pods", "-n", "default"); !strings.HasPrefix(r.stdout, "no") {
 			t.Errorf("can-i list pods -n default: %s", r)
 		}
+		// can-i --list (a SelfSubjectRulesReview) shows the role's rights where it is bound,
+		// and not elsewhere.
+		if r := as("dev-token", "auth", "can-i", "--list", "-n", "team-a"); r.err != nil || !podsListed(r.stdout) {
+			t.Errorf("can-i --list -n team-a does not list pods with get, list and watch: %s", r)
+		}
+		if r := as("dev-token", "auth", "can-i", "--list", "-n", "default"); r.err != nil || podsListed(r.stdout) {
+			t.Errorf("can-i --list -n default: %s", r)
+		}
 		if r := as("dev-token", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); r.stdout != "dev" {
 			t.Errorf("dev whoami: %s", r)
 		}
@@ -348,6 +356,17 @@ func TestSecurity(t *testing.T) {
 			t.Errorf("cluster-admin binding: %+v %v", crb, err)
 		}
 	})
+}
+
+// podsListed reports whether kubectl auth can-i --list printed a row for pods with get, list
+// and watch.
+func podsListed(out string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "pods" && strings.HasSuffix(strings.TrimSpace(line), "[get list watch]") {
+			return true
+		}
+	}
+	return false
 }
 
 // forgedServiceAccountToken is a token with the claims of tug's issuer, signed by a key the

@@ -87,20 +87,9 @@ func (r *Authorizer) Decide(ctx context.Context, a apiserver.Attributes) (authz.
 			if !ok {
 				continue
 			}
-			var rules []rbacv1.PolicyRule
-			found := false
-			switch b.RoleRef.Kind {
-			case "ClusterRole":
-				rules, found = roles.rules(b.RoleRef.Name)
-			case "Role":
-				if nsRoles == nil {
-					if nsRoles, err = r.roles(ctx, a.Namespace); err != nil {
-						return authz.NoOpinion, "", err
-					}
-				}
-				if role, ok := nsRoles[b.RoleRef.Name]; ok {
-					rules, found = role.Rules, true
-				}
+			rules, found, err := r.roleRefRules(ctx, roles, &nsRoles, a.Namespace, b.RoleRef)
+			if err != nil {
+				return authz.NoOpinion, "", err
 			}
 			if !found {
 				problems = append(problems, fmt.Sprintf("%s %q not found", strings.ToLower(b.RoleRef.Kind), b.RoleRef.Name))
@@ -115,6 +104,28 @@ func (r *Authorizer) Decide(ctx context.Context, a apiserver.Attributes) (authz.
 		return authz.NoOpinion, "RBAC: " + strings.Join(problems, ", "), nil
 	}
 	return authz.NoOpinion, "", nil
+}
+
+// roleRefRules returns the rules a RoleBinding in ns refers to, and whether its role exists.
+// The namespace's Roles are read at most once per caller, through nsRoles.
+func (r *Authorizer) roleRefRules(ctx context.Context, roles *clusterRoleSet, nsRoles *map[string]*rbacv1.Role, ns string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, bool, error) {
+	switch ref.Kind {
+	case "ClusterRole":
+		rules, found := roles.rules(ref.Name)
+		return rules, found, nil
+	case "Role":
+		if *nsRoles == nil {
+			m, err := r.roles(ctx, ns)
+			if err != nil {
+				return nil, false, err
+			}
+			*nsRoles = m
+		}
+		if role, ok := (*nsRoles)[ref.Name]; ok {
+			return role.Rules, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func anyAllows(a apiserver.Attributes, rules []rbacv1.PolicyRule) bool {
