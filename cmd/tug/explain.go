@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/tugboat-io/tug/core/scheduler"
 )
@@ -63,7 +64,13 @@ tried most recently, from the time it became leader.`,
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			// The endpoint is the leader's, beside its API server, and asks for the same
+			// credentials and trusts the same CA.
+			hc, err := rest.HTTPClientFor(cfg)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
 			if err != nil {
 				return fmt.Errorf("ask the scheduler: %w", err)
 			}

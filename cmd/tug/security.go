@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -315,6 +317,57 @@ func (s *security) configure(cfg *apiserver.Config) {
 	cfg.Admission = &rbac.Escalation{Next: cfg.Admission, Authz: s.authz, RBAC: s.rbac}
 	cfg.KubeletTLS, cfg.APIAudiences = s.kubeletTLS, []string{saIssuer}
 	cfg.Rules = rulesOf{s.rbac}
+}
+
+// guardExplain puts the scheduler's explain endpoint, which runs in this process beside the
+// API server, behind the API server's authentication and authorization: an explanation
+// names nodes and scores, so whoever may get the pod may read it, and nobody else.
+// /healthz stays open, as the API server's does; any other path needs a user.
+func (s *security) guardExplain(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, ok, err := s.authn.Authenticate(r)
+		if err != nil || !ok || u == nil {
+			writeStatus(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		ns, name, ok := explainTarget(r.URL.Path)
+		if !ok {
+			writeStatus(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+			return
+		}
+		allowed, reason, err := s.authz.Authorize(r.Context(), apiserver.Attributes{User: u, Verb: "get", Version: "v1",
+			Resource: "pods", Namespace: ns, Name: name, ResourceRequest: true, Path: r.URL.Path})
+		switch {
+		case err != nil:
+			writeStatus(w, apierrors.NewInternalError(err))
+		case !allowed:
+			writeStatus(w, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, name, errors.New(reason)))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// explainTarget is the pod an explain path names: /explain/{namespace}/{name}.
+func explainTarget(path string) (ns, name string, ok bool) {
+	rest, found := strings.CutPrefix(path, "/explain/")
+	if !found {
+		return "", "", false
+	}
+	ns, name, found = strings.Cut(rest, "/")
+	return ns, name, found && ns != "" && name != "" && !strings.Contains(name, "/")
+}
+
+func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
+	st := err.Status()
+	st.Kind, st.APIVersion = "Status", "v1"
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(st.Code))
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 // rulesOf lists a user's rules as the authorizers of s.authz, in their order, give them:

@@ -463,7 +463,12 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 	var explainSrv *http.Server
 	if explainLn != nil {
 		explainSrv = &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = explainSrv.Serve(explainLn) }()
+		if a.sec != nil {
+			explainSrv.Handler, explainSrv.TLSConfig = a.sec.guardExplain(explainSrv.Handler), a.sec.tls
+			go func() { _ = explainSrv.ServeTLS(explainLn, "", "") }()
+		} else {
+			go func() { _ = explainSrv.Serve(explainLn) }()
+		}
 	}
 	pctx, pcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -610,7 +615,11 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 	if err != nil {
 		return nil, nil, fmt.Errorf("--scheduler-listen: %w", err)
 	}
-	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: "http://" + ln.Addr().String(),
+	scheme := "http://"
+	if a.sec != nil {
+		scheme = "https://" // served with the API server's certificate and stages (security.guardExplain)
+	}
+	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: scheme + ln.Addr().String(),
 		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},
 		Election: &leader.Config{Namespace: "kube-system", Name: schedulerLease, Identity: candidateID(), Logger: a.log}}), ln, nil
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,42 @@ profiles:
 	}
 	if out, err := s.tug(t, "explain", "pod", "nobody"); err == nil || !strings.Contains(out, "has not tried pod default/nobody") {
 		t.Errorf("tug explain pod nobody: %v\n%s", err, out)
+	}
+	// The endpoint asks for what the API server asks: no credentials → 401, a user who may
+	// not get the pod → 403.
+	lease := s.kubectl(t, "1.33", "get", "lease", "-n", "kube-system", "tug-scheduler", "-o", `jsonpath={.metadata.annotations.scheduler\.tug\.dev/explain-url}`)
+	explainURL := strings.TrimSpace(lease.stdout)
+	if !strings.HasPrefix(explainURL, "https://") {
+		t.Fatalf("the scheduler's explain URL %q is not HTTPS: %s", explainURL, lease)
+	}
+	get := func(token string) int {
+		t.Helper()
+		req, err := http.NewRequest("GET", explainURL+"/explain/default/web", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := s.AnonymousClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Errorf("explain without credentials = %d, want 401", code)
+	}
+	if r := s.kubectl(t, "1.33", "create", "serviceaccount", "nobody"); r.err != nil {
+		t.Fatalf("create serviceaccount: %s", r)
+	}
+	tok := s.kubectl(t, "1.33", "create", "token", "nobody")
+	if tok.err != nil {
+		t.Fatalf("create token: %s", tok)
+	}
+	if code := get(strings.TrimSpace(tok.stdout)); code != http.StatusForbidden {
+		t.Errorf("explain as a service account that may not get pods = %d, want 403", code)
 	}
 	s.waitKubectl(t, "PodScheduled=False", []string{"get", "pod", "huge", "-o=jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}"},
 		func(out string) bool { return out == "Unschedulable" })
