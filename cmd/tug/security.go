@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -247,17 +246,14 @@ func adoptKeys(dir string, raw []byte) (*sharedKeys, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	files := []struct {
+	type file struct {
 		name string
 		data []byte
 		perm os.FileMode
-	}{{pki.CAKeyFile, k.CAKey, 0o600}, {pki.CACertFile, k.CACert, 0o644}, {pki.SAKeyFile, k.SAKey, 0o600}}
+	}
+	files := []file{{pki.CAKeyFile, k.CAKey, 0o600}, {pki.CACertFile, k.CACert, 0o644}, {pki.SAKeyFile, k.SAKey, 0o600}}
 	if len(k.KubeletServingCACert) > 0 {
-		files = append(files, []struct {
-			name string
-			data []byte
-			perm os.FileMode
-		}{{pki.KubeletServingCAKeyFile, k.KubeletServingCAKey, 0o600}, {pki.KubeletServingCACertFile, k.KubeletServingCACert, 0o644}}...)
+		files = append(files, file{pki.KubeletServingCAKeyFile, k.KubeletServingCAKey, 0o600}, file{pki.KubeletServingCACertFile, k.KubeletServingCACert, 0o644})
 	}
 	for _, f := range files {
 		if cur, err := os.ReadFile(filepath.Join(dir, f.name)); err == nil && string(cur) == string(f.data) {
@@ -319,55 +315,20 @@ func (s *security) configure(cfg *apiserver.Config) {
 	cfg.Rules = rulesOf{s.rbac}
 }
 
-// guardExplain puts the scheduler's explain endpoint, which runs in this process beside the
-// API server, behind the API server's authentication and authorization: an explanation
-// names nodes and scores, so whoever may get the pod may read it, and nobody else.
-// /healthz stays open, as the API server's does; any other path needs a user.
-func (s *security) guardExplain(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		u, ok, err := s.authn.Authenticate(r)
-		if err != nil || !ok || u == nil {
-			writeStatus(w, apierrors.NewUnauthorized("Unauthorized"))
-			return
-		}
-		ns, name, ok := explainTarget(r.URL.Path)
-		if !ok {
-			writeStatus(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
-			return
-		}
-		allowed, reason, err := s.authz.Authorize(r.Context(), apiserver.Attributes{User: u, Verb: "get", Version: "v1",
-			Resource: "pods", Namespace: ns, Name: name, ResourceRequest: true, Path: r.URL.Path})
-		switch {
-		case err != nil:
-			writeStatus(w, apierrors.NewInternalError(err))
-		case !allowed:
-			writeStatus(w, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, name, errors.New(reason)))
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
-}
-
-// explainTarget is the pod an explain path names: /explain/{namespace}/{name}.
-func explainTarget(path string) (ns, name string, ok bool) {
-	rest, found := strings.CutPrefix(path, "/explain/")
-	if !found {
-		return "", "", false
+// explainAttrs is what a request to the scheduler's explain endpoint asks: an explanation
+// names nodes and scores, so whoever may get the pod may read it, and nobody else. /healthz
+// is open, as the API server's is; any other path is a 404 to whoever is authenticated.
+func explainAttrs(r *http.Request) (apiserver.Attributes, bool, error) {
+	if r.URL.Path == "/healthz" {
+		return apiserver.Attributes{}, false, nil
 	}
-	ns, name, found = strings.Cut(rest, "/")
-	return ns, name, found && ns != "" && name != "" && !strings.Contains(name, "/")
-}
-
-func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
-	st := err.Status()
-	st.Kind, st.APIVersion = "Status", "v1"
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(st.Code))
-	_ = json.NewEncoder(w).Encode(st)
+	rest, _ := strings.CutPrefix(r.URL.Path, "/explain/")
+	ns, name, found := strings.Cut(rest, "/")
+	if rest == r.URL.Path || !found || ns == "" || name == "" || strings.Contains(name, "/") {
+		return apiserver.Attributes{}, true, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path)
+	}
+	return apiserver.Attributes{Verb: "get", Version: "v1", Resource: "pods", Namespace: ns, Name: name,
+		ResourceRequest: true, Path: r.URL.Path}, true, nil
 }
 
 // rulesOf lists a user's rules as the authorizers of s.authz, in their order, give them:

@@ -322,7 +322,7 @@ func (a *app) serveAPI(ctx context.Context, o apiOptions, dataDir string, cli *c
 				return errors.Join(err, stop())
 			}
 			log.Info("api server ready", "url", serverURL, "kubeconfig", path)
-			stopPlugins, err := a.startPlugins(runCtx, dataDir, serverURL)
+			stopPlugins, err := a.startPlugins(runCtx, srv, dataDir, serverURL)
 			if err != nil {
 				return errors.Join(err, stop())
 			}
@@ -430,7 +430,7 @@ func (a *app) closeEtcdClient(cli *clientv3.Client) {
 // startPlugins starts the wasm runtime (compilation cache in <dataDir>/wasm-cache), the
 // manager that loads the cluster's WasmPlugins into it, and the scheduler. The returned stop
 // ends them and waits (up to shutdownTimeout); ctx ending stops them too.
-func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop func(), err error) {
+func (a *app) startPlugins(ctx context.Context, srv *apiserver.Server, dataDir, serverURL string) (stop func(), err error) {
 	rt, err := tugruntime.New(ctx, tugruntime.Config{CacheDir: filepath.Join(dataDir, "wasm-cache"), Logger: a.log,
 		Registerer: prometheus.DefaultRegisterer}) // served by the API server's /metrics
 	if err != nil {
@@ -464,7 +464,7 @@ func (a *app) startPlugins(ctx context.Context, dataDir, serverURL string) (stop
 	if explainLn != nil {
 		explainSrv = &http.Server{Handler: sched.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		if a.sec != nil {
-			explainSrv.Handler, explainSrv.TLSConfig = a.sec.guardExplain(explainSrv.Handler), a.sec.tls
+			explainSrv.Handler, explainSrv.TLSConfig = srv.Guard(explainSrv.Handler, explainAttrs), a.sec.tls
 			go func() { _ = explainSrv.ServeTLS(explainLn, "", "") }()
 		} else {
 			go func() { _ = explainSrv.Serve(explainLn) }()
@@ -617,7 +617,7 @@ func (a *app) newScheduler(ctx context.Context, rt *tugruntime.Runtime, slots sc
 	}
 	scheme := "http://"
 	if a.sec != nil {
-		scheme = "https://" // served with the API server's certificate and stages (security.guardExplain)
+		scheme = "https://" // served with the API server's certificate, behind its stages (apiserver.Server.Guard)
 	}
 	return scheduler.New(scheduler.Config{Client: client, Profiles: profiles, Logger: a.log, ExplainURL: scheme + ln.Addr().String(),
 		Watch:    &scheduler.ProfileWatch{Config: restConfig, Build: builder.Build},

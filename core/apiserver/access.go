@@ -71,6 +71,34 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// Guard puts next, a handler its process serves beside the API (the scheduler's explain
+// endpoint), behind the server's own authentication and authorization. attrs says what a
+// request asks to do (its User is filled in here), or false for a path anyone may read.
+// Refusals are the Statuses the API answers: 401, 403, or 404 when attrs names no target.
+func (s *Server) Guard(next http.Handler, attrs func(*http.Request) (Attributes, bool, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, guarded, err := attrs(r)
+		if !guarded && err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, ok, aerr := s.authn.Authenticate(r)
+		if aerr != nil || !ok || u == nil {
+			writeStatus(w, statusOf(apierrors.NewUnauthorized("Unauthorized")))
+			return
+		}
+		if err == nil {
+			a.User = u
+			err = s.authorize(r.Context(), a)
+		}
+		if err != nil {
+			writeStatus(w, statusFor(err, schema.GroupResource{}, ""))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // authorize returns nil when the request may proceed, or the Status error to answer.
 func (s *Server) authorize(ctx context.Context, a Attributes) error {
 	allowed, reason, err := s.authz.Authorize(ctx, a)

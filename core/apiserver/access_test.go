@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -545,5 +546,39 @@ func TestProfilingIsAuthorized(t *testing.T) {
 	off := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: cmdlineOnly{}})
 	if code, _ := do(t, http.DefaultClient, "GET", off.URL+"/debug/pprof/cmdline", "alice", nil); code != 404 {
 		t.Errorf("cmdline with profiling off = %d, want 404", code)
+	}
+}
+
+// Guard asks of a handler beside the API what the API asks: credentials (401), the
+// authorizer's yes (403), and lets open paths through untouched.
+func TestGuard(t *testing.T) {
+	srv := apiservertest.Start(t, apiserver.Config{Authn: tokens{}, Authz: aliceInA{}})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	h := srv.API.Guard(ok, func(r *http.Request) (apiserver.Attributes, bool, error) {
+		if r.URL.Path == "/open" {
+			return apiserver.Attributes{}, false, nil
+		}
+		ns := strings.TrimPrefix(r.URL.Path, "/pods/")
+		return apiserver.Attributes{Verb: "get", Resource: "pods", Namespace: ns, Name: "x", ResourceRequest: true}, true, nil
+	})
+	g := httptest.NewServer(h)
+	defer g.Close()
+	for _, tt := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/open", "", 200},
+		{"/pods/a", "", 401},
+		{"/pods/a", "garbage", 401},
+		{"/pods/a", "alice", 200},
+		{"/pods/b", "alice", 403},
+	} {
+		code, body := do(t, http.DefaultClient, "GET", g.URL+tt.path, tt.token, nil)
+		if code != tt.want {
+			t.Errorf("GET %s with %q = %d, want %d: %s", tt.path, tt.token, code, tt.want, body)
+		}
+		if tt.want == 403 && !strings.Contains(string(body), "alice may only read pods in a") {
+			t.Errorf("403 without the authorizer's reason: %s", body)
+		}
 	}
 }

@@ -43,7 +43,6 @@ type relay struct {
 // pair is one proxied connection: ends[0] is the client's socket, ends[1] the endpoint's.
 type pair struct {
 	ends [2]relayEnd
-	open int           // ends not closed yet
 	sent [2]int64      // bytes read from ends[i] and written to the other
 	done chan struct{} // closed when both ends are
 }
@@ -257,7 +256,7 @@ func (r *relay) join(in inbound, be *net.TCPConn, stop <-chan struct{}) (up, dow
 		in.reset()
 		return 0, 0
 	}
-	p := &pair{open: 2, done: make(chan struct{})}
+	p := &pair{done: make(chan struct{})}
 	p.ends[0].fd, p.ends[1].fd = in.fd, b
 	if err := l.add(p); err != nil {
 		in.reset()
@@ -513,8 +512,7 @@ func (l *relayLoop) closeEnd(p *pair, i int, rst bool) {
 	} else {
 		_ = unix.Close(e.fd)
 	}
-	p.open--
-	if p.open == 0 {
+	if p.ends[0].closed && p.ends[1].closed {
 		close(p.done)
 	}
 }
