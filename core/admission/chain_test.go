@@ -422,8 +422,10 @@ func TestValidatingPoliciesRunTogether(t *testing.T) {
 				return nil, err
 			}
 			if i > 0 && strings.Contains(string(req.Object), `"deny":"yes"`) {
-				if i == 2 {
-					time.Sleep(20 * time.Millisecond) // v2 answers last, v1 is still the one reported
+				if i == 1 {
+					// v1 answers after v2 and is still the one reported: the first refusal in
+					// the policies' order, not the first to arrive.
+					time.Sleep(20 * time.Millisecond)
 				}
 				return &hostabi.AdmissionResponse{Result: &hostabi.AdmissionStatus{Code: 403, Message: name + " says no"}}, nil
 			}

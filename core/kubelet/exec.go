@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 
@@ -57,13 +58,18 @@ func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "exec: you must specify at least 1 of stdin, stdout, stderr", http.StatusBadRequest)
 		return
 	}
+	// Before the upgrade, so that a wrong pod or container is a plain 404 or 400, as for logs.
+	pod, ok := a.podContainer(w, r)
+	if !ok {
+		return
+	}
 	ws, err := execUpgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
 	defer ws.Close()
 	s := newExecSession(ws)
-	ns, name, cname := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
+	cname := r.PathValue("container")
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	var stdin *io.PipeReader
@@ -86,23 +92,16 @@ func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 	if boolParam(q.Get("stderr")) {
 		streams.Stderr = s.channelWriter(remotecommand.StreamStdErr)
 	}
-	code, err := a.exec(ctx, ns, name, cname, cmd, streams)
+	code, err := a.exec(ctx, pod, cname, cmd, streams)
 	if stdin != nil {
 		stdin.Close()
 	}
-	a.log.Debug("exec", "pod", ns+"/"+name, "container", cname, "command", cmd, "exit", code, "err", err)
+	a.log.Debug("exec", "pod", pod.Namespace+"/"+pod.Name, "container", cname, "command", cmd, "exit", code, "err", err)
 	s.finish(execStatus(code, err))
 }
 
-// exec runs cmd in the running container cname of pod ns/name.
-func (a *Agent) exec(ctx context.Context, ns, name, cname string, cmd []string, streams container.Streams) (int, error) {
-	pod := a.findPod(ns, name)
-	if pod == nil {
-		return 0, fmt.Errorf("pod %s/%s is not on node %s", ns, name, a.cfg.NodeName)
-	}
-	if findContainer(pod, cname) == nil {
-		return 0, fmt.Errorf("container %s is not valid for pod %s", cname, name)
-	}
+// exec runs cmd in the running container cname of pod.
+func (a *Agent) exec(ctx context.Context, pod *corev1.Pod, cname string, cmd []string, streams container.Streams) (int, error) {
 	for _, rt := range a.cfg.Runtimes {
 		cs, err := rt.Containers(ctx, pod.UID)
 		if err != nil {
@@ -124,7 +123,7 @@ func (a *Agent) exec(ctx context.Context, ns, name, cname string, cmd []string, 
 		}
 		return ex.Exec(ctx, running.ID, cmd, streams)
 	}
-	return 0, fmt.Errorf("container %s in pod %s is not running", cname, name)
+	return 0, fmt.Errorf("container %s in pod %s is not running", cname, pod.Name)
 }
 
 // execStatus is the error channel's Status for a command that ended with code or failed with

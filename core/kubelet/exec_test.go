@@ -147,6 +147,22 @@ func TestExec(t *testing.T) {
 		}
 	})
 
+	t.Run("no such pod or container", func(t *testing.T) {
+		// Refused before the upgrade, with the codes logs answers: not a 500 on the
+		// error channel.
+		d := websocket.Dialer{Subprotocols: []string{remotecommand.StreamProtocolV5Name}}
+		for path, want := range map[string]int{"/exec/default/nothere/app": 404, "/exec/default/web/nothere": 400} {
+			_, resp, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+path+"?command=ls&stdout=true", nil)
+			if err == nil || resp == nil || resp.StatusCode != want {
+				code := 0
+				if resp != nil {
+					code = resp.StatusCode
+				}
+				t.Errorf("%s = %d (%v), want %d", path, code, err, want)
+			}
+		}
+	})
+
 	wasm := httptest.NewServer(execAgent(execRuntime{handler: "wasm"}).apiHandler())
 	defer wasm.Close()
 	t.Run("a runtime without exec", func(t *testing.T) {

@@ -81,17 +81,28 @@ func (a *Agent) findPod(ns, name string) *corev1.Pod {
 	return nil
 }
 
-func (a *Agent) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
+// podContainer finds the pod and container a request's path names, or answers 404 for a pod
+// not on this node and 400 for a container the pod does not have, as kubelet does.
+func (a *Agent) podContainer(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool) {
 	ns, name, cname := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
 	pod := a.findPod(ns, name)
 	if pod == nil {
 		http.Error(w, fmt.Sprintf("pod %s/%s is not on node %s", ns, name, a.cfg.NodeName), http.StatusNotFound)
-		return
+		return nil, false
 	}
 	if findContainer(pod, cname) == nil {
 		http.Error(w, fmt.Sprintf("container %s is not valid for pod %s", cname, name), http.StatusBadRequest)
+		return nil, false
+	}
+	return pod, true
+}
+
+func (a *Agent) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
+	pod, ok := a.podContainer(w, r)
+	if !ok {
 		return
 	}
+	ns, name, cname := pod.Namespace, pod.Name, r.PathValue("container")
 	q := r.URL.Query()
 	opts := logs.ReadOptions{TailLines: -1, Follow: boolParam(q.Get("follow")), Timestamps: boolParam(q.Get("timestamps"))}
 	if s := q.Get("tailLines"); s != "" {

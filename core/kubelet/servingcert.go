@@ -142,13 +142,8 @@ func (a *Agent) keptServingCert(dir string, dns []string, ips []net.IP) (*pki.Ke
 		return nil, err
 	}
 	c := kp.Cert
-	if c.Subject.CommonName != user.NodeUser(a.cfg.NodeName) || !slices.Equal(c.DNSNames, dns) || len(c.IPAddresses) != len(ips) {
-		return nil, errors.New("kept serving certificate is for other names")
-	}
-	for i := range ips {
-		if !c.IPAddresses[i].Equal(ips[i]) {
-			return nil, errors.New("kept serving certificate is for other addresses")
-		}
+	if c.Subject.CommonName != user.NodeUser(a.cfg.NodeName) || !slices.Equal(c.DNSNames, dns) || !slices.EqualFunc(c.IPAddresses, ips, net.IP.Equal) {
+		return nil, errors.New("kept serving certificate is for other names or addresses")
 	}
 	if time.Until(c.NotAfter) < pki.RenewBefore {
 		return nil, errors.New("kept serving certificate is due for renewal")

@@ -2,11 +2,9 @@ package kubelet
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,12 +22,6 @@ import (
 // once, keeps it, and asks again only when the node's address changed.
 func TestServingCert(t *testing.T) {
 	ca, err := pki.NewKubeletServingCA(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The agent's ClientCA is the cluster CA, as in a cluster: not the CA of its serving
-	// certificate.
-	clusterCA, err := pki.NewCA(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +43,7 @@ func TestServingCert(t *testing.T) {
 		}
 		return false, nil, nil // the tracker stores it, signed
 	})
-	a := &Agent{cfg: Config{NodeName: "n1", NodeIP: netip.MustParseAddr("192.0.2.7"), RootDir: t.TempDir(), ClientCA: clusterCA.Pool()},
+	a := &Agent{cfg: Config{NodeName: "n1", NodeIP: netip.MustParseAddr("192.0.2.7"), RootDir: t.TempDir()},
 		log: slog.New(slog.DiscardHandler), client: client}
 	ctx := context.Background()
 	kp, err := a.ensureServingCert(ctx)
@@ -78,24 +70,27 @@ func TestServingCert(t *testing.T) {
 	}
 	// A certificate of the cluster CA (as tug issued them before the kubelet serving CA
 	// existed) is not kept, names and key alike.
-	key, err := os.ReadFile(filepath.Join(a.pkiDir(), servingKeyFile))
+	clusterCA, err := pki.NewCA(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := pki.ParseKey(key)
+	csrPEM, key, err := pki.NewServingCSR(moved.Cert.Subject, moved.Cert.DNSNames, moved.Cert.IPAddresses)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: moved.Cert.Subject, DNSNames: moved.Cert.DNSNames, IPAddresses: moved.Cert.IPAddresses}, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := x509.ParseCertificateRequest(der)
+	req, err := pki.ParseCSR(csrPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old, err := clusterCA.SignCSR(req, x509.ExtKeyUsageServerAuth)
 	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteFileAtomic(filepath.Join(a.pkiDir(), servingKeyFile), keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := pki.WriteFileAtomic(filepath.Join(a.pkiDir(), servingCertFile), old, 0o644); err != nil {

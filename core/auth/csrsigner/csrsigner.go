@@ -209,6 +209,11 @@ func (s *Signer) handle(ctx context.Context, name string) error {
 	default:
 		return nil
 	}
+	if ca == nil {
+		// Checked before approving: an approved request nobody can sign would sit approved
+		// and empty.
+		return fmt.Errorf("no CA for %s", csr.Spec.SignerName)
+	}
 	if !ok {
 		// Not ours: a request this signer would not approve it does not sign either, even
 		// when a human approves it.
@@ -224,9 +229,6 @@ func (s *Signer) handle(ctx context.Context, name string) error {
 		if csr, err = api.UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("approve: %w", err)
 		}
-	}
-	if ca == nil {
-		return fmt.Errorf("no CA for %s", csr.Spec.SignerName)
 	}
 	cert, err := ca.SignCSR(req, usage)
 	if err != nil {
