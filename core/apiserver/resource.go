@@ -279,17 +279,26 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		if err != nil {
 			return nil, false, err
 		}
+		// stale reports, for a decision made on the cache's copy (a refusal, a conflict, a
+		// write that changes nothing), whether etcd has moved past that copy, so that the
+		// update must run again from etcd; when it has not, the decision stands as made,
+		// without running the transform and admission a second time. stored, when not nil,
+		// must also be what etcd holds, byte for byte (the no-op rule below).
+		stale := func(stored []byte) bool {
+			got, err := r.s.store.Get(ctx, kv.Key)
+			return err != nil || got.ModRevision != rev || got.Stale || (stored != nil && !bytes.Equal(stored, got.Value))
+		}
 		next, err := fn(cur.DeepCopyObject())
 		if err != nil {
-			if cached {
-				continue // judged against a copy that may be stale: only etcd's copy says
+			if cached && stale(nil) {
+				continue // judged against a copy etcd has moved past
 			}
 			return nil, false, err
 		}
 		pinned := accessor(next).GetResourceVersion()
 		if pinned != "" && pinned != strconv.FormatInt(rev, 10) {
-			if cached {
-				continue // the cache may be behind the client: only etcd can say it is stale
+			if cached && stale(nil) {
+				continue // the cache is behind the client: etcd decides
 			}
 			return nil, false, apierrors.NewConflict(r.gr, name, errors.New(conflictMessage))
 		}
@@ -300,8 +309,8 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 			return nil, false, serr
 		}
 		if err != nil {
-			if cached {
-				continue // refused (validation, admission) on a copy that may be stale
+			if cached && stale(nil) {
+				continue // refused (validation, admission) on a copy etcd has moved past
 			}
 			return nil, false, err
 		}
@@ -316,12 +325,17 @@ func (r *resource) update(ctx context.Context, ns, name string, fn updateFunc, o
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
 		}
-		if cached && !opts.dryRun {
-			// The stored bytes, for the no-op check below, are the cached object's encoding,
-			// as kube's cache keeps them; a write that would change nothing is looked at
-			// again from etcd, which also knows whether the value must be re-encrypted.
-			if stored, err := r.encodeStored(cur); err != nil || bytes.Equal(data, stored) {
+		if cached {
+			// The no-op rule below compares with the stored bytes, which the cache does not
+			// keep: a write that would change the cached object's encoding not at all is
+			// checked against etcd's value (and whether it must be re-encrypted) there.
+			if stored, err := r.encodeStored(cur); err != nil {
 				continue
+			} else if bytes.Equal(data, stored) {
+				if stale(data) {
+					continue
+				}
+				return cur, false, nil // a no-op keeps the resourceVersion, as below
 			}
 		}
 		// Compared with the stored bytes themselves: what is written is what is there. A
