@@ -63,12 +63,9 @@ func (r *resource) serveExec(rc *reqCtx) error {
 	proxy := &httputil.ReverseProxy{
 		Transport: rc.s.kubelet.Transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			out, err := kubeletRequest(pr.Out.Context(), http.MethodGet, u, node)
-			if err != nil {
-				return
-			}
-			pr.Out.URL, pr.Out.Host, pr.Out.Method = out.URL, out.URL.Host, http.MethodGet
-			pr.Out = pr.Out.WithContext(out.Context())
+			to := *u
+			pr.Out.URL, pr.Out.Host, pr.Out.Method = &to, to.Host, http.MethodGet
+			pr.Out = pr.Out.WithContext(withKubeletNode(pr.Out.Context(), node))
 			// Only what the WebSocket handshake needs goes on: the caller's credentials are
 			// not the agent's business, the server's own certificate is.
 			h := http.Header{}

@@ -117,7 +117,13 @@ func kubeletPodPath(api string, pod *corev1.Pod, container string) string {
 
 // kubeletRequest is a request to node's agent, carrying the node for the TLS check.
 func kubeletRequest(ctx context.Context, method string, u *url.URL, node string) (*http.Request, error) {
-	return http.NewRequestWithContext(context.WithValue(ctx, kubeletNodeKey{}, node), method, u.String(), nil)
+	return http.NewRequestWithContext(withKubeletNode(ctx, node), method, u.String(), nil)
+}
+
+// withKubeletNode marks ctx as that of a request to node's agent, whose certificate the
+// transport then requires to be that node's.
+func withKubeletNode(ctx context.Context, node string) context.Context {
+	return context.WithValue(ctx, kubeletNodeKey{}, node)
 }
 
 // kubeletUnavailable is the Status of an agent that could not be reached.
