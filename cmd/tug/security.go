@@ -337,20 +337,18 @@ func explainAttrs(r *http.Request) (apiserver.Attributes, bool, error) {
 // and everyone what RBAC's bindings list.
 type rulesOf struct{ rbac *rbac.Authorizer }
 
-func (r rulesOf) RulesFor(ctx context.Context, u *apiserver.UserInfo, ns string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, string, error) {
-	res, nonRes, incomplete, evalErr, err := r.rbac.RulesFor(ctx, u, ns)
+func (r rulesOf) RulesFor(ctx context.Context, u *apiserver.UserInfo, ns string) (authorizationv1.SubjectRulesReviewStatus, error) {
+	st, err := r.rbac.RulesFor(ctx, u, ns)
 	if err != nil || u == nil {
-		return res, nonRes, incomplete, evalErr, err
+		return st, err
 	}
 	if u.InGroup(user.Masters) {
 		all := []string{"*"}
-		res = append([]authorizationv1.ResourceRule{{Verbs: all, APIGroups: all, Resources: all}}, res...)
-		nonRes = append([]authorizationv1.NonResourceRule{{Verbs: all, NonResourceURLs: all}}, nonRes...)
+		st.ResourceRules = append([]authorizationv1.ResourceRule{{Verbs: all, APIGroups: all, Resources: all}}, st.ResourceRules...)
+		st.NonResourceRules = append([]authorizationv1.NonResourceRule{{Verbs: all, NonResourceURLs: all}}, st.NonResourceRules...)
 	}
-	if u.InGroup(user.NodesGroup) {
-		incomplete = true
-	}
-	return res, nonRes, incomplete, evalErr, nil
+	st.Incomplete = u.InGroup(user.NodesGroup)
+	return st, nil
 }
 
 func (s *security) caPEM() []byte {

@@ -202,15 +202,14 @@ func selfSubjectRulesReview(s *Server, c echo.Context, u *UserInfo) error {
 	if review.Spec.Namespace == "" {
 		return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Required(field.NewPath("spec", "namespace"), "the namespace to list rules in")})
 	}
-	st := authorizationv1.SubjectRulesReviewStatus{ResourceRules: []authorizationv1.ResourceRule{}, NonResourceRules: []authorizationv1.NonResourceRule{}, Incomplete: true}
+	review.Status = authorizationv1.SubjectRulesReviewStatus{ResourceRules: []authorizationv1.ResourceRule{}, NonResourceRules: []authorizationv1.NonResourceRule{}, Incomplete: true}
 	if s.cfg.Rules != nil {
-		res, nonRes, incomplete, evalErr, err := s.cfg.Rules.RulesFor(c.Request().Context(), u, review.Spec.Namespace)
+		st, err := s.cfg.Rules.RulesFor(c.Request().Context(), u, review.Spec.Namespace)
 		if err != nil {
 			return apierrors.NewInternalError(err)
 		}
-		st = authorizationv1.SubjectRulesReviewStatus{ResourceRules: res, NonResourceRules: nonRes, Incomplete: incomplete, EvaluationError: evalErr}
+		review.Status = st
 	}
-	review.Status = st
 	return answerCreated(c, review, gvk)
 }
 

@@ -166,12 +166,13 @@ func TestSelfReviews(t *testing.T) {
 // aliceRules lists alice's rules in a, the ones aliceInA follows.
 type aliceRules struct{}
 
-func (aliceRules) RulesFor(_ context.Context, u *apiserver.UserInfo, ns string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, string, error) {
-	res, nonRes := []authorizationv1.ResourceRule{}, []authorizationv1.NonResourceRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/version"}}}
+func (aliceRules) RulesFor(_ context.Context, u *apiserver.UserInfo, ns string) (authorizationv1.SubjectRulesReviewStatus, error) {
+	st := authorizationv1.SubjectRulesReviewStatus{ResourceRules: []authorizationv1.ResourceRule{},
+		NonResourceRules: []authorizationv1.NonResourceRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/version"}}}}
 	if u.Name == "alice" && ns == "a" {
-		res = append(res, authorizationv1.ResourceRule{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}})
+		st.ResourceRules = append(st.ResourceRules, authorizationv1.ResourceRule{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}})
 	}
-	return res, nonRes, false, "", nil
+	return st, nil
 }
 
 // SelfSubjectRulesReview answers from the configured rule lister for the requesting user, and

@@ -45,11 +45,11 @@ type Authorizer interface {
 }
 
 // RuleLister lists the rules that allow a user to act in a namespace, for
-// SelfSubjectRulesReview (kubectl auth can-i --list). incomplete says the user may hold rights
-// no rule lists, such as those the node authorizer gives; evalErr says why a rule could not
-// be read (a binding to a missing role), and the rest still hold.
+// SelfSubjectRulesReview (kubectl auth can-i --list). The status says Incomplete when the user
+// may hold rights no rule lists, such as those the node authorizer gives, and EvaluationError
+// when a rule could not be read (a binding to a missing role); the rules listed still hold.
 type RuleLister interface {
-	RulesFor(ctx context.Context, u *UserInfo, namespace string) (res []authorizationv1.ResourceRule, nonRes []authorizationv1.NonResourceRule, incomplete bool, evalErr string, err error)
+	RulesFor(ctx context.Context, u *UserInfo, namespace string) (authorizationv1.SubjectRulesReviewStatus, error)
 }
 
 // Operation is what an admitted request does.

@@ -14,17 +14,17 @@ import (
 // RulesFor lists the rules that allow u in namespace: those of every ClusterRoleBinding that
 // names u, and of every RoleBinding in the namespace that does, as kube's RBAC rule resolver
 // lists them for SelfSubjectRulesReview. Role bindings grant no non-resource URLs. A binding
-// whose role is missing is reported in evalErr and the other rules still returned; the list
-// is complete, since RBAC grants nothing but what its rules say.
-func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namespace string) (
-	res []authorizationv1.ResourceRule, nonRes []authorizationv1.NonResourceRule, incomplete bool, evalErr string, err error) {
-	res, nonRes = []authorizationv1.ResourceRule{}, []authorizationv1.NonResourceRule{}
+// whose role is missing is reported in EvaluationError and the other rules still returned;
+// the list is complete, since RBAC grants nothing but what its rules say.
+func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namespace string) (authorizationv1.SubjectRulesReviewStatus, error) {
+	res, nonRes := []authorizationv1.ResourceRule{}, []authorizationv1.NonResourceRule{}
+	var none authorizationv1.SubjectRulesReviewStatus
 	if u == nil {
-		return res, nonRes, false, "", nil
+		return authorizationv1.SubjectRulesReviewStatus{ResourceRules: res, NonResourceRules: nonRes}, nil
 	}
 	roles, err := r.clusterRoles(ctx)
 	if err != nil {
-		return nil, nil, false, "", err
+		return none, err
 	}
 	var problems []string
 	add := func(rules []rbacv1.PolicyRule, nonResourceToo bool) {
@@ -41,7 +41,7 @@ func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namesp
 
 	crbs, err := r.Lister.ClusterRoleBindings(ctx)
 	if err != nil {
-		return nil, nil, false, "", fmt.Errorf("list clusterrolebindings: %w", err)
+		return none, fmt.Errorf("list clusterrolebindings: %w", err)
 	}
 	for _, b := range crbs {
 		if _, ok := appliesTo(u, b.Subjects, ""); !ok {
@@ -57,7 +57,7 @@ func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namesp
 
 	rbs, err := r.Lister.RoleBindings(ctx, namespace)
 	if err != nil {
-		return nil, nil, false, "", fmt.Errorf("list rolebindings in %s: %w", namespace, err)
+		return none, fmt.Errorf("list rolebindings in %s: %w", namespace, err)
 	}
 	var nsRoles map[string]*rbacv1.Role
 	for _, b := range rbs {
@@ -66,7 +66,7 @@ func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namesp
 		}
 		rules, found, err := r.roleRefRules(ctx, roles, &nsRoles, namespace, b.RoleRef)
 		if err != nil {
-			return nil, nil, false, "", err
+			return none, err
 		}
 		if !found {
 			problems = append(problems, fmt.Sprintf("rolebinding %q: %s %q not found", namespace+"/"+b.Name, strings.ToLower(b.RoleRef.Kind), b.RoleRef.Name))
@@ -74,8 +74,9 @@ func (r *Authorizer) RulesFor(ctx context.Context, u *apiserver.UserInfo, namesp
 		}
 		add(rules, false)
 	}
+	st := authorizationv1.SubjectRulesReviewStatus{ResourceRules: res, NonResourceRules: nonRes}
 	if len(problems) > 0 {
-		evalErr = "RBAC: " + strings.Join(problems, ", ")
+		st.EvaluationError = "RBAC: " + strings.Join(problems, ", ")
 	}
-	return res, nonRes, false, evalErr, nil
+	return st, nil
 }

@@ -42,10 +42,11 @@ func TestRulesFor(t *testing.T) {
 	dev := &user.Info{Name: "dev", Groups: []string{"system:authenticated"}}
 	ctx := context.Background()
 
-	res, nonRes, incomplete, evalErr, err := r.RulesFor(ctx, dev, "team-a")
-	if err != nil || incomplete {
-		t.Fatalf("RulesFor: incomplete %v, %v", incomplete, err)
+	st, err := r.RulesFor(ctx, dev, "team-a")
+	if err != nil || st.Incomplete {
+		t.Fatalf("RulesFor: incomplete %v, %v", st.Incomplete, err)
 	}
+	res, nonRes, evalErr := st.ResourceRules, st.NonResourceRules, st.EvaluationError
 	want := []authorizationv1.ResourceRule{
 		{Verbs: podReader.Verbs, APIGroups: podReader.APIGroups, Resources: podReader.Resources},
 		{Verbs: deployW.Verbs, APIGroups: deployW.APIGroups, Resources: deployW.Resources},
@@ -62,13 +63,13 @@ func TestRulesFor(t *testing.T) {
 		t.Errorf("evaluation error %q does not name the binding to the missing role", evalErr)
 	}
 
-	res, _, _, _, _ = r.RulesFor(ctx, dev, "default")
-	if len(res) != 0 {
+	st, _ = r.RulesFor(ctx, dev, "default")
+	if res := st.ResourceRules; len(res) != 0 {
 		t.Errorf("dev's resource rules in default = %+v, want none", res)
 	}
 	robot := &user.Info{Name: user.ServiceAccountUser("team-a", "robot")}
-	res, _, _, _, _ = r.RulesFor(ctx, robot, "team-a")
-	if len(res) != 1 || res[0].Resources[0] != "secrets" {
+	st, _ = r.RulesFor(ctx, robot, "team-a")
+	if res := st.ResourceRules; len(res) != 1 || res[0].Resources[0] != "secrets" {
 		t.Errorf("the service account's rules through an aggregated role = %+v, want secrets", res)
 	}
 }
